@@ -1,0 +1,83 @@
+"""Command-line front end: ``phasetrans <command> ... [--json]``.
+
+Each command prints a human-readable summary, or with ``--json`` exactly one JSON object on
+stdout and nothing else there; progress bars and warnings go to stderr. Bad arguments exit with
+status 2 and a message saying what was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def _jsonable(value):
+    """Convert numpy/JAX scalars and arrays inside ``value`` to plain Python for ``json``."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(np.asarray(value).tolist())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _print_human(result: dict, indent: int = 0) -> None:
+    pad = "  " * indent
+    for key, value in result.items():
+        if isinstance(value, dict):
+            print(f"{pad}{key}:")
+            _print_human(value, indent + 1)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            print(f"{pad}{key}:")
+            for item in value:
+                print(f"{pad}  - " + ", ".join(f"{k}={v}" for k, v in item.items()))
+        else:
+            print(f"{pad}{key}: {value}")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object on stdout and nothing else there")
+
+
+# Each entry adds one sub-command parser and sets ``run`` (args -> dict) as its default.
+_SUBCOMMANDS: list = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="phasetrans",
+        description="Gaussian widths, Hessian spectra and pruning thresholds (see README).")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_subcommand in _SUBCOMMANDS:
+        _add_common(add_subcommand(subparsers))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``phasetrans`` console script; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        result = args.run(args)
+    except (ValueError, TypeError) as err:
+        print(f"phasetrans {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    result["seconds"] = time.perf_counter() - start
+    if args.json:
+        print(json.dumps(_jsonable(result)))
+    else:
+        _print_human(_jsonable(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from phasetrans import _checks
+from phasetrans.estimate import Estimate, from_samples
+
+
+def test_integer_checks_type_and_range():
+    assert _checks.positive_int("dim", 3) == 3
+    assert _checks.positive_int("dim", np.int64(3)) == 3
+    with pytest.raises(ValueError, match="dim must be >= 1, got 0"):
+        _checks.positive_int("dim", 0)
+    with pytest.raises(TypeError, match="dim must be an integer"):
+        _checks.positive_int("dim", 2.5)
+    with pytest.raises(TypeError, match="dim must be an integer"):
+        _checks.positive_int("dim", True)
+    with pytest.raises(ValueError, match="sparsity must be <= 10"):
+        _checks.integer("sparsity", 11, minimum=0, maximum=10)
+
+
+def test_real_checks():
+    assert _checks.real("radius", 2, positive=True) == 2.0
+    with pytest.raises(ValueError, match="radius must be > 0"):
+        _checks.real("radius", 0.0, positive=True)
+    with pytest.raises(ValueError, match="radius must be finite"):
+        _checks.real("radius", float("nan"), positive=True)
+    with pytest.raises(TypeError, match="radius must be a real number"):
+        _checks.real("radius", "1")
+    with pytest.raises(ValueError, match="removal_ratio must be <= 1.0"):
+        _checks.removal_ratio("removal_ratio", 1.5)
+
+
+def test_array_and_tree_finiteness():
+    x = _checks.array("x", [1, 2, 3], ndim=1)
+    assert jnp.issubdtype(x.dtype, jnp.floating)
+    with pytest.raises(ValueError, match="x contains NaN or Inf"):
+        _checks.array("x", [1.0, np.nan])
+    with pytest.raises(ValueError, match=r"params\['w'\] contains NaN"):
+        _checks.finite("params", {"w": jnp.array([jnp.inf]), "b": jnp.zeros(2)})
+    with pytest.raises(ValueError, match="must have 2 dimension"):
+        _checks.array("H", jnp.ones(3), ndim=2)
+
+
+def test_one_of_key_and_structure():
+    assert _checks.one_of("treatment", "abs", ["abs", "floor"]) == "abs"
+    with pytest.raises(ValueError, match="treatment must be one of 'abs', 'floor'; got 'x'"):
+        _checks.one_of("treatment", "x", ["abs", "floor"])
+    _checks.prng_key("key", jax.random.key(0))
+    _checks.prng_key("key", jax.random.PRNGKey(0))
+    with pytest.raises(TypeError, match="key is required"):
+        _checks.prng_key("key", None)
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        _checks.prng_key("key", 0)
+    with pytest.raises(ValueError, match="same pytree structure"):
+        _checks.same_structure("a", {"w": 1}, "b", {"v": 1})
+    with pytest.raises(ValueError, match="different shapes"):
+        _checks.same_structure("a", {"w": jnp.ones(2)}, "b", {"w": jnp.ones(3)})
+
+
+def test_from_samples_matches_numpy():
+    samples = np.array([1.0, 2.0, 4.0, 7.0])
+    est = from_samples(samples)
+    assert isinstance(est, Estimate)
+    assert est.num_samples == 4
+    np.testing.assert_allclose(est.mean, 3.5, rtol=1e-6)
+    np.testing.assert_allclose(est.sem, np.std(samples, ddof=1) / 2.0, rtol=1e-6)
+    lo, hi = est.interval(2.0)
+    np.testing.assert_allclose([lo, hi], [3.5 - 2 * est.sem, 3.5 + 2 * est.sem], rtol=1e-6)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        from_samples(np.ones(1))

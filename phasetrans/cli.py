@@ -47,8 +47,43 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON object on stdout and nothing else there")
 
 
+def _cs_command(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "cs", help="compressed-sensing phase transition of basis pursuit or overparameterized GD",
+        description="Success rates on a (s/d, m/d) grid, the empirical 50%% curve (logistic fit "
+                    "per sparsity) and the theory curve psi(s, d)/d.")
+    parser.add_argument("--dim", type=int, required=True, help="ambient dimension d")
+    parser.add_argument("--trials", type=int, required=True, help="trials per grid cell")
+    parser.add_argument("--solver", choices=("bp", "overparam"), default="bp")
+    parser.add_argument("--depth", type=int, help="N for --solver overparam (default 3)")
+    parser.add_argument("--init-scale", type=float,
+                        help="alpha for --solver overparam (default 0.02)")
+    parser.add_argument("--iters", type=int,
+                        help="gradient steps for --solver overparam (default 30000)")
+    parser.add_argument("--grid", type=int, default=10,
+                        help="G: G x G grid, s/d in (0, 1/2], m/d in (0, 1]")
+    parser.add_argument("--seed", type=int, required=True, help="PRNG seed")
+
+    def run(args) -> dict:
+        import jax
+
+        from phasetrans import cs
+
+        given = {"depth": args.depth, "init_scale": args.init_scale, "num_iters": args.iters}
+        options = {k: v for k, v in given.items() if v is not None and args.solver == "overparam"}
+        sparsity_fractions, measurement_fractions = cs.grid_fractions(args.grid)
+        grid = cs.success_grid(key=jax.random.key(args.seed), dim=args.dim,
+                               num_trials=args.trials, solver=args.solver,
+                               sparsity_fractions=sparsity_fractions,
+                               measurement_fractions=measurement_fractions, **options)
+        return cs.report(grid)
+
+    parser.set_defaults(run=run)
+    return parser
+
+
 # Each entry adds one sub-command parser and sets ``run`` (args -> dict) as its default.
-_SUBCOMMANDS: list = []
+_SUBCOMMANDS: list = [_cs_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

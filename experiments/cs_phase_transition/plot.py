@@ -90,7 +90,7 @@ def figure_init_scale() -> None:
                 label=f"final loss > {CONVERGED_LOSS_RATIO:g} × initial")
         first = mine[0]
         ax.set(xscale="log", yscale="log", xlabel="initial scale α",
-               title=f"{label}\nd=50, m=25, s={first['sparsity']}")
+               title=f"{label}\nd=50, m=25, s={first['sparsity']}, 10⁵ GD steps")
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel(r"$\|x_{GD} - x_{BP}\|\,/\,\|x_{BP}\|$ (median, IQR band)")
     axes[0].legend(fontsize=8)

@@ -1,0 +1,248 @@
+"""Pruning masks, the distance R(p), ratio sweeps and empirical thresholds [ZZSL].
+
+A mask is a bool pytree with the structure of ``params`` (True = kept). ``prunable`` is a pytree
+of one Python bool per leaf saying which leaves may be pruned; ``None`` means the weights
+(``ndim >= 2`` leaves), not the biases. D is the number of prunable entries. A removal ratio p
+removes ``floor(p * D)`` prunable entries (p = 1 removes all of them). Magnitude ties are
+broken by position in ``jax.flatten_util.ravel_pytree`` order (the earlier entry is removed
+first), so masks are deterministic.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from phasetrans import _checks, nets, train
+from phasetrans.data import Dataset
+
+METHODS = ("global", "layerwise", "random")
+
+
+def _prunable(params, prunable):
+    if prunable is None:
+        return train.default_prunable(params)
+    _checks.same_structure("prunable", prunable, "params", jax.tree_util.tree_map(
+        lambda w: jnp.zeros((), bool), params))
+    return prunable
+
+
+def prunable_flat_mask(params, prunable=None) -> np.ndarray:
+    """(D_total,) bool in ``ravel_pytree(params)`` order: True on prunable entries."""
+    prunable = _prunable(params, prunable)
+    leaves = jax.tree_util.tree_leaves(params)
+    flags = jax.tree_util.tree_leaves(prunable)
+    return np.concatenate([np.full(np.size(w), bool(p)) for w, p in zip(leaves, flags,
+                                                                        strict=True)])
+
+
+def num_prunable(params, prunable=None) -> int:
+    """D: the number of prunable entries of ``params``."""
+    return int(prunable_flat_mask(params, prunable).sum())
+
+
+def _num_removed(removal_ratio, count):
+    return jnp.floor(removal_ratio * count + 1e-6).astype(jnp.int32)
+
+
+def _magnitude_keep(values, removal_ratio):
+    """Keep-flags of a 1-D array after removing floor(p n) smallest |values| (ties: earlier)."""
+    order = jnp.argsort(jnp.abs(values), stable=True)
+    rank = jnp.empty_like(order).at[order].set(jnp.arange(values.size))
+    return rank >= _num_removed(removal_ratio, values.size)
+
+
+def _validated(params, removal_ratio, prunable):
+    _checks.finite("params", params)
+    if not isinstance(removal_ratio, jax.core.Tracer):
+        _checks.removal_ratio("removal_ratio", removal_ratio)
+    return _prunable(params, prunable)
+
+
+def global_magnitude(params, removal_ratio, prunable=None):
+    """Remove the floor(p D) prunable entries of smallest |w| across all layers (LOMP)."""
+    prunable = _validated(params, removal_ratio, prunable)
+    flat, unravel = ravel_pytree(params)
+    is_prunable = prunable_flat_mask(params, prunable)
+    idx = np.flatnonzero(is_prunable)
+    keep = jnp.ones(flat.shape, bool).at[idx].set(_magnitude_keep(flat[idx], removal_ratio))
+    return jax.tree_util.tree_map(lambda m: m > 0.5, unravel(keep.astype(flat.dtype)))
+
+
+def layerwise_magnitude(params, removal_ratio, prunable=None):
+    """Remove floor(p n_l) smallest-|w| entries inside each prunable leaf l separately."""
+    prunable = _validated(params, removal_ratio, prunable)
+    return jax.tree_util.tree_map(
+        lambda w, p: (_magnitude_keep(w.ravel(), removal_ratio).reshape(w.shape) if p
+                      else jnp.ones(w.shape, bool)), params, prunable)
+
+
+def random_mask(params, removal_ratio, prunable=None, *, key):
+    """Remove floor(p D) prunable entries chosen uniformly at random (a baseline)."""
+    key = _checks.prng_key("key", key)
+    prunable = _validated(params, removal_ratio, prunable)
+    noise = jax.tree_util.tree_map(lambda w: jnp.zeros_like(w), params)
+    flat, unravel = ravel_pytree(noise)
+    flat = jax.random.uniform(key, flat.shape, minval=0.5, maxval=1.0)
+    return global_magnitude(unravel(flat), removal_ratio, prunable)
+
+
+def mask_for(method: str, params, removal_ratio, prunable=None, *, key=None):
+    """Dispatch on ``method`` in ``METHODS`` (``key`` only for ``"random"``)."""
+    _checks.one_of("method", method, METHODS)
+    if method == "random":
+        return random_mask(params, removal_ratio, prunable, key=key)
+    fn = global_magnitude if method == "global" else layerwise_magnitude
+    return fn(params, removal_ratio, prunable)
+
+
+def apply_mask(params, mask):
+    """Zero the entries where ``mask`` is False."""
+    return jax.tree_util.tree_map(lambda w, m: jnp.where(m, w, 0), params, mask)
+
+
+def pruned_distance(params, removal_ratio, prunable=None) -> jax.Array:
+    """R(p) = ||w* - M_p ⊙ w*||: the norm of the globally pruned-away part [ZZSL sec. 4].
+
+    Vmappable over ``removal_ratio``.
+    """
+    mask = global_magnitude(params, removal_ratio, prunable)
+    removed = jax.tree_util.tree_map(lambda w, m: jnp.where(m, 0, w), params, mask)
+    return jnp.linalg.norm(ravel_pytree(removed)[0])
+
+
+class SweepResult(NamedTuple):
+    """Pruned-network metrics, shape (S seeds, P removal ratios), and unpruned ones (S,).
+
+    Losses are the mean cross-entropy without the l1 term.
+    """
+
+    removal_ratios: np.ndarray
+    test_accuracy: jax.Array
+    test_loss: jax.Array
+    train_accuracy: jax.Array
+    train_loss: jax.Array
+    unpruned_test_accuracy: jax.Array
+    unpruned_test_loss: jax.Array
+    unpruned_train_accuracy: jax.Array
+    unpruned_train_loss: jax.Array
+
+
+def sweep(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *,
+          method: str = "global", prunable=None, finetune_steps: int = 0,
+          finetune_learning_rate: float = 1e-3, key=None) -> SweepResult:
+    """Prune every seed at every removal ratio and evaluate, in one jitted vmap (no Python loop).
+
+    Args:
+        params_seeds: parameters with a leading seed axis S (e.g. ``train_seeds(...).params``).
+        removal_ratios: (P,) removal ratios in [0, 1].
+        method: ``"global"`` (default), ``"layerwise"`` or ``"random"`` (needs ``key``).
+        finetune_steps: full-batch Adam steps on the cross-entropy with the mask held fixed
+            (default 0: one-shot pruning, as LOMP).
+    """
+    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
+    if np.any((np.asarray(grid) < 0) | (np.asarray(grid) > 1)):
+        raise ValueError("removal_ratios must lie in [0, 1]")
+    _checks.one_of("method", method, METHODS)
+    if method == "random":
+        key = _checks.prng_key("key", key)
+    finetune_steps = _checks.integer("finetune_steps", finetune_steps, minimum=0)
+    lr = _checks.real("finetune_learning_rate", finetune_learning_rate, positive=True)
+    _checks.finite("params_seeds", params_seeds)
+    first = jax.tree_util.tree_map(lambda w: w[0], params_seeds)
+    prunable = _prunable(first, prunable)
+    num_seeds = jax.tree_util.tree_leaves(params_seeds)[0].shape[0]
+    keys = jax.random.split(key if key is not None else jax.random.key(0), num_seeds)
+    leaves, treedef = jax.tree_util.tree_flatten(prunable)
+    frozen = (treedef, tuple(bool(leaf) for leaf in leaves))  # hashable, for jit's static args
+    arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
+    return _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, keys)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, keys):
+    x_train, y_train, x_test, y_test = arrays
+    loss_fn = nets.cross_entropy(net.apply)
+    tx = train.OPTIMIZERS["adam"](lr)
+    prunable = jax.tree_util.tree_unflatten(frozen[0], frozen[1])
+
+    def metrics(params):
+        return (nets.accuracy(net.apply, params, x_test, y_test),
+                loss_fn(params, (x_test, y_test)),
+                nets.accuracy(net.apply, params, x_train, y_train),
+                loss_fn(params, (x_train, y_train)))
+
+    def finetune(params, mask):
+        def step(state, _):
+            p, s = state
+            grads = jax.grad(loss_fn)(p, (x_train, y_train))
+            updates, s = tx.update(grads, s, p)
+            return (apply_mask(jax.tree_util.tree_map(jnp.add, p, updates), mask), s), None
+
+        return jax.lax.scan(step, (params, tx.init(params)), None, length=finetune_steps)[0][0]
+
+    def one(params, removal_ratio, key):
+        if method == "random":
+            mask = random_mask(params, removal_ratio, prunable, key=key)
+        else:
+            mask = mask_for(method, params, removal_ratio, prunable)
+        pruned = apply_mask(params, mask)
+        if finetune_steps:
+            pruned = finetune(pruned, mask)
+        return metrics(pruned)
+
+    per_ratio = jax.vmap(one, in_axes=(None, 0, None))
+    pruned = jax.vmap(per_ratio, in_axes=(0, None, 0))(params_seeds, grid, keys)
+    unpruned = jax.vmap(metrics)(params_seeds)
+    return SweepResult(grid, *pruned, *unpruned)
+
+
+class EmpiricalThreshold(NamedTuple):
+    """Largest removal ratio on the grid meeting each criterion (per seed, shape (S,)).
+
+    ``accuracy``: test accuracy >= unpruned test accuracy - ``accuracy_tol``.
+    ``loss``: train loss (cross-entropy) <= unpruned train loss + ``epsilon``.
+    Rule ``"first_failure"`` (default): the largest p such that every grid ratio <= p passes;
+    ``"last_pass"``: the largest passing p anywhere on the grid (the official code's reading).
+    """
+
+    accuracy: np.ndarray
+    loss: np.ndarray
+    accuracy_tol: float
+    epsilon: float
+    rule: str
+
+
+def _largest_passing(grid, passes, rule):
+    out = []
+    for row in passes:
+        if rule == "last_pass":
+            ok = np.flatnonzero(row)
+            out.append(grid[ok[-1]] if ok.size else np.nan)
+        else:
+            fails = np.flatnonzero(~row)
+            last = (fails[0] - 1) if fails.size else len(grid) - 1
+            out.append(grid[last] if last >= 0 else np.nan)
+    return np.asarray(out)
+
+
+def empirical_threshold(sweep_result: SweepResult, *, epsilon: float, accuracy_tol: float = 0.0,
+                        rule: str = "first_failure") -> EmpiricalThreshold:
+    """Empirical removal threshold of each seed under both criteria (see ``EmpiricalThreshold``).
+
+    NaN for a seed that fails already at the first grid ratio.
+    """
+    epsilon = _checks.real("epsilon", epsilon, positive=True)
+    accuracy_tol = _checks.real("accuracy_tol", accuracy_tol, nonnegative=True)
+    _checks.one_of("rule", rule, ("first_failure", "last_pass"))
+    r = jax.tree_util.tree_map(np.asarray, sweep_result)
+    grid = np.asarray(r.removal_ratios)
+    acc_ok = r.test_accuracy >= r.unpruned_test_accuracy[:, None] - accuracy_tol - 1e-7
+    loss_ok = r.train_loss <= r.unpruned_train_loss[:, None] + epsilon
+    return EmpiricalThreshold(_largest_passing(grid, acc_ok, rule),
+                              _largest_passing(grid, loss_ok, rule), accuracy_tol, epsilon, rule)

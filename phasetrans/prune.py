@@ -214,7 +214,7 @@ class EmpiricalThreshold(NamedTuple):
     accuracy: np.ndarray
     loss: np.ndarray
     accuracy_tol: float
-    epsilon: float
+    epsilon: np.ndarray
     rule: str
 
 
@@ -235,14 +235,17 @@ def empirical_threshold(sweep_result: SweepResult, *, epsilon: float, accuracy_t
                         rule: str = "first_failure") -> EmpiricalThreshold:
     """Empirical removal threshold of each seed under both criteria (see ``EmpiricalThreshold``).
 
+    ``epsilon`` is a scalar or one value per seed (each seed's own loss noise).
     NaN for a seed that fails already at the first grid ratio.
     """
-    epsilon = _checks.real("epsilon", epsilon, positive=True)
+    epsilon = np.asarray(_checks.array("epsilon", epsilon), np.float64)
+    if epsilon.ndim > 1 or np.any(epsilon <= 0):
+        raise ValueError(f"epsilon must be > 0 (a scalar or one value per seed), got {epsilon}")
     accuracy_tol = _checks.real("accuracy_tol", accuracy_tol, nonnegative=True)
     _checks.one_of("rule", rule, ("first_failure", "last_pass"))
     r = jax.tree_util.tree_map(np.asarray, sweep_result)
     grid = np.asarray(r.removal_ratios)
     acc_ok = r.test_accuracy >= r.unpruned_test_accuracy[:, None] - accuracy_tol - 1e-7
-    loss_ok = r.train_loss <= r.unpruned_train_loss[:, None] + epsilon
+    loss_ok = r.train_loss <= (r.unpruned_train_loss + epsilon)[:, None]
     return EmpiricalThreshold(_largest_passing(grid, acc_ok, rule),
                               _largest_passing(grid, loss_ok, rule), accuracy_tol, epsilon, rule)

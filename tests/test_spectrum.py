@@ -1,0 +1,145 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.flatten_util import ravel_pytree
+
+from phasetrans import spectrum
+
+
+def _mlp_problem(n=37, seed=0):
+    k1, k2, k3, k4 = jax.random.split(jax.random.key(seed), 4)
+    params = {"hidden": {"w": jax.random.normal(k1, (5, 6)) * 0.5, "b": jnp.zeros(6)},
+              "out": [jax.random.normal(k2, (6, 3)) * 0.5, jnp.zeros(3)]}
+    x = jax.random.normal(k3, (n, 5))
+    y = jax.random.randint(k4, (n,), 0, 3)
+
+    def loss_fn(p, batch):
+        xb, yb = batch
+        logits = jnp.tanh(xb @ p["hidden"]["w"] + p["hidden"]["b"]) @ p["out"][0] + p["out"][1]
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), yb[:, None], 1))
+
+    return params, loss_fn, (x, y)
+
+
+def _exact_hessian(params, loss_fn, data):
+    flat, unravel = ravel_pytree(params)
+    return jax.hessian(lambda w: loss_fn(unravel(w), data))(flat)
+
+
+def test_hvp_and_hessian_match_jax_hessian_on_pytree_mlp(x64):
+    params, loss_fn, data = _mlp_problem()
+    exact = _exact_hessian(params, loss_fn, data)
+    v = jax.random.normal(jax.random.key(5), (exact.shape[0],))
+    for batch_size in (None, 10, 37):   # 37 = 3 full batches of 10 + a ragged one of 7
+        hv = spectrum.hessian_vector_product(loss_fn, params, data, batch_size=batch_size)(v)
+        np.testing.assert_allclose(hv, exact @ v, rtol=1e-10, atol=1e-12)
+        assert hv.dtype == jnp.float64
+    dense = spectrum.hessian_matrix(loss_fn, params, data, batch_size=10)
+    np.testing.assert_allclose(dense, exact, rtol=1e-10, atol=1e-12)
+
+
+def _prescribed(spectrum_values, seed=0):
+    rng = np.random.default_rng(seed)
+    dim = len(spectrum_values)
+    q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    a = jnp.asarray((q * spectrum_values) @ q.T, jnp.float32)
+    return (lambda v: a @ v), np.asarray(spectrum_values, np.float64)
+
+
+SPECTRA = {
+    "decaying": np.logspace(1, -4, 150),
+    "step": np.concatenate([np.full(50, 3.0), np.full(50, 1.0), np.zeros(50)]),
+    "clustered_with_negatives": np.concatenate([-np.linspace(0.5, 1.0, 20), np.zeros(30),
+                                                2.0 + 0.01 * np.arange(60), np.full(40, 8.0)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECTRA))
+def test_lanczos_extremes_and_slq_sums_on_prescribed_spectra(name):
+    matvec, lam = _prescribed(SPECTRA[name])
+    dim = lam.size
+    top, bottom = spectrum.extreme_eigenvalues(matvec, dim=dim, key=jax.random.key(0),
+                                               num_iters=80, num=1)
+    assert float(top[0]) == pytest.approx(lam.max(), rel=1e-4, abs=1e-4)
+    assert float(bottom[0]) == pytest.approx(lam.min(), rel=1e-4, abs=1e-4)
+    sq = spectrum.slq(matvec, dim=dim, key=jax.random.key(1), num_probes=48, num_iters=40)
+    np.testing.assert_allclose(np.asarray(sq.weights).sum(1), 1.0, rtol=1e-5)
+    for f, exact in [(lambda x: x, lam.sum()), (lambda x: x**2, (lam**2).sum()),
+                     (lambda x: jnp.exp(-(x**2)), np.exp(-(lam**2)).sum())]:
+        est = spectrum.spectral_sum(sq, f)
+        assert abs(est.mean - exact) < 4 * est.sem + 1e-3 * abs(exact), (est, exact)
+
+
+def test_counts_in_spectral_gaps():
+    matvec, lam = _prescribed(SPECTRA["clustered_with_negatives"])
+    sq = spectrum.slq(matvec, dim=lam.size, key=jax.random.key(2), num_probes=64, num_iters=50)
+    negative = spectrum.count_eigenvalues(sq, upper=-0.1)
+    assert abs(negative.mean - 20) < 4 * negative.sem + 0.5
+    near_zero = spectrum.count_eigenvalues(sq, lower=-0.1, upper=0.1)
+    assert abs(near_zero.mean - 30) < 4 * near_zero.sem + 0.5
+    grid = jnp.linspace(-3.0, 12.0, 6001)
+    density = spectrum.smoothed_density(sq, grid, sigma=0.2)
+    assert float(jnp.trapezoid(density, grid)) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("method", spectrum.TRACE_METHODS)
+def test_trace_estimators(method):
+    matvec, lam = _prescribed(SPECTRA["decaying"])
+    est = spectrum.trace(matvec, dim=lam.size, key=jax.random.key(3), num_probes=60,
+                         method=method)
+    assert abs(est.mean - lam.sum()) < 4 * est.sem
+
+
+def test_slq_on_small_trained_mlp_matches_eigendecomposition(x64):
+    params, loss_fn, data = _mlp_problem(n=200, seed=1)
+    flat, unravel = ravel_pytree(params)
+    opt = optax.adam(0.05)
+    state = opt.init(flat)
+    for _ in range(150):
+        grad = jax.grad(lambda w: loss_fn(unravel(w), data))(flat)
+        update, state = opt.update(grad, state)
+        flat = flat + update
+    params = unravel(flat)
+    lam = np.linalg.eigvalsh(np.asarray(spectrum.hessian_matrix(loss_fn, params, data)))
+    matvec = spectrum.hessian_vector_product(loss_fn, params, data)
+    sq = spectrum.slq(matvec, dim=lam.size, key=jax.random.key(4), num_probes=40, num_iters=40)
+    est = spectrum.spectral_sum(sq, lambda x: x)
+    assert abs(est.mean - lam.sum()) < 4 * est.sem
+    negative = spectrum.count_eigenvalues(sq, upper=0.0)
+    assert abs(negative.mean - np.sum(lam < 0)) < 4 * negative.sem + 1.0
+
+
+def test_determinism_and_dtypes():
+    """Probes take JAX's default float: float32, or float64 inside jax.enable_x64(True)."""
+    matvec, lam = _prescribed(SPECTRA["step"])
+    a = spectrum.slq(matvec, dim=lam.size, key=jax.random.key(9), num_probes=4, num_iters=10)
+    b = spectrum.slq(matvec, dim=lam.size, key=jax.random.key(9), num_probes=4, num_iters=10)
+    np.testing.assert_array_equal(a.nodes, b.nodes)
+    assert a.nodes.dtype == jnp.float32
+    with jax.enable_x64(True):
+        mat = jnp.asarray(np.diag(lam))
+        res = spectrum.lanczos(lambda v: mat @ v, dim=lam.size, key=jax.random.key(0),
+                               num_iters=5)
+        assert res.ritz_values.dtype == jnp.float64
+
+
+def test_bad_input():
+    params, loss_fn, data = _mlp_problem()
+    matvec, lam = _prescribed(SPECTRA["step"])
+    with pytest.raises(ValueError, match="num_iters must be >= 1"):
+        spectrum.lanczos(matvec, dim=150, key=jax.random.key(0), num_iters=0)
+    with pytest.raises(ValueError, match="num_iters must be <= 150"):
+        spectrum.slq(matvec, dim=150, key=jax.random.key(0), num_iters=151)
+    with pytest.raises(TypeError, match="key is required"):
+        spectrum.slq(matvec, dim=150, key=None)
+    bad = jax.tree_util.tree_map(lambda w: w * jnp.nan, params)
+    with pytest.raises(ValueError, match="params.*NaN"):
+        spectrum.hessian_vector_product(loss_fn, bad, data)
+    with pytest.raises(ValueError, match="data.*NaN"):
+        spectrum.hessian_vector_product(loss_fn, params, (data[0] * jnp.nan, data[1]))
+    with pytest.raises(ValueError, match="max_dim"):
+        spectrum.hessian_matrix(loss_fn, params, data, max_dim=10)
+    with pytest.raises(ValueError, match="method must be one of"):
+        spectrum.trace(matvec, dim=150, key=jax.random.key(0), method="xtrace")

@@ -82,8 +82,48 @@ def _cs_command(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _predict_command(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "predict", help="predict the pruning threshold of trained networks and check it",
+        description="Train networks with an l1 penalty (vmapped over seeds), predict the largest "
+                    "removal ratio from the Hessian spectrum (width formula and Monte Carlo "
+                    "statistical dimension), prune at 101 ratios and compare. Writes a figure.")
+    parser.add_argument("--dataset", choices=("digits", "mnist1d", "synthetic"),
+                        default="digits")
+    parser.add_argument("--data-file", help="local .npz (x_train, y_train, x_test, y_test), "
+                        "e.g. MNIST/CIFAR saved by you; overrides --dataset")
+    parser.add_argument("--arch", default="32-32", help="hidden widths like 64-32, or 'cnn'")
+    parser.add_argument("--l1", type=float, default=1e-4, help="l1 penalty lambda")
+    parser.add_argument("--seeds", type=int, default=3, help="networks trained (vmapped)")
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    parser.add_argument("--steps", type=int, default=2000, help="full-batch Adam steps")
+    parser.add_argument("--spectrum", choices=("exact", "slq"), default="exact")
+    parser.add_argument("--eigen-treatment", choices=("abs", "floor", "drop", "flat"),
+                        default="abs", help="how eigenvalues <= floor enter the formula")
+    parser.add_argument("--floor", type=float, default=1e-4)
+    parser.add_argument("--no-monte-carlo", action="store_true",
+                        help="skip the Monte Carlo statistical-dimension prediction")
+    parser.add_argument("--figure", default="phasetrans_predict.png",
+                        help="where to write the width-curve figure")
+
+    def run(args) -> dict:
+        from phasetrans import compare, data, plots
+
+        dataset = args.dataset if args.data_file is None else data.load_npz(args.data_file)
+        result = compare.compare(
+            dataset, arch=args.arch, l1=args.l1, num_seeds=args.seeds, seed=args.seed,
+            steps=args.steps, spectrum_method=args.spectrum,
+            eigen_treatment=args.eigen_treatment, floor=args.floor,
+            monte_carlo=not args.no_monte_carlo)
+        result["figure"] = str(plots.width_curve(result, args.figure))
+        return result
+
+    parser.set_defaults(run=run)
+    return parser
+
+
 # Each entry adds one sub-command parser and sets ``run`` (args -> dict) as its default.
-_SUBCOMMANDS: list = [_cs_command]
+_SUBCOMMANDS: list = [_cs_command, _predict_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ import functools
 from typing import NamedTuple
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
@@ -273,3 +274,196 @@ def sensitivity(nodes, weights, *, removal_ratios, distances, epsilon, floor: fl
             rows.append({"eigen_treatment": treatment, "epsilon_scale": scale,
                          "predicted_removal_ratio": fixed_point(removal_ratios, mean)})
     return rows
+
+
+class MonteCarloPrediction(NamedTuple):
+    """Formula-free prediction: fixed point of delta(cone(E - M_p w*)) / D on a grid of p.
+
+    Attributes:
+        removal_ratio: fixed point of the mean curve; ``interval``: of mean -/+ 2 SEM.
+        removal_ratios: (G,) the grid; ``statdim_ratio``, ``statdim_ratio_sem``: (G,) delta/D.
+        max_certificate: worst projection certificate over all samples; ``converged``: all
+            samples met the solver's tolerance.
+    """
+
+    removal_ratio: float
+    interval: tuple[float, float]
+    removal_ratios: np.ndarray
+    statdim_ratio: np.ndarray
+    statdim_ratio_sem: np.ndarray
+    max_certificate: float
+    converged: bool
+
+
+def positive_eigenvalues(eigenvalues, *, eigen_treatment: str, floor: float):
+    """Eigenvalues made positive for building a bounded ellipsoid (Monte Carlo prediction).
+
+    ``"abs"``: max(|lambda|, floor); every other treatment: max(lambda, floor). ("drop" and
+    "flat" have no bounded-ellipsoid analogue: infinitely sharp or flat axes.) floor > 0.
+    """
+    _checks.one_of("eigen_treatment", eigen_treatment, EIGEN_TREATMENTS)
+    floor = _checks.real("floor", floor, positive=True)
+    lam = jnp.abs(eigenvalues) if eigen_treatment == "abs" else eigenvalues
+    return jnp.maximum(lam, floor)
+
+
+def monte_carlo_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios, *,
+                           epsilon, key, num_samples: int = 48,
+                           num_sem: float = 2.0) -> MonteCarloPrediction:
+    """Fixed point p = delta(cone(E_p)) / D with E_p the quadratic-model ellipsoid seen from M_p w*.
+
+    E_p = {x : 1/2 (x - c_p)^T H (x - c_p) <= eps}, c_p = w* - M_p ⊙ w* (the pruned-away part),
+    so delta(cone(E_p)) is the statistical dimension the kinematic formula needs [ZZSL sec. 4,
+    ALMT Thm I]; the paper's width formula approximates it. Uses
+    :func:`phasetrans.solvers.ellipsoid_cone_statdim` in the eigenbasis.
+
+    Args:
+        eigenvalues: (D,) positive eigenvalues of H (see :func:`positive_eigenvalues`).
+        eigenvectors: (D, D) orthonormal eigenvectors (columns).
+        pruned_parts: (G, D) c_p for each removal ratio on the grid.
+        removal_ratios: (G,) increasing grid.
+        epsilon: eps > 0; key: PRNG key; num_samples per grid point.
+    """
+    from phasetrans import solvers
+
+    key = _checks.prng_key("key", key)
+    grid = np.asarray(_checks.array("removal_ratios", removal_ratios, ndim=1))
+    pruned_parts = _checks.array("pruned_parts", pruned_parts, ndim=2)
+    centers = pruned_parts @ eigenvectors
+    dim = eigenvalues.shape[0]
+    means, sems, worst, converged = [], [], 0.0, True
+    for center, k in zip(centers, jax.random.split(key, len(grid)), strict=True):
+        res = solvers.ellipsoid_cone_statdim(eigenvalues, center, tolerance=epsilon, key=k,
+                                             num_samples=num_samples)
+        means.append(res.estimate.mean / dim)
+        sems.append(res.estimate.sem / dim)
+        worst, converged = max(worst, res.max_certificate), converged and res.converged
+    means, sems = np.asarray(means), np.asarray(sems)
+    interval = (fixed_point(grid, means - num_sem * sems),
+                fixed_point(grid, means + num_sem * sems))
+    return MonteCarloPrediction(fixed_point(grid, means), interval, grid, means, sems, worst,
+                                converged)
+
+
+class Prediction(NamedTuple):
+    """Everything :func:`predict` computed for one trained network.
+
+    Attributes:
+        formula: the width-formula prediction (:class:`FormulaPrediction`).
+        sensitivity: rows of :func:`sensitivity` (eigenvalue treatment x eps scale).
+        noise: :class:`LossNoise` (eps and its standard error).
+        num_params: D, the number of prunable weights.
+        spectrum: summary dict: method, num_negative, num_near_zero, trace (floats for an
+            exact spectrum; {"estimate", "sem"} dicts for SLQ), floor.
+        monte_carlo: :class:`MonteCarloPrediction` for the ellipsoid, or None (SLQ spectrum or
+            D > ``mc_max_dim``).
+    """
+
+    formula: FormulaPrediction
+    sensitivity: list
+    noise: LossNoise
+    num_params: int
+    spectrum: dict
+    monte_carlo: MonteCarloPrediction | None
+
+
+def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
+            eigen_treatment: str = "abs", floor: float = 1e-4, epsilon: float | None = None,
+            prunable=None, num_ratios: int = 1001, num_probes: int = 32, num_iters: int = 80,
+            hvp_batch_size: int | None = None, noise_batch_size: int = 128,
+            mc_num_ratios: int = 9, mc_num_samples: int = 48,
+            mc_max_dim: int = 4000) -> Prediction:
+    """Predict the largest removal ratio of global magnitude pruning [ZZSL sec. 4].
+
+    Steps: eps from mini-batch losses (:func:`loss_noise`, unless ``epsilon`` is given); the
+    Hessian of ``loss_fn`` over the full ``data`` restricted to the prunable coordinates (exact
+    eigendecomposition or SLQ); R(p) from the global magnitude masks on a grid of ``num_ratios``
+    removal ratios; the fixed point of the width formula with its interval and sensitivity; and,
+    for an exact spectrum with D <= ``mc_max_dim``, the Monte Carlo statistical dimension of the
+    ellipsoid's cone on ``mc_num_ratios`` ratios within +-0.2 of the formula's fixed point
+    (``mc_num_samples`` Gaussian samples each).
+
+    Args:
+        params: trained parameters w* (any pytree).
+        loss_fn: ``loss_fn(params, batch) -> mean loss`` (without the l1 term).
+        data: training data, a pytree of arrays with a leading example axis, e.g. (x, y).
+        key: PRNG key (keyword-only, required).
+        spectrum_method: ``"exact"`` (default; D <= 5000) or ``"slq"``.
+        eigen_treatment, floor: see ``EIGEN_TREATMENTS``; default ``"abs"`` (as the paper) with
+            floor 1e-4 (also the |lambda| threshold for counting near-zero eigenvalues).
+        prunable: which leaves count (see :mod:`phasetrans.prune`); default the weights.
+    """
+    from phasetrans import prune, spectrum
+
+    key = _checks.prng_key("key", key)
+    _checks.finite("params", params)
+    _checks.one_of("spectrum_method", spectrum_method, ("exact", "slq"))
+    _checks.one_of("eigen_treatment", eigen_treatment, EIGEN_TREATMENTS)
+    floor = _checks.real("floor", floor, positive=True)
+    num_ratios = _checks.integer("num_ratios", num_ratios, minimum=2)
+    k_noise, k_spec, k_mc = jax.random.split(key, 3)
+    if epsilon is None:
+        noise = loss_noise(loss_fn, params, data, key=k_noise,
+                           batch_size=min(noise_batch_size, _num_examples(data)))
+    else:
+        noise = LossNoise(_checks.real("epsilon", epsilon, positive=True), 0.0, float("nan"), 0, 0)
+    idx = np.flatnonzero(prune.prunable_flat_mask(params, prunable))
+    dim = idx.size
+    grid = np.linspace(0.0, 1.0, num_ratios)
+    distances = np.asarray(jax.vmap(lambda p: prune.pruned_distance(params, p, prunable))(grid))
+
+    eigvecs = None
+    if spectrum_method == "exact":
+        hessian = spectrum.hessian_matrix(loss_fn, params, data, batch_size=hvp_batch_size)
+        eigvals, eigvecs = np.linalg.eigh(np.asarray(hessian, np.float64)[np.ix_(idx, idx)])
+        nodes, weights = eigvals[None], np.full((1, dim), 1.0 / dim)
+        summary = {"method": "exact", "num_negative": int(np.sum(eigvals < 0)),
+                   "num_near_zero": int(np.sum(np.abs(eigvals) < floor)),
+                   "trace": float(eigvals.sum()), "max_eigenvalue": float(eigvals[-1]),
+                   "min_eigenvalue": float(eigvals[0])}
+    else:
+        full_matvec = spectrum.hessian_vector_product(loss_fn, params, data,
+                                                      batch_size=hvp_batch_size)
+        total = ravel_size(params)
+
+        def matvec(v):
+            return full_matvec(jnp.zeros(total, v.dtype).at[idx].set(v))[idx]
+
+        sq = spectrum.slq(matvec, dim=dim, key=k_spec, num_probes=num_probes,
+                          num_iters=min(num_iters, dim))
+        nodes, weights = np.asarray(sq.nodes), np.asarray(sq.weights)
+
+        def as_dict(est):
+            return {"estimate": est.mean, "sem": est.sem}
+
+        summary = {"method": "slq", "num_probes": num_probes, "num_iters": num_iters,
+                   "num_negative": as_dict(spectrum.count_eigenvalues(sq, upper=0.0)),
+                   "num_near_zero": as_dict(spectrum.count_eigenvalues(sq, lower=-floor,
+                                                                       upper=floor)),
+                   "trace": as_dict(spectrum.spectral_sum(sq, lambda x: x))}
+    summary["floor"] = floor
+
+    formula = formula_prediction(nodes, weights, removal_ratios=grid, distances=distances,
+                                 epsilon=noise.epsilon,
+                                 epsilon_standard_error=noise.standard_error,
+                                 eigen_treatment=eigen_treatment, floor=floor)
+    rows = sensitivity(nodes, weights, removal_ratios=grid, distances=distances,
+                       epsilon=noise.epsilon, floor=floor)
+    mc = None
+    if eigvecs is not None and dim <= mc_max_dim:
+        # resolve the crossing: a grid of +-0.2 around the formula's fixed point
+        centre = formula.removal_ratio
+        mc_grid = np.linspace(max(centre - 0.2, 0.0), min(centre + 0.2, 1.0), mc_num_ratios)
+        flat = jax.flatten_util.ravel_pytree
+        parts = np.stack([np.asarray(flat(jax.tree_util.tree_map(
+            lambda w, m: jnp.where(m, 0, w), params,
+            prune.global_magnitude(params, float(p), prunable)))[0])[idx] for p in mc_grid])
+        lam = positive_eigenvalues(eigvals, eigen_treatment=eigen_treatment, floor=floor)
+        mc = monte_carlo_prediction(lam, eigvecs, parts, mc_grid, epsilon=noise.epsilon,
+                                    key=k_mc, num_samples=mc_num_samples)
+    return Prediction(formula, rows, noise, dim, summary, mc)
+
+
+def ravel_size(params) -> int:
+    """Total number of entries of a pytree."""
+    return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))

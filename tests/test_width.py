@@ -78,6 +78,10 @@ def test_projections_satisfy_optimality():
         p = cone.project(g)
         assert abs(float(p @ (g - p))) < 1e-3 * float(g @ g)          # Moreau: p ⟂ g - p
         np.testing.assert_allclose(cone.project(p), p, atol=1e-4)       # idempotent
+    # at x0 = 0 the descent cone is {0}; at a fully dense x0 it is a half-space (delta ~ D - 1/2)
+    assert float(jnp.abs(bodies.L1DescentCone.create(jnp.zeros(50)).project(g)).max()) == 0.0
+    dense = bodies.L1DescentCone.create(jnp.ones(50))
+    np.testing.assert_allclose(dense.project(g), g - jnp.maximum(g.sum(), 0) / 50, atol=1e-5)
     for body in [bodies.L2Ball.create(50), bodies.L1Ball.create(50), bodies.LinfBall.create(50),
                  bodies.Ellipsoid.create(jnp.linspace(0.1, 1, 50))]:
         p = body.project(3 * g)

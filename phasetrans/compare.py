@@ -41,7 +41,7 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
         params: already trained parameters with a leading seed axis (skips training).
     """
     ds = data.load(dataset, seed=seed) if isinstance(dataset, str) else dataset
-    net = nets.parse_arch(arch, input_shape=ds.x_train.shape[1:], num_classes=ds.num_classes)
+    net = nets.parse_arch(arch, input_shape=ds.input_shape, num_classes=ds.num_classes)
     num_seeds = _checks.positive_int("num_seeds", num_seeds)
     keys = jax.random.split(jax.random.key(_checks.integer("seed", seed, minimum=0)), num_seeds)
     if params is None:

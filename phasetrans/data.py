@@ -32,7 +32,11 @@ DATASETS = ("digits", "mnist1d", "synthetic")
 
 
 class Dataset(NamedTuple):
-    """Standardised float32 features (n, features) and int32 labels (n,)."""
+    """Standardised float32 features (n, features) and int32 labels (n,).
+
+    ``input_shape`` is one example's shape before flattening (digits (8, 8), mnist1d (40,)),
+    used by convolutional networks.
+    """
 
     x_train: jax.Array
     y_train: jax.Array
@@ -40,9 +44,11 @@ class Dataset(NamedTuple):
     y_test: jax.Array
     num_classes: int
     name: str
+    input_shape: tuple
 
 
-def _finish(name, x_train, y_train, x_test, y_test) -> Dataset:
+def _finish(name, x_train, y_train, x_test, y_test, input_shape=None) -> Dataset:
+    input_shape = tuple(np.shape(x_train)[1:]) if input_shape is None else tuple(input_shape)
     x_train = np.asarray(x_train, np.float64).reshape(len(x_train), -1)
     x_test = np.asarray(x_test, np.float64).reshape(len(x_test), -1)
     if not (np.all(np.isfinite(x_train)) and np.all(np.isfinite(x_test))):
@@ -53,7 +59,7 @@ def _finish(name, x_train, y_train, x_test, y_test) -> Dataset:
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     return Dataset(jnp.asarray((x_train - mean) / std, jnp.float32), jnp.asarray(y_train),
                    jnp.asarray((x_test - mean) / std, jnp.float32), jnp.asarray(y_test),
-                   num_classes, name)
+                   num_classes, name, input_shape)
 
 
 def _digits(seed):
@@ -63,7 +69,7 @@ def _digits(seed):
     order = np.random.default_rng(seed).permutation(len(y))
     n_train = int(0.8 * len(y))
     train, test = order[:n_train], order[n_train:]
-    return _finish("digits", x[train], y[train], x[test], y[test])
+    return _finish("digits", x[train], y[train], x[test], y[test], input_shape=(8, 8))
 
 
 def _mnist1d(seed):

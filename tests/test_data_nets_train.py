@@ -14,6 +14,9 @@ def digits():
 def test_digits_split_and_standardisation(digits):
     assert digits.x_train.shape == (1437, 64) and digits.x_test.shape == (360, 64)
     assert digits.num_classes == 10 and digits.x_train.dtype == jnp.float32
+    assert digits.input_shape == (8, 8)
+    cnn = nets.parse_arch("cnn", input_shape=digits.input_shape, num_classes=10)
+    assert cnn.name == "cnn-8x8-c8-k3"
     np.testing.assert_allclose(np.asarray(digits.x_train).mean(0), 0.0, atol=1e-5)
     again = data.load("digits")
     np.testing.assert_array_equal(again.y_test, digits.y_test)
@@ -34,6 +37,7 @@ def test_local_file_loaders(tmp_path):
              x_test=rng.integers(0, 255, (10, 28, 28)), y_test=np.arange(10))
     ds = data.load_npz(path, name="mnist")
     assert ds.x_train.shape == (30, 784) and ds.num_classes == 10 and ds.name == "mnist"
+    assert ds.input_shape == (28, 28)
     import pickle
 
     cifar = tmp_path / "cifar-10-batches-py"

@@ -41,22 +41,35 @@ def table(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _key(row) -> tuple:
+    """(dataset, arch as given to run.py, l1) of a result row."""
+    spec = "cnn" if row["arch"].startswith("cnn") else "-".join(row["arch"].split("-")[2:-1])
+    return row["dataset"], spec, row["l1"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="digits only, one l1, 2 seeds")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
+    parser.add_argument("--archs", nargs="+", default=ARCHS,
+                        help="rerun only these; rows of other configurations already in "
+                             "results.json are kept")
     args = parser.parse_args()
-    configs = list(itertools.product(DATASETS, ARCHS, L1S))
+    configs = list(itertools.product(args.datasets, args.archs, L1S))
     seeds = args.seeds
     if args.quick:
         configs, seeds = [("digits", "32-32", 1e-4)], 2
     OUT.mkdir(parents=True, exist_ok=True)
-    rows = []
+    previous = OUT / "results.json"
+    rows = [r for r in (json.loads(previous.read_text()) if previous.exists() else [])
+            if _key(r) not in set(configs)]
     for dataset, arch, l1 in configs:
         start = time.perf_counter()
         row = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds)
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
+        rows.sort(key=lambda r: (DATASETS.index(r["dataset"]), ARCHS.index(_key(r)[1]), r["l1"]))
         print(f"{dataset} {arch} l1={l1:g}: predicted {row['predicted_removal_ratio']:.3f} "
               f"empirical {row['empirical_removal_ratio']['accuracy']:.3f} "
               f"({row['seconds']:.0f} s)", flush=True)

@@ -177,6 +177,9 @@ def _predict_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--eigen-treatment", choices=("abs", "floor", "drop", "flat"),
                         default="abs", help="how eigenvalues <= floor enter the formula")
     parser.add_argument("--floor", type=float, default=1e-4)
+    parser.add_argument("--params", help="load trained parameters (.npz from --save-params, "
+                        "same --arch and --seeds) instead of training")
+    parser.add_argument("--save-params", help="write the trained parameters to this .npz")
     parser.add_argument("--no-monte-carlo", action="store_true",
                         help="skip the Monte Carlo statistical-dimension prediction")
     parser.add_argument("--figure", default="phasetrans_predict.png",
@@ -190,7 +193,8 @@ def _predict_command(subparsers) -> argparse.ArgumentParser:
             dataset, arch=args.arch, l1=args.l1, num_seeds=args.seeds, seed=args.seed,
             steps=args.steps, spectrum_method=args.spectrum,
             eigen_treatment=args.eigen_treatment, floor=args.floor,
-            monte_carlo=not args.no_monte_carlo)
+            monte_carlo=not args.no_monte_carlo, params_file=args.params,
+            save_params_file=args.save_params)
         result["figure"] = str(plots.width_curve(result, args.figure))
         return result
 

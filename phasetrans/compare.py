@@ -26,7 +26,7 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
             num_seeds: int = 3, seed: int = 0, steps: int = 2000, learning_rate: float = 3e-3,
             spectrum_method: str = "exact", eigen_treatment: str = "abs", floor: float = 1e-4,
             num_sweep_ratios: int = 101, accuracy_tol: float = 0.0, monte_carlo: bool = True,
-            params=None, progress: bool = True) -> dict:
+            params_file=None, save_params_file=None, progress: bool = True) -> dict:
     """Train, predict and prune; return a JSON-ready dict (keys documented in the README).
 
     Args:
@@ -38,15 +38,21 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
         num_sweep_ratios: grid size of the empirical sweep over [0, 1].
         accuracy_tol: accuracy criterion: pruned test accuracy >= unpruned - tol.
         monte_carlo: also compute the formula-free Monte Carlo prediction (exact spectrum only).
-        params: already trained parameters with a leading seed axis (skips training).
+        params_file: an ``.npz`` from ``save_params_file`` (same arch and seeds): skip training.
+        save_params_file: write the trained parameters (leading seed axis) there.
     """
     ds = data.load(dataset, seed=seed) if isinstance(dataset, str) else dataset
     net = nets.parse_arch(arch, input_shape=ds.input_shape, num_classes=ds.num_classes)
     num_seeds = _checks.positive_int("num_seeds", num_seeds)
     keys = jax.random.split(jax.random.key(_checks.integer("seed", seed, minimum=0)), num_seeds)
-    if params is None:
+    if params_file is None:
         params = train.train_seeds(net, ds, keys=keys, l1=l1, steps=steps,
                                    learning_rate=learning_rate).params
+    else:
+        like = jax.vmap(lambda k: net.init(key=k))(keys)
+        params = train.load_params(params_file, like)
+    if save_params_file is not None:
+        train.save_params(save_params_file, params)
     loss_fn = nets.cross_entropy(net.apply)
     predictions = []
     for s in track(range(num_seeds), desc="predict (per seed)", enabled=progress):

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from phasetrans import _checks, nets
@@ -119,3 +120,30 @@ def _train(net, x, y, key, l1, steps, learning_rate, batch_size, optimizer):
     (params, _), history = jax.lax.scan(step, (params, opt.init(params)),
                                         jax.random.split(batch_key, steps))
     return TrainResult(params, history)
+
+
+def save_params(path, params) -> None:
+    """Write the leaves of ``params`` to an ``.npz`` (``leaf_0``, ``leaf_1``, ... pytree order)."""
+    np.savez(path, **{f"leaf_{i}": np.asarray(leaf)
+                      for i, leaf in enumerate(jax.tree_util.tree_leaves(params))})
+
+
+def load_params(path, like):
+    """Read an ``.npz`` written by :func:`save_params` into the structure of ``like``.
+
+    Raises ``ValueError`` if the file's leaves do not match ``like``'s count and shapes.
+    """
+    import pathlib
+
+    if not pathlib.Path(path).exists():
+        raise ValueError(f"params file {str(path)!r} does not exist")
+    leaves, treedef = jax.tree_util.tree_flatten(like)
+    with np.load(path) as f:
+        loaded = [f[f"leaf_{i}"] for i in range(len(f.files))]
+    shapes = [np.shape(x) for x in loaded]
+    expected = [np.shape(x) for x in leaves]
+    if shapes != expected:
+        raise ValueError(f"params file {path} has leaf shapes {shapes}; the network needs "
+                         f"{expected} (same architecture and number of seeds?)")
+    _checks.finite("params file", loaded)
+    return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in loaded])

@@ -85,8 +85,10 @@ def test_predict_bad_input(trained):
 
 def test_cli_predict_json_contract(tmp_path, capsys):
     figure = tmp_path / "fig.png"
+    saved = tmp_path / "params.npz"
     status = cli.main(["predict", "--dataset", "digits", "--arch", "8", "--seeds", "2",
-                       "--steps", "300", "--figure", str(figure), "--json"])
+                       "--steps", "300", "--figure", str(figure), "--save-params", str(saved),
+                       "--json"])
     assert status == 0
     out = json.loads(capsys.readouterr().out)
     for key in ["predicted_removal_ratio", "predicted_interval", "empirical_removal_ratio",
@@ -97,6 +99,13 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     assert set(out["empirical_removal_ratio"]) >= {"accuracy", "loss"}
     assert out["mc_prediction"]["ellipsoid"]["converged"]
     assert figure.exists() and figure.stat().st_size > 10_000
+    # the saved parameters reproduce the same prediction without training
+    assert cli.main(["predict", "--arch", "8", "--seeds", "2", "--params", str(saved),
+                     "--no-monte-carlo", "--figure", str(figure), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["predicted_per_seed"] == out["predicted_per_seed"]
+    assert cli.main(["predict", "--arch", "16", "--seeds", "2", "--params", str(saved)]) == 2
+    assert "leaf shapes" in capsys.readouterr().err
 
 
 def test_cli_predict_bad_arch(capsys):

@@ -1,10 +1,29 @@
 """phasetrans: put a geometric theory of network pruning to the test.
 
-Modules (one concept each): ``estimate`` (Monte Carlo mean with SEM).
+One concept per module (see the README's "Library" table): ``bodies``, ``closed_forms``,
+``width``, ``solvers`` (convex geometry); ``spectrum`` (Hessian spectra); ``data``, ``nets``,
+``train``, ``prune`` (the empirical side); ``threshold``, ``compare`` (the prediction and the
+comparison); ``cs`` (compressed sensing); ``estimate`` (Monte Carlo mean with SEM). ``plots`` and
+``cli`` are imported on demand.
 """
 
-from phasetrans import estimate
+from phasetrans import (
+    bodies,
+    closed_forms,
+    compare,
+    cs,
+    data,
+    estimate,
+    nets,
+    prune,
+    solvers,
+    spectrum,
+    threshold,
+    train,
+    width,
+)
 from phasetrans.estimate import Estimate
 
-__all__ = ["Estimate", "estimate"]
+__all__ = ["Estimate", "bodies", "closed_forms", "compare", "cs", "data", "estimate", "nets",
+           "prune", "solvers", "spectrum", "threshold", "train", "width"]
 __version__ = "0.1.0"

@@ -424,7 +424,7 @@ def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
     else:
         full_matvec = spectrum.hessian_vector_product(loss_fn, params, data,
                                                       batch_size=hvp_batch_size)
-        total = ravel_size(params)
+        total = _ravel_size(params)
 
         def matvec(v):
             return full_matvec(jnp.zeros(total, v.dtype).at[idx].set(v))[idx]
@@ -464,6 +464,6 @@ def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
     return Prediction(formula, rows, noise, dim, summary, mc)
 
 
-def ravel_size(params) -> int:
+def _ravel_size(params) -> int:
     """Total number of entries of a pytree."""
     return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))

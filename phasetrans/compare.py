@@ -26,6 +26,7 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
             num_seeds: int = 3, seed: int = 0, steps: int = 2000, learning_rate: float = 3e-3,
             spectrum_method: str = "exact", eigen_treatment: str = "abs", floor: float = 1e-4,
             num_sweep_ratios: int = 101, accuracy_tol: float = 0.0, monte_carlo: bool = True,
+            l1_max_dim: int = 1500,
             params_file=None, save_params_file=None, progress: bool = True) -> dict:
     """Train, predict and prune; return a JSON-ready dict (keys documented in the README).
 
@@ -37,7 +38,8 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
         spectrum_method, eigen_treatment, floor: passed to :func:`threshold.predict`.
         num_sweep_ratios: grid size of the empirical sweep over [0, 1].
         accuracy_tol: accuracy criterion: pruned test accuracy >= unpruned - tol.
-        monte_carlo: also compute the formula-free Monte Carlo prediction (exact spectrum only).
+        monte_carlo: also compute the formula-free Monte Carlo predictions (exact spectrum only):
+            the ellipsoid's (D <= 4000) and the l1-induced body's (D <= ``l1_max_dim``).
         params_file: an ``.npz`` from ``save_params_file`` (same arch and seeds): skip training.
         save_params_file: write the trained parameters (leading seed axis) there.
     """
@@ -60,7 +62,8 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
         predictions.append(threshold.predict(
             seed_params, loss_fn, (ds.x_train, ds.y_train), key=jax.random.fold_in(keys[s], 1),
             spectrum_method=spectrum_method, eigen_treatment=eigen_treatment, floor=floor,
-            mc_max_dim=4000 if monte_carlo else 0))
+            mc_max_dim=4000 if monte_carlo else 0, l1=l1,
+            l1_max_dim=l1_max_dim if monte_carlo else 0, progress=progress))
     grid = np.linspace(0.0, 1.0, num_sweep_ratios)
     swept = prune.sweep(net, params, ds, grid)
     epsilons = np.array([p.noise.epsilon for p in predictions])
@@ -69,11 +72,8 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
                                  [p.formula.interval for p in predictions])
     mcs = [p.monte_carlo for p in predictions]
     mc = (None if any(m is None for m in mcs) else
-          {"ellipsoid": {**_estimate_interval([m.removal_ratio for m in mcs],
-                                              [m.interval for m in mcs]),
-                         "converged": all(m.converged for m in mcs),
-                         "max_certificate": max(m.max_certificate for m in mcs)},
-           "l1_body": None})
+          {"ellipsoid": _mc_summary(mcs),
+           "l1_body": _mc_summary([p.l1_body for p in predictions])})
     first = predictions[0]
     return {
         "dataset": ds.name, "arch": net.name, "l1": l1, "seeds": num_seeds,
@@ -109,6 +109,20 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
                                             "loss": float(empirical.loss[0])},
                    "predicted_first_seed": first.formula.removal_ratio},
     }
+
+
+def _mc_summary(per_seed):
+    """Seed-averaged Monte Carlo fixed point with the union interval, or None if any is None."""
+    if any(m is None for m in per_seed):
+        return None
+    return {**_estimate_interval([m.removal_ratio for m in per_seed],
+                                 [m.interval for m in per_seed]),
+            "converged": all(m.converged for m in per_seed),
+            "max_certificate": max(m.max_certificate for m in per_seed),
+            "statdim_curve": [{"removal_ratios": m.removal_ratios.tolist(),
+                               "statdim_ratio": m.statdim_ratio.tolist(),
+                               "statdim_ratio_sem": m.statdim_ratio_sem.tolist()}
+                              for m in per_seed]}
 
 
 def _mean_sensitivity(per_seed_rows):

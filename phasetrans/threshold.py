@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from phasetrans import _checks
+from phasetrans._progress import track
 
 EIGEN_TREATMENTS = ("abs", "floor", "drop", "flat")
 """How eigenvalues lambda <= ``floor`` (negative, zero, tiny) enter the width formula.
@@ -345,6 +346,46 @@ def monte_carlo_prediction(eigenvalues, eigenvectors, pruned_parts, removal_rati
                                 converged)
 
 
+def l1_body_prediction(body, apex_at, *, key, num_samples: int = 16, num_steps: int = 5,
+                       num_sem: float = 2.0, progress: bool = False) -> MonteCarloPrediction:
+    """Fixed point p = delta(cone(K - x_p)) / D for the l1-induced body K, by bisection on p.
+
+    K is :class:`phasetrans.l1_body.L1InducedBody` (the second-order model of the l1-regularised
+    loss, reference.md sec. 3) and x_p = M_p ⊙ w* the pruned weights. The gap delta/D - p is
+    1 at p = 0 (x_0 = w* is in K, the cone is R^D) and <= 0 at p = 1, and decreases in p; each of
+    ``num_steps`` bisection steps estimates delta at the bracket's midpoint with
+    :func:`phasetrans.l1_body.cone_statdim` (``num_samples`` ADMM solves; free when x_p lies in
+    K). The fixed point and its interval (mean -/+ ``num_sem`` SEM) interpolate the evaluated
+    points like :func:`fixed_point`.
+
+    Args:
+        body: the :class:`~phasetrans.l1_body.L1InducedBody` around w*.
+        apex_at: p -> x_p, (D,) pruned weights for removal ratio p.
+        key: PRNG key (keyword-only, required).
+    """
+    from phasetrans import l1_body
+
+    key = _checks.prng_key("key", key)
+    num_steps = _checks.positive_int("num_steps", num_steps)
+    dim = body.dim
+    points = {0.0: (1.0, 0.0), 1.0: (0.0, 0.0)}  # delta/D at the ends: R^D, and <= 1 = p
+    lo, hi, worst, converged = 0.0, 1.0, 0.0, True
+    for k in track(jax.random.split(key, num_steps), desc="l1-body bisection",
+                   enabled=progress):
+        mid = 0.5 * (lo + hi)
+        res = l1_body.cone_statdim(body, apex_at(mid), key=k, num_samples=num_samples)
+        points[mid] = (res.estimate.mean / dim, res.estimate.sem / dim)
+        worst, converged = max(worst, res.max_certificate), converged and res.converged
+        lo, hi = (mid, hi) if points[mid][0] > mid else (lo, mid)
+    grid = np.array(sorted(points))
+    means = np.array([points[p][0] for p in grid])
+    sems = np.array([points[p][1] for p in grid])
+    interval = (fixed_point(grid, means - num_sem * sems),
+                fixed_point(grid, means + num_sem * sems))
+    return MonteCarloPrediction(fixed_point(grid, means), interval, grid, means, sems, worst,
+                                converged)
+
+
 class Prediction(NamedTuple):
     """Everything :func:`predict` computed for one trained network.
 
@@ -357,6 +398,8 @@ class Prediction(NamedTuple):
             exact spectrum; {"estimate", "sem"} dicts for SLQ), floor.
         monte_carlo: :class:`MonteCarloPrediction` for the ellipsoid, or None (SLQ spectrum or
             D > ``mc_max_dim``).
+        l1_body: :class:`MonteCarloPrediction` for the l1-induced body (:func:`l1_body_prediction`),
+            or None (SLQ spectrum or D > ``l1_max_dim``).
     """
 
     formula: FormulaPrediction
@@ -365,6 +408,14 @@ class Prediction(NamedTuple):
     num_params: int
     spectrum: dict
     monte_carlo: MonteCarloPrediction | None
+    l1_body: MonteCarloPrediction | None
+
+
+def psd_eigenvalues(eigenvalues, *, eigen_treatment: str):
+    """Eigenvalues made >= 0 for the l1-induced body: ``"abs"`` -> |lambda|, otherwise
+    max(lambda, 0) (negative curvature treated as flat; the body's l1 term bounds it)."""
+    _checks.one_of("eigen_treatment", eigen_treatment, EIGEN_TREATMENTS)
+    return np.abs(eigenvalues) if eigen_treatment == "abs" else np.maximum(eigenvalues, 0.0)
 
 
 def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
@@ -372,7 +423,8 @@ def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
             prunable=None, num_ratios: int = 1001, num_probes: int = 32, num_iters: int = 80,
             hvp_batch_size: int | None = None, noise_batch_size: int = 128,
             mc_num_ratios: int = 9, mc_num_samples: int = 48,
-            mc_max_dim: int = 4000) -> Prediction:
+            mc_max_dim: int = 4000, l1: float = 0.0, l1_num_samples: int = 16,
+            l1_num_steps: int = 5, l1_max_dim: int = 1500, progress: bool = False) -> Prediction:
     """Predict the largest removal ratio of global magnitude pruning [ZZSL sec. 4].
 
     Steps: eps from mini-batch losses (:func:`loss_noise`, unless ``epsilon`` is given); the
@@ -381,7 +433,11 @@ def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
     removal ratios; the fixed point of the width formula with its interval and sensitivity; and,
     for an exact spectrum with D <= ``mc_max_dim``, the Monte Carlo statistical dimension of the
     ellipsoid's cone on ``mc_num_ratios`` ratios within +-0.2 of the formula's fixed point
-    (``mc_num_samples`` Gaussian samples each).
+    (``mc_num_samples`` Gaussian samples each); for D <= ``l1_max_dim`` also the l1-induced
+    body's fixed point (:func:`l1_body_prediction`, ``l1_num_steps`` bisection steps of
+    ``l1_num_samples`` ADMM solves; H's eigenvalues via :func:`psd_eigenvalues`, g* the loss
+    gradient at w*, lam = ``l1``). The l1 body costs O(D^2) per ADMM iteration and a few thousand
+    iterations per sample, hence its lower size limit.
 
     Args:
         params: trained parameters w* (any pytree).
@@ -392,6 +448,8 @@ def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
         eigen_treatment, floor: see ``EIGEN_TREATMENTS``; default ``"abs"`` (as the paper) with
             floor 1e-4 (also the |lambda| threshold for counting near-zero eigenvalues).
         prunable: which leaves count (see :mod:`phasetrans.prune`); default the weights.
+        l1: the l1 strength lam the network was trained with (the l1-induced body's lam).
+        progress: progress bars on stderr for the l1-body bisection.
     """
     from phasetrans import prune, spectrum
 
@@ -401,7 +459,8 @@ def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
     _checks.one_of("eigen_treatment", eigen_treatment, EIGEN_TREATMENTS)
     floor = _checks.real("floor", floor, positive=True)
     num_ratios = _checks.integer("num_ratios", num_ratios, minimum=2)
-    k_noise, k_spec, k_mc = jax.random.split(key, 3)
+    l1 = _checks.real("l1", l1, nonnegative=True)
+    k_noise, k_spec, k_mc, k_l1 = jax.random.split(key, 4)
     if epsilon is None:
         noise = loss_noise(loss_fn, params, data, key=k_noise,
                            batch_size=min(noise_batch_size, _num_examples(data)))
@@ -449,19 +508,37 @@ def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
                                  eigen_treatment=eigen_treatment, floor=floor)
     rows = sensitivity(nodes, weights, removal_ratios=grid, distances=distances,
                        epsilon=noise.epsilon, floor=floor)
+    flat = jax.flatten_util.ravel_pytree
+
+    def pruned(p):  # M_p ⊙ w* on the prunable coordinates
+        mask = prune.global_magnitude(params, float(p), prunable)
+        return np.asarray(flat(prune.apply_mask(params, mask))[0])[idx]
+
+    w_star = np.asarray(flat(params)[0])[idx]
     mc = None
     if eigvecs is not None and dim <= mc_max_dim:
         # resolve the crossing: a grid of +-0.2 around the formula's fixed point
         centre = formula.removal_ratio
         mc_grid = np.linspace(max(centre - 0.2, 0.0), min(centre + 0.2, 1.0), mc_num_ratios)
-        flat = jax.flatten_util.ravel_pytree
-        parts = np.stack([np.asarray(flat(jax.tree_util.tree_map(
-            lambda w, m: jnp.where(m, 0, w), params,
-            prune.global_magnitude(params, float(p), prunable)))[0])[idx] for p in mc_grid])
+        parts = np.stack([w_star - pruned(p) for p in mc_grid])
         lam = positive_eigenvalues(eigvals, eigen_treatment=eigen_treatment, floor=floor)
         mc = monte_carlo_prediction(lam, eigvecs, parts, mc_grid, epsilon=noise.epsilon,
                                     key=k_mc, num_samples=mc_num_samples)
-    return Prediction(formula, rows, noise, dim, summary, mc)
+    l1_mc = None
+    if eigvecs is not None and dim <= l1_max_dim:
+        from phasetrans import l1_body
+
+        dtype = jnp.result_type(float)
+        gradient = np.asarray(flat(jax.grad(loss_fn)(params, data))[0])[idx]
+        body = l1_body.L1InducedBody.create(
+            center=jnp.asarray(w_star, dtype), l1=l1, tolerance=noise.epsilon,
+            eigenvalues=jnp.asarray(psd_eigenvalues(eigvals, eigen_treatment=eigen_treatment),
+                                    dtype),
+            eigenvectors=jnp.asarray(eigvecs, dtype), gradient=jnp.asarray(gradient, dtype))
+        l1_mc = l1_body_prediction(body, lambda p: jnp.asarray(pruned(p), dtype), key=k_l1,
+                                   num_samples=l1_num_samples, num_steps=l1_num_steps,
+                                   progress=progress)
+    return Prediction(formula, rows, noise, dim, summary, mc, l1_mc)
 
 
 def _ravel_size(params) -> int:

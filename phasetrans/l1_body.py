@@ -1,0 +1,435 @@
+"""The l1-induced convex body, its projection, and the cone it generates: one conic ADMM.
+
+The second-order model of the l1-regularised loss around a trained w* gives the body
+[reference.md sec. 3]
+
+    K = {w : g*^T q + 1/2 q^T H q + lam (||w||_1 - ||w*||_1) <= eps},   q = w - w*,
+
+with H >= 0 the Hessian, g* the loss gradient at w* and lam the l1 strength. Along flat directions
+of H (lambda_i ~ 0) the ellipsoid {1/2 q^T H q <= eps} is unbounded; the l1 term bounds K there.
+
+Seen from a point x0 (the pruned weights), write p = w - x0 and
+
+    F(p) = 1/2 p^T H p + b^T p + lam ||x0 + p||_1 - c,
+    b = g* + H (x0 - w*),  c = eps + lam ||w*||_1 - g*^T (x0 - w*) - 1/2 (x0 - w*)^T H (x0 - w*),
+
+so K - x0 = {F <= 0}. Its generated cone is {z : t F(z / t) <= 0 for some t > 0}; with an epigraph
+variable s for the quadratic part this is the set of (z, t, s) with
+
+    ||R z||^2 <= 2 t s                   (rotated second-order cone, R = Lambda^1/2 V^T),
+    ||lam (z + t x0)||_1 <= c t - s - b^T z    (l1-norm cone),
+
+and projecting onto K itself is the same problem with t = 1. Both are solved by ADMM on
+``min 1/2 ||z - g||^2  s.t.  M(z, t, s) in Q x L`` [Boyd et al. 2011, sec. 3 and 4.4; O'Donoghue
+et al. (SCS) 2016]: ADMM is chosen because both cone projections are closed form (SOC: explicit;
+l1 cone: one sort), and the linear step is diagonal in H's eigenbasis plus a rank-one and a
+2 x 2 correction, so an iteration costs two D x D rotations (matrix products when vmapped over
+samples). Convergence is certified by the relative primal and dual residuals
+``max(||MX - Y|| / max(||MX||, ||Y||), rho ||M^T (Y - Y_prev)|| / ||rho M^T U||)``; a solve that
+hits ``max_iters`` reports its residual instead of hiding it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from phasetrans import _checks
+from phasetrans._progress import track
+from phasetrans.estimate import Estimate, from_samples
+from phasetrans.solvers import StatisticalDimension
+
+
+class ConicData(NamedTuple):
+    """K - x0 in the equilibrated form the ADMM uses (see :func:`conic_data`).
+
+    With row scales sq (second-order block) and sl (l1 block) and the change of variables
+    t = unit t', s = s' / unit, the constraint map is
+    M(z, t', s') = (sq R z, sq t', sq s', l1 (V z) + t' apex, level t' - s_weight s' - linear^T z)
+    for z in H's eigenbasis. Arrays (D,) unless noted.
+    """
+
+    sqrt_eigenvalues: jax.Array  # sq Lambda^1/2
+    eigenvectors: jax.Array      # V, (D, D), columns
+    linear: jax.Array            # sl V^T b
+    apex: jax.Array              # sl lam unit x0 (standard basis)
+    apex_eigen: jax.Array        # V^T apex
+    l1: jax.Array                # sl lam
+    level: jax.Array             # sl unit c
+    q_scale: jax.Array           # sq
+    s_weight: jax.Array          # sl / unit
+    unit: jax.Array              # t = unit t'
+    apex_value: jax.Array        # F(0) = lam ||x0||_1 - c (> 0 iff x0 is outside K)
+
+
+def conic_data(eigenvalues, eigenvectors, *, gradient, center, l1, tolerance, apex) -> ConicData:
+    """Express K - apex (module docstring) for the ADMM; all inputs in the standard basis.
+
+    The cone and the projection are unchanged by the scalings (both cones are invariant under
+    positive row scaling, the rotated SOC under (t, s) -> (k t, s / k)); they are chosen so that
+    the z-columns of both blocks have unit mean square and the t'-column of the l1 block matches
+    the second-order block's, which keeps ADMM's iteration count from depending on the units of
+    H, lam and eps (cf. the equilibration in SCS [O'Donoghue et al. 2016 sec. 5]).
+    """
+    dim = apex.shape[0]
+    q0 = apex - center
+    hq0 = eigenvectors @ (eigenvalues * (eigenvectors.T @ q0))
+    b = gradient + hq0
+    level = tolerance + l1 * jnp.sum(jnp.abs(center)) - gradient @ q0 - 0.5 * q0 @ hq0
+    value = l1 * jnp.sum(jnp.abs(apex)) - level
+
+    def inverse_sqrt(x):  # 1 / sqrt(x), and 1 where a block is absent (x = 0)
+        return jnp.where(x > 0, 1.0 / jnp.sqrt(jnp.where(x > 0, x, 1.0)), 1.0)
+
+    sq = inverse_sqrt(jnp.mean(eigenvalues))
+    sl = inverse_sqrt(l1**2 + b @ b / dim)
+    unit = sq / sl * inverse_sqrt(l1**2 * apex @ apex + level**2)
+    apex_scaled = sl * l1 * unit * apex
+    return ConicData(sq * jnp.sqrt(eigenvalues), eigenvectors, sl * (eigenvectors.T @ b),
+                     apex_scaled, eigenvectors.T @ apex_scaled, jnp.asarray(sl * l1, apex.dtype),
+                     sl * unit * level, sq, sl / unit, unit, value)
+
+
+def project_rotated_soc(y, t, s):
+    """Projection onto {(y, t, s) : ||y||^2 <= 2 t s, t, s >= 0}.
+
+    With a = (t + s)/sqrt 2, d = (t - s)/sqrt 2 it is the second-order cone ||(y, d)|| <= a,
+    whose projection is explicit [Bauschke & Combettes, Example 29.33 / Boyd & Vandenberghe].
+    """
+    a, d = (t + s) / jnp.sqrt(2.0), (t - s) / jnp.sqrt(2.0)
+    norm = jnp.sqrt(jnp.sum(y**2) + d**2)
+    scale = 0.5 * (1.0 + a / jnp.maximum(norm, 1e-300))
+    inside, polar = norm <= a, norm <= -a
+    y_out = jnp.where(inside, y, jnp.where(polar, 0.0, scale * y))
+    d_out = jnp.where(inside, d, jnp.where(polar, 0.0, scale * d))
+    a_out = jnp.where(inside, a, jnp.where(polar, 0.0, 0.5 * (norm + a)))
+    return y_out, (a_out + d_out) / jnp.sqrt(2.0), (a_out - d_out) / jnp.sqrt(2.0)
+
+
+def project_l1_cone(v, m):
+    """Projection onto {(v, m) : ||v||_1 <= m}.
+
+    Outside the cone and its polar {||v||_inf <= -m}, the projection is (soft(v, th), m + th)
+    with th > 0 solving ||soft(v, th)||_1 = m + th; with |v| sorted decreasingly and k entries
+    above th, th = (sum_{i<=k} |v|_i - m) / (k + 1), the largest k with |v|_k > th_k.
+    """
+    a = -jnp.sort(-jnp.abs(v))
+    k = jnp.arange(1, v.shape[0] + 1, dtype=v.dtype)
+    thetas = (jnp.cumsum(a) - m) / (k + 1.0)
+    count = jnp.sum(a > thetas)
+    theta = jnp.maximum(jnp.where(count > 0, thetas[jnp.maximum(count - 1, 0)], 0.0), 0.0)
+    inside = jnp.sum(a) <= m
+    polar = a[0] <= -m
+    v_out = jnp.where(inside, v, jnp.where(polar, 0.0,
+                                           jnp.sign(v) * jnp.maximum(jnp.abs(v) - theta, 0.0)))
+    m_out = jnp.where(inside, m, jnp.where(polar, 0.0, m + theta))
+    return v_out, m_out
+
+
+class _Linear(NamedTuple):  # the ADMM's linear map M and its normal solve at one rho
+    inv_diag: jax.Array
+    correction: jax.Array
+    coupling_solved: jax.Array
+    schur_inv: jax.Array
+
+
+def _apply_m(data, z, t, s):
+    """M(z, t, s), z in H's eigenbasis (see :class:`ConicData`)."""
+    return (data.sqrt_eigenvalues * z, data.q_scale * t, data.q_scale * s,
+            data.l1 * (data.eigenvectors @ z) + t * data.apex,
+            data.level * t - data.s_weight * s - data.linear @ z)
+
+
+def _apply_mt(data, y, t, s, v, m):
+    """M^T of a point of Q x L, returned as (z-part in the eigenbasis, t-part, s-part)."""
+    return (data.sqrt_eigenvalues * y + data.l1 * (data.eigenvectors.T @ v) - data.linear * m,
+            data.q_scale * t + data.apex @ v + data.level * m,
+            data.q_scale * s - data.s_weight * m)
+
+
+def _coupling(data, rho, free_scale):
+    """Columns of rho M^T M coupling z to (t, s) [or s only], and their (k, k) block."""
+    b, gamma, q2 = data.linear, data.s_weight, data.q_scale**2
+    cols_s = rho * gamma * b
+    if free_scale:
+        cols = jnp.stack([rho * (data.l1 * data.apex_eigen - data.level * b), cols_s], axis=1)
+        block = rho * jnp.array([[q2 + data.apex @ data.apex + data.level**2,
+                                  -gamma * data.level],
+                                 [-gamma * data.level, q2 + gamma**2]], dtype=b.dtype)
+        return cols, block
+    return cols_s[:, None], rho * jnp.array([[q2 + gamma**2]], dtype=b.dtype)
+
+
+def _linear_solver(data, rho, free_scale) -> _Linear:
+    """Factor I_z + rho M^T M: diag(1 + rho sq^2 Lambda + rho l1^2) + rho b b^T, then Schur."""
+    inv_diag = 1.0 / (1.0 + rho * data.sqrt_eigenvalues**2 + rho * data.l1**2)
+    db = inv_diag * data.linear
+    correction = db / jnp.sqrt(1.0 / rho + data.linear @ db)
+
+    def e_inv(r):
+        return inv_diag * r - correction * (correction @ r)
+
+    cols, block = _coupling(data, rho, free_scale)
+    solved = jax.vmap(e_inv, in_axes=1, out_axes=1)(cols)
+    schur = block - cols.T @ solved
+    return _Linear(inv_diag, correction, solved, jnp.linalg.inv(schur))
+
+
+class AdmmResult(NamedTuple):
+    """z (standard basis), scale t (1 for a body projection), residual, iterations used."""
+
+    point: jax.Array
+    scale: jax.Array
+    residual: jax.Array
+    iterations: jax.Array
+
+
+def admm(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
+         tolerance: float = 1e-4, rho: float = 1.0, check_every: int = 20,
+         relaxation: float = 1.6) -> AdmmResult:
+    """Project ``target`` (standard basis) onto cone(K - x0) (``free_scale``) or K - x0 (t = 1).
+
+    See the module docstring. ``tolerance`` bounds the relative primal and dual residuals;
+    ``rho`` is the penalty (on the equilibrated problem; 1 worked best on trained networks,
+    where residual balancing [Boyd et al. 2011 sec. 3.4.1] slowed convergence ten-fold);
+    ``check_every`` iterations run between residual checks; ``relaxation`` is ADMM's
+    over-relaxation alpha in (0, 2) [Boyd et al. 2011 sec. 3.4.3].
+    """
+    dtype = target.dtype
+    dim = target.shape[0]
+    g = data.eigenvectors.T @ target
+    scale = jnp.maximum(jnp.linalg.norm(target), jnp.finfo(dtype).tiny)
+    one = jnp.ones((), dtype)
+    # in fixed mode t = 1, i.e. t' = 1 / unit: its column of M moves to the right-hand side
+    t_fixed = (one / data.unit).astype(dtype)
+    fixed_t = _apply_m(data, jnp.zeros(dim, dtype), t_fixed, jnp.zeros((), dtype))
+
+    def unknowns_to_m(x):
+        z, rest = x
+        t, s = (rest[0], rest[1]) if free_scale else (t_fixed, rest[0])
+        return _apply_m(data, z, t, s)
+
+    def solve(y, u):
+        rhs = tuple(a - b for a, b in zip(y, u, strict=True))
+        if not free_scale:
+            rhs = tuple(a - b for a, b in zip(rhs, fixed_t, strict=True))
+        rz, rt, rs = _apply_mt(data, *rhs)
+        rz = g + rho * rz
+        rest = rho * (jnp.stack([rt, rs]) if free_scale else jnp.stack([rs]))
+        ez = lin.inv_diag * rz - lin.correction * (lin.correction @ rz)
+        cols, _ = _coupling(data, rho, free_scale)
+        tau = lin.schur_inv @ (rest - cols.T @ ez)
+        return ez - lin.coupling_solved @ tau, tau
+
+    def project(w):
+        y, t, s = project_rotated_soc(w[0], w[1], w[2])
+        v, m = project_l1_cone(w[3], w[4])
+        return (y, t, s, v, m)
+
+    def iterate(state):
+        x, y, u = state
+        x = solve(y, u)
+        mx = unknowns_to_m(x)
+        relaxed = tuple(relaxation * a + (1.0 - relaxation) * b for a, b in zip(mx, y,
+                                                                                   strict=True))
+        y_new = project(tuple(a + b for a, b in zip(relaxed, u, strict=True)))
+        u = tuple(a + b - c for a, b, c in zip(u, relaxed, y_new, strict=True))
+        return (x, y_new, u), mx, y
+
+    def norm(parts):
+        return jnp.sqrt(sum(jnp.sum(p**2) for p in parts))
+
+    def block(state):
+        x, y, u, _, it = state
+        inner = jax.lax.fori_loop(0, check_every - 1, lambda _, st: iterate(st)[0], (x, y, u))
+        (x, y, u), mx, y_prev = iterate(inner)
+        # relative residuals; ||g|| floors the scales, which all vanish when Pi(g) = 0
+        primal = norm([a - b for a, b in zip(mx, y, strict=True)]) / jnp.maximum(
+            jnp.maximum(norm(mx), norm(y)), scale)
+        dual = norm(_apply_mt(data, *[a - b for a, b in zip(y, y_prev, strict=True)])) / (
+            jnp.maximum(norm(_apply_mt(data, *u)), scale))
+        residual = jnp.maximum(primal, dual)
+        return (x, y, u, residual, it + check_every)
+
+    def running(state):
+        return (state[-1] < max_iters) & (state[-2] > tolerance)
+
+    rho = jnp.asarray(rho, dtype)
+    lin = _linear_solver(data, rho, free_scale)
+    k = 2 if free_scale else 1
+    x0 = (jnp.zeros(dim, dtype), jnp.zeros(k, dtype))
+    y0 = project(unknowns_to_m(x0))
+    u0 = tuple(jnp.zeros_like(a) for a in y0)
+    state = (x0, y0, u0, jnp.asarray(jnp.inf, dtype), jnp.asarray(0))
+    x, *_, residual, iterations = jax.lax.while_loop(running, block, state)
+    z, rest = x
+    scale = data.unit * rest[0] if free_scale else one
+    return AdmmResult(data.eigenvectors @ z, scale, residual, iterations)
+
+
+class L1InducedBody(NamedTuple):
+    """K = {w : g*^T q + 1/2 q^T H q + lam (||w||_1 - ||w*||_1) <= eps}, q = w - w* (module doc).
+
+    Stored with H's eigendecomposition (D, D); build it with :meth:`create`. Oracles:
+    ``value(w)`` (the left-hand side), ``project(y)`` and ``projection(y)`` (the ADMM result with
+    its residual). Batch with ``jax.vmap``.
+    """
+
+    eigenvalues: jax.Array
+    eigenvectors: jax.Array
+    gradient: jax.Array
+    center: jax.Array
+    l1: float
+    tolerance: float
+
+    @classmethod
+    def create(cls, *, center, l1: float, tolerance: float, hessian=None, eigenvalues=None,
+               eigenvectors=None, hessian_matvec=None, gradient=None,
+               psd_tolerance: float = 1e-6) -> L1InducedBody:
+        """Validate and build K around ``center`` = w* (D,).
+
+        H is given as exactly one of: ``hessian`` (D, D) symmetric PSD; ``eigenvalues`` (D,) with
+        ``eigenvectors`` (D, D) orthonormal columns; ``hessian_matvec`` v -> H v (materialised
+        with D products, so D of a few thousand at most). Eigenvalues below
+        ``-psd_tolerance * max|lambda|`` raise ``ValueError`` (apply an eigenvalue treatment from
+        :data:`phasetrans.threshold.EIGEN_TREATMENTS` first); smaller negative round-off is
+        clipped to 0. ``gradient`` g* defaults to 0; ``l1`` = lam >= 0; ``tolerance`` = eps > 0.
+        """
+        center = _checks.array("center", center, ndim=1)
+        dim = center.shape[0]
+        given = [name for name, v in (("hessian", hessian), ("eigenvalues", eigenvalues),
+                                      ("hessian_matvec", hessian_matvec)) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give H as exactly one of hessian, eigenvalues (+ eigenvectors) or "
+                             f"hessian_matvec; got {given or 'none'}")
+        if hessian_matvec is not None:
+            if not callable(hessian_matvec):
+                raise TypeError("hessian_matvec must be a function v -> H v")
+            hessian = jax.vmap(hessian_matvec)(jnp.eye(dim, dtype=center.dtype)).T
+        if hessian is not None:
+            hessian = _checks.array("hessian", hessian, shape=(dim, dim))
+            if not np.allclose(hessian, hessian.T, rtol=1e-5,
+                               atol=1e-6 * float(jnp.max(jnp.abs(hessian)))):
+                raise ValueError("hessian must be symmetric")
+            eigenvalues, eigenvectors = jnp.linalg.eigh(0.5 * (hessian + hessian.T))
+        else:
+            eigenvalues = _checks.array("eigenvalues", eigenvalues, shape=(dim,))
+            eigenvectors = _checks.array("eigenvectors", eigenvectors, shape=(dim, dim))
+        scale = float(jnp.max(jnp.abs(eigenvalues)))
+        if float(jnp.min(eigenvalues)) < -psd_tolerance * scale:
+            raise ValueError(f"hessian must be positive semidefinite: smallest eigenvalue "
+                             f"{float(jnp.min(eigenvalues)):.3g} < -{psd_tolerance} x "
+                             f"{scale:.3g}; treat negative eigenvalues first")
+        gradient = (jnp.zeros_like(center) if gradient is None
+                    else _checks.array("gradient", gradient, shape=(dim,)))
+        return cls(jnp.maximum(eigenvalues, 0.0).astype(center.dtype),
+                   eigenvectors.astype(center.dtype), gradient, center,
+                   _checks.real("l1", l1, nonnegative=True),
+                   _checks.real("tolerance", tolerance, positive=True))
+
+    @property
+    def dim(self) -> int:
+        return self.center.shape[0]
+
+    def value(self, w):
+        """g*^T q + 1/2 q^T H q + lam (||w||_1 - ||w*||_1); w is in K iff value <= eps."""
+        q = w - self.center
+        qv = self.eigenvectors.T @ q
+        return (self.gradient @ q + 0.5 * jnp.sum(self.eigenvalues * qv**2)
+                + self.l1 * (jnp.sum(jnp.abs(w)) - jnp.sum(jnp.abs(self.center))))
+
+    def conic_data(self, apex) -> ConicData:
+        """K - apex in the ADMM's form."""
+        return conic_data(self.eigenvalues, self.eigenvectors, gradient=self.gradient,
+                          center=self.center, l1=self.l1, tolerance=self.tolerance, apex=apex)
+
+    def projection(self, y, **admm_options) -> AdmmResult:
+        """Pi_K(y) by :func:`admm` (``point``) with its residual; options as for :func:`admm`."""
+        result = admm(self.conic_data(self.center), y - self.center, free_scale=False,
+                      **admm_options)
+        return result._replace(point=result.point + self.center)
+
+    def project(self, y):
+        return self.projection(y).point
+
+
+class L1InducedCone(NamedTuple):
+    """cone(K - x0) = {t (w - x0) : t >= 0, w in K}: the l1-induced body seen from x0 outside K.
+
+    Projection by :func:`admm` with a free scale t. Build with :meth:`create`.
+    """
+
+    data: ConicData
+
+    @classmethod
+    def create(cls, body: L1InducedBody, apex) -> L1InducedCone:
+        """``apex`` x0 (D,) must lie outside K (inside, the cone is all of R^D)."""
+        apex = _checks.array("apex", apex, shape=(body.dim,))
+        data = body.conic_data(apex)
+        if float(data.apex_value) <= 0:
+            raise ValueError("apex lies in the body K, so the cone it generates is all of R^D")
+        return cls(data)
+
+    @property
+    def dim(self) -> int:
+        return self.data.apex.shape[0]
+
+    def projection(self, g, **admm_options) -> AdmmResult:
+        """Pi_C(g) (``point``), the scale t with point / t + x0 in K, residual, iterations."""
+        return admm(self.data, g, free_scale=True, **admm_options)
+
+    def project(self, g):
+        return self.projection(g).point
+
+
+def cone_statdim(body: L1InducedBody, apex, *, key, num_samples: int = 64,
+                 tolerance: float | None = None, max_iters: int = 20000, chunk_size: int = 16,
+                 progress: bool = False) -> StatisticalDimension:
+    """Monte Carlo delta(cone(K - x0)) = E ||Pi_C(g)||^2 with its SEM and solver residuals.
+
+    If x0 lies in K the cone is R^D and delta = D exactly (SEM 0). Each sample is one ADMM solve
+    (:func:`admm`), vmapped over ``chunk_size`` samples per jitted call (a progress bar counts
+    chunks). ``converged`` is False when any solve stopped at ``max_iters`` with its residual
+    above ``tolerance`` (default 1e-4 in float64, 1e-3 in float32: on trained networks the
+    estimate moves by < 1e-3 relative below that, far less than its SEM); ``max_certificate``
+    is the worst residual.
+
+    Args:
+        body: the :class:`L1InducedBody`.
+        apex: x0 (D,), e.g. the pruned weights M_p ⊙ w*.
+        key: PRNG key (keyword-only, required); num_samples >= 2.
+    """
+    key = _checks.prng_key("key", key)
+    num_samples = _checks.integer("num_samples", num_samples, minimum=2)
+    chunk_size = _checks.positive_int("chunk_size", chunk_size)
+    max_iters = _checks.positive_int("max_iters", max_iters)
+    apex = _checks.array("apex", apex, shape=(body.dim,))
+    if float(body.value(apex)) <= body.tolerance:
+        return StatisticalDimension(Estimate(float(body.dim), 0.0, num_samples), 0.0, True)
+    if tolerance is None:
+        tolerance = 1e-3 if apex.dtype == jnp.float32 else 1e-4
+    tolerance = _checks.real("tolerance", tolerance, positive=True)
+    data = body.conic_data(apex)
+    sizes = [chunk_size] * (num_samples // chunk_size) + (
+        [num_samples % chunk_size] if num_samples % chunk_size else [])
+    squared, residuals = [], []
+    for k, size in track(zip(jax.random.split(key, len(sizes)), sizes, strict=True),
+                         desc="l1-body cone", total=len(sizes), enabled=progress):
+        sq, res = _cone_chunk(data, k, size, tolerance, max_iters)
+        squared.append(np.asarray(sq))
+        residuals.append(np.asarray(res))
+    squared, residuals = np.concatenate(squared), np.concatenate(residuals)
+    worst = float(residuals.max())
+    return StatisticalDimension(from_samples(squared), worst, worst <= tolerance)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 4))
+def _cone_chunk(data, key, size, tolerance, max_iters):
+    g = jax.random.normal(key, (size, data.apex.shape[0]), data.apex.dtype)
+    result = jax.vmap(lambda x: admm(data, x, free_scale=True, tolerance=tolerance,
+                                     max_iters=max_iters))(g)
+    return jnp.sum(result.point**2, axis=1), result.residual

@@ -1,0 +1,199 @@
+"""The l1-induced body: projections against SciPy and the ellipsoid, cone statistical dimension
+against closed forms and the golden-section path, validation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+
+from phasetrans import bodies, closed_forms, l1_body, solvers, threshold, width
+
+
+def _problem(dim, seed, *, l1=0.3, eps=0.2):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(dim, dim))
+    hessian = a @ a.T / dim
+    center = rng.normal(size=dim)
+    gradient = 0.1 * rng.normal(size=dim)
+    return hessian, center, gradient, l1, eps
+
+
+def _value(w, hessian, center, gradient, l1):
+    q = w - center
+    return gradient @ q + 0.5 * q @ hessian @ q + l1 * (np.abs(w).sum() - np.abs(center).sum())
+
+
+def _scipy_projection(y, hessian, center, gradient, l1, eps):
+    """min 1/2 ||w - y||^2 s.t. value(w) <= eps, with w = w+ - w- (w+-, >= 0) for SLSQP."""
+    dim = y.size
+
+    def split(x):
+        return x[:dim] - x[dim:]
+
+    def slack(x):  # eps - value, with sum(w+ + w-) >= ||w||_1 in place of ||w||_1 (smooth)
+        q = split(x) - center
+        return eps - (gradient @ q + 0.5 * q @ hessian @ q
+                      + l1 * (x.sum() - np.abs(center).sum()))
+
+    start = np.concatenate([np.maximum(center, 0), np.maximum(-center, 0)])
+    res = scipy.optimize.minimize(lambda x: 0.5 * np.sum((split(x) - y) ** 2), start,
+                                  method="SLSQP", bounds=[(0, None)] * (2 * dim),
+                                  constraints=[{"type": "ineq", "fun": slack}],
+                                  options={"ftol": 1e-13, "maxiter": 2000})
+    assert res.success
+    return split(res.x)
+
+
+@pytest.mark.parametrize("dim,seed", [(6, 0), (12, 1)])
+def test_body_projection_matches_scipy(x64, dim, seed):
+    hessian, center, gradient, l1, eps = _problem(dim, seed)
+    body = l1_body.L1InducedBody.create(center=center, l1=l1, tolerance=eps, hessian=hessian,
+                                        gradient=gradient)
+    y = center + 3 * np.random.default_rng(seed + 10).normal(size=dim)
+    result = body.projection(jnp.asarray(y), tolerance=1e-10)
+    assert result.point.dtype == jnp.float64 and float(result.residual) <= 1e-10
+    expected = _scipy_projection(y, hessian, center, gradient, l1, eps)
+    np.testing.assert_allclose(result.point, expected, atol=1e-6)
+    assert float(body.value(result.point)) == pytest.approx(eps, abs=1e-7)
+    inside = center + 1e-3 * np.ones(dim)          # points of K project onto themselves
+    assert float(body.value(inside)) < eps
+    np.testing.assert_allclose(body.project(jnp.asarray(inside)), inside, atol=1e-5)
+
+
+def test_hessian_forms_agree_and_lambda_zero_gives_the_ellipsoid(x64):
+    hessian, center, _, _, eps = _problem(10, 2)
+    lam, vecs = np.linalg.eigh(hessian)
+    forms = [dict(hessian=hessian), dict(eigenvalues=lam, eigenvectors=vecs),
+             dict(hessian_matvec=lambda v: jnp.asarray(hessian) @ v)]
+    y = jnp.asarray(center + 4 * np.random.default_rng(3).normal(size=10))
+    points = [l1_body.L1InducedBody.create(center=center, l1=0.0, tolerance=eps, **f)
+              .projection(y, tolerance=1e-11).point for f in forms]
+    # lam = 0, g* = 0: K is the ellipsoid {1/2 q^T H q <= eps}; project in H's eigenbasis
+    ellipsoid = vecs @ solvers.project_ellipsoid(vecs.T @ y, eigenvalues=jnp.asarray(lam),
+                                                 center=vecs.T @ center, tolerance=eps)
+    for p in points:
+        np.testing.assert_allclose(p, ellipsoid, atol=1e-6)
+
+
+def _scipy_cone_projection(g, apex, hessian, center, gradient, l1, eps):
+    """Pi_cone(K - x0)(g) = t* (Pi_K(x0 + g / t*) - x0) with t* minimising the distance."""
+    def project(t):
+        return t * (_scipy_projection(apex + g / t, hessian, center, gradient, l1, eps) - apex)
+
+    res = scipy.optimize.minimize_scalar(lambda t: np.sum((g - project(t)) ** 2),
+                                         bounds=(1e-6, 100.0), method="bounded",
+                                         options={"xatol": 1e-10})
+    return project(res.x)
+
+
+def test_cone_projection_matches_scipy_and_moreau(x64):
+    hessian, center, gradient, l1, eps = _problem(6, 4)
+    apex = center * (np.abs(center) > 0.8)            # prune the small entries
+    body = l1_body.L1InducedBody.create(center=center, l1=l1, tolerance=eps, hessian=hessian,
+                                        gradient=gradient)
+    assert float(body.value(apex)) > eps
+    cone = l1_body.L1InducedCone.create(body, apex)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        g = rng.normal(size=6)
+        result = cone.projection(jnp.asarray(g), tolerance=1e-10)
+        expected = _scipy_cone_projection(g, apex, hessian, center, gradient, l1, eps)
+        np.testing.assert_allclose(result.point, expected, atol=1e-6)
+        # (t itself need not be unique: a ray can meet K - x0 in a segment)
+        z = np.asarray(result.point)
+        assert abs(z @ (g - z)) < 1e-7                 # Moreau: the residual is orthogonal
+        assert float(body.value(apex + z / float(result.scale))) <= eps + 1e-7
+
+
+def test_cone_statdim_matches_ball_cone_closed_form():
+    # lam = 0, g* = 0, H = (2 eps / r^2) I: a ball of radius r seen from distance R
+    dim, radius, distance, eps = 40, 1.0, 2.0, 0.5
+    body = l1_body.L1InducedBody.create(center=jnp.zeros(dim), l1=0.0, tolerance=eps,
+                                        eigenvalues=jnp.full(dim, 2 * eps / radius**2),
+                                        eigenvectors=jnp.eye(dim))
+    apex = jnp.zeros(dim).at[0].set(distance)
+    res = l1_body.cone_statdim(body, apex, key=jax.random.key(0), num_samples=400,
+                               chunk_size=100)
+    assert res.converged and res.max_certificate <= 1e-3
+    expected = closed_forms.ball_cone_statdim(dim=dim, radius=radius, distance=distance)
+    assert abs(res.estimate.mean - expected) < 4 * res.estimate.sem + 0.1
+
+
+def test_cone_statdim_matches_golden_section_path_sample_by_sample(x64):
+    # H = 0, g* = 0: K = {||w||_1 <= ||w*||_1 + eps / lam}, an l1 ball; the generic cone(K)
+    # projection (golden section) sees the same Gaussian samples for the same key and chunks.
+    dim, l1, eps = 30, 1.0, 0.5
+    center = jnp.zeros(dim).at[:3].set(jnp.array([1.0, -2.0, 0.5]))
+    body = l1_body.L1InducedBody.create(center=center, l1=l1, tolerance=eps,
+                                        eigenvalues=jnp.zeros(dim), eigenvectors=jnp.eye(dim))
+    apex = center * 1.4 + jnp.zeros(dim).at[5].set(0.3)
+    res = l1_body.cone_statdim(body, apex, key=jax.random.key(7), num_samples=64,
+                               chunk_size=32, tolerance=1e-8)
+    assert res.converged
+    ball = bodies.Translated.create(bodies.L1Ball.create(dim, 3.5 + eps / l1), -apex)
+    reference = width.statistical_dimension(bodies.GeneratedCone.create(ball),
+                                            key=jax.random.key(7), num_samples=64,
+                                            chunk_size=32)
+    assert res.estimate.mean == pytest.approx(reference.mean, rel=1e-5)
+
+
+def test_apex_inside_dtype_jit_vmap_and_determinism():
+    hessian, center, gradient, l1, eps = _problem(8, 6)
+    body = l1_body.L1InducedBody.create(center=jnp.asarray(center, jnp.float32), l1=l1,
+                                        tolerance=eps, hessian=hessian, gradient=gradient)
+    inside = l1_body.cone_statdim(body, center, key=jax.random.key(0), num_samples=5)
+    assert inside.estimate.mean == 8.0 and inside.estimate.sem == 0.0
+    apex = jnp.asarray(-center, jnp.float32)
+    assert float(body.value(apex)) > eps
+    a = l1_body.cone_statdim(body, apex, key=jax.random.key(1), num_samples=8)
+    b = l1_body.cone_statdim(body, apex, key=jax.random.key(1), num_samples=8)
+    assert a == b and a.converged
+    cone = l1_body.L1InducedCone.create(body, apex)
+    g = jax.random.normal(jax.random.key(2), (4, 8))
+    batched = jax.jit(jax.vmap(cone.project))(g)
+    assert batched.dtype == jnp.float32
+    np.testing.assert_allclose(batched[1], cone.project(g[1]), atol=1e-4)
+
+
+def test_l1_body_fixed_point_for_a_ball():
+    # as tests/test_predict.py: a ball of radius r at distance a p gives p^3 = r^2 / a^2
+    dim, r, a, eps = 200, 0.5, 2.0, 0.5
+    body = l1_body.L1InducedBody.create(center=jnp.zeros(dim), l1=0.0, tolerance=eps,
+                                        eigenvalues=jnp.full(dim, 2 * eps / r**2),
+                                        eigenvectors=jnp.eye(dim))
+    pred = threshold.l1_body_prediction(body, lambda p: jnp.zeros(dim).at[0].set(-a * p),
+                                        key=jax.random.key(0), num_samples=64, num_steps=6)
+    expected = (r**2 / a**2) ** (1 / 3)
+    assert pred.converged
+    assert pred.interval[0] - 0.02 <= expected <= pred.interval[1] + 0.02
+    assert pred.removal_ratio == pytest.approx(expected, abs=0.03)
+
+
+def test_bad_input():
+    hessian, center, gradient, l1, eps = _problem(4, 7)
+    ok = dict(center=center, l1=l1, tolerance=eps)
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        l1_body.L1InducedBody.create(**ok, hessian=hessian - 2 * np.eye(4))
+    with pytest.raises(ValueError, match="exactly one of"):
+        l1_body.L1InducedBody.create(**ok, hessian=hessian, hessian_matvec=lambda v: v)
+    with pytest.raises(ValueError, match="exactly one of"):
+        l1_body.L1InducedBody.create(**ok)
+    with pytest.raises(ValueError, match="hessian must be symmetric"):
+        l1_body.L1InducedBody.create(**ok, hessian=hessian + np.triu(np.ones((4, 4)), 1))
+    with pytest.raises(ValueError, match="center contains NaN"):
+        l1_body.L1InducedBody.create(**{**ok, "center": np.array([np.nan, 0, 0, 0])},
+                                     hessian=hessian)
+    with pytest.raises(ValueError, match="l1 must be >= 0"):
+        l1_body.L1InducedBody.create(**{**ok, "l1": -1.0}, hessian=hessian)
+    with pytest.raises(ValueError, match="tolerance must be > 0"):
+        l1_body.L1InducedBody.create(**{**ok, "tolerance": 0.0}, hessian=hessian)
+    with pytest.raises(ValueError, match="gradient must have shape"):
+        l1_body.L1InducedBody.create(**ok, hessian=hessian, gradient=np.ones(3))
+    body = l1_body.L1InducedBody.create(**ok, hessian=hessian)
+    with pytest.raises(ValueError, match="apex lies in the body"):
+        l1_body.L1InducedCone.create(body, center)
+    with pytest.raises(ValueError, match="num_samples must be >= 2"):
+        l1_body.cone_statdim(body, 10 * center, key=jax.random.key(0), num_samples=1)
+    with pytest.raises(TypeError, match="key is required"):
+        l1_body.cone_statdim(body, 10 * center, key=None)

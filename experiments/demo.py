@@ -34,6 +34,10 @@ def main() -> None:
           f"interval [{lo:.3f}, {hi:.3f}]")
     print(f"  predicted (Monte Carlo, ellipsoid cone): {mc['removal_ratio']:.3f} "
           f"interval [{mc['interval'][0]:.3f}, {mc['interval'][1]:.3f}]")
+    l1 = result["mc_prediction"]["l1_body"]
+    print("  predicted (Monte Carlo, l1-induced body): " + (
+        f"{l1['removal_ratio']:.3f} interval [{l1['interval'][0]:.3f}, {l1['interval'][1]:.3f}]"
+        if l1 else "skipped at this D (> 1500); see experiments/three_models"))
     print(f"  empirical removal ratio: accuracy criterion {emp['accuracy']:.3f}, "
           f"loss criterion {emp['loss']:.3f}")
     print(f"  wrote {OUT / 'summary.json'} and {figure} in {result['seconds']:.0f} s")

@@ -3,7 +3,8 @@
 Bodies offer ``support(g) = sup_{x in K} <g, x>`` and ``project(y)`` (Euclidean projection);
 cones offer ``project(g)``. All oracles act on one vector (D,) and are jit/vmap friendly; batch
 with ``jax.vmap``. Integer fields (``dim``) are read in Python only. Constructors validate their
-arguments (build bodies with these functions-as-classes, not with raw ``tuple`` calls).
+arguments (build bodies with these functions-as-classes, not with raw ``tuple`` calls). The
+l1-induced body of a trained network and the cone it generates live in :mod:`phasetrans.l1_body`.
 [Amelunxen, Lotz, McCoy, Tropp 2014 (ALMT) sec. 2-4 for the cones; Rockafellar, Convex
 Analysis, for support functions and the Moreau decomposition.]
 """

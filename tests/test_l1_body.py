@@ -197,3 +197,34 @@ def test_bad_input():
         l1_body.cone_statdim(body, 10 * center, key=jax.random.key(0), num_samples=1)
     with pytest.raises(TypeError, match="key is required"):
         l1_body.cone_statdim(body, 10 * center, key=None)
+
+
+def _sorted_l1_cone_projection(v, m):
+    """Reference: threshold from the sorted |v| (the classic simplex-projection argument)."""
+    if np.abs(v).sum() <= m:
+        return v, m
+    a = -np.sort(-np.abs(v))
+    if a[0] <= -m:
+        return 0 * v, 0.0
+    thetas = (np.cumsum(a) - m) / np.arange(2, v.size + 2)
+    theta = thetas[np.sum(a > thetas) - 1]
+    return np.sign(v) * np.maximum(np.abs(v) - theta, 0), m + theta
+
+
+def test_cone_projections_match_references(x64):
+    rng = np.random.default_rng(8)
+    for _ in range(100):
+        dim = int(rng.choice([1, 7, 30]))  # few shapes: few compilations
+        v, m = rng.normal(size=dim) * rng.exponential(), rng.normal() * 3 * rng.exponential()
+        got_v, got_m = l1_body.project_l1_cone(jnp.asarray(v), jnp.asarray(m))
+        want_v, want_m = _sorted_l1_cone_projection(v, m)
+        np.testing.assert_allclose(got_v, want_v, atol=1e-12)
+        assert float(got_m) == pytest.approx(want_m, abs=1e-12)
+        # rotated SOC {||y||^2 <= 2ts}: Moreau decomposition into the cone and its polar
+        # {||y||^2 <= 2ts, t, s <= 0}, orthogonal parts
+        y, t, s = rng.normal(size=dim), rng.normal(), rng.normal()
+        py, pt, ps = (np.asarray(x) for x in l1_body.project_rotated_soc(jnp.asarray(y), t, s))
+        ry, rt, rs = y - py, t - pt, s - ps
+        assert py @ py <= 2 * pt * ps + 1e-10 and pt >= -1e-12 and ps >= -1e-12
+        assert ry @ ry <= 2 * rt * rs + 1e-10 and rt <= 1e-12 and rs <= 1e-12
+        assert abs(py @ ry + pt * rt + ps * rs) < 1e-10

@@ -21,7 +21,7 @@ def test_predict_exact_equals_manual_pipeline(trained):
     net, ds, params = trained
     loss_fn = nets.cross_entropy(net.apply)
     pred = threshold.predict(params, loss_fn, (ds.x_train, ds.y_train), key=jax.random.key(1),
-                             epsilon=0.01, mc_max_dim=0)
+                             epsilon=0.01, mc_max_dim=0, l1_max_dim=0)
     flat, unravel = ravel_pytree(params)
     hessian = jax.hessian(lambda w: loss_fn(unravel(w), (ds.x_train, ds.y_train)))(flat)
     idx = np.flatnonzero(prune.prunable_flat_mask(params))
@@ -38,7 +38,7 @@ def test_predict_exact_equals_manual_pipeline(trained):
                                           removal_ratios=grid, distances=distances,
                                           epsilon=0.01)
     assert pred.formula.removal_ratio == pytest.approx(manual.removal_ratio, abs=2e-3)
-    assert pred.monte_carlo is None
+    assert pred.monte_carlo is None and pred.l1_body is None
     assert len(pred.sensitivity) == 12
 
 
@@ -98,6 +98,8 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     assert 0 <= lo <= out["predicted_removal_ratio"] <= hi <= 1
     assert set(out["empirical_removal_ratio"]) >= {"accuracy", "loss"}
     assert out["mc_prediction"]["ellipsoid"]["converged"]
+    l1 = out["mc_prediction"]["l1_body"]                 # D = 592 <= 1500: computed
+    assert l1["converged"] and 0 <= l1["interval"][0] <= l1["removal_ratio"] <= l1["interval"][1]
     assert figure.exists() and figure.stat().st_size > 10_000
     # the saved parameters reproduce the same prediction without training
     assert cli.main(["predict", "--arch", "8", "--seeds", "2", "--params", str(saved),

@@ -40,7 +40,7 @@ def main() -> None:
     x0 = np.zeros(dim)
     x0[:sparsity] = 1.0
     cone = bodies.L1DescentCone.create(x0)
-    kw = dict(key=jax.random.key(0), num_samples=samples, chunk_size=2000)
+    kw = dict(key=jax.random.key(0), num_samples=samples)  # default, memory-sized chunks
     width.statistical_dimension(cone, **kw)  # compile
     start = time.perf_counter()
     est = width.statistical_dimension(cone, **kw)

@@ -181,7 +181,10 @@ def _predict_command(subparsers) -> argparse.ArgumentParser:
                         "same --arch and --seeds) instead of training")
     parser.add_argument("--save-params", help="write the trained parameters to this .npz")
     parser.add_argument("--no-monte-carlo", action="store_true",
-                        help="skip the Monte Carlo statistical-dimension prediction")
+                        help="skip the Monte Carlo statistical-dimension predictions")
+    parser.add_argument("--l1-body-max-dim", type=int, default=1500,
+                        help="largest D for the l1-induced body's Monte Carlo prediction "
+                             "(O(D^2) per ADMM iteration; null above)")
     parser.add_argument("--figure", default="phasetrans_predict.png",
                         help="where to write the width-curve figure")
 
@@ -193,8 +196,8 @@ def _predict_command(subparsers) -> argparse.ArgumentParser:
             dataset, arch=args.arch, l1=args.l1, num_seeds=args.seeds, seed=args.seed,
             steps=args.steps, spectrum_method=args.spectrum,
             eigen_treatment=args.eigen_treatment, floor=args.floor,
-            monte_carlo=not args.no_monte_carlo, params_file=args.params,
-            save_params_file=args.save_params)
+            monte_carlo=not args.no_monte_carlo, l1_max_dim=args.l1_body_max_dim,
+            params_file=args.params, save_params_file=args.save_params)
         result["figure"] = str(plots.width_curve(result, args.figure))
         return result
 

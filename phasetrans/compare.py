@@ -46,6 +46,7 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
     ds = data.load(dataset, seed=seed) if isinstance(dataset, str) else dataset
     net = nets.parse_arch(arch, input_shape=ds.input_shape, num_classes=ds.num_classes)
     num_seeds = _checks.positive_int("num_seeds", num_seeds)
+    l1_max_dim = _checks.integer("l1_max_dim", l1_max_dim, minimum=0)
     keys = jax.random.split(jax.random.key(_checks.integer("seed", seed, minimum=0)), num_seeds)
     if params_file is None:
         params = train.train_seeds(net, ds, keys=keys, l1=l1, steps=steps,

@@ -48,9 +48,10 @@ class ConicData(NamedTuple):
     """K - x0 in the equilibrated form the ADMM uses (see :func:`conic_data`).
 
     With row scales sq (second-order block) and sl (l1 block) and the change of variables
-    t = unit t', s = s' / unit, the constraint map is
-    M(z, t', s') = (sq R z, sq t', sq s', l1 (V z) + t' apex, level t' - s_weight s' - linear^T z)
-    for z in H's eigenbasis. Arrays (D,) unless noted.
+    t = unit t', s = s_unit s', the constraint map is
+    M(z, t', s') = (sq R z, q_t t', q_s s', l1 (V z) + t' apex, level t' - s_weight s' - linear^T z)
+    for z in H's eigenbasis (q_t = sq unit, q_s = sq s_unit: ||R z||^2 <= 2 t s is unchanged).
+    Arrays (D,) unless noted.
     """
 
     sqrt_eigenvalues: jax.Array  # sq Lambda^1/2
@@ -60,8 +61,9 @@ class ConicData(NamedTuple):
     apex_eigen: jax.Array        # V^T apex
     l1: jax.Array                # sl lam
     level: jax.Array             # sl unit c
-    q_scale: jax.Array           # sq
-    s_weight: jax.Array          # sl / unit
+    q_t: jax.Array               # sq unit
+    q_s: jax.Array               # sq s_unit
+    s_weight: jax.Array          # sl s_unit
     unit: jax.Array              # t = unit t'
     apex_value: jax.Array        # F(0) = lam ||x0||_1 - c (> 0 iff x0 is outside K)
 
@@ -70,10 +72,10 @@ def conic_data(eigenvalues, eigenvectors, *, gradient, center, l1, tolerance, ap
     """Express K - apex (module docstring) for the ADMM; all inputs in the standard basis.
 
     The cone and the projection are unchanged by the scalings (both cones are invariant under
-    positive row scaling, the rotated SOC under (t, s) -> (k t, s / k)); they are chosen so that
-    the z-columns of both blocks have unit mean square and the t'-column of the l1 block matches
-    the second-order block's, which keeps ADMM's iteration count from depending on the units of
-    H, lam and eps (cf. the equilibration in SCS [O'Donoghue et al. 2016 sec. 5]).
+    positive row scaling; t and s are free variables); they are chosen so that the z-columns of
+    both blocks have unit mean square and the t'- and s'-columns unit norm, which keeps ADMM's
+    iteration count from depending on the units of H, lam and eps (column equilibration as in
+    SCS [O'Donoghue et al. 2016 sec. 5]).
     """
     dim = apex.shape[0]
     q0 = apex - center
@@ -87,11 +89,12 @@ def conic_data(eigenvalues, eigenvectors, *, gradient, center, l1, tolerance, ap
 
     sq = inverse_sqrt(jnp.mean(eigenvalues))
     sl = inverse_sqrt(l1**2 + b @ b / dim)
-    unit = sq / sl * inverse_sqrt(l1**2 * apex @ apex + level**2)
+    unit = inverse_sqrt(sq**2 + sl**2 * (l1**2 * apex @ apex + level**2))
+    s_unit = inverse_sqrt(sq**2 + sl**2)
     apex_scaled = sl * l1 * unit * apex
     return ConicData(sq * jnp.sqrt(eigenvalues), eigenvectors, sl * (eigenvectors.T @ b),
                      apex_scaled, eigenvectors.T @ apex_scaled, jnp.asarray(sl * l1, apex.dtype),
-                     sl * unit * level, sq, sl / unit, unit, value)
+                     sl * unit * level, sq * unit, sq * s_unit, sl * s_unit, unit, value)
 
 
 def project_rotated_soc(y, t, s):
@@ -154,7 +157,7 @@ class _Linear(NamedTuple):  # the ADMM's linear map M and its normal solve at on
 
 def _apply_m(data, z, t, s):
     """M(z, t, s), z in H's eigenbasis (see :class:`ConicData`)."""
-    return (data.sqrt_eigenvalues * z, data.q_scale * t, data.q_scale * s,
+    return (data.sqrt_eigenvalues * z, data.q_t * t, data.q_s * s,
             data.l1 * (data.eigenvectors @ z) + t * data.apex,
             data.level * t - data.s_weight * s - data.linear @ z)
 
@@ -162,21 +165,21 @@ def _apply_m(data, z, t, s):
 def _apply_mt(data, y, t, s, v, m):
     """M^T of a point of Q x L, returned as (z-part in the eigenbasis, t-part, s-part)."""
     return (data.sqrt_eigenvalues * y + data.l1 * (data.eigenvectors.T @ v) - data.linear * m,
-            data.q_scale * t + data.apex @ v + data.level * m,
-            data.q_scale * s - data.s_weight * m)
+            data.q_t * t + data.apex @ v + data.level * m,
+            data.q_s * s - data.s_weight * m)
 
 
 def _coupling(data, rho, free_scale):
     """Columns of rho M^T M coupling z to (t, s) [or s only], and their (k, k) block."""
-    b, gamma, q2 = data.linear, data.s_weight, data.q_scale**2
+    b, gamma, qs2 = data.linear, data.s_weight, data.q_s**2
     cols_s = rho * gamma * b
     if free_scale:
         cols = jnp.stack([rho * (data.l1 * data.apex_eigen - data.level * b), cols_s], axis=1)
-        block = rho * jnp.array([[q2 + data.apex @ data.apex + data.level**2,
+        block = rho * jnp.array([[data.q_t**2 + data.apex @ data.apex + data.level**2,
                                   -gamma * data.level],
-                                 [-gamma * data.level, q2 + gamma**2]], dtype=b.dtype)
+                                 [-gamma * data.level, qs2 + gamma**2]], dtype=b.dtype)
         return cols, block
-    return cols_s[:, None], rho * jnp.array([[q2 + gamma**2]], dtype=b.dtype)
+    return cols_s[:, None], rho * jnp.array([[qs2 + gamma**2]], dtype=b.dtype)
 
 
 def _linear_solver(data, rho, free_scale) -> _Linear:

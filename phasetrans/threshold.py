@@ -460,6 +460,7 @@ def predict(params, loss_fn, data, *, key, spectrum_method: str = "exact",
     floor = _checks.real("floor", floor, positive=True)
     num_ratios = _checks.integer("num_ratios", num_ratios, minimum=2)
     l1 = _checks.real("l1", l1, nonnegative=True)
+    l1_max_dim = _checks.integer("l1_max_dim", l1_max_dim, minimum=0)
     k_noise, k_spec, k_mc, k_l1 = jax.random.split(key, 4)
     if epsilon is None:
         noise = loss_noise(loss_fn, params, data, key=k_noise,

@@ -4,7 +4,8 @@
 
 The l1 body costs a few thousand O(D^2) ADMM iterations per Gaussian sample, so this runs on
 the networks with D <= 1500 (digits MLP 64-16-10 and CNN, mnist1d MLP 40-16-10), three seeds
-each (about 25 min on 2 cores); see README "Results".
+each (about 25 min on 2 cores); ``--large`` runs the 32-32 networks (D = 2624, 3392) with one
+seed each into ``results_large.json`` / ``table_large.md``. See README "Results".
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from phasetrans import compare
 
 OUT = pathlib.Path("results/three_models")
 CONFIGS = (("digits", "16"), ("digits", "cnn"), ("mnist1d", "16"))
+LARGE = (("digits", "32-32"), ("mnist1d", "32-32"))  # D = 3392, 2624
 L1S = (1e-5, 1e-4, 5e-4)
 MODELS = ("formula", "ellipsoid", "l1_body")
 
@@ -56,22 +58,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="digits, one l1, one seed")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--large", action="store_true", help="32-32 networks, one seed")
     args = parser.parse_args()
-    configs = [(d, a, l1) for (d, a), l1 in itertools.product(CONFIGS, L1S)]
+    configs = [(d, a, l1) for (d, a), l1 in itertools.product(
+        LARGE if args.large else CONFIGS, L1S)]
+    suffix, max_dim = ("_large", 4000) if args.large else ("", 1500)
+    if args.large:
+        args.seeds = 1
     if args.quick:
         configs, args.seeds = [("digits", "16", 1e-4)], 1
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for dataset, arch, l1 in configs:
         start = time.perf_counter()
-        row = compare.compare(dataset, arch=arch, l1=l1, num_seeds=args.seeds, l1_max_dim=1500)
+        row = compare.compare(dataset, arch=arch, l1=l1, num_seeds=args.seeds, l1_max_dim=max_dim)
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
         print(f"{dataset} {arch} l1={l1:g}: {_predictions(row)} empirical "
               f"{row['empirical_removal_ratio']['accuracy']:.3f} ({row['seconds']:.0f} s)",
               flush=True)
-        (OUT / "results.json").write_text(json.dumps(rows, indent=1))
-        (OUT / "table.md").write_text(table(rows))
+        (OUT / f"results{suffix}.json").write_text(json.dumps(rows, indent=1))
+        (OUT / f"table{suffix}.md").write_text(table(rows))
 
 
 if __name__ == "__main__":

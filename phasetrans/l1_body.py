@@ -212,8 +212,9 @@ def admm(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
     """Project ``target`` (standard basis) onto cone(K - x0) (``free_scale``) or K - x0 (t = 1).
 
     See the module docstring. ``tolerance`` bounds the relative primal and dual residuals;
-    ``rho`` is the penalty (on the equilibrated problem; 1 worked best on trained networks,
-    where residual balancing [Boyd et al. 2011 sec. 3.4.1] slowed convergence ten-fold);
+    ``rho`` is the penalty on the equilibrated problem, kept fixed: residual balancing
+    [Boyd et al. 2011 sec. 3.4.1] was tried on trained networks and its residuals stopped
+    tracking the error (7% off at a residual of 1e-3; fixed rho = 1: 0.1%);
     ``check_every`` iterations run between residual checks; ``relaxation`` is ADMM's
     over-relaxation alpha in (0, 2) [Boyd et al. 2011 sec. 3.4.3].
     """
@@ -414,7 +415,8 @@ def cone_statdim(body: L1InducedBody, apex, *, key, num_samples: int = 64,
     chunks). ``converged`` is False when any solve stopped at ``max_iters`` with its residual
     above ``tolerance`` (default 1e-4 in float64, 1e-3 in float32: on trained networks the
     estimate moves by < 1e-3 relative below that, far less than its SEM); ``max_certificate``
-    is the worst residual.
+    is the worst residual. Unconverged solves (apex just outside K, where the optimal scale t
+    is large and ADMM approaches it slowly) under-estimate ||Pi_C(g)||^2.
 
     Args:
         body: the :class:`L1InducedBody`.

@@ -148,9 +148,10 @@ def project_l1_cone(v, m, *, max_steps: int = 50):
     return v_out, m_out
 
 
-class _Linear(NamedTuple):  # the ADMM's linear map M and its normal solve at one rho
+class _Linear(NamedTuple):  # the ADMM's normal solve with I_z + rho M^T M, factored once
     inv_diag: jax.Array
     correction: jax.Array
+    coupling: jax.Array
     coupling_solved: jax.Array
     schur_inv: jax.Array
 
@@ -194,7 +195,7 @@ def _linear_solver(data, rho, free_scale) -> _Linear:
     cols, block = _coupling(data, rho, free_scale)
     solved = jax.vmap(e_inv, in_axes=1, out_axes=1)(cols)
     schur = block - cols.T @ solved
-    return _Linear(inv_diag, correction, solved, jnp.linalg.inv(schur))
+    return _Linear(inv_diag, correction, cols, solved, jnp.linalg.inv(schur))
 
 
 class AdmmResult(NamedTuple):
@@ -221,7 +222,7 @@ def admm(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
     dtype = target.dtype
     dim = target.shape[0]
     g = data.eigenvectors.T @ target
-    scale = jnp.maximum(jnp.linalg.norm(target), jnp.finfo(dtype).tiny)
+    residual_floor = jnp.maximum(jnp.linalg.norm(target), jnp.finfo(dtype).tiny)
     one = jnp.ones((), dtype)
     # in fixed mode t = 1, i.e. t' = 1 / unit: its column of M moves to the right-hand side
     t_fixed = (one / data.unit).astype(dtype)
@@ -240,8 +241,7 @@ def admm(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
         rz = g + rho * rz
         rest = rho * (jnp.stack([rt, rs]) if free_scale else jnp.stack([rs]))
         ez = lin.inv_diag * rz - lin.correction * (lin.correction @ rz)
-        cols, _ = _coupling(data, rho, free_scale)
-        tau = lin.schur_inv @ (rest - cols.T @ ez)
+        tau = lin.schur_inv @ (rest - lin.coupling.T @ ez)
         return ez - lin.coupling_solved @ tau, tau
 
     def project(w):
@@ -268,9 +268,9 @@ def admm(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
         (x, y, u), mx, y_prev = iterate(inner)
         # relative residuals; ||g|| floors the scales, which all vanish when Pi(g) = 0
         primal = norm([a - b for a, b in zip(mx, y, strict=True)]) / jnp.maximum(
-            jnp.maximum(norm(mx), norm(y)), scale)
+            jnp.maximum(norm(mx), norm(y)), residual_floor)
         dual = norm(_apply_mt(data, *[a - b for a, b in zip(y, y_prev, strict=True)])) / (
-            jnp.maximum(norm(_apply_mt(data, *u)), scale))
+            jnp.maximum(norm(_apply_mt(data, *u)), residual_floor))
         residual = jnp.maximum(primal, dual)
         return (x, y, u, residual, it + check_every)
 

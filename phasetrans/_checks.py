@@ -130,3 +130,18 @@ def same_structure(name_a: str, a, name_b: str, b) -> None:
         if np.shape(la) != np.shape(lb):
             raise ValueError(f"{name_a} and {name_b} have leaves of different shapes: "
                              f"{np.shape(la)} vs {np.shape(lb)}")
+
+
+def num_examples(name: str, data) -> int:
+    """The shared leading (example) axis length of a pytree of arrays, checked finite."""
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise ValueError(f"{name} must contain at least one array")
+    sizes = {np.shape(leaf)[0] if np.ndim(leaf) else None for leaf in leaves}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(f"all arrays in {name} need the same leading example axis, got {sizes}")
+    finite(name, data)
+    count = int(sizes.pop())
+    if count == 0:
+        raise ValueError(f"{name} holds no examples")
+    return count

@@ -1,4 +1,14 @@
-"""Monte Carlo estimates: a mean with its standard error and the number of samples behind it."""
+"""The two result types every estimator and solver shares.
+
+- :class:`Estimate`: a Monte Carlo mean with its standard error and sample count. Every number
+  phasetrans reports with an error bar is one (widths, statistical dimensions, eps, SLQ sums,
+  delta/D curves, phase-transition points).
+- :class:`SolverInfo`: how an iterative solver stopped: iterations used, the final residual (its
+  meaning is stated by each solver: KKT, duality gap, relative primal/dual residual, Newton
+  function value) and whether it met its tolerance. Solvers return ``(solution, SolverInfo)``;
+  Monte Carlo estimators that call a solver report the worst info over their samples
+  (:meth:`SolverInfo.worst`), and ``converged=False`` travels to the JSON reports.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +23,8 @@ class Estimate(NamedTuple):
 
     Attributes:
         mean: the sample mean (a float, or an array for vector-valued estimates).
-        sem: the standard error of the mean, ``std(samples, ddof=1) / sqrt(num_samples)``.
+        sem: the standard error of the mean, ``std(samples, ddof=1) / sqrt(num_samples)``
+            (or the stated error of a derived quantity, e.g. the delta method).
         num_samples: how many independent samples went into ``mean``.
     """
 
@@ -42,3 +53,42 @@ def from_samples(samples, axis: int = 0) -> Estimate:
     if mean.ndim == 0:
         return Estimate(float(mean), float(sem), int(n))
     return Estimate(np.asarray(mean), np.asarray(sem), int(n))
+
+
+class SolverInfo(NamedTuple):
+    """Diagnostics of an iterative solve (arrays inside ``jit``; batched under ``vmap``).
+
+    Attributes:
+        iterations: iterations run.
+        residual: the solver's stopping quantity at the returned point (each solver's docstring
+            says what it measures); ~0 at the exact answer.
+        converged: ``residual <= tol`` when the solver stopped.
+    """
+
+    iterations: int
+    residual: float
+    converged: bool
+
+    @classmethod
+    def exact(cls, dtype=jnp.float32) -> SolverInfo:
+        """The info of a closed-form answer: no iterations, zero residual, converged."""
+        return cls(jnp.zeros((), jnp.int32), jnp.zeros((), dtype), jnp.ones((), bool))
+
+    @classmethod
+    def worst(cls, infos: SolverInfo) -> SolverInfo:
+        """Reduce a batch of infos (leading axes) to plain Python: the most iterations, the
+        largest residual, and ``converged`` only if every solve converged."""
+        iterations, residual, converged = (np.asarray(x) for x in infos)
+        if residual.size == 0:
+            return cls(0, 0.0, True)
+        return cls(int(iterations.max()), float(residual.max()), bool(converged.all()))
+
+    @classmethod
+    def combine(cls, *infos: SolverInfo) -> SolverInfo:
+        """:meth:`worst` over several already-reduced infos."""
+        return cls.worst(SolverInfo(*(np.asarray(field) for field in zip(*infos, strict=True))))
+
+    def to_dict(self) -> dict:
+        """JSON-ready ``{"iterations", "residual", "converged"}`` (a reduced info)."""
+        return {"iterations": int(self.iterations), "residual": float(self.residual),
+                "converged": bool(self.converged)}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from phasetrans import _checks
-from phasetrans.estimate import Estimate, from_samples
+from phasetrans.estimate import Estimate, SolverInfo, from_samples
 
 
 def test_integer_checks_type_and_range():
@@ -70,3 +70,33 @@ def test_from_samples_matches_numpy():
     np.testing.assert_allclose([lo, hi], [3.5 - 2 * est.sem, 3.5 + 2 * est.sem], rtol=1e-6)
     with pytest.raises(ValueError, match="at least 2 samples"):
         from_samples(np.ones(1))
+
+
+def test_estimate_to_dict_and_solver_info_reductions():
+    d = from_samples(np.array([[1.0, 2.0], [3.0, 6.0]])).to_dict()
+    assert set(d) == {"estimate", "sem", "num_samples"} and d["num_samples"] == 2
+    np.testing.assert_allclose(d["estimate"], [2.0, 4.0], rtol=1e-6)
+    np.testing.assert_allclose(d["sem"], [1.0, 2.0], rtol=1e-6)
+    assert isinstance(d["estimate"], list) and isinstance(d["sem"][0], float)
+    assert Estimate(0.5, 0.25, 9).to_dict() == {"estimate": 0.5, "sem": 0.25, "num_samples": 9}
+    batch = SolverInfo(np.array([3, 50, 7]), np.array([1e-6, 2e-2, 1e-5]),
+                       np.array([True, False, True]))
+    worst = SolverInfo.worst(batch)
+    assert worst == (50, 2e-2, False)
+    assert worst.to_dict() == {"iterations": 50, "residual": 2e-2, "converged": False}
+    both = SolverInfo.combine(SolverInfo(10, 1e-4, True), SolverInfo(4, 1e-3, True))
+    assert both == (10, 1e-3, True)
+    assert SolverInfo.worst(SolverInfo(np.zeros(0), np.zeros(0), np.zeros(0, bool))) == (
+        0, 0.0, True)
+    exact = SolverInfo.exact()
+    assert int(exact.iterations) == 0 and float(exact.residual) == 0 and bool(exact.converged)
+
+
+def test_num_examples():
+    assert _checks.num_examples("data", (np.ones((5, 2)), np.ones(5))) == 5
+    with pytest.raises(ValueError, match="same leading example axis"):
+        _checks.num_examples("data", (np.ones((5, 2)), np.ones(4)))
+    with pytest.raises(ValueError, match="holds no examples"):
+        _checks.num_examples("data", (np.ones((0, 2)),))
+    with pytest.raises(ValueError, match=r"data.* contains NaN"):
+        _checks.num_examples("data", (np.array([1.0, np.nan]),))

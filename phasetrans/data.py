@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks
+from phasetrans import _checks, _io
 
 DATASETS = ("digits", "mnist1d", "synthetic")
 
@@ -105,13 +105,75 @@ def _existing(path, kind: str) -> pathlib.Path:
     return path
 
 
+MAX_CLASSES = 10_000  # labels of a local file must lie in 0 .. MAX_CLASSES - 1
+_NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _npz_split(where, arrays, x_name, y_name):
+    """Checked (x, y) of one split of a local .npz; ``where`` names the file in messages."""
+    x, y = arrays[x_name], arrays[y_name]
+    for array_name, a in ((x_name, x), (y_name, y)):
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{array_name} of {where} has dtype {a.dtype}; it must be numeric "
+                             "(bool, integer or float)")
+    if x.ndim < 2:
+        raise ValueError(f"{x_name} of {where} has shape {x.shape}; it must be (examples, "
+                         "features...) with at least 2 dimensions")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{y_name} of {where} has shape {y.shape}; labels must be (examples,) "
+                         "or (examples, 1) class indices (convert one-hot labels with argmax)")
+    if len(x) != len(y):
+        raise ValueError(f"{x_name} of {where} has {len(x)} examples but {y_name} has "
+                         f"{len(y)} labels; they must match")
+    if len(x) == 0:
+        raise ValueError(f"{x_name} and {y_name} of {where} hold no examples; each split needs "
+                         "at least one")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise ValueError(f"{x_name} of {where} contains NaN or Inf; features must be finite")
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if np.any(bad):
+            raise ValueError(f"{y_name} of {where} holds non-integer labels (e.g. "
+                             f"{y[np.argmax(bad)].item()!r}); labels must be integer class "
+                             "indices")
+    if y.min() < 0:
+        raise ValueError(f"{y_name} of {where} holds negative labels (min {y.min()}); labels "
+                         "must be class indices 0, 1, ..., num_classes - 1")
+    if y.max() >= MAX_CLASSES:
+        raise ValueError(f"{y_name} of {where} has labels up to {y.max()}; labels must be < "
+                         f"{MAX_CLASSES} (at most {MAX_CLASSES} classes)")
+    return x, y.astype(np.int32)
+
+
 def load_npz(path, *, name: str = "npz") -> Dataset:
-    """Load a local ``.npz`` with arrays x_train, y_train, x_test, y_test (any feature shape)."""
-    with np.load(_existing(path, ".npz file")) as f:
-        missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
-        if missing:
-            raise ValueError(f"{path} lacks arrays {sorted(missing)}; it has {sorted(f.files)}")
-        return _finish(name, f["x_train"], f["y_train"], f["x_test"], f["y_test"])
+    """Load a local ``.npz`` with arrays x_train, y_train, x_test, y_test (any feature shape).
+
+    The file is read with ``allow_pickle=False``. Requirements, each checked with a
+    ``ValueError`` that names the file and the array: ``x_*`` numeric, finite, (n, ...) with
+    n >= 1 and the same per-example shape in both splits; ``y_*`` (n,) or (n, 1) integer class
+    labels in [0, ``MAX_CLASSES``) (float labels are accepted if integer-valued). A one-example
+    training split is allowed (standardisation then only centres). Extra arrays are ignored.
+
+    Args:
+        path: the ``.npz`` file (e.g. MNIST or CIFAR-10 saved with ``np.savez``).
+        name: the returned ``Dataset.name``; default ``"npz"``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__} {name!r}")
+    arrays = _io.read_npz(path, kind="data file")
+    where = f"data file {str(path)!r}"
+    missing = [key for key in _NPZ_ARRAYS if key not in arrays]
+    if missing:
+        raise ValueError(f"{where} lacks arrays {missing}; it has {sorted(arrays)} (needs "
+                         f"{list(_NPZ_ARRAYS)})")
+    x_train, y_train = _npz_split(where, arrays, "x_train", "y_train")
+    x_test, y_test = _npz_split(where, arrays, "x_test", "y_test")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise ValueError(f"{where}: x_train examples have shape {x_train.shape[1:]} but x_test "
+                         f"examples have shape {x_test.shape[1:]}; they must match")
+    return _finish(name, x_train, y_train, x_test, y_test)
 
 
 def load_cifar10(path) -> Dataset:

@@ -20,6 +20,7 @@ needs per-probe nodes and weights (not only a scalar trace estimate) and input v
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -136,12 +137,16 @@ def lanczos(matvec: Callable, *, dim: int, key, num_iters: int) -> Lanczos:
     """Lanczos with full reorthogonalisation from a random Gaussian start (see module doc).
 
     On breakdown (an invariant subspace found early) the remaining steps are zero: their Ritz
-    values are spurious zeros with zero first component (zero quadrature weight).
+    values are spurious zeros with zero first component (zero quadrature weight). Raises
+    ``ValueError`` if ``matvec`` returned NaN or Inf (seen as non-finite tridiagonal
+    coefficients once the compiled run is done; any NaN/Inf entry of a matvec reaches alpha).
     """
     key = _checks.prng_key("key", key)
     dim, num_iters = _check_iterations(dim, num_iters)
     start = jax.random.normal(key, (dim,))
-    return _jit_lanczos(matvec, start, num_iters)
+    res = _jit_lanczos(matvec, start, num_iters)
+    _check_finite_run(jnp.all(jnp.isfinite(res.diag)) & jnp.all(jnp.isfinite(res.offdiag)))
+    return res
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
@@ -169,12 +174,16 @@ class SpectralQuadrature(NamedTuple):
 
 def slq(matvec: Callable, *, dim: int, key, num_probes: int = 32,
         num_iters: int = 64) -> SpectralQuadrature:
-    """Stochastic Lanczos quadrature with ``num_probes`` independent Rademacher probes (>= 2)."""
+    """Stochastic Lanczos quadrature with ``num_probes`` independent Rademacher probes (>= 2).
+
+    Raises ``ValueError`` if ``matvec`` returned NaN or Inf for any probe (see :func:`lanczos`).
+    """
     key = _checks.prng_key("key", key)
     dim, num_iters = _check_iterations(dim, num_iters)
     num_probes = _checks.integer("num_probes", num_probes, minimum=2)
     probes = jax.random.rademacher(key, (num_probes, dim), dtype=jnp.result_type(float))
-    nodes, weights = _jit_slq(matvec, probes, num_iters)
+    nodes, weights, finite = _jit_slq(matvec, probes, num_iters)
+    _check_finite_run(jnp.all(finite))
     return SpectralQuadrature(nodes, weights, dim)
 
 
@@ -182,9 +191,19 @@ def slq(matvec: Callable, *, dim: int, key, num_probes: int = 32,
 def _jit_slq(matvec, probes, num_iters):
     def one(probe):
         res = _lanczos_from(matvec, probe, num_iters)
-        return res.ritz_values, res.first_components**2
+        finite = jnp.all(jnp.isfinite(res.diag)) & jnp.all(jnp.isfinite(res.offdiag))
+        return res.ritz_values, res.first_components**2, finite
 
     return jax.lax.map(one, probes)
+
+
+def _check_finite_run(all_finite) -> None:
+    """Raise if a Lanczos run met NaN/Inf; skipped when traced (inside the caller's jit)."""
+    if isinstance(all_finite, jax.core.Tracer):
+        return
+    if not bool(all_finite):
+        raise ValueError("matvec returned non-finite values (NaN or Inf) during Lanczos; check "
+                         "the loss, parameters and data (e.g. an overflowing loss)")
 
 
 def spectral_sum_per_probe(sq: SpectralQuadrature, f: Callable) -> jax.Array:
@@ -197,9 +216,28 @@ def spectral_sum(sq: SpectralQuadrature, f: Callable) -> Estimate:
     return from_samples(spectral_sum_per_probe(sq, f))
 
 
+def _bound(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | np.ndarray | jax.Array):
+        raise TypeError(f"{name} must be a real number or +-inf, got {type(value).__name__} "
+                        f"{value!r}")
+    if np.ndim(value) != 0:
+        raise TypeError(f"{name} must be a scalar, got an array of shape {np.shape(value)}")
+    value = float(value)
+    if np.isnan(value):
+        raise ValueError(f"{name} must be a real number or +-inf, got nan")
+    return value
+
+
 def count_eigenvalues(sq: SpectralQuadrature, *, lower: float = -np.inf,
                       upper: float = np.inf) -> Estimate:
-    """Estimated number of eigenvalues in [lower, upper)."""
+    """Estimated number of eigenvalues in [lower, upper).
+
+    ``lower`` and ``upper`` are real numbers or +-inf (defaults: the whole line) with
+    ``lower <= upper``; NaN or ``lower > upper`` raises ``ValueError``.
+    """
+    lower, upper = _bound("lower", lower), _bound("upper", upper)
+    if lower > upper:
+        raise ValueError(f"lower must be <= upper, got lower = {lower} > upper = {upper}")
     return spectral_sum(sq, lambda x: ((x >= lower) & (x < upper)).astype(x.dtype))
 
 

@@ -9,6 +9,8 @@ compiled call.
 from __future__ import annotations
 
 import functools
+import json
+import os
 from typing import NamedTuple
 
 import jax
@@ -16,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from phasetrans import _checks, nets
+from phasetrans import _checks, _io, nets
 from phasetrans.data import Dataset
 
 OPTIMIZERS = {"adam": optax.adam, "sgd": optax.sgd}
@@ -122,28 +124,126 @@ def _train(net, x, y, key, l1, steps, learning_rate, batch_size, optimizer):
     return TrainResult(params, history)
 
 
-def save_params(path, params) -> None:
-    """Write the leaves of ``params`` to an ``.npz`` (``leaf_0``, ``leaf_1``, ... pytree order)."""
-    np.savez(path, **{f"leaf_{i}": np.asarray(leaf)
-                      for i, leaf in enumerate(jax.tree_util.tree_leaves(params))})
+METADATA_KEY = "__metadata__"  # the params file's array holding the metadata as a JSON string
 
 
-def load_params(path, like):
+def _params_path(path) -> str:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    if not os.fspath(path).endswith(".npz"):
+        raise ValueError(f"params file {str(path)!r} must end in '.npz' (numpy would append it "
+                         "silently, and the file could not be loaded back under this name)")
+    return os.fspath(path)
+
+
+def save_params(path, params, *, metadata: dict | None = None) -> None:
+    """Atomically write ``params`` and ``metadata`` to the ``.npz`` file ``path``.
+
+    Arrays: ``leaf_0``, ``leaf_1``, ... (the leaves of ``params`` in pytree order) and
+    ``__metadata__``, a 0-d unicode array holding ``metadata`` (default ``{}``) as a JSON
+    object, so nothing is pickled. ``path`` must end in ``".npz"``; the write goes through a
+    temporary file (:func:`phasetrans._io.save_npz`), so a failure leaves an old file intact.
+
+    Args:
+        path: destination, ending in ``.npz``; its directory must exist and be writable.
+        params: pytree of numeric arrays.
+        metadata: JSON-serialisable dict with str keys describing how ``params`` were made
+            (e.g. arch, dataset, l1, seeds), checked by :func:`load_params`.
+    """
+    path = _params_path(path)
+    metadata = {} if metadata is None else metadata
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+        raise TypeError(f"metadata must be a dict with str keys or None, got {metadata!r}")
+    try:
+        text = json.dumps(metadata, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"metadata must be JSON-serialisable (finite numbers, str, bool, None, "
+                        f"lists, dicts): {err}") from err
+    arrays = {f"leaf_{i}": np.asarray(leaf)
+              for i, leaf in enumerate(jax.tree_util.tree_leaves(params))}
+    for key, leaf in arrays.items():
+        if leaf.dtype.kind not in "biufc":
+            raise TypeError(f"params {key} has dtype {leaf.dtype}; leaves must be numeric arrays")
+    _io.save_npz(path, **arrays, **{METADATA_KEY: np.array(text)})
+
+
+def _stored_metadata(where, arrays):
+    if METADATA_KEY not in arrays:
+        return None
+    raw = arrays[METADATA_KEY]
+    try:
+        if raw.shape != () or raw.dtype.kind != "U":
+            raise ValueError("not a 0-d unicode array")
+        stored = json.loads(str(raw))
+        if not isinstance(stored, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as err:
+        raise ValueError(f"{where} has a corrupt {METADATA_KEY} array ({err})") from err
+    return stored
+
+
+def _check_metadata(where, stored, expected) -> None:
+    if not isinstance(expected, dict) or not all(isinstance(k, str) for k in expected):
+        raise TypeError(f"expected_metadata must be a dict with str keys or None, "
+                        f"got {expected!r}")
+    if stored is None:
+        raise ValueError(f"{where} has no metadata (written by an older version of phasetrans), "
+                         f"so it cannot be checked against {expected}; retrain and save it again")
+    try:  # compare in JSON form: tuples equal lists, as stored
+        expected = json.loads(json.dumps(expected, sort_keys=True))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"expected_metadata must be JSON-serialisable: {err}") from err
+    for key, value in expected.items():
+        if key not in stored:
+            raise ValueError(f"{where} metadata lacks key {key!r} (expected {value!r}); it has "
+                             f"{sorted(stored)}")
+        if stored[key] != value:
+            raise ValueError(f"{where} metadata disagrees on {key!r}: stored {stored[key]!r}, "
+                             f"expected {value!r}")
+
+
+def load_params(path, like, *, expected_metadata: dict | None = None):
     """Read an ``.npz`` written by :func:`save_params` into the structure of ``like``.
 
-    Raises ``ValueError`` if the file's leaves do not match ``like``'s count and shapes.
-    """
-    import pathlib
+    The file is read with ``allow_pickle=False``. Raises ``ValueError`` naming the file if it
+    is missing, a directory, not a readable ``.npz`` (junk, truncated), a data file rather than a
+    params file, holds a different number of leaves than ``like`` (or arrays other than
+    ``leaf_<i>``), a leaf of another shape than ``like``'s, or NaN/Inf. If ``expected_metadata``
+    is given, every one of its keys must be stored with an equal value (compared in JSON form);
+    a file without metadata (older versions) loads only when ``expected_metadata`` is None.
 
-    if not pathlib.Path(path).exists():
-        raise ValueError(f"params file {str(path)!r} does not exist")
+    Args:
+        path: the params file (``.npz``).
+        like: pytree with the target structure and leaf shapes (e.g. freshly initialised).
+        expected_metadata: dict of keys that must match the stored metadata, or None (default:
+            no check).
+    """
+    where = f"params file {str(path)!r}"
+    arrays = _io.read_npz(path, kind="params file")
+    data_keys = sorted({"x_train", "y_train", "x_test", "y_test"} & set(arrays))
+    if data_keys:
+        raise ValueError(f"{where} is a data file (it has {data_keys}), not parameters written "
+                         "by save_params")
+    stored = _stored_metadata(where, arrays)
+    if expected_metadata is not None:
+        _check_metadata(where, stored, expected_metadata)
     leaves, treedef = jax.tree_util.tree_flatten(like)
-    with np.load(path) as f:
-        loaded = [f[f"leaf_{i}"] for i in range(len(f.files))]
-    shapes = [np.shape(x) for x in loaded]
-    expected = [np.shape(x) for x in leaves]
-    if shapes != expected:
-        raise ValueError(f"params file {path} has leaf shapes {shapes}; the network needs "
-                         f"{expected} (same architecture and number of seeds?)")
-    _checks.finite("params file", loaded)
+    found = [key for key in arrays if key != METADATA_KEY]
+    names = [f"leaf_{i}" for i in range(len(found))]
+    if sorted(found) != sorted(names):
+        unexpected = sorted(set(found) - set(names))
+        raise ValueError(f"{where} holds arrays {unexpected} that are not params leaves "
+                         "(leaf_0, leaf_1, ...); was it written by save_params?")
+    if len(found) != len(leaves):
+        raise ValueError(f"{where} has {len(found)} leaves; the network needs {len(leaves)} "
+                         "(same architecture?)")
+    loaded = [arrays[name] for name in names]
+    for i, (got, want) in enumerate(zip(loaded, leaves, strict=True)):
+        if got.dtype.kind not in "biufc":
+            raise ValueError(f"{where} leaf {i} has dtype {got.dtype}; leaves must be numeric")
+        if np.shape(got) != np.shape(want):
+            raise ValueError(f"{where} does not match the network's leaf shapes: leaf {i} has "
+                             f"shape {np.shape(got)}; the network needs {np.shape(want)} (same "
+                             "architecture and number of seeds?)")
+    _checks.finite(f"{where} leaves", loaded)
     return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in loaded])

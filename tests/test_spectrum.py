@@ -143,3 +143,35 @@ def test_bad_input():
         spectrum.hessian_matrix(loss_fn, params, data, max_dim=10)
     with pytest.raises(ValueError, match="method must be one of"):
         spectrum.trace(matvec, dim=150, key=jax.random.key(0), method="xtrace")
+
+
+def test_count_eigenvalues_rejects_nan_and_reversed_bounds():
+    matvec, lam = _prescribed(SPECTRA["step"])
+    sq = spectrum.slq(matvec, dim=lam.size, key=jax.random.key(0), num_probes=4, num_iters=10)
+    with pytest.raises(ValueError, match="lower must be <= upper, got lower = 1.0 > upper = 0.5"):
+        spectrum.count_eigenvalues(sq, lower=1.0, upper=0.5)
+    with pytest.raises(ValueError, match="upper must be a real number or \\+-inf, got nan"):
+        spectrum.count_eigenvalues(sq, upper=float("nan"))
+    with pytest.raises(ValueError, match="lower must be a real number"):
+        spectrum.count_eigenvalues(sq, lower=np.nan, upper=1.0)
+    with pytest.raises(TypeError, match="lower must be a real number"):
+        spectrum.count_eigenvalues(sq, lower="0")
+    assert spectrum.count_eigenvalues(sq, lower=2.0, upper=2.0).mean == 0.0   # empty interval
+    total = spectrum.count_eigenvalues(sq, lower=-np.inf, upper=np.inf)
+    assert total.mean == pytest.approx(lam.size, rel=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_matvec_is_reported(bad):
+    matvec, lam = _prescribed(SPECTRA["step"])
+
+    def poisoned(v):   # a single NaN/Inf entry must be caught
+        return matvec(v).at[7].set(bad)
+
+    message = "matvec returned non-finite values"
+    with pytest.raises(ValueError, match=message):
+        spectrum.lanczos(poisoned, dim=lam.size, key=jax.random.key(0), num_iters=5)
+    with pytest.raises(ValueError, match=message):
+        spectrum.extreme_eigenvalues(poisoned, dim=lam.size, key=jax.random.key(0), num_iters=5)
+    with pytest.raises(ValueError, match=message):
+        spectrum.slq(poisoned, dim=lam.size, key=jax.random.key(0), num_probes=3, num_iters=5)

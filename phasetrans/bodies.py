@@ -1,10 +1,13 @@
-"""Convex bodies and cones as small pytrees (NamedTuples) with the oracles they support.
+"""Convex bodies and cones as data (NamedTuples) with the oracles they support.
 
 Bodies offer ``support(g) = sup_{x in K} <g, x>`` and ``project(y)`` (Euclidean projection);
-cones offer ``project(g)``. All oracles act on one vector (D,) and are jit/vmap friendly; batch
-with ``jax.vmap``. Integer fields (``dim``) are read in Python only. Constructors validate their
-arguments (build bodies with these functions-as-classes, not with raw ``tuple`` calls). The
-l1-induced body of a trained network and the cone it generates live in :mod:`phasetrans.l1_body`.
+the bodies of the pruning theory (:class:`Ellipsoid`, :class:`L1InducedBody`) also offer
+``contains(x)`` and ``cone_at(apex)``, the cone cone(K - apex) they generate seen from a point.
+Cones (``is_cone = True``) offer ``project(g)``; those whose projection is iterative also offer
+``projection(g) -> (point, SolverInfo, ...)``. All oracles act on one vector (D,) and are
+jit/vmap friendly; batch with ``jax.vmap``. Integer fields (``dim``) are read in Python only.
+Constructors (``create``) validate their arguments. The algorithms behind the projections live
+in :mod:`phasetrans.projections` and :mod:`phasetrans.conic_admm`.
 [Amelunxen, Lotz, McCoy, Tropp 2014 (ALMT) sec. 2-4 for the cones; Rockafellar, Convex
 Analysis, for support functions and the Moreau decomposition.]
 """
@@ -16,9 +19,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from optax import projections
+from optax import projections as optax_projections
 
-from phasetrans import _checks, solvers
+from phasetrans import _checks, conic_admm, projections
 
 
 def _dim_radius(dim, radius):
@@ -56,7 +59,7 @@ class L1Ball(NamedTuple):
         return self.radius * jnp.max(jnp.abs(g))
 
     def project(self, y):
-        return projections.projection_l1_ball(y, scale=self.radius)
+        return optax_projections.projection_l1_ball(y, scale=self.radius)
 
 
 class LinfBall(NamedTuple):
@@ -100,9 +103,22 @@ class Ellipsoid(NamedTuple):
     def support(self, g):
         return g @ self.center + jnp.sqrt(jnp.sum((self.semi_axes * g) ** 2))
 
+    def projection(self, y) -> projections.Projection:
+        """Pi_E(y) by :func:`phasetrans.projections.onto_ellipsoid`, with its SolverInfo."""
+        return projections.onto_ellipsoid(y, eigenvalues=1.0 / self.semi_axes**2,
+                                          center=self.center, epsilon=0.5)
+
     def project(self, y):
-        return solvers.project_ellipsoid(y, eigenvalues=1.0 / self.semi_axes**2,
-                                         center=self.center, tolerance=0.5)
+        return self.projection(y).point
+
+    def contains(self, x) -> bool:
+        """Whether x lies in E (a concrete check, for callers outside ``jit``)."""
+        return bool(jnp.sum(((x - self.center) / self.semi_axes) ** 2) <= 1.0)
+
+    def cone_at(self, apex, *, tol: float | None = None) -> GeneratedCone:
+        """cone(E - apex), projected by golden section (:class:`GeneratedCone`)."""
+        apex = _checks.array("apex", apex, shape=(self.dim,))
+        return GeneratedCone.create(Ellipsoid(self.semi_axes, self.center - apex), tol=tol)
 
 
 class Translated(NamedTuple):
@@ -134,6 +150,7 @@ class Subspace(NamedTuple):
 
     dim: int
     rank: int
+    is_cone = True
 
     @classmethod
     def create(cls, dim: int, rank: int) -> Subspace:
@@ -148,6 +165,7 @@ class Orthant(NamedTuple):
     """The non-negative orthant of R^dim; delta = dim / 2."""
 
     dim: int
+    is_cone = True
 
     @classmethod
     def create(cls, dim: int) -> Orthant:
@@ -162,6 +180,7 @@ class CircularCone(NamedTuple):
 
     dim: int
     angle: float
+    is_cone = True
 
     @classmethod
     def create(cls, dim: int, angle: float) -> CircularCone:
@@ -179,9 +198,10 @@ class CircularCone(NamedTuple):
         return jnp.where(inside, g, jnp.where(polar, 0.0, t * direction))
 
 
-def ball_cone(dim: int, radius: float, distance: float):
+def ball_cone(*, dim: int, radius: float, distance: float):
     """cone(B(distance e_1, radius)): circular with sin(angle) = radius / distance (whole space,
-    returned as ``Subspace(dim, dim)``, when radius >= distance)."""
+    returned as ``Subspace(dim, dim)``, when radius >= distance). Its statistical dimension is
+    :func:`phasetrans.closed_forms.ball_cone_statdim` (same arguments)."""
     dim, radius = _dim_radius(dim, radius)
     distance = _checks.real("distance", distance, positive=True)
     if radius >= distance:
@@ -192,13 +212,12 @@ def ball_cone(dim: int, radius: float, distance: float):
 class L1DescentCone(NamedTuple):
     """Descent cone of ||.||_1 at x0: {d : ||x0 + t d||_1 <= ||x0||_1 for some t > 0} [ALMT 4.5].
 
-    Projection by Moreau: Pi_C(g) = g - Pi_N(g), N = cone(subdifferential) = {tau z : z_i =
-    sign(x0_i) on the support, |z_i| <= 1 off it}; for fixed tau the best z is explicit and
-    F(tau) = dist^2(g, tau dF) is convex and piecewise quadratic; tau* is found by Newton's
-    method on F' (see ``_tau``).
+    Projection by :func:`phasetrans.projections.onto_l1_descent_cone` (Moreau and Newton on the
+    piecewise-linear multiplier).
     """
 
     signs: jax.Array
+    is_cone = True
 
     @classmethod
     def create(cls, x0) -> L1DescentCone:
@@ -209,57 +228,198 @@ class L1DescentCone(NamedTuple):
     def dim(self) -> int:
         return self.signs.shape[0]
 
-    def _tau(self, g):
-        """Root of F'(tau)/2 = s tau - A - sum_off (|g_i| - tau)_+ (A = sum_S sign_i g_i).
-
-        F' is increasing, concave and piecewise linear, so Newton's method from tau = 0 climbs
-        monotonically to the root without overshooting and stops exactly once it reaches the
-        root's linear piece (a few steps in practice; at most 50).
-        """
-        on = self.signs != 0
-        off_abs = jnp.where(on, 0.0, jnp.abs(g))
-        count = jnp.sum(on)
-        total = jnp.sum(jnp.where(on, self.signs * g, 0.0))
-
-        def slope(tau):
-            return count * tau - total - jnp.sum(jnp.maximum(off_abs - tau, 0.0))
-
-        def newton(state):
-            step, tau, value = state
-            tau = tau - value / jnp.maximum(count + jnp.sum(off_abs > tau), 1)
-            return step + 1, tau, slope(tau)
-
-        def climbing(state):  # stop on the root's piece (slope ~ 0) or after 50 steps
-            step, tau, value = state
-            return (step < 50) & (value < -1e-6 * (jnp.abs(total) + jnp.sum(off_abs) + 1.0))
-
-        zero = jnp.zeros((), g.dtype)
-        return jax.lax.while_loop(climbing, newton, (0, zero, slope(zero)))[1]
+    def projection(self, g) -> projections.Projection:
+        return projections.onto_l1_descent_cone(g, self.signs)
 
     def project(self, g):
-        tau = self._tau(g)
-        normal = jnp.where(self.signs != 0, tau * self.signs, jnp.clip(g, -tau, tau))
-        return g - normal
+        return self.projection(g).point
+
+
+def _default_tol(dtype, *, float32: float, float64: float) -> float:
+    return float32 if jnp.dtype(dtype) == jnp.float32 else float64
 
 
 class GeneratedCone(NamedTuple):
     """cone(K) = {t x : t >= 0, x in K} of a body with ``project`` and ``support`` and 0 not in K;
-    projection by :func:`phasetrans.solvers.project_generated_cone` (golden section over t)."""
+    projection by :func:`phasetrans.projections.onto_generated_cone` (golden section over t).
+
+    ``tol`` bounds the projection's KKT certificate for ``converged``; default (None) 1e-3 in
+    float32 (golden section resolves t* to ~sqrt(machine eps)) and 1e-6 in float64.
+    """
 
     body: object
+    tol: float | None = None
+    is_cone = True
 
     @classmethod
-    def create(cls, body) -> GeneratedCone:
+    def create(cls, body, *, tol: float | None = None) -> GeneratedCone:
         origin = jnp.zeros(body.dim)
         if float(jnp.linalg.norm(body.project(origin))) <= 0.0:
             raise ValueError("the body contains 0, so it generates the whole space")
-        return cls(body)
+        if tol is not None:
+            tol = _checks.real("tol", tol, positive=True)
+        return cls(body, tol)
 
     @property
     def dim(self) -> int:
         return self.body.dim
 
+    def projection(self, g) -> projections.ConeProjection:
+        tol = (_default_tol(g.dtype, float32=1e-3, float64=1e-6) if self.tol is None
+               else self.tol)
+        return projections.onto_generated_cone(g, self.body, tol=tol)
+
     def project(self, g):
-        distance = jnp.linalg.norm(self.body.project(jnp.zeros_like(g)))
-        return solvers.project_generated_cone(g, self.body.project, self.body.support,
-                                              distance_to_origin=distance).point
+        return self.projection(g).point
+
+
+class L1InducedBody(NamedTuple):
+    """K = {w : g*^T q + 1/2 q^T H q + lam (||w||_1 - ||w*||_1) <= eps}, q = w - w*.
+
+    The second-order model of the l1-regularised loss F = L + lam ||w||_1 around a trained w*
+    [ZZSL sec. 4]: H >= 0 the Hessian (after an eigenvalue treatment), g* = grad L(w*), lam the
+    l1 strength, eps the loss tolerance. Along flat directions of H the ellipsoid
+    {1/2 q^T H q <= eps} is unbounded; the l1 term bounds K there. Stored with H's
+    eigendecomposition (D, D); build it with :meth:`create`. Oracles: ``value(w)`` (the
+    left-hand side), ``contains``, ``projection(y)`` / ``project(y)`` (the conic ADMM of
+    :mod:`phasetrans.conic_admm` with t = 1) and ``cone_at(apex)``.
+    """
+
+    eigenvalues: jax.Array
+    eigenvectors: jax.Array
+    gradient: jax.Array
+    center: jax.Array
+    l1: float
+    epsilon: float
+
+    @classmethod
+    def create(cls, *, center, l1: float, epsilon: float, hessian=None, eigenvalues=None,
+               eigenvectors=None, hessian_matvec=None, gradient=None,
+               psd_tol: float = 1e-6) -> L1InducedBody:
+        """Validate and build K around ``center`` = w* (D,).
+
+        H is given as exactly one of: ``hessian`` (D, D) symmetric PSD; ``eigenvalues`` (D,) with
+        ``eigenvectors`` (D, D) orthonormal columns; ``hessian_matvec`` v -> H v (materialised
+        with D products, so D of a few thousand at most). Eigenvalues below
+        ``-psd_tol * max|lambda|`` raise ``ValueError`` (apply an eigenvalue treatment from
+        :data:`phasetrans.formula.EIGEN_TREATMENTS` first); smaller negative round-off is
+        clipped to 0. ``gradient`` g* defaults to 0; ``l1`` = lam >= 0; ``epsilon`` = eps > 0.
+        """
+        center = _checks.array("center", center, ndim=1)
+        dim = center.shape[0]
+        given = [name for name, v in (("hessian", hessian), ("eigenvalues", eigenvalues),
+                                      ("hessian_matvec", hessian_matvec)) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give H as exactly one of hessian, eigenvalues (+ eigenvectors) or "
+                             f"hessian_matvec; got {given or 'none'}")
+        if hessian_matvec is not None:
+            if not callable(hessian_matvec):
+                raise TypeError("hessian_matvec must be a function v -> H v")
+            hessian = jax.vmap(hessian_matvec)(jnp.eye(dim, dtype=center.dtype)).T
+        if hessian is not None:
+            hessian = _checks.array("hessian", hessian, shape=(dim, dim))
+            if not np.allclose(hessian, hessian.T, rtol=1e-5,
+                               atol=1e-6 * float(jnp.max(jnp.abs(hessian)))):
+                raise ValueError("hessian must be symmetric")
+            eigenvalues, eigenvectors = jnp.linalg.eigh(0.5 * (hessian + hessian.T))
+        else:
+            eigenvalues = _checks.array("eigenvalues", eigenvalues, shape=(dim,))
+            if eigenvectors is None:
+                raise ValueError("eigenvalues need eigenvectors (D, D) with orthonormal columns")
+            eigenvectors = _checks.array("eigenvectors", eigenvectors, shape=(dim, dim))
+            gram = np.asarray(eigenvectors.T @ eigenvectors, np.float64)
+            error = float(np.max(np.abs(gram - np.eye(dim))))
+            allowed = 1e3 * float(jnp.finfo(eigenvectors.dtype).eps) * np.sqrt(dim)
+            if error > allowed:
+                raise ValueError(f"eigenvectors must have orthonormal columns: max |V^T V - I| "
+                                 f"= {error:.3g} > {allowed:.3g}")
+        scale = float(jnp.max(jnp.abs(eigenvalues)))
+        if float(jnp.min(eigenvalues)) < -psd_tol * scale:
+            raise ValueError(f"hessian must be positive semidefinite: smallest eigenvalue "
+                             f"{float(jnp.min(eigenvalues)):.3g} < -{psd_tol} x "
+                             f"{scale:.3g}; treat negative eigenvalues first")
+        gradient = (jnp.zeros_like(center) if gradient is None
+                    else _checks.array("gradient", gradient, shape=(dim,)))
+        return cls(jnp.maximum(eigenvalues, 0.0).astype(center.dtype),
+                   eigenvectors.astype(center.dtype), gradient, center,
+                   _checks.real("l1", l1, nonnegative=True),
+                   _checks.real("epsilon", epsilon, positive=True))
+
+    @property
+    def dim(self) -> int:
+        return self.center.shape[0]
+
+    def value(self, w):
+        """g*^T q + 1/2 q^T H q + lam (||w||_1 - ||w*||_1); w is in K iff value <= eps."""
+        q = w - self.center
+        qv = self.eigenvectors.T @ q
+        return (self.gradient @ q + 0.5 * jnp.sum(self.eigenvalues * qv**2)
+                + self.l1 * (jnp.sum(jnp.abs(w)) - jnp.sum(jnp.abs(self.center))))
+
+    def contains(self, w) -> bool:
+        """Whether w lies in K (a concrete check, for callers outside ``jit``)."""
+        return bool(self.value(w) <= self.epsilon)
+
+    def conic_data(self, apex) -> conic_admm.ConicData:
+        """K - apex in the ADMM's form."""
+        return conic_admm.conic_data(self.eigenvalues, self.eigenvectors,
+                                     gradient=self.gradient, center=self.center, l1=self.l1,
+                                     epsilon=self.epsilon, apex=apex)
+
+    def projection(self, y, **options) -> projections.Projection:
+        """Pi_K(y) by :func:`phasetrans.conic_admm.solve` with its SolverInfo; ``options`` as
+        for that function (``tol``, ``max_iters``, ...)."""
+        result = conic_admm.solve(self.conic_data(self.center), y - self.center,
+                                  free_scale=False, **options)
+        return projections.Projection(result.point + self.center, result.info)
+
+    def project(self, y):
+        return self.projection(y).point
+
+    def cone_at(self, apex, *, tol: float | None = None,
+                max_iters: int = 20000) -> L1InducedCone:
+        """cone(K - apex) (:class:`L1InducedCone`)."""
+        return L1InducedCone.create(self, apex, tol=tol, max_iters=max_iters)
+
+
+class L1InducedCone(NamedTuple):
+    """cone(K - x0) = {t (w - x0) : t >= 0, w in K}: the l1-induced body seen from x0 outside K.
+
+    Projection by :func:`phasetrans.conic_admm.solve` with a free scale t; ``tol`` bounds its
+    relative primal/dual residual (default 1e-3 in float32, 1e-4 in float64: on trained networks
+    statistical dimensions move by < 1e-3 relative below that), ``max_iters`` its budget.
+    Build with :meth:`create`. Monte Carlo estimators draw ``samples_per_chunk`` samples per
+    jitted call: a vmapped ADMM runs until its slowest sample stops, so chunks stay small.
+    """
+
+    data: conic_admm.ConicData
+    tol: float
+    max_iters: int
+    is_cone = True
+    samples_per_chunk = 16
+
+    @classmethod
+    def create(cls, body: L1InducedBody, apex, *, tol: float | None = None,
+               max_iters: int = 20000) -> L1InducedCone:
+        """``apex`` x0 (D,) must lie outside K (inside, the cone is all of R^D)."""
+        apex = _checks.array("apex", apex, shape=(body.dim,))
+        data = body.conic_data(apex)
+        if float(data.apex_value) <= 0:
+            raise ValueError("apex lies in the body K, so the cone it generates is all of R^D")
+        tol = (_default_tol(apex.dtype, float32=1e-3, float64=1e-4) if tol is None
+               else _checks.real("tol", tol, positive=True))
+        return cls(data, tol, _checks.positive_int("max_iters", max_iters))
+
+    @property
+    def dim(self) -> int:
+        return self.data.apex.shape[0]
+
+    def projection(self, g, **options) -> projections.ConeProjection:
+        """Pi_C(g) (``point``), its SolverInfo, and the scale t with point / t + x0 in K;
+        ``options`` override ``tol`` / ``max_iters`` and pass ADMM settings
+        (:func:`phasetrans.conic_admm.solve`)."""
+        options = {"tol": self.tol, "max_iters": self.max_iters, **options}
+        return conic_admm.solve(self.data, g, free_scale=True, **options)
+
+    def project(self, g):
+        return self.projection(g).point

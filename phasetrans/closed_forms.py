@@ -121,7 +121,7 @@ def ball_cone_statdim(*, dim: int, radius: float, distance: float) -> float:
     return circular_cone_statdim(dim=dim, angle=float(np.arcsin(radius / distance)))
 
 
-def ellipsoid_width_formula(semi_axes_squared, *, distance: float) -> float:
+def ellipsoid_statdim_formula(semi_axes_squared, *, distance: float) -> float:
     """The pruning paper's approximation sum_i r_i^2 / (R^2 + r_i^2) of delta(cone(ellipsoid at
     distance R)) [Zhang, Zhang, Sun, Liu, NeurIPS 2024, sec. 4]. Returns the sum (divide by D for
     a removal ratio). For a ball (all r_i = r) it gives D r^2 / (R^2 + r^2), below the exact

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from phasetrans import bodies, closed_forms, l1_body, solvers, threshold, width
+from phasetrans import bodies, closed_forms, conic_admm, predict, projections, width
 
 
 def _problem(dim, seed, *, l1=0.3, eps=0.2):
@@ -48,11 +48,12 @@ def _scipy_projection(y, hessian, center, gradient, l1, eps):
 @pytest.mark.parametrize("dim,seed", [(6, 0), (12, 1)])
 def test_body_projection_matches_scipy(x64, dim, seed):
     hessian, center, gradient, l1, eps = _problem(dim, seed)
-    body = l1_body.L1InducedBody.create(center=center, l1=l1, tolerance=eps, hessian=hessian,
+    body = bodies.L1InducedBody.create(center=center, l1=l1, epsilon=eps, hessian=hessian,
                                         gradient=gradient)
     y = center + 3 * np.random.default_rng(seed + 10).normal(size=dim)
-    result = body.projection(jnp.asarray(y), tolerance=1e-10)
-    assert result.point.dtype == jnp.float64 and float(result.residual) <= 1e-10
+    result = body.projection(jnp.asarray(y), tol=1e-10)
+    assert result.point.dtype == jnp.float64 and float(result.info.residual) <= 1e-10
+    assert bool(result.info.converged)
     expected = _scipy_projection(y, hessian, center, gradient, l1, eps)
     np.testing.assert_allclose(result.point, expected, atol=1e-6)
     assert float(body.value(result.point)) == pytest.approx(eps, abs=1e-7)
@@ -67,11 +68,11 @@ def test_hessian_forms_agree_and_lambda_zero_gives_the_ellipsoid(x64):
     forms = [dict(hessian=hessian), dict(eigenvalues=lam, eigenvectors=vecs),
              dict(hessian_matvec=lambda v: jnp.asarray(hessian) @ v)]
     y = jnp.asarray(center + 4 * np.random.default_rng(3).normal(size=10))
-    points = [l1_body.L1InducedBody.create(center=center, l1=0.0, tolerance=eps, **f)
-              .projection(y, tolerance=1e-11).point for f in forms]
+    points = [bodies.L1InducedBody.create(center=center, l1=0.0, epsilon=eps, **f)
+              .projection(y, tol=1e-11).point for f in forms]
     # lam = 0, g* = 0: K is the ellipsoid {1/2 q^T H q <= eps}; project in H's eigenbasis
-    ellipsoid = vecs @ solvers.project_ellipsoid(vecs.T @ y, eigenvalues=jnp.asarray(lam),
-                                                 center=vecs.T @ center, tolerance=eps)
+    ellipsoid = vecs @ projections.onto_ellipsoid(vecs.T @ y, eigenvalues=jnp.asarray(lam),
+                                                  center=vecs.T @ center, epsilon=eps).point
     for p in points:
         np.testing.assert_allclose(p, ellipsoid, atol=1e-6)
 
@@ -90,14 +91,15 @@ def _scipy_cone_projection(g, apex, hessian, center, gradient, l1, eps):
 def test_cone_projection_matches_scipy_and_moreau(x64):
     hessian, center, gradient, l1, eps = _problem(6, 4)
     apex = center * (np.abs(center) > 0.8)            # prune the small entries
-    body = l1_body.L1InducedBody.create(center=center, l1=l1, tolerance=eps, hessian=hessian,
+    body = bodies.L1InducedBody.create(center=center, l1=l1, epsilon=eps, hessian=hessian,
                                         gradient=gradient)
     assert float(body.value(apex)) > eps
-    cone = l1_body.L1InducedCone.create(body, apex)
+    cone = bodies.L1InducedCone.create(body, apex)
     rng = np.random.default_rng(5)
     for _ in range(3):
         g = rng.normal(size=6)
-        result = cone.projection(jnp.asarray(g), tolerance=1e-10)
+        result = cone.projection(jnp.asarray(g), tol=1e-10)
+        assert bool(result.info.converged)
         expected = _scipy_cone_projection(g, apex, hessian, center, gradient, l1, eps)
         np.testing.assert_allclose(result.point, expected, atol=1e-6)
         # (t itself need not be unique: a ray can meet K - x0 in a segment)
@@ -109,47 +111,45 @@ def test_cone_projection_matches_scipy_and_moreau(x64):
 def test_cone_statdim_matches_ball_cone_closed_form():
     # lam = 0, g* = 0, H = (2 eps / r^2) I: a ball of radius r seen from distance R
     dim, radius, distance, eps = 40, 1.0, 2.0, 0.5
-    body = l1_body.L1InducedBody.create(center=jnp.zeros(dim), l1=0.0, tolerance=eps,
+    body = bodies.L1InducedBody.create(center=jnp.zeros(dim), l1=0.0, epsilon=eps,
                                         eigenvalues=jnp.full(dim, 2 * eps / radius**2),
                                         eigenvectors=jnp.eye(dim))
     apex = jnp.zeros(dim).at[0].set(distance)
-    res = l1_body.cone_statdim(body, apex, key=jax.random.key(0), num_samples=400,
-                               chunk_size=100)
-    assert res.converged and res.max_certificate <= 1e-3
+    res = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=400,
+                             chunk_size=100)
+    assert res.info.converged and res.info.residual <= 1e-3
     expected = closed_forms.ball_cone_statdim(dim=dim, radius=radius, distance=distance)
     assert abs(res.estimate.mean - expected) < 4 * res.estimate.sem + 0.1
 
 
 def test_cone_statdim_matches_golden_section_path_sample_by_sample(x64):
     # H = 0, g* = 0: K = {||w||_1 <= ||w*||_1 + eps / lam}, an l1 ball; the generic cone(K)
-    # projection (golden section) sees the same Gaussian samples for the same key and chunks.
+    # projection (golden section) sees the same Gaussian samples for the same key.
     dim, l1, eps = 30, 1.0, 0.5
     center = jnp.zeros(dim).at[:3].set(jnp.array([1.0, -2.0, 0.5]))
-    body = l1_body.L1InducedBody.create(center=center, l1=l1, tolerance=eps,
+    body = bodies.L1InducedBody.create(center=center, l1=l1, epsilon=eps,
                                         eigenvalues=jnp.zeros(dim), eigenvectors=jnp.eye(dim))
     apex = center * 1.4 + jnp.zeros(dim).at[5].set(0.3)
-    res = l1_body.cone_statdim(body, apex, key=jax.random.key(7), num_samples=64,
-                               chunk_size=32, tolerance=1e-8)
-    assert res.converged
+    res = width.cone_statdim(body, apex, key=jax.random.key(7), num_samples=64, tol=1e-8)
+    assert res.info.converged
     ball = bodies.Translated.create(bodies.L1Ball.create(dim, 3.5 + eps / l1), -apex)
     reference = width.statistical_dimension(bodies.GeneratedCone.create(ball),
-                                            key=jax.random.key(7), num_samples=64,
-                                            chunk_size=32)
-    assert res.estimate.mean == pytest.approx(reference.mean, rel=1e-5)
+                                            key=jax.random.key(7), num_samples=64)
+    assert res.estimate.mean == pytest.approx(reference.estimate.mean, rel=1e-5)
 
 
 def test_apex_inside_dtype_jit_vmap_and_determinism():
     hessian, center, gradient, l1, eps = _problem(8, 6)
-    body = l1_body.L1InducedBody.create(center=jnp.asarray(center, jnp.float32), l1=l1,
-                                        tolerance=eps, hessian=hessian, gradient=gradient)
-    inside = l1_body.cone_statdim(body, center, key=jax.random.key(0), num_samples=5)
+    body = bodies.L1InducedBody.create(center=jnp.asarray(center, jnp.float32), l1=l1,
+                                        epsilon=eps, hessian=hessian, gradient=gradient)
+    inside = width.cone_statdim(body, center, key=jax.random.key(0), num_samples=5)
     assert inside.estimate.mean == 8.0 and inside.estimate.sem == 0.0
     apex = jnp.asarray(-center, jnp.float32)
     assert float(body.value(apex)) > eps
-    a = l1_body.cone_statdim(body, apex, key=jax.random.key(1), num_samples=8)
-    b = l1_body.cone_statdim(body, apex, key=jax.random.key(1), num_samples=8)
-    assert a == b and a.converged
-    cone = l1_body.L1InducedCone.create(body, apex)
+    a = width.cone_statdim(body, apex, key=jax.random.key(1), num_samples=8)
+    b = width.cone_statdim(body, apex, key=jax.random.key(1), num_samples=8)
+    assert a == b and a.info.converged
+    cone = bodies.L1InducedCone.create(body, apex)
     g = jax.random.normal(jax.random.key(2), (4, 8))
     batched = jax.jit(jax.vmap(cone.project))(g)
     assert batched.dtype == jnp.float32
@@ -159,44 +159,51 @@ def test_apex_inside_dtype_jit_vmap_and_determinism():
 def test_l1_body_fixed_point_for_a_ball():
     # as tests/test_predict.py: a ball of radius r at distance a p gives p^3 = r^2 / a^2
     dim, r, a, eps = 200, 0.5, 2.0, 0.5
-    body = l1_body.L1InducedBody.create(center=jnp.zeros(dim), l1=0.0, tolerance=eps,
+    body = bodies.L1InducedBody.create(center=jnp.zeros(dim), l1=0.0, epsilon=eps,
                                         eigenvalues=jnp.full(dim, 2 * eps / r**2),
                                         eigenvectors=jnp.eye(dim))
-    pred = threshold.l1_body_prediction(body, lambda p: jnp.zeros(dim).at[0].set(-a * p),
+    pred = predict.l1_body_prediction(body, lambda p: jnp.zeros(dim).at[0].set(-a * p),
                                         key=jax.random.key(0), num_samples=64, num_steps=6)
     expected = (r**2 / a**2) ** (1 / 3)
-    assert pred.converged
+    assert pred.info.converged
     assert pred.interval[0] - 0.02 <= expected <= pred.interval[1] + 0.02
     assert pred.removal_ratio == pytest.approx(expected, abs=0.03)
 
 
 def test_bad_input():
     hessian, center, gradient, l1, eps = _problem(4, 7)
-    ok = dict(center=center, l1=l1, tolerance=eps)
+    ok = dict(center=center, l1=l1, epsilon=eps)
     with pytest.raises(ValueError, match="positive semidefinite"):
-        l1_body.L1InducedBody.create(**ok, hessian=hessian - 2 * np.eye(4))
+        bodies.L1InducedBody.create(**ok, hessian=hessian - 2 * np.eye(4))
     with pytest.raises(ValueError, match="exactly one of"):
-        l1_body.L1InducedBody.create(**ok, hessian=hessian, hessian_matvec=lambda v: v)
+        bodies.L1InducedBody.create(**ok, hessian=hessian, hessian_matvec=lambda v: v)
     with pytest.raises(ValueError, match="exactly one of"):
-        l1_body.L1InducedBody.create(**ok)
+        bodies.L1InducedBody.create(**ok)
     with pytest.raises(ValueError, match="hessian must be symmetric"):
-        l1_body.L1InducedBody.create(**ok, hessian=hessian + np.triu(np.ones((4, 4)), 1))
+        bodies.L1InducedBody.create(**ok, hessian=hessian + np.triu(np.ones((4, 4)), 1))
     with pytest.raises(ValueError, match="center contains NaN"):
-        l1_body.L1InducedBody.create(**{**ok, "center": np.array([np.nan, 0, 0, 0])},
+        bodies.L1InducedBody.create(**{**ok, "center": np.array([np.nan, 0, 0, 0])},
                                      hessian=hessian)
     with pytest.raises(ValueError, match="l1 must be >= 0"):
-        l1_body.L1InducedBody.create(**{**ok, "l1": -1.0}, hessian=hessian)
-    with pytest.raises(ValueError, match="tolerance must be > 0"):
-        l1_body.L1InducedBody.create(**{**ok, "tolerance": 0.0}, hessian=hessian)
+        bodies.L1InducedBody.create(**{**ok, "l1": -1.0}, hessian=hessian)
+    with pytest.raises(ValueError, match="epsilon must be > 0"):
+        bodies.L1InducedBody.create(**{**ok, "epsilon": 0.0}, hessian=hessian)
+    lam, vecs = np.linalg.eigh(hessian)
+    with pytest.raises(ValueError, match="orthonormal columns"):
+        bodies.L1InducedBody.create(**ok, eigenvalues=lam, eigenvectors=2 * vecs)
+    with pytest.raises(ValueError, match="need eigenvectors"):
+        bodies.L1InducedBody.create(**ok, eigenvalues=lam)
     with pytest.raises(ValueError, match="gradient must have shape"):
-        l1_body.L1InducedBody.create(**ok, hessian=hessian, gradient=np.ones(3))
-    body = l1_body.L1InducedBody.create(**ok, hessian=hessian)
+        bodies.L1InducedBody.create(**ok, hessian=hessian, gradient=np.ones(3))
+    body = bodies.L1InducedBody.create(**ok, hessian=hessian)
     with pytest.raises(ValueError, match="apex lies in the body"):
-        l1_body.L1InducedCone.create(body, center)
+        bodies.L1InducedCone.create(body, center)
     with pytest.raises(ValueError, match="num_samples must be >= 2"):
-        l1_body.cone_statdim(body, 10 * center, key=jax.random.key(0), num_samples=1)
+        width.cone_statdim(body, 10 * center, key=jax.random.key(0), num_samples=1)
     with pytest.raises(TypeError, match="key is required"):
-        l1_body.cone_statdim(body, 10 * center, key=None)
+        width.cone_statdim(body, 10 * center, key=None, num_samples=4)
+    with pytest.raises(ValueError, match="max_iters must be >= 1"):
+        body.cone_at(10 * center, max_iters=0)
 
 
 def _sorted_l1_cone_projection(v, m):
@@ -216,15 +223,31 @@ def test_cone_projections_match_references(x64):
     for _ in range(100):
         dim = int(rng.choice([1, 7, 30]))  # few shapes: few compilations
         v, m = rng.normal(size=dim) * rng.exponential(), rng.normal() * 3 * rng.exponential()
-        got_v, got_m = l1_body.project_l1_cone(jnp.asarray(v), jnp.asarray(m))
+        (got_v, got_m), info = conic_admm.project_l1_cone(jnp.asarray(v), jnp.asarray(m))
+        assert bool(info.converged) and int(info.iterations) <= 50
         want_v, want_m = _sorted_l1_cone_projection(v, m)
         np.testing.assert_allclose(got_v, want_v, atol=1e-12)
         assert float(got_m) == pytest.approx(want_m, abs=1e-12)
         # rotated SOC {||y||^2 <= 2ts}: Moreau decomposition into the cone and its polar
         # {||y||^2 <= 2ts, t, s <= 0}, orthogonal parts
         y, t, s = rng.normal(size=dim), rng.normal(), rng.normal()
-        py, pt, ps = (np.asarray(x) for x in l1_body.project_rotated_soc(jnp.asarray(y), t, s))
+        py, pt, ps = (np.asarray(x) for x in conic_admm.project_rotated_soc(jnp.asarray(y), t, s))
         ry, rt, rs = y - py, t - pt, s - ps
         assert py @ py <= 2 * pt * ps + 1e-10 and pt >= -1e-12 and ps >= -1e-12
         assert ry @ ry <= 2 * rt * rs + 1e-10 and rt <= 1e-12 and rs <= 1e-12
         assert abs(py @ ry + pt * rt + ps * rs) < 1e-10
+
+
+def test_admm_budget_exhausted_reports_not_converged():
+    hessian, center, gradient, l1, eps = _problem(8, 9)
+    body = bodies.L1InducedBody.create(center=center, l1=l1, epsilon=eps, hessian=hessian,
+                                       gradient=gradient)
+    apex = -center
+    cone = body.cone_at(apex, max_iters=20)
+    result = cone.projection(jnp.asarray(np.random.default_rng(0).normal(size=8)))
+    assert not bool(result.info.converged) and int(result.info.iterations) == 20
+    assert float(result.info.residual) > cone.tol
+    res = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4, max_iters=20)
+    assert not res.info.converged and res.info.iterations == 20
+    enough = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4)
+    assert enough.info.converged and enough.info.iterations > 20

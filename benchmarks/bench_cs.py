@@ -8,7 +8,8 @@ two solvers are compared on that subsample.
 
     python benchmarks/bench_cs.py [--quick]
 
-Last line: {"benchmark": "cs", "cells", "trials", "seconds", "baseline_seconds", "speedup", ...}.
+Last line: {"benchmark": "cs", "cells", "trials", "seconds", "baseline_seconds", "speedup", ...,
+"solver_info"} (the worst ADMM info over the sweep's trials).
 """
 
 from __future__ import annotations
@@ -70,12 +71,13 @@ def main() -> None:
     print(f"scipy linprog (HiGHS) per trial: {baseline_sampled:.1f} s on {sampled} random cells, "
           f"extrapolated to {size * size} cells: {baseline:.1f} s")
     print(f"speed-up {baseline / seconds:.1f}x; success counts agree on {agree}/{sampled} "
-          f"sampled cells")
+          f"sampled cells; worst ADMM solve: {grid.solver_info.to_dict()}")
     print(json.dumps({"benchmark": "cs", "cells": size * size, "trials": trials, "dim": dim,
                       "seconds": round(seconds, 2), "baseline_seconds": round(baseline, 2),
                       "baseline_extrapolated_from_cells": sampled,
                       "speedup": round(baseline / seconds, 2),
-                      "cells_agreeing_with_linprog": agree}))
+                      "cells_agreeing_with_linprog": agree,
+                      "solver_info": grid.solver_info.to_dict()}))
 
 
 if __name__ == "__main__":

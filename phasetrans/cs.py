@@ -26,8 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, special
 
-from phasetrans import _checks, closed_forms
+from phasetrans import _checks, _loops, closed_forms
 from phasetrans._progress import track
+from phasetrans.estimate import Estimate, SolverInfo
 
 SOLVERS = ("bp", "overparam")
 """Solvers of ``success_grid``: basis pursuit (ADMM) or overparameterized gradient descent."""
@@ -115,20 +116,20 @@ class BasisPursuitResult(NamedTuple):
     """Basis pursuit solution with its certificates.
 
     Attributes:
-        x: (d,) the ADMM z-iterate (exactly sparse: it comes out of a soft-thresholding).
-        primal_residual: ||A x - y||.
-        duality_gap: ||x||_1 - y^T lam >= ||x||_1 - p*, with lam the dual-feasible point
+        point: (d,) the ADMM z-iterate (exactly sparse: it comes out of a soft-thresholding).
+        info: ``SolverInfo`` of the ADMM loop; ``info.residual`` is the stopping quantity
+            max(||x - z|| / max(||x||, ||z||), ||z - z_prev|| / ||z||) at the last iteration,
+            ``info.converged`` is False when ``max_iters`` ran out first.
+        primal_residual: ||A point - y||.
+        duality_gap: ||point||_1 - y^T lam >= ||point||_1 - p*, with lam the dual-feasible point
             (||A^T lam||_inf <= 1) recovered from the ADMM multiplier. With a small
-            ``primal_residual`` it certifies that x is near-optimal.
-        iterations: ADMM iterations run.
-        converged: whether the stopping rule was met within ``max_iters``.
+            ``primal_residual`` it certifies that ``point`` is near-optimal.
     """
 
-    x: jax.Array
+    point: jax.Array
+    info: SolverInfo
     primal_residual: jax.Array
     duality_gap: jax.Array
-    iterations: jax.Array
-    converged: jax.Array
 
 
 def basis_pursuit(matrix, measurements, *, tol: float = 1e-6, max_iters: int = 2000,
@@ -143,10 +144,16 @@ def basis_pursuit(matrix, measurements, *, tol: float = 1e-6, max_iters: int = 2
     where Pi(v) = v - A^T (A A^T)^{-1} (A v - y) is the projection onto {A x = y}; the d x d
     projector and A^+ y are formed once per problem from a Cholesky factor of A A^T. Rows of A
     that are exactly zero (with y_i = 0, a vacuous constraint) are ignored, which lets sweeps pad
-    problems with different m to one shape. Stops when ||x - z|| <= tol max(||x||, ||z||) and
-    ||z - z_prev|| <= tol ||z||. The z-update gives rho u in the subdifferential of ||z||_1; its
-    least-squares preimage lam = (A A^T)^{-1} A rho u, scaled to ||A^T lam||_inf <= 1, is dual
-    feasible for max y^T lam s.t. ||A^T lam||_inf <= 1, hence the reported duality gap.
+    problems with different m to one shape. The loop (``_loops.iterate``, checked every
+    iteration) stops when the residual
+
+        max(||x - z|| / max(||x||, ||z||),  ||z - z_prev|| / ||z||)
+
+    is <= tol, i.e. when ||x - z|| <= tol max(||x||, ||z||) and ||z - z_prev|| <= tol ||z||
+    (a zero numerator counts as 0), or after ``max_iters`` iterations. The z-update gives
+    rho u in the subdifferential of ||z||_1; its least-squares preimage
+    lam = (A A^T)^{-1} A rho u, scaled to ||A^T lam||_inf <= 1, is dual feasible for
+    max y^T lam s.t. ||A^T lam||_inf <= 1, hence the reported duality gap.
 
     Use float64 (``with jax.enable_x64(True)``) when you need x to 1e-3 or better: in float32
     the projection's rounding error stalls ADMM near the phase transition.
@@ -160,13 +167,20 @@ def basis_pursuit(matrix, measurements, *, tol: float = 1e-6, max_iters: int = 2
             iteration count, not the solution.
 
     Returns:
-        ``BasisPursuitResult`` in the dtype of ``matrix``/``measurements``.
+        ``BasisPursuitResult(point, info, primal_residual, duality_gap)`` in the dtype of
+        ``matrix``/``measurements``.
     """
     matrix, measurements = _check_system(matrix, measurements)
     tol = _checks.real("tol", tol, positive=True)
     max_iters = _checks.positive_int("max_iters", max_iters)
     penalty = _checks.real("penalty", penalty, positive=True)
     return _basis_pursuit(matrix, measurements, tol, max_iters, penalty)
+
+
+def _ratio(numerator, denominator):
+    """numerator / denominator, 0 when the numerator is 0 (a 0 <= tol * 0 test passes)."""
+    tiny = jnp.finfo(jnp.result_type(numerator)).tiny
+    return numerator / jnp.maximum(denominator, tiny)
 
 
 @functools.partial(jax.jit, static_argnames=("max_iters",))
@@ -183,26 +197,25 @@ def _basis_pursuit(matrix, measurements, tol, max_iters, penalty):
     def soft(v):
         return jnp.sign(v) * jnp.maximum(jnp.abs(v) - 1 / penalty, 0)
 
-    def not_done(state):
-        return (state[3] < max_iters) & ~state[4]
-
     def step(state):
-        _, z, u, k, _ = state
+        _, z, u = state
         x = projector @ (z - u) + offset
         z_new = soft(x + u)
-        u = u + x - z_new
-        scale = jnp.maximum(jnp.linalg.norm(x), jnp.linalg.norm(z_new))
-        done = ((jnp.linalg.norm(x - z_new) <= tol * scale)
-                & (jnp.linalg.norm(z_new - z) <= tol * jnp.linalg.norm(z_new)))
-        return x, z_new, u, k + 1, done
+        return x, z_new, u + x - z_new
 
-    init = (offset, offset, jnp.zeros_like(offset), jnp.asarray(0), jnp.asarray(False))
-    _, z, u, iterations, converged = jax.lax.while_loop(not_done, step, init)
+    def residual(previous, state):
+        x, z, _ = state
+        z_norm = jnp.linalg.norm(z)
+        primal = _ratio(jnp.linalg.norm(x - z), jnp.maximum(jnp.linalg.norm(x), z_norm))
+        return jnp.maximum(primal, _ratio(jnp.linalg.norm(z - previous[1]), z_norm))
+
+    init = (offset, offset, jnp.zeros_like(offset))
+    (_, z, u), info = _loops.iterate(step, init, residual=residual, tol=tol,
+                                     max_iters=max_iters)
     dual = row_solve @ (penalty * u)
     dual = dual / jnp.maximum(1.0, jnp.max(jnp.abs(matrix.T @ dual)))
     gap = jnp.sum(jnp.abs(z)) - measurements @ dual
-    return BasisPursuitResult(z, jnp.linalg.norm(matrix @ z - measurements), gap, iterations,
-                              converged)
+    return BasisPursuitResult(z, info, jnp.linalg.norm(matrix @ z - measurements), gap)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,16 +226,21 @@ class OverparamResult(NamedTuple):
     """Result of overparameterized gradient descent.
 
     Attributes:
-        x: (d,) u^N - v^N after the last step.
+        point: (d,) x = u^N - v^N after the last step.
+        info: ``SolverInfo`` with ``iterations = num_iters`` (a fixed-step scan, no early stop),
+            ``residual`` the relative residual ||A x - y|| / ||y|| at ``point`` (||y|| floored
+            at the dtype's smallest normal number) and ``converged = residual <= tol``.
         loss_history: (num_iters,) 1/2 ||A x_k - y||^2 before each step k.
     """
 
-    x: jax.Array
+    point: jax.Array
+    info: SolverInfo
     loss_history: jax.Array
 
 
 def overparam_gd(matrix, measurements, *, depth: int = 3, init_scale: float = 0.02,
-                 step_size: float = 1.0, num_iters: int = 30_000) -> OverparamResult:
+                 step_size: float = 1.0, num_iters: int = 30_000,
+                 tol: float = 1e-2) -> OverparamResult:
     """Gradient descent on L(u, v) = 1/2 ||A (u^N - v^N) - y||^2 from u = v = alpha 1 [CMR].
 
     Unbatched (``jax.vmap`` it over trials); the iterations run in ``lax.scan``. The step of
@@ -237,7 +255,10 @@ def overparam_gd(matrix, measurements, *, depth: int = 3, init_scale: float = 0.
     is what [CMR] analyse; at the start (|u| ~ alpha) the steps are large, so escaping the
     small initialisation costs O(log(1/alpha)) iterations for N = 2. For N >= 3 coordinates
     leave alpha on time scales ~ alpha^{2-N} / |A^T r|_i and the last phase converges
-    algebraically, so small alpha needs many iterations: check ``loss_history``.
+    algebraically, so small alpha needs many iterations: check ``info`` and ``loss_history``.
+
+    The scan always runs all ``num_iters`` steps (no early stop); ``tol`` only decides
+    ``info.converged``: whether the final relative residual ||A x - y|| / ||y|| is <= tol.
 
     Args:
         matrix: (m, d) A.
@@ -247,6 +268,12 @@ def overparam_gd(matrix, measurements, *, depth: int = 3, init_scale: float = 0.
         step_size: step as a fraction of 1/C_k, in (0, 2) (default 1).
         num_iters: iterations >= 1 (default 30 000; at d = 50 and the other defaults the
             recovered trials of a phase-transition grid then sit at relative error ~1e-3).
+        tol: relative residual > 0 at which ``info.converged`` is True (default 1e-2: the
+            fixed-step scan of the README example ends at ~4e-3, 1% from basis pursuit).
+
+    Returns:
+        ``OverparamResult(point, info, loss_history)`` in the dtype of
+        ``matrix``/``measurements``.
     """
     matrix, measurements = _check_system(matrix, measurements)
     depth = _checks.integer("depth", depth, minimum=2)
@@ -256,11 +283,12 @@ def overparam_gd(matrix, measurements, *, depth: int = 3, init_scale: float = 0.
     if step_size >= 2:
         raise ValueError(f"step_size must be < 2 (a fraction of the stable step), got {step_size}")
     num_iters = _checks.positive_int("num_iters", num_iters)
-    return _overparam_gd(matrix, measurements, depth, init_scale, step_size, num_iters)
+    tol = _checks.real("tol", tol, positive=True)
+    return _overparam_gd(matrix, measurements, depth, init_scale, step_size, num_iters, tol)
 
 
 @functools.partial(jax.jit, static_argnames=("depth", "num_iters"))
-def _overparam_gd(matrix, measurements, depth, init_scale, step_size, num_iters):
+def _overparam_gd(matrix, measurements, depth, init_scale, step_size, num_iters, tol):
     n = depth
     gram = matrix @ matrix.T if matrix.shape[0] <= matrix.shape[1] else matrix.T @ matrix
     lipschitz = jnp.linalg.eigvalsh(gram)[-1]
@@ -279,7 +307,11 @@ def _overparam_gd(matrix, measurements, depth, init_scale, step_size, num_iters)
         return (u, v), 0.5 * residual @ residual
 
     (u, v), losses = jax.lax.scan(step, (start, start), None, length=num_iters)
-    return OverparamResult(u**n - v**n, losses)
+    point = u**n - v**n
+    relative = _ratio(jnp.linalg.norm(matrix @ point - measurements),
+                      jnp.linalg.norm(measurements))
+    info = SolverInfo(jnp.asarray(num_iters, jnp.int32), relative, relative <= tol)
+    return OverparamResult(point, info, losses)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,6 +331,11 @@ class PhaseGrid(NamedTuple):
         num_trials: trials per cell.
         tol: the success tolerance.
         options: the solver's keyword arguments.
+        solver_info: the worst ``SolverInfo`` over every trial of every cell
+            (``SolverInfo.worst``): the most iterations, the largest residual, and
+            ``converged`` only if every solve met its own stopping tolerance (for ``"bp"`` the
+            ADMM rule within ``max_iters``, for ``"overparam"`` the relative residual
+            ||A x - y|| / ||y|| <= 1e-3 after ``num_iters`` steps).
     """
 
     solver: str
@@ -310,6 +347,7 @@ class PhaseGrid(NamedTuple):
     num_trials: int
     tol: float
     options: dict
+    solver_info: SolverInfo
 
     @property
     def sparsity_fractions(self) -> np.ndarray:
@@ -331,7 +369,7 @@ def grid_fractions(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def success_grid(*, key, dim: int, num_trials: int, sparsity_fractions, measurement_fractions,
-                 solver: str = "bp", tol: float | None = None, progress: bool = True,
+                 solver: str = "bp", tol: float | None = None, progress: bool = False,
                  **options) -> PhaseGrid:
     """Success probability of ``solver`` on each (s/d, m/d) cell, ``num_trials`` trials per cell.
 
@@ -358,6 +396,12 @@ def success_grid(*, key, dim: int, num_trials: int, sparsity_fractions, measurem
         **options: keyword arguments of the solver (e.g. ``max_iters`` or ``depth``,
             ``init_scale``). For ``"bp"`` the default ``max_iters`` is 1000: trials that have not
             converged by then are far from x0 (checked against scipy's LP in the benchmark).
+            ``tol`` is this function's success tolerance, so the solvers keep their default
+            stopping tolerances.
+
+    Returns:
+        ``PhaseGrid``; its ``solver_info`` is the worst solver info over all trials, so a grid
+        whose solves ran out of iterations says so (``solver_info.converged`` False).
     """
     key = _checks.prng_key("key", key)
     dim = _checks.integer("dim", dim, minimum=2)
@@ -370,14 +414,17 @@ def success_grid(*, key, dim: int, num_trials: int, sparsity_fractions, measurem
         options = {"max_iters": 1000, **options}
     solve = functools.partial(basis_pursuit if solver == "bp" else overparam_gd, **options)
     errors = np.empty((sparsities.size, measurements.size, num_trials))
+    infos = []
     cells = [(i, j) for i in range(sparsities.size) for j in range(measurements.size)]
     with jax.enable_x64(True):
         for i, j in track(cells, desc=f"cs {solver} grid", enabled=progress):
             keys = jax.random.split(jax.random.fold_in(key, i * measurements.size + j),
                                     num_trials)
-            errors[i, j] = _cell_errors(solve, keys, measurements[j], sparsities[i], dim)
+            errors[i, j], info = _cell_errors(solve, keys, measurements[j], sparsities[i], dim)
+            infos.append(SolverInfo.worst(info))
     return PhaseGrid(solver, dim, sparsities, measurements, np.mean(errors <= tol, axis=-1),
-                     np.median(errors, axis=-1), num_trials, tol, options)
+                     np.median(errors, axis=-1), num_trials, tol, options,
+                     SolverInfo.combine(*infos))
 
 
 def _integer_grid(name, fractions, dim) -> np.ndarray:
@@ -392,7 +439,8 @@ def _integer_grid(name, fractions, dim) -> np.ndarray:
 def _cell_errors(solve, keys, num_measurements, sparsity, dim):
     def one_trial(key):
         problem = _draw(key, num_measurements, sparsity, dim, dim, jnp.float64)
-        return relative_error(solve(problem.matrix, problem.measurements).x, problem.signal)
+        result = solve(problem.matrix, problem.measurements)
+        return relative_error(result.point, problem.signal), result.info
 
     return jax.vmap(one_trial)(keys)
 
@@ -402,15 +450,16 @@ class Transition(NamedTuple):
 
     Attributes:
         sparsity_fraction: (S,) s/d.
-        empirical_measurement_fraction: (S,) m/d where the logistic fit of the success rate
-            crosses 1/2 (NaN when the row's success rates do not cross 1/2 inside the grid).
-        empirical_sem: (S,) its standard error from the fit's Fisher information.
+        empirical: ``Estimate`` of the 50% point: ``mean`` (S,) m/d where the logistic fit of
+            the success rate crosses 1/2 (NaN when the row's success rates do not cross 1/2
+            inside the grid), ``sem`` (S,) its standard error from the fit's Fisher
+            information, ``num_samples`` the trials per cell (each row's fit uses M cells of
+            that many trials).
         theory_measurement_fraction: (S,) psi(s, d) / d.
     """
 
     sparsity_fraction: np.ndarray
-    empirical_measurement_fraction: np.ndarray
-    empirical_sem: np.ndarray
+    empirical: Estimate
     theory_measurement_fraction: np.ndarray
 
 
@@ -429,7 +478,7 @@ def transition(grid: PhaseGrid) -> Transition:
     fractions = grid.measurement_fractions
     fits = [_logistic_midpoint(fractions, rate, grid.num_trials) for rate in grid.success_rate]
     midpoint, sem = (np.array(v, dtype=np.float64) for v in zip(*fits, strict=True))
-    return Transition(grid.sparsity_fractions, midpoint, sem,
+    return Transition(grid.sparsity_fractions, Estimate(midpoint, sem, int(grid.num_trials)),
                       theory_curve(grid.sparsities, grid.dim))
 
 
@@ -461,7 +510,8 @@ def _logistic_midpoint(fractions, rates, num_trials) -> tuple[float, float]:
 
 
 def report(grid: PhaseGrid) -> dict:
-    """JSON-ready summary of a sweep: settings, the grid cells and the transition curve."""
+    """JSON-ready summary of a sweep: settings, the grid cells, the transition curve and the
+    worst solver info (``"solver_info"``: iterations, residual, converged)."""
     curve = transition(grid)
     cells = [{"sparsity_fraction": float(rho), "measurement_fraction": float(delta),
               "success_rate": float(grid.success_rate[i, j])}
@@ -469,6 +519,9 @@ def report(grid: PhaseGrid) -> dict:
              for j, delta in enumerate(grid.measurement_fractions)]
     rows = [{"sparsity_fraction": float(rho), "empirical_measurement_fraction": float(emp),
              "empirical_sem": float(sem), "theory_measurement_fraction": float(theory)}
-            for rho, emp, sem, theory in zip(*curve, strict=True)]
+            for rho, emp, sem, theory in zip(curve.sparsity_fraction, curve.empirical.mean,
+                                             curve.empirical.sem,
+                                             curve.theory_measurement_fraction, strict=True)]
     return {"dim": grid.dim, "solver": grid.solver, "trials": grid.num_trials, "tol": grid.tol,
-            "options": grid.options, "grid": cells, "transition": rows}
+            "options": grid.options, "grid": cells, "transition": rows,
+            "solver_info": grid.solver_info.to_dict()}

@@ -22,6 +22,10 @@ from phasetrans import _checks, nets, train
 from phasetrans.data import Dataset
 
 METHODS = ("global", "layerwise", "random")
+"""Masks of ``mask_for``/``sweep``: global or per-layer magnitude pruning, or uniformly random."""
+
+RULES = ("first_failure", "last_pass", "official")
+"""Rules of ``empirical_threshold`` turning a pass/fail row over the grid into one ratio."""
 
 
 def _prunable(params, prunable):
@@ -133,31 +137,71 @@ class SweepResult(NamedTuple):
     unpruned_train_loss: jax.Array
 
 
+_SEED_AXIS_HINT = ("params_seeds needs a leading seed axis S (e.g. train_seeds(...).params, or add "
+                   "one to a single network's params with "
+                   "jax.tree_util.tree_map(lambda w: w[None], params))")
+
+
+def _num_seeds(net: nets.Network, params_seeds) -> int:
+    """S, after checking that ``params_seeds`` has a leading seed axis (ValueError otherwise)."""
+    leaves = jax.tree_util.tree_leaves(params_seeds)
+    if not leaves:
+        raise ValueError(f"params_seeds has no arrays; {_SEED_AXIS_HINT}")
+    shapes = [np.shape(w) for w in leaves]
+    single = jax.eval_shape(lambda: net.init(key=jax.random.key(0)))
+    if (jax.tree_util.tree_structure(params_seeds) == jax.tree_util.tree_structure(single)
+            and shapes == [w.shape for w in jax.tree_util.tree_leaves(single)]):
+        raise ValueError(f"{_SEED_AXIS_HINT}; got the parameter shapes of a single network "
+                         f"(net.init's shapes {shapes})")
+    leading = sorted({shape[0] if shape else None for shape in shapes}, key=str)
+    if len(leading) != 1 or leading[0] is None:
+        raise ValueError(f"{_SEED_AXIS_HINT}; got leaves whose leading axis sizes disagree "
+                         f"({', '.join(map(str, leading))}; None = a scalar leaf)")
+    return int(leading[0])
+
+
 def sweep(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *,
           method: str = "global", prunable=None, finetune_steps: int = 0,
           finetune_learning_rate: float = 1e-3, key=None) -> SweepResult:
     """Prune every seed at every removal ratio and evaluate, in one jitted vmap (no Python loop).
 
+    Seed s at ratio p is pruned with ``mask_for(method, params_s, p, prunable)`` and, when
+    ``finetune_steps`` > 0, fine-tuned with the mask held fixed; it is then evaluated on the
+    test and train sets (see ``SweepResult``).
+
     Args:
-        params_seeds: parameters with a leading seed axis S (e.g. ``train_seeds(...).params``).
+        net: the network whose ``apply`` evaluates the pruned parameters (its ``init`` gives the
+            single-network shapes used to check ``params_seeds``).
+        params_seeds: parameters with a leading seed axis S (e.g. ``train_seeds(...).params``);
+            a single network's parameters raise ``ValueError``: add the axis with
+            ``jax.tree_util.tree_map(lambda w: w[None], params)``.
+        dataset: the train and test sets to evaluate on.
         removal_ratios: (P,) removal ratios in [0, 1].
-        method: ``"global"`` (default), ``"layerwise"`` or ``"random"`` (needs ``key``).
+        method: ``"global"`` (default), ``"layerwise"`` or ``"random"``.
+        prunable: bool per leaf (default: weights, not biases; see the module docstring).
         finetune_steps: full-batch Adam steps on the cross-entropy with the mask held fixed
             (default 0: one-shot pruning, as LOMP).
+        finetune_learning_rate: Adam's learning rate > 0 for fine-tuning (default 1e-3).
+        key: PRNG key, keyword-only; required for ``method="random"`` (``TypeError``
+            otherwise), where seed s draws one random order of its prunable entries from
+            ``jax.random.split(key, S)[s]``, shared by all ratios (its masks are nested in p).
+            Unused, and may be omitted, for the deterministic ``"global"`` and ``"layerwise"``.
     """
     grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
     if np.any((np.asarray(grid) < 0) | (np.asarray(grid) > 1)):
         raise ValueError("removal_ratios must lie in [0, 1]")
     _checks.one_of("method", method, METHODS)
     if method == "random":
+        if key is None:
+            raise TypeError("key is required for method='random': pass key=jax.random.key(seed)")
         key = _checks.prng_key("key", key)
     finetune_steps = _checks.integer("finetune_steps", finetune_steps, minimum=0)
     lr = _checks.real("finetune_learning_rate", finetune_learning_rate, positive=True)
     _checks.finite("params_seeds", params_seeds)
+    num_seeds = _num_seeds(net, params_seeds)
     first = jax.tree_util.tree_map(lambda w: w[0], params_seeds)
     prunable = _prunable(first, prunable)
-    num_seeds = jax.tree_util.tree_leaves(params_seeds)[0].shape[0]
-    keys = jax.random.split(key if key is not None else jax.random.key(0), num_seeds)
+    keys = jax.random.split(key, num_seeds) if method == "random" else None
     leaves, treedef = jax.tree_util.tree_flatten(prunable)
     frozen = (treedef, tuple(bool(leaf) for leaf in leaves))  # hashable, for jit's static args
     arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
@@ -187,10 +231,7 @@ def _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, 
         return jax.lax.scan(step, (params, tx.init(params)), None, length=finetune_steps)[0][0]
 
     def one(params, removal_ratio, key):
-        if method == "random":
-            mask = random_mask(params, removal_ratio, prunable, key=key)
-        else:
-            mask = mask_for(method, params, removal_ratio, prunable)
+        mask = mask_for(method, params, removal_ratio, prunable, key=key)
         pruned = apply_mask(params, mask)
         if finetune_steps:
             pruned = finetune(pruned, mask)
@@ -203,12 +244,32 @@ def _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, 
 
 
 class EmpiricalThreshold(NamedTuple):
-    """Largest removal ratio on the grid meeting each criterion (per seed, shape (S,)).
+    """Removal threshold on the grid under each criterion (per seed, shape (S,)).
 
-    ``accuracy``: test accuracy >= unpruned test accuracy - ``accuracy_tol``.
-    ``loss``: train loss (cross-entropy) <= unpruned train loss + ``epsilon``.
-    Rule ``"first_failure"`` (default): the largest p such that every grid ratio <= p passes;
-    ``"last_pass"``: the largest passing p anywhere on the grid (the official code's reading).
+    A grid ratio p *passes* a criterion when
+
+    - ``accuracy``: test accuracy >= unpruned test accuracy - ``accuracy_tol``;
+    - ``loss``: train loss (cross-entropy) <= unpruned train loss + ``epsilon``.
+
+    The ``rule`` turns a seed's pass/fail row into one ratio:
+
+    - ``"first_failure"`` (default): the largest p such that every grid ratio <= p passes;
+    - ``"last_pass"``: the largest passing p anywhere on the grid;
+    - ``"official"``: the rule of the ZZSL official code (``gaussian_width.py``): scanning down
+      from the top of the grid, the first p whose pruned test accuracy is *strictly above* the
+      unpruned one (with ``accuracy_tol`` > 0: strictly above unpruned - ``accuracy_tol``); for
+      the loss criterion likewise the first p whose train loss is strictly below unpruned +
+      ``epsilon``. That is ``"last_pass"`` with strict inequalities, so a network that never
+      beats its unpruned accuracy gets NaN (p = 0 only ties it).
+
+    NaN where no grid ratio qualifies.
+
+    Attributes:
+        accuracy: (S,) threshold under the accuracy criterion.
+        loss: (S,) threshold under the loss criterion.
+        accuracy_tol: the accuracy tolerance used.
+        epsilon: the loss tolerance used (a scalar or (S,)).
+        rule: the rule used (one of ``RULES``).
     """
 
     accuracy: np.ndarray
@@ -221,7 +282,7 @@ class EmpiricalThreshold(NamedTuple):
 def _largest_passing(grid, passes, rule):
     out = []
     for row in passes:
-        if rule == "last_pass":
+        if rule in ("last_pass", "official"):  # scan down from the top: the first pass
             ok = np.flatnonzero(row)
             out.append(grid[ok[-1]] if ok.size else np.nan)
         else:
@@ -231,21 +292,43 @@ def _largest_passing(grid, passes, rule):
     return np.asarray(out)
 
 
+_SLACK = 1e-7  # float32 accuracies/losses that agree to rounding count as equal
+
+
 def empirical_threshold(sweep_result: SweepResult, *, epsilon: float, accuracy_tol: float = 0.0,
                         rule: str = "first_failure") -> EmpiricalThreshold:
     """Empirical removal threshold of each seed under both criteria (see ``EmpiricalThreshold``).
 
-    ``epsilon`` is a scalar or one value per seed (each seed's own loss noise).
-    NaN for a seed that fails already at the first grid ratio.
+    Args:
+        sweep_result: the output of ``sweep`` (S seeds, P ratios; the grid in increasing order).
+        epsilon: loss tolerance > 0, a scalar or one value per seed (each seed's own loss
+            noise; its count must equal S).
+        accuracy_tol: accuracy tolerance >= 0 (default 0).
+        rule: ``"first_failure"`` (default), ``"last_pass"`` or ``"official"`` (see
+            ``EmpiricalThreshold``).
+
+    Returns:
+        ``EmpiricalThreshold``; NaN for a seed where no grid ratio qualifies (e.g. one that
+        fails already at the first grid ratio under ``"first_failure"``).
     """
     epsilon = np.asarray(_checks.array("epsilon", epsilon), np.float64)
     if epsilon.ndim > 1 or np.any(epsilon <= 0):
         raise ValueError(f"epsilon must be > 0 (a scalar or one value per seed), got {epsilon}")
     accuracy_tol = _checks.real("accuracy_tol", accuracy_tol, nonnegative=True)
-    _checks.one_of("rule", rule, ("first_failure", "last_pass"))
+    _checks.one_of("rule", rule, RULES)
     r = jax.tree_util.tree_map(np.asarray, sweep_result)
+    num_seeds = r.unpruned_train_loss.shape[0]
+    if epsilon.ndim == 1 and epsilon.size != num_seeds:
+        raise ValueError(f"epsilon has {epsilon.size} values (one per seed) but sweep_result has "
+                         f"{num_seeds} seeds; pass one value per seed or a scalar")
     grid = np.asarray(r.removal_ratios)
-    acc_ok = r.test_accuracy >= r.unpruned_test_accuracy[:, None] - accuracy_tol - 1e-7
-    loss_ok = r.train_loss <= (r.unpruned_train_loss + epsilon)[:, None]
+    acc_floor = r.unpruned_test_accuracy[:, None] - accuracy_tol
+    loss_ceiling = (r.unpruned_train_loss + epsilon)[:, None]
+    if rule == "official":
+        acc_ok = r.test_accuracy > acc_floor + _SLACK
+        loss_ok = r.train_loss < loss_ceiling - _SLACK
+    else:
+        acc_ok = r.test_accuracy >= acc_floor - _SLACK
+        loss_ok = r.train_loss <= loss_ceiling
     return EmpiricalThreshold(_largest_passing(grid, acc_ok, rule),
                               _largest_passing(grid, loss_ok, rule), accuracy_tol, epsilon, rule)

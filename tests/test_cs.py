@@ -7,6 +7,7 @@ import pytest
 from scipy import optimize
 
 from phasetrans import cli, closed_forms, cs
+from phasetrans.estimate import Estimate, SolverInfo
 
 
 def _linprog_bp(matrix, measurements):
@@ -30,11 +31,23 @@ def test_basis_pursuit_matches_linprog(x64, sparsity):
     for problem in _problems(0, 3, num_measurements=15, sparsity=sparsity, dim=30):
         res = cs.basis_pursuit(problem.matrix, problem.measurements, tol=1e-9, max_iters=20_000)
         reference = _linprog_bp(problem.matrix, problem.measurements)
-        assert bool(res.converged)
-        np.testing.assert_allclose(res.x, reference, atol=1e-6)
+        assert bool(res.info.converged)
+        assert float(res.info.residual) <= 1e-9 and 1 <= int(res.info.iterations) <= 20_000
+        np.testing.assert_allclose(res.point, reference, atol=1e-6)
         assert float(res.primal_residual) < 1e-7
         assert abs(float(res.duality_gap)) < 1e-6
-        assert np.abs(res.x).sum() == pytest.approx(np.abs(reference).sum(), rel=1e-7)
+        assert np.abs(res.point).sum() == pytest.approx(np.abs(reference).sum(), rel=1e-7)
+
+
+def test_basis_pursuit_reports_an_exhausted_budget(x64):
+    problem = _problems(0, 1, num_measurements=15, sparsity=3, dim=30)[0]
+    res = cs.basis_pursuit(problem.matrix, problem.measurements, max_iters=3)
+    assert int(res.info.iterations) == 3 and not bool(res.info.converged)
+    assert float(res.info.residual) > 1e-6
+    # the residual is the stopping rule's: max of the relative primal and z-change residuals
+    full = cs.basis_pursuit(problem.matrix, problem.measurements, tol=1e-6)
+    assert bool(full.info.converged) and 3 < int(full.info.iterations) < 2000
+    assert float(full.info.residual) <= 1e-6
 
 
 def test_basis_pursuit_recovers_above_and_fails_below_the_curve(x64):
@@ -43,9 +56,9 @@ def test_basis_pursuit_recovers_above_and_fails_below_the_curve(x64):
     for m, expect_success in [(above, True), (below, False)]:
         for problem in _problems(1, 5, num_measurements=m, sparsity=sparsity, dim=dim):
             res = cs.basis_pursuit(problem.matrix, problem.measurements)
-            error = float(cs.relative_error(res.x, problem.signal))
+            error = float(cs.relative_error(res.point, problem.signal))
             if expect_success:
-                assert error < 1e-4 and float(res.primal_residual) < 1e-4 and res.converged
+                assert error < 1e-4 and float(res.primal_residual) < 1e-4 and res.info.converged
             else:
                 assert error > 0.1
 
@@ -55,15 +68,17 @@ def test_basis_pursuit_vmaps_keeps_dtype_and_ignores_zero_rows(x64):
     matrices = jnp.stack([p.matrix for p in problems]).astype(jnp.float32)
     ys = jnp.stack([p.measurements for p in problems]).astype(jnp.float32)
     res = jax.vmap(cs.basis_pursuit)(matrices, ys)
-    assert res.x.dtype == jnp.float32 and res.x.shape == (4, 30)
-    np.testing.assert_allclose(res.x, jnp.stack([p.signal for p in problems]), atol=1e-3)
+    assert res.point.dtype == jnp.float32 and res.point.shape == (4, 30)
+    assert res.info.iterations.shape == (4,) and res.info.converged.shape == (4,)
+    np.testing.assert_allclose(res.point, jnp.stack([p.signal for p in problems]), atol=1e-3)
     # padding with zero rows (how sweeps give every m one shape) leaves the solution unchanged
     p = problems[0]
     padded = cs.basis_pursuit(jnp.vstack([p.matrix, jnp.zeros((8, 30))]),
                               jnp.concatenate([p.measurements, jnp.zeros(8)]))
     plain = cs.basis_pursuit(p.matrix, p.measurements)
-    np.testing.assert_allclose(padded.x, plain.x, atol=1e-9)
-    assert padded.x.dtype == jnp.float64
+    np.testing.assert_allclose(padded.point, plain.point, atol=1e-9)
+    assert padded.point.dtype == jnp.float64
+    assert int(padded.info.iterations) == int(plain.info.iterations)
 
 
 def test_make_problem_shapes_sparsity_and_scaling():
@@ -82,7 +97,7 @@ def _distances_to_bp(problem, depth, scales, num_iters):
     losses = np.asarray(runs.loss_history)
     assert losses.shape == (len(scales), num_iters)
     assert np.all(losses[:, -1] < 1e-4 * losses[:, 0])
-    return bp, np.asarray(cs.relative_error(runs.x, bp.x))
+    return bp, np.asarray(cs.relative_error(runs.point, bp.point))
 
 
 def test_overparam_gd_approaches_basis_pursuit_as_init_scale_shrinks(x64):
@@ -95,8 +110,27 @@ def test_overparam_gd_approaches_basis_pursuit_as_init_scale_shrinks(x64):
     # (for depth 2 it improves only like 1 / log(1 / alpha))
     problem = cs.make_problem(key=jax.random.key(4), num_measurements=20, sparsity=12, dim=40)
     bp, distances = _distances_to_bp(problem, 2, jnp.array([0.3, 0.03, 3e-3, 3e-4]), 20_000)
-    assert float(cs.relative_error(bp.x, problem.signal)) > 0.5
+    assert float(cs.relative_error(bp.point, problem.signal)) > 0.5
     assert np.all(np.diff(distances) < -0.02), distances
+
+
+def test_overparam_gd_reports_convergence_of_its_fixed_step_scan(x64):
+    problem = cs.make_problem(key=jax.random.key(8), num_measurements=20, sparsity=2, dim=40)
+    few = cs.overparam_gd(problem.matrix, problem.measurements, depth=2, init_scale=0.1,
+                          num_iters=10)
+    assert int(few.info.iterations) == 10 and not bool(few.info.converged)
+    relative = (np.linalg.norm(problem.matrix @ few.point - problem.measurements)
+                / np.linalg.norm(problem.measurements))
+    assert float(few.info.residual) == pytest.approx(relative, rel=1e-9) and relative > 1e-3
+    enough = cs.overparam_gd(problem.matrix, problem.measurements, depth=2, init_scale=0.1,
+                             num_iters=5000)
+    assert int(enough.info.iterations) == 5000 and bool(enough.info.converged)
+    assert float(enough.info.residual) <= 1e-3
+    # tol only decides the verdict: the iterates are the same
+    strict = cs.overparam_gd(problem.matrix, problem.measurements, depth=2, init_scale=0.1,
+                             num_iters=5000, tol=1e-8)
+    assert not bool(strict.info.converged)
+    np.testing.assert_array_equal(strict.point, enough.point)
 
 
 def test_logistic_transition_recovers_a_known_midpoint():
@@ -104,10 +138,13 @@ def test_logistic_transition_recovers_a_known_midpoint():
     rate = 1 / (1 + np.exp(-(fractions - 0.43) / 0.04))
     none = np.ones_like(rate)  # always succeeds: no crossing
     grid = cs.PhaseGrid("bp", 100, np.array([10, 20]), np.rint(fractions * 100).astype(int),
-                        np.stack([rate, none]), np.zeros((2, 20)), 10**6, 1e-3, {})
+                        np.stack([rate, none]), np.zeros((2, 20)), 10**6, 1e-3, {},
+                        SolverInfo(10, 1e-7, True))
     result = cs.transition(grid)
-    assert result.empirical_measurement_fraction[0] == pytest.approx(0.43, abs=1e-3)
-    assert np.isnan(result.empirical_measurement_fraction[1])
+    assert isinstance(result.empirical, Estimate) and result.empirical.num_samples == 10**6
+    assert result.empirical.mean[0] == pytest.approx(0.43, abs=1e-3)
+    assert 0 < result.empirical.sem[0] < 1e-3  # 10^6 trials per cell: a sharp fit
+    assert np.isnan(result.empirical.mean[1]) and np.isnan(result.empirical.sem[1])
     np.testing.assert_allclose(result.theory_measurement_fraction,
                                [closed_forms.l1_descent_cone_statdim(sparsity=s, dim=100) / 100
                                 for s in (10, 20)])
@@ -120,7 +157,7 @@ def test_basis_pursuit_transition_is_within_005_of_psi():
     assert grid.success_rate.shape == (3, 20)
     assert np.all(grid.success_rate[:, -1] == 1) and np.all(grid.success_rate[:, 0] == 0)
     result = cs.transition(grid)
-    gap = result.empirical_measurement_fraction - result.theory_measurement_fraction
+    gap = result.empirical.mean - result.theory_measurement_fraction
     assert np.all(np.abs(gap) < 0.05), gap
 
 
@@ -131,7 +168,7 @@ def test_basis_pursuit_transition_d100_within_003_of_psi():
                            sparsity_fractions=sparsity_fractions,
                            measurement_fractions=measurement_fractions, progress=False)
     result = cs.transition(grid)
-    gap = result.empirical_measurement_fraction - result.theory_measurement_fraction
+    gap = result.empirical.mean - result.theory_measurement_fraction
     assert np.all(np.abs(gap) < 0.03), gap
 
 
@@ -141,8 +178,29 @@ def test_overparam_transition_is_within_008_of_psi():
                            sparsity_fractions=[0.1, 0.2, 0.3],
                            measurement_fractions=np.arange(1, 21) / 20, progress=False)
     result = cs.transition(grid)
-    gap = result.empirical_measurement_fraction - result.theory_measurement_fraction
+    gap = result.empirical.mean - result.theory_measurement_fraction
     assert np.all(np.abs(gap) < 0.08), gap
+
+
+def test_report_surfaces_unconverged_solves():
+    settings = dict(key=jax.random.key(9), dim=20, num_trials=3, sparsity_fractions=[0.1, 0.2],
+                    measurement_fractions=[0.5, 0.9], progress=False)
+    starved = cs.success_grid(**settings, max_iters=2)
+    assert starved.solver_info == SolverInfo(2, starved.solver_info.residual, False)
+    out = json.loads(json.dumps(cs.report(starved)))
+    assert out["solver_info"]["converged"] is False and out["solver_info"]["iterations"] == 2
+    assert out["solver_info"]["residual"] > 1e-6
+    assert set(out) == {"dim", "solver", "trials", "tol", "options", "grid", "transition",
+                        "solver_info"}
+    assert set(out["transition"][0]) == {"sparsity_fraction", "empirical_measurement_fraction",
+                                         "empirical_sem", "theory_measurement_fraction"}
+    easy = cs.report(cs.success_grid(**settings, max_iters=5000))
+    assert easy["solver_info"]["converged"] is True
+    assert 2 < easy["solver_info"]["iterations"] <= 5000
+    assert easy["solver_info"]["residual"] <= 1e-6
+    gd = cs.success_grid(**{**settings, "sparsity_fractions": [0.1]}, solver="overparam",
+                         num_iters=5)
+    assert gd.solver_info.iterations == 5 and not gd.solver_info.converged
 
 
 def test_bad_input_raises_clear_errors():
@@ -168,6 +226,8 @@ def test_bad_input_raises_clear_errors():
         cs.basis_pursuit(p.matrix.T, p.signal)
     with pytest.raises(ValueError, match="tol must be > 0"):
         cs.basis_pursuit(p.matrix, p.measurements, tol=0.0)
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        cs.overparam_gd(p.matrix, p.measurements, tol=-1.0)
     grid = dict(key=key, dim=10, num_trials=2, sparsity_fractions=[0.1],
                 measurement_fractions=[0.5], progress=False)
     with pytest.raises(ValueError, match="solver must be one of"):
@@ -186,5 +246,6 @@ def test_cli_cs_json(capsys):
         "sparsity_fraction", "measurement_fraction", "success_rate"}
     assert len(out["transition"]) == 3 and set(out["transition"][0]) >= {
         "sparsity_fraction", "empirical_measurement_fraction", "theory_measurement_fraction"}
+    assert set(out["solver_info"]) == {"iterations", "residual", "converged"}
     assert cli.main(["cs", "--dim", "20", "--trials", "2", "--seed", "0", "--solver",
                      "overparam", "--init-scale", "-1"]) == 2

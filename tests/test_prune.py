@@ -86,6 +86,156 @@ def test_empirical_threshold_rules():
     assert last.accuracy.tolist() == [0.75] and last.loss.tolist() == [0.75]
     tol = prune.empirical_threshold(sw, epsilon=0.5, accuracy_tol=0.05)
     assert tol.accuracy.tolist() == [0.75] and tol.loss.tolist() == [0.75]
+    # official: no ratio is strictly above the unpruned accuracy (0.9 only ties it) -> NaN;
+    # loss strictly below 0.1 + 0.05: 0.12 (p = 0.25) is the highest, 0.15 ties the bound
+    official = prune.empirical_threshold(sw, epsilon=0.05, rule="official")
+    assert np.isnan(official.accuracy).all() and official.loss.tolist() == [0.25]
+    assert official.rule == "official"
+
+
+def _hand_sweep():
+    """Two seeds x six ratios; unpruned test accuracy 0.8 and train loss 0.5 for both.
+
+    seed 0: accuracy dips at 0.2, beats 0.8 at 0.4 and 0.6 only; loss passes 0.5 + eps up to 0.4
+            then again at 0.8.
+    seed 1: accuracy never beats 0.8 but stays within 0.05 up to 0.6; loss fails at p = 0.
+    """
+    grid = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    acc = np.array([[0.8, 0.7, 0.85, 0.81, 0.8, 0.1],
+                    [0.8, 0.78, 0.76, 0.75, 0.7, 0.1]])
+    loss = np.array([[0.5, 0.52, 0.55, 0.9, 0.51, 3.0],
+                     [0.7, 0.5, 0.5, 0.6, 0.8, 3.0]])
+    unpruned_acc, unpruned_loss = np.array([0.8, 0.8]), np.array([0.5, 0.5])
+    return prune.SweepResult(grid, acc, loss, acc, loss, unpruned_acc, unpruned_loss,
+                             unpruned_acc, unpruned_loss)
+
+
+@pytest.mark.parametrize(("rule", "accuracy_tol", "accuracy", "loss"), [
+    # accuracy passes (>= 0.8 - tol): seed 0 at 0, 0.4, 0.6, 0.8; seed 1 at 0 only (tol 0)
+    # loss passes (<= 0.5 + 0.06): seed 0 at 0, 0.2, 0.4, 0.8; seed 1 at 0.2, 0.4
+    ("first_failure", 0.0, [0.0, 0.0], [0.4, np.nan]),
+    ("last_pass", 0.0, [0.8, 0.0], [0.8, 0.4]),
+    # official: accuracy strictly above 0.8: seed 0 at 0.4, 0.6 (top: 0.6), seed 1 never;
+    # loss strictly below 0.56: seed 0 at 0, 0.2, 0.4, 0.8 (top: 0.8), seed 1 at 0.2, 0.4
+    ("official", 0.0, [0.6, np.nan], [0.8, 0.4]),
+    # accuracy_tol 0.05: seed 1 passes (>= 0.75) up to 0.6; seed 0's dip to 0.7 still fails
+    ("first_failure", 0.05, [0.0, 0.6], [0.4, np.nan]),
+    ("last_pass", 0.05, [0.8, 0.6], [0.8, 0.4]),
+    # official with tol: strictly above 0.75: seed 0 tops at 0.8, seed 1 at 0.4 (0.75 ties)
+    ("official", 0.05, [0.8, 0.4], [0.8, 0.4]),
+])
+def test_empirical_threshold_all_rules_both_criteria_by_hand(rule, accuracy_tol, accuracy, loss):
+    th = prune.empirical_threshold(_hand_sweep(), epsilon=0.06, accuracy_tol=accuracy_tol,
+                                   rule=rule)
+    np.testing.assert_array_equal(th.accuracy, accuracy)
+    np.testing.assert_array_equal(th.loss, loss)
+    assert th.rule == rule and th.accuracy_tol == accuracy_tol
+
+
+def test_empirical_threshold_epsilon_per_seed():
+    sw = _hand_sweep()
+    # seed 0 with a tight epsilon fails at 0.2 (0.52 > 0.51); seed 1 with a loose one passes
+    # (<= 0.85) at every ratio up to 0.8
+    th = prune.empirical_threshold(sw, epsilon=[0.01, 0.35], rule="first_failure")
+    np.testing.assert_array_equal(th.loss, [0.0, 0.8])
+    with pytest.raises(ValueError, match="epsilon has 3 values .* 2 seeds"):
+        prune.empirical_threshold(sw, epsilon=[0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="rule must be one of"):
+        prune.empirical_threshold(sw, epsilon=0.1, rule="best")
+
+
+class _Counter:
+    """A two-layer network whose loss counts its kept weights (to check masks by hand).
+
+    The logit of class 0 is x_0 * (kept weights of layer 0) + x_1 * (kept weights of layer 1),
+    class 1's is 0, every label is 0; so an input e_l has cross-entropy softplus(-k_l) and the
+    count is k_l = -log(expm1(loss)). Train inputs are e_0, test inputs e_1.
+    """
+
+    params = [{"w": jnp.array([[0.9, -0.1, 0.5, 0.3], [0.2, -0.8, 0.7, 0.05],
+                               [-0.6, 0.4, 1.1, -0.25]]), "b": jnp.zeros(4)},
+              {"w": jnp.array([[3.0, -2.5], [2.2, 4.0], [-3.5, 2.8]]), "b": jnp.zeros(2)}]
+    sizes = (12, 6)  # D = 18; every layer-1 weight is larger than every layer-0 weight
+
+    @staticmethod
+    def apply(params, x):
+        kept = [jnp.sum(layer["w"] != 0).astype(jnp.float32) for layer in params]
+        logit = x[:, 0] * kept[0] + x[:, 1] * kept[1]
+        return jnp.stack([logit, jnp.zeros_like(logit)], axis=-1)
+
+    net = nets.Network(lambda *, key: _Counter.params, apply, "counter")
+    dataset = data.Dataset(jnp.array([[1.0, 0.0]]), jnp.array([0], jnp.int32),
+                           jnp.array([[0.0, 1.0]]), jnp.array([0], jnp.int32), 2, "counter",
+                           (2,))
+
+    @classmethod
+    def seeds(cls, num):
+        return jax.tree_util.tree_map(lambda w: jnp.stack([w] * num), cls.params)
+
+    @staticmethod
+    def count(loss):
+        """The kept-weight count k behind a loss softplus(-k)."""
+        return np.rint(-np.log(np.expm1(np.asarray(loss, np.float64)))).astype(int)
+
+    @classmethod
+    def kept(cls, sweep_result):
+        """(layer-0 counts, layer-1 counts), each (S, P), recovered from the losses."""
+        return cls.count(sweep_result.train_loss), cls.count(sweep_result.test_loss)
+
+
+GRID = np.array([0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
+
+
+def test_sweep_layerwise_and_global_remove_hand_counts():
+    layerwise = prune.sweep(_Counter.net, _Counter.seeds(2), _Counter.dataset, GRID,
+                            method="layerwise")
+    kept0, kept1 = _Counter.kept(layerwise)
+    # floor(p n_l) removed per layer: n = 12 -> 0, 3, 6, 9, 10, 12; n = 6 -> 0, 1, 3, 4, 5, 6
+    np.testing.assert_array_equal(kept0, [[12, 9, 6, 3, 2, 0]] * 2)
+    np.testing.assert_array_equal(kept1, [[6, 5, 3, 2, 1, 0]] * 2)
+    assert _Counter.count(layerwise.unpruned_train_loss).tolist() == [12, 12]
+    assert _Counter.count(layerwise.unpruned_test_loss).tolist() == [6, 6]
+    # global: floor(p 18) = 0, 4, 9, 13, 16, 18 removed, the small layer-0 weights first
+    kept0, kept1 = _Counter.kept(prune.sweep(_Counter.net, _Counter.seeds(2), _Counter.dataset,
+                                             GRID, key=jax.random.key(0)))  # key: unused
+    np.testing.assert_array_equal(kept0, [[12, 8, 3, 0, 0, 0]] * 2)
+    np.testing.assert_array_equal(kept1, [[6, 6, 6, 5, 2, 0]] * 2)
+
+
+def test_sweep_random_removes_floor_pd_and_depends_on_the_key():
+    seeds = _Counter.seeds(4)  # identical seeds: any difference comes from the keys
+    runs = [_Counter.kept(prune.sweep(_Counter.net, seeds, _Counter.dataset, GRID,
+                                      method="random", key=jax.random.key(k))) for k in (0, 1)]
+    removed = np.floor(GRID * 18 + 1e-9).astype(int)  # 0, 4, 9, 13, 16, 18
+    for kept0, kept1 in runs:
+        np.testing.assert_array_equal(kept0 + kept1, np.broadcast_to(18 - removed, (4, 6)))
+        assert np.all(np.diff(kept0, axis=1) <= 0) and np.all(np.diff(kept1, axis=1) <= 0)
+        assert len({tuple(row) for row in kept0}) > 1  # each seed has its own key
+    assert not np.array_equal(runs[0][0], runs[1][0])  # and the key matters
+    again = _Counter.kept(prune.sweep(_Counter.net, seeds, _Counter.dataset, GRID,
+                                      method="random", key=jax.random.key(0)))
+    np.testing.assert_array_equal(again, runs[0])
+    # seed s uses split(key, S)[s]: the masks random_mask draws with it
+    key = jax.random.split(jax.random.key(1), 4)[2]
+    for j, p in enumerate(GRID):
+        mask = prune.random_mask(_Counter.params, float(p), key=key)
+        assert [int(np.sum(np.asarray(m["w"]))) for m in mask] == [runs[1][0][2, j],
+                                                                   runs[1][1][2, j]]
+
+
+def test_sweep_requires_a_key_and_a_seed_axis():
+    seeds = _Counter.seeds(2)
+    with pytest.raises(TypeError, match="key is required for method='random'"):
+        prune.sweep(_Counter.net, seeds, _Counter.dataset, GRID, method="random")
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        prune.sweep(_Counter.net, seeds, _Counter.dataset, GRID, method="random", key=0)
+    with pytest.raises(ValueError, match=r"params_seeds needs a leading seed axis.*single"):
+        prune.sweep(_Counter.net, _Counter.params, _Counter.dataset, GRID)
+    ragged = [{"w": seeds[0]["w"], "b": seeds[0]["b"][:1]}, seeds[1]]
+    with pytest.raises(ValueError, match=r"params_seeds needs a leading seed axis.*disagree"):
+        prune.sweep(_Counter.net, ragged, _Counter.dataset, GRID)
+    one = jax.tree_util.tree_map(lambda w: w[None], _Counter.params)  # the suggested fix
+    assert prune.sweep(_Counter.net, one, _Counter.dataset, GRID).test_loss.shape == (1, 6)
 
 
 def test_bad_input():

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from phasetrans import cs  # noqa: E402
+from phasetrans import _io, cs  # noqa: E402
 
 RESULTS = Path("results/cs_phase_transition")
 FIGURES = Path("figures")
@@ -51,8 +50,8 @@ def plot_grid(ax, result: dict, title: str):
 
 
 def figure_grids() -> None:
-    bp = json.loads((RESULTS / "bp_grid.json").read_text())
-    gd = json.loads((RESULTS / "overparam_grid.json").read_text())
+    bp = _io.read_json(RESULTS / "bp_grid.json")
+    gd = _io.read_json(RESULTS / "overparam_grid.json")
     opts = gd["options"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
     plot_grid(axes[0], bp, f"basis pursuit (ADMM), d={bp['dim']}, {bp['trials']} trials/cell\n"
@@ -62,7 +61,7 @@ def figure_grids() -> None:
                                    f"{gd['trials']} trials/cell\nsuccess: rel. error ≤ "
                                    f"{gd['tol']:g}")
     fig.colorbar(image, ax=axes, label="success rate", shrink=0.9)
-    fig.savefig(FIGURES / "cs_phase_transition.png", dpi=130)
+    _io.save_figure(fig, FIGURES / "cs_phase_transition.png", dpi=130)
 
 
 def figure_init_scale() -> None:
@@ -94,7 +93,7 @@ def figure_init_scale() -> None:
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel(r"$\|x_{GD} - x_{BP}\|\,/\,\|x_{BP}\|$ (median, IQR band)")
     axes[0].legend(fontsize=8)
-    fig.savefig(FIGURES / "overparam_init_scale.png", dpi=130)
+    _io.save_figure(fig, FIGURES / "overparam_init_scale.png", dpi=130)
 
 
 def main() -> None:

@@ -1,30 +1,35 @@
 """phasetrans: put a geometric theory of network pruning to the test.
 
-One concept per module (see the README's "Library" table): ``bodies``, ``closed_forms``,
-``width``, ``solvers``, ``l1_body`` (convex geometry); ``spectrum`` (Hessian spectra);
-``data``, ``nets``, ``train``, ``prune`` (the empirical side); ``threshold``, ``compare`` (the
-prediction and the comparison); ``cs`` (compressed sensing); ``estimate`` (Monte Carlo mean with
-SEM). ``plots`` and ``cli`` are imported on demand.
+One concept per module (the README's "Library" table is the map). Layers, imports pointing
+down only (checked by ``tests/test_layers.py``):
+
+- shared: ``estimate`` (Estimate, SolverInfo), ``sampling`` (the Monte Carlo sampler);
+- geometry: ``bodies``, ``projections``, ``conic_admm``, ``closed_forms``, ``width``;
+- networks: ``data``, ``nets``, ``train``, ``prune``, ``spectrum``;
+- theory: ``formula`` (the width formula), ``predict`` (the prediction pipeline);
+- applications: ``compare``, ``report``, ``cs``; ``plots`` and ``cli`` are imported on demand.
 """
 
 from phasetrans import (
     bodies,
     closed_forms,
-    compare,
+    conic_admm,
     cs,
     data,
     estimate,
-    l1_body,
+    formula,
     nets,
+    predict,
+    projections,
     prune,
-    solvers,
+    sampling,
     spectrum,
-    threshold,
     train,
     width,
 )
-from phasetrans.estimate import Estimate
+from phasetrans.estimate import Estimate, SolverInfo
 
-__all__ = ["Estimate", "bodies", "closed_forms", "compare", "cs", "data", "estimate", "l1_body",
-           "nets", "prune", "solvers", "spectrum", "threshold", "train", "width"]
+__all__ = ["Estimate", "SolverInfo", "bodies", "closed_forms", "conic_admm", "cs", "data",
+           "estimate", "formula", "nets", "predict", "projections", "prune", "sampling",
+           "spectrum", "train", "width"]
 __version__ = "0.1.0"

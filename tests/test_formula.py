@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import threshold
+from phasetrans import formula
 
 
 def _terms(lams, eps, R):
@@ -11,12 +11,12 @@ def _terms(lams, eps, R):
     return 2 * eps / (lams * R**2 + 2 * eps)
 
 
-def test_width_ratio_matches_paper_formula_with_semi_axes():
+def test_statdim_ratio_matches_paper_formula_with_semi_axes():
     lams = np.array([0.5, 1.0, 3.0, 10.0])
     eps, R = 0.02, np.array([0.0, 0.3, 1.0])
     r2 = 2 * eps / lams
     expected = [np.mean(r2 / (r**2 + r2)) for r in R]
-    got = threshold.width_ratio(lams[None], np.full((1, 4), 0.25), distances=R, epsilon=eps,
+    got = formula.statdim_ratio(lams[None], np.full((1, 4), 0.25), distances=R, epsilon=eps,
                                 eigen_treatment="abs")
     np.testing.assert_allclose(got[0], expected, rtol=1e-6)
     assert got[0, 0] == pytest.approx(1.0)
@@ -28,7 +28,7 @@ def test_eigen_treatments_on_hand_built_spectrum():
     eps, R, floor = 0.1, 1.0, 1e-6
 
     def ratio(treatment):
-        return float(threshold.width_ratio(nodes, weights, distances=[R], epsilon=eps,
+        return float(formula.statdim_ratio(nodes, weights, distances=[R], epsilon=eps,
                                            eigen_treatment=treatment, floor=floor)[0, 0])
 
     t2 = _terms([2.0], eps, R)[0]
@@ -38,18 +38,53 @@ def test_eigen_treatments_on_hand_built_spectrum():
     assert ratio("flat") == pytest.approx((3 + t2) / 4, rel=1e-6)
 
 
-def test_width_ratio_bad_input():
+def test_statdim_ratio_bad_input():
     ok = dict(distances=[1.0], epsilon=0.1, eigen_treatment="abs")
     with pytest.raises(ValueError, match="epsilon must be > 0"):
-        threshold.width_ratio([[1.0]], [[1.0]], **{**ok, "epsilon": 0.0})
+        formula.statdim_ratio([[1.0]], [[1.0]], **{**ok, "epsilon": 0.0})
     with pytest.raises(ValueError, match="eigen_treatment must be one of"):
-        threshold.width_ratio([[1.0]], [[1.0]], **{**ok, "eigen_treatment": "clip"})
+        formula.statdim_ratio([[1.0]], [[1.0]], **{**ok, "eigen_treatment": "clip"})
     with pytest.raises(ValueError, match="floor must be > 0"):
-        threshold.width_ratio([[1.0]], [[1.0]], **{**ok, "eigen_treatment": "floor"})
+        formula.statdim_ratio([[1.0]], [[1.0]], **{**ok, "eigen_treatment": "floor"})
     with pytest.raises(ValueError, match="nodes contains NaN"):
-        threshold.width_ratio([[np.nan]], [[1.0]], **ok)
+        formula.statdim_ratio([[np.nan]], [[1.0]], **ok)
     with pytest.raises(ValueError, match="distances must be >= 0"):
-        threshold.width_ratio([[1.0]], [[1.0]], **{**ok, "distances": [-1.0]})
+        formula.statdim_ratio([[1.0]], [[1.0]], **{**ok, "distances": [-1.0]})
+    with pytest.raises(ValueError, match="each row of weights must sum to 1"):
+        formula.statdim_ratio([[1.0, 2.0]], [[0.5, 0.4]], **ok)
+
+
+def test_eigenvalue_helpers_on_hand_values():
+    lam = np.array([-2.0, -1e-9, 0.0, 3e-5, 0.5])
+    np.testing.assert_allclose(
+        formula.positive_eigenvalues(lam, eigen_treatment="abs", floor=1e-4),
+        [2.0, 1e-4, 1e-4, 1e-4, 0.5])
+    for treatment in ("floor", "drop", "flat"):
+        np.testing.assert_allclose(
+            formula.positive_eigenvalues(lam, eigen_treatment=treatment, floor=1e-4),
+            [1e-4, 1e-4, 1e-4, 1e-4, 0.5])
+    np.testing.assert_allclose(formula.psd_eigenvalues(lam, eigen_treatment="abs"),
+                               [2.0, 1e-9, 0.0, 3e-5, 0.5])
+    np.testing.assert_allclose(formula.psd_eigenvalues(lam, eigen_treatment="drop"),
+                               [0.0, 0.0, 0.0, 3e-5, 0.5])
+    with pytest.raises(ValueError, match="floor must be > 0"):
+        formula.positive_eigenvalues(lam, eigen_treatment="abs", floor=0.0)
+    with pytest.raises(ValueError, match="eigen_treatment must be one of"):
+        formula.psd_eigenvalues(lam, eigen_treatment="clip")
+
+
+def test_theory_window_closed_form():
+    # a_eta = sqrt(8 log(4 / eta)) = sqrt(8 log 80) = 5.9208 at eta = 0.05 [ALMT Thm I];
+    # half-width a / sqrt(D)
+    window = formula.theory_window(1000)
+    assert window.a_eta == pytest.approx(5.9208, abs=1e-4)
+    assert window.half_width == pytest.approx(5.9208 / np.sqrt(1000), abs=1e-5)  # ~0.19
+    assert formula.theory_window(10**6).half_width == pytest.approx(0.0059208, abs=1e-6)
+    assert formula.theory_window(1000, eta=0.5).a_eta == pytest.approx(np.sqrt(8 * np.log(8)))
+    with pytest.raises(ValueError, match="eta must be < 1"):
+        formula.theory_window(1000, eta=1.0)
+    with pytest.raises(ValueError, match="num_params must be >= 1"):
+        formula.theory_window(0)
 
 
 def test_fixed_point_of_single_eigenvalue_spectrum_solves_the_cubic():
@@ -59,22 +94,23 @@ def test_fixed_point_of_single_eigenvalue_spectrum_solves_the_cubic():
     roots = np.roots([lam * a**2, 0.0, 2 * eps, -2 * eps])
     exact = float(roots[np.abs(roots.imag) < 1e-12].real[0])
     grid = np.linspace(0, 1, 1001)
-    pred = threshold.formula_prediction(np.full((1, 5), lam), np.full((1, 5), 0.2),
+    pred = formula.formula_prediction(np.full((1, 5), lam), np.full((1, 5), 0.2),
                                         removal_ratios=grid, distances=a * grid, epsilon=eps)
     assert pred.removal_ratio == pytest.approx(exact, abs=1e-5)
     assert pred.interval == (pytest.approx(pred.removal_ratio), pytest.approx(pred.removal_ratio))
-    np.testing.assert_array_equal(pred.curve_sem, 0.0)
+    np.testing.assert_array_equal(pred.statdim_ratio.sem, 0.0)
+    assert pred.statdim_ratio.num_samples == 1
 
 
 def test_fixed_point_edges_and_validation():
     grid = np.linspace(0, 1, 11)
-    assert threshold.fixed_point(grid, np.ones(11)) == 1.0
-    assert threshold.fixed_point(grid, np.zeros(11)) == 0.0
-    assert threshold.fixed_point(grid, 0.5 * np.ones(11)) == pytest.approx(0.5)
+    assert formula.fixed_point(grid, np.ones(11)) == 1.0
+    assert formula.fixed_point(grid, np.zeros(11)) == 0.0
+    assert formula.fixed_point(grid, 0.5 * np.ones(11)) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="strictly increasing"):
-        threshold.fixed_point(grid[::-1], np.ones(11))
+        formula.fixed_point(grid[::-1], np.ones(11))
     with pytest.raises(ValueError, match="curve must have shape"):
-        threshold.fixed_point(grid, np.ones(3))
+        formula.fixed_point(grid, np.ones(3))
 
 
 def test_interval_reflects_probe_spread_and_epsilon_error():
@@ -83,25 +119,26 @@ def test_interval_reflects_probe_spread_and_epsilon_error():
     weights = np.full((8, 20), 1 / 20)
     grid = np.linspace(0, 1, 201)
     kw = dict(removal_ratios=grid, distances=2 * grid, epsilon=0.1)
-    pred = threshold.formula_prediction(nodes, weights, **kw)
+    pred = formula.formula_prediction(nodes, weights, **kw)
     lo, hi = pred.interval
     assert lo < pred.removal_ratio < hi
-    wider = threshold.formula_prediction(nodes, weights, epsilon_standard_error=0.02, **kw)
+    wider = formula.formula_prediction(nodes, weights, epsilon_standard_error=0.02, **kw)
     assert wider.interval[0] < lo and wider.interval[1] > hi
-    mean = threshold.width_ratio(nodes, weights, distances=2 * grid, epsilon=0.1,
+    mean = formula.statdim_ratio(nodes, weights, distances=2 * grid, epsilon=0.1,
                                  eigen_treatment="abs").mean(0)
-    np.testing.assert_allclose(pred.curve, mean, rtol=1e-6)
+    np.testing.assert_allclose(pred.statdim_ratio.mean, mean, rtol=1e-6)
+    assert pred.statdim_ratio.num_samples == 8
 
 
 def test_sensitivity_rows_and_monotone_in_epsilon():
     nodes = np.array([[-0.5, 1e-8, 0.5, 1.0, 4.0]])
     weights = np.full((1, 5), 0.2)
     grid = np.linspace(0, 1, 501)
-    rows = threshold.sensitivity(nodes, weights, removal_ratios=grid, distances=3 * grid,
+    rows = formula.sensitivity(nodes, weights, removal_ratios=grid, distances=3 * grid,
                                  epsilon=0.05, floor=1e-4)
     assert len(rows) == 4 * 3
     by = {(r["eigen_treatment"], r["epsilon_scale"]): r["predicted_removal_ratio"] for r in rows}
-    for treatment in threshold.EIGEN_TREATMENTS:
+    for treatment in formula.EIGEN_TREATMENTS:
         assert by[(treatment, 0.5)] <= by[(treatment, 1.0)] <= by[(treatment, 2.0)]
     # two of five eigenvalues are low: "flat" counts them fully, "drop" not at all
     assert by[("flat", 1.0)] > by[("floor", 1.0)] > by[("drop", 1.0)]
@@ -114,13 +151,13 @@ def test_loss_noise_matches_sampling_theory():
     def loss_fn(params, batch):
         return params * jnp.mean(batch)
 
-    noise = threshold.loss_noise(loss_fn, 1.0, values, key=jax.random.key(1), batch_size=100,
+    noise = formula.loss_noise(loss_fn, 1.0, values, key=jax.random.key(1), batch_size=100,
                                  num_batches=400)
     sigma = float(np.std(np.asarray(values)))
     expected = sigma / np.sqrt(100) * np.sqrt((4000 - 100) / (4000 - 1))
-    assert abs(noise.epsilon - expected) < 4 * noise.standard_error
-    assert noise.num_batches == 400 and noise.batch_size == 100
-    again = threshold.loss_noise(loss_fn, 1.0, values, key=jax.random.key(1), batch_size=100,
+    assert abs(noise.epsilon.mean - expected) < 4 * noise.epsilon.sem
+    assert noise.epsilon.num_samples == 400 and noise.batch_size == 100
+    again = formula.loss_noise(loss_fn, 1.0, values, key=jax.random.key(1), batch_size=100,
                                  num_batches=400)
     assert again == noise
 
@@ -132,10 +169,10 @@ def test_loss_noise_bad_input():
         return params * jnp.mean(batch)
 
     with pytest.raises(ValueError, match="batch_size must be <= 10"):
-        threshold.loss_noise(loss_fn, 1.0, values, key=jax.random.key(0), batch_size=11)
+        formula.loss_noise(loss_fn, 1.0, values, key=jax.random.key(0), batch_size=11)
     with pytest.raises(TypeError, match="key is required"):
-        threshold.loss_noise(loss_fn, 1.0, values, key=None)
+        formula.loss_noise(loss_fn, 1.0, values, key=None)
     with pytest.raises(ValueError, match="params contains NaN"):
-        threshold.loss_noise(loss_fn, jnp.nan, values, key=jax.random.key(0), batch_size=5)
+        formula.loss_noise(loss_fn, jnp.nan, values, key=jax.random.key(0), batch_size=5)
     with pytest.raises(ValueError, match="eps = 0"):
-        threshold.loss_noise(loss_fn, 0.0, values, key=jax.random.key(0), batch_size=5)
+        formula.loss_noise(loss_fn, 0.0, values, key=jax.random.key(0), batch_size=5)

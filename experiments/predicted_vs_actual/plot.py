@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import matplotlib
@@ -11,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from phasetrans import plots  # noqa: E402
+from phasetrans import _io  # noqa: E402
 
 RESULTS = pathlib.Path("results/predicted_vs_actual/results.json")
 FIGURES = pathlib.Path("figures")
@@ -51,7 +50,7 @@ def predicted_vs_actual(rows, path):
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _io.save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -81,18 +80,15 @@ def magnitude_and_sharpness(rows, path):
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _io.save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
 def main() -> None:
-    rows = json.loads(RESULTS.read_text())
+    rows = _io.read_json(RESULTS)
     FIGURES.mkdir(exist_ok=True)
     predicted_vs_actual(rows, FIGURES / "predicted_vs_actual.png")
     magnitude_and_sharpness(rows, FIGURES / "magnitude_and_sharpness.png")
-    headline = next((r for r in rows if r["dataset"] == "digits" and r["arch"].endswith("32-32-10")
-                     and r["l1"] == 1e-4), rows[0])
-    plots.width_curve(headline, FIGURES / "width_curve.png")
 
 
 if __name__ == "__main__":

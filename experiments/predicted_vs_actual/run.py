@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import pathlib
 import time
 
-from phasetrans import compare
+from experiments import _output
+from phasetrans import compare, report
 
-OUT = pathlib.Path("results/predicted_vs_actual")
 ARCHS = ("16", "32-32", "cnn")
 DATASETS = ("digits", "mnist1d")
 L1S = (1e-5, 1e-4, 5e-4)
@@ -49,7 +47,8 @@ def _key(row) -> tuple:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="digits only, one l1, 2 seeds")
+    parser.add_argument("--quick", action="store_true",
+                        help="digits only, one l1, 2 seeds, into results/.../quick/")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
     parser.add_argument("--archs", nargs="+", default=ARCHS,
@@ -60,21 +59,19 @@ def main() -> None:
     seeds = args.seeds
     if args.quick:
         configs, seeds = [("digits", "32-32", 1e-4)], 2
-    OUT.mkdir(parents=True, exist_ok=True)
-    previous = OUT / "results.json"
-    rows = [r for r in (json.loads(previous.read_text()) if previous.exists() else [])
-            if _key(r) not in set(configs)]
+    out = _output.directory("predicted_vs_actual", quick=args.quick)
+    rows = [r for r in _output.read_rows(out / "results.json") if _key(r) not in set(configs)]
     for dataset, arch, l1 in configs:
         start = time.perf_counter()
-        row = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds)
+        row = report.comparison_json(compare.compare(dataset, arch=arch, l1=l1,
+                                                     num_seeds=seeds, progress=True))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
         rows.sort(key=lambda r: (DATASETS.index(r["dataset"]), ARCHS.index(_key(r)[1]), r["l1"]))
         print(f"{dataset} {arch} l1={l1:g}: predicted {row['predicted_removal_ratio']:.3f} "
               f"empirical {row['empirical_removal_ratio']['accuracy']:.3f} "
               f"({row['seconds']:.0f} s)", flush=True)
-        (OUT / "results.json").write_text(json.dumps(rows, indent=1))
-        (OUT / "table.md").write_text(table(rows))
+        _output.write_rows(out, rows, table(rows))
 
 
 if __name__ == "__main__":

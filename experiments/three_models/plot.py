@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from phasetrans import _io  # noqa: E402
 
 RESULTS = pathlib.Path("results/three_models/results.json")
 FIGURE = pathlib.Path("figures/three_models.png")
@@ -54,12 +55,12 @@ def three_models(rows, path):
     fig.suptitle("Three models of the pruning threshold (networks with D ≤ 1500; seed means)",
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _io.save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
 def main() -> None:
-    rows = json.loads(RESULTS.read_text())
+    rows = _io.read_json(RESULTS)
     FIGURE.parent.mkdir(exist_ok=True)
     three_models(rows, FIGURE)
     print(f"wrote {FIGURE}")

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import pathlib
 import time
 
-from phasetrans import compare
+from experiments import _output
+from phasetrans import compare, predict, report
 
-OUT = pathlib.Path("results/three_models")
 CONFIGS = (("digits", "16"), ("digits", "cnn"), ("mnist1d", "16"))
 LARGE = (("digits", "32-32"), ("mnist1d", "32-32"))  # D = 3392, 2624
 L1S = (1e-5, 1e-4, 5e-4)
@@ -56,7 +54,8 @@ def table(rows) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="digits, one l1, one seed")
+    parser.add_argument("--quick", action="store_true",
+                        help="digits, one l1, one seed, into results/three_models/quick/")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--large", action="store_true", help="32-32 networks, one seed")
     args = parser.parse_args()
@@ -67,18 +66,19 @@ def main() -> None:
         args.seeds = 1
     if args.quick:
         configs, args.seeds = [("digits", "16", 1e-4)], 1
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = _output.directory("three_models", quick=args.quick)
     rows = []
     for dataset, arch, l1 in configs:
         start = time.perf_counter()
-        row = compare.compare(dataset, arch=arch, l1=l1, num_seeds=args.seeds, l1_max_dim=max_dim)
+        row = report.comparison_json(compare.compare(
+            dataset, arch=arch, l1=l1, num_seeds=args.seeds,
+            l1_body_options=predict.L1BodyOptions(max_dim=max_dim), progress=True))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
         print(f"{dataset} {arch} l1={l1:g}: {_predictions(row)} empirical "
               f"{row['empirical_removal_ratio']['accuracy']:.3f} ({row['seconds']:.0f} s)",
               flush=True)
-        (OUT / f"results{suffix}.json").write_text(json.dumps(rows, indent=1))
-        (OUT / f"table{suffix}.md").write_text(table(rows))
+        _output.write_rows(out, rows, table(rows), suffix=suffix)
 
 
 if __name__ == "__main__":

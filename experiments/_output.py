@@ -1,0 +1,41 @@
+"""Where experiments write, and how: atomic files, quick runs kept apart from the full results.
+
+A full run writes ``results/<name>/``; ``--quick`` writes ``results/<name>/quick/`` (ignored by
+git), so a smoke test never replaces committed results. Every file is written through
+:mod:`phasetrans._io` (temporary file + rename), so an interrupted run leaves the previous
+complete file in place, and a truncated results file is reported by name instead of crashing.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+from phasetrans import _io
+
+RESULTS = pathlib.Path("results")
+
+
+def directory(name: str, *, quick: bool) -> pathlib.Path:
+    """``results/<name>`` (or its ``quick`` subfolder), created if missing."""
+    path = RESULTS / name / "quick" if quick else RESULTS / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def read_rows(path: pathlib.Path) -> list:
+    """The rows of an earlier run's results file ([] if there is none); a damaged file stops
+    the experiment with a one-line message naming it (delete or restore it from git)."""
+    if not path.exists():
+        return []
+    try:
+        return _io.read_json(path)
+    except ValueError as err:
+        sys.exit(f"error: {err}; restore it (git checkout {path}) or delete it to start over")
+
+
+def write_rows(directory_path: pathlib.Path, rows: list, table: str, *,
+               suffix: str = "") -> None:
+    """Write ``results<suffix>.json`` (the rows) and ``table<suffix>.md`` atomically."""
+    _io.write_json(directory_path / f"results{suffix}.json", rows)
+    _io.write_text(directory_path / f"table{suffix}.md", table)

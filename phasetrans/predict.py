@@ -1,0 +1,342 @@
+"""Predict the pruning threshold of a trained network: the formula and two Monte Carlo checks.
+
+[ZZSL] Zhang, Zhang, Sun, Liu, "How Sparse Can We Prune A Deep Network: A Fundamental Limit
+Perspective", NeurIPS 2024 (arXiv 2306.05857), section 4; official code ``cal_rate.py``.
+
+The pruned network M_p ⊙ w* keeps (1 - p) D coordinates. Pruning succeeds when the kept-coordinate
+subspace meets the loss-tolerance set S = {w : F(w) <= F(w*) + eps}; by the approximate kinematic
+formula [ALMT Thm I] that happens when (1 - p) D + delta(cone(S - M_p w*)) > D, so the largest
+prunable removal ratio is the fixed point p = delta(p) / D. :func:`predict` computes it three ways:
+
+1. the paper's width formula (:mod:`phasetrans.formula`) on the Hessian spectrum;
+2. the Monte Carlo delta of the quadratic model's ellipsoid cone (:func:`ellipsoid_prediction`);
+3. the Monte Carlo delta of the l1-induced body's cone (:func:`l1_body_prediction`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from phasetrans import _checks, bodies, formula, prune, spectrum, width
+from phasetrans._progress import track
+from phasetrans.estimate import Estimate, SolverInfo
+
+MAX_EXACT_DIM = 5000
+"""Largest parameter count for which :func:`predict` builds the dense Hessian (exact spectrum)."""
+
+
+class MonteCarloPrediction(NamedTuple):
+    """Formula-free prediction: the fixed point of delta(cone(K - M_p w*)) / D in p.
+
+    Attributes:
+        removal_ratio: fixed point of the mean curve; ``interval``: of mean -/+ ``num_sem`` SEM.
+        removal_ratios: (G,) the removal ratios where delta/D was estimated.
+        statdim_ratio: ``Estimate`` of delta/D there: (G,) means, (G,) SEMs, samples per point.
+        info: worst :class:`~phasetrans.estimate.SolverInfo` over every projection.
+    """
+
+    removal_ratio: float
+    interval: tuple[float, float]
+    removal_ratios: np.ndarray
+    statdim_ratio: Estimate
+    info: SolverInfo
+
+
+def _fixed_point_prediction(grid, means, sems, num_samples, infos, num_sem):
+    grid, means, sems = (np.asarray(x, np.float64) for x in (grid, means, sems))
+    interval = (formula.fixed_point(grid, means - num_sem * sems),
+                formula.fixed_point(grid, means + num_sem * sems))
+    return MonteCarloPrediction(formula.fixed_point(grid, means), interval, grid,
+                                Estimate(means, sems, num_samples), SolverInfo.combine(*infos))
+
+
+def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios, *, epsilon,
+                         key, num_samples: int = 48, num_sem: float = 2.0,
+                         progress: bool = False) -> MonteCarloPrediction:
+    """Fixed point p = delta(cone(E_p)) / D with E_p the quadratic-model ellipsoid seen from M_p w*.
+
+    E_p = {x : 1/2 (x - c_p)^T H (x - c_p) <= eps}, c_p = w* - M_p ⊙ w* (the pruned-away part),
+    so delta(cone(E_p)) is the statistical dimension the kinematic formula needs [ZZSL sec. 4,
+    ALMT Thm I]; the paper's width formula approximates it. Works in H's eigenbasis (a rotated
+    standard Gaussian is standard Gaussian), where E_p is an axis-aligned
+    :class:`~phasetrans.bodies.Ellipsoid` with semi-axes sqrt(2 eps / lambda_i), and estimates
+    delta with :func:`phasetrans.width.cone_statdim` (D exactly when the apex is inside).
+
+    Args:
+        eigenvalues: (D,) positive eigenvalues of H (see :func:`formula.positive_eigenvalues`).
+        eigenvectors: (D, D) orthonormal eigenvectors (columns).
+        pruned_parts: (G, D) c_p for each removal ratio on the grid.
+        removal_ratios: (G,) increasing grid.
+        epsilon: eps > 0; key: PRNG key (keyword-only, required); num_samples per grid point.
+    """
+    key = _checks.prng_key("key", key)
+    grid = np.asarray(_checks.array("removal_ratios", removal_ratios, ndim=1))
+    eigenvalues = _checks.array("eigenvalues", eigenvalues, ndim=1)
+    if not bool(jnp.all(eigenvalues > 0)):
+        raise ValueError("eigenvalues must be > 0: apply a floor to zero/negative eigenvalues "
+                         "(formula.positive_eigenvalues)")
+    epsilon = _checks.real("epsilon", epsilon, positive=True)
+    pruned_parts = _checks.array("pruned_parts", pruned_parts, shape=(grid.size,
+                                                                       eigenvalues.shape[0]))
+    semi_axes = jnp.sqrt(2.0 * epsilon / eigenvalues)
+    dim = eigenvalues.shape[0]
+    results = [width.cone_statdim(bodies.Ellipsoid.create(semi_axes, center),
+                                  jnp.zeros(dim, semi_axes.dtype), key=k,
+                                  num_samples=num_samples)
+               for center, k in track(zip(pruned_parts @ eigenvectors,
+                                          jax.random.split(key, len(grid)), strict=True),
+                                      desc="ellipsoid cone", total=len(grid), enabled=progress)]
+    return _fixed_point_prediction(grid, [r.estimate.mean / dim for r in results],
+                                   [r.estimate.sem / dim for r in results], num_samples,
+                                   [r.info for r in results], num_sem)
+
+
+def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
+                       num_samples: int = 16, num_steps: int = 5, max_iters: int = 20000,
+                       num_sem: float = 2.0, progress: bool = False) -> MonteCarloPrediction:
+    """Fixed point p = delta(cone(K - x_p)) / D for the l1-induced body K, by bisection on p.
+
+    K is :class:`phasetrans.bodies.L1InducedBody` (the second-order model of the l1-regularised
+    loss [ZZSL sec. 4]) and x_p = M_p ⊙ w* the pruned weights. The gap delta/D - p is 1 at p = 0
+    (x_0 = w* is in K, the cone is R^D) and <= 0 at p = 1, and decreases in p; each of
+    ``num_steps`` bisection steps estimates delta at the bracket's midpoint with
+    :func:`phasetrans.width.cone_statdim` (``num_samples`` ADMM solves of at most
+    ``max_iters`` iterations; free when x_p lies in K). The fixed point and its interval
+    (mean -/+ ``num_sem`` SEM) interpolate the evaluated points like
+    :func:`formula.fixed_point`.
+
+    Args:
+        body: the :class:`~phasetrans.bodies.L1InducedBody` around w*.
+        apex_at: p -> x_p, (D,) pruned weights for removal ratio p.
+        key: PRNG key (keyword-only, required).
+    """
+    key = _checks.prng_key("key", key)
+    num_steps = _checks.positive_int("num_steps", num_steps)
+    dim = body.dim
+    points = {0.0: (1.0, 0.0), 1.0: (0.0, 0.0)}  # delta/D at the ends: R^D, and <= 1 = p
+    infos = []
+    lo, hi = 0.0, 1.0
+    for k in track(jax.random.split(key, num_steps), desc="l1-body bisection",
+                   enabled=progress):
+        mid = 0.5 * (lo + hi)
+        res = width.cone_statdim(body, apex_at(mid), key=k, num_samples=num_samples,
+                                 max_iters=max_iters)
+        points[mid] = (res.estimate.mean / dim, res.estimate.sem / dim)
+        infos.append(res.info)
+        lo, hi = (mid, hi) if points[mid][0] > mid else (lo, mid)
+    grid = sorted(points)
+    return _fixed_point_prediction(grid, [points[p][0] for p in grid],
+                                   [points[p][1] for p in grid], num_samples, infos, num_sem)
+
+
+class SpectrumOptions(NamedTuple):
+    """How :func:`predict` gets the Hessian spectrum of the prunable coordinates.
+
+    ``method``: ``"exact"`` (dense Hessian and eigh; D <= ``spectrum.hessian_matrix``'s 5000)
+    or ``"slq"`` (``num_probes`` probes of ``num_iters`` Lanczos steps); ``hvp_batch_size``:
+    examples per Hessian-vector-product batch (None: all at once).
+    """
+
+    method: str = "exact"
+    num_probes: int = 32
+    num_iters: int = 80
+    hvp_batch_size: int | None = None
+
+
+class EllipsoidOptions(NamedTuple):
+    """The Monte Carlo ellipsoid prediction: computed for an exact spectrum with
+    D <= ``max_dim`` on ``num_ratios`` removal ratios within +-0.2 of the formula's fixed point,
+    ``num_samples`` Gaussian samples each (``max_dim=0`` turns it off)."""
+
+    max_dim: int = 4000
+    num_ratios: int = 9
+    num_samples: int = 48
+
+
+class L1BodyOptions(NamedTuple):
+    """The Monte Carlo l1-induced-body prediction: computed for an exact spectrum with
+    D <= ``max_dim`` (O(D^2) per ADMM iteration, thousands of iterations per sample), by
+    ``num_steps`` bisection steps of ``num_samples`` solves of at most ``max_iters`` ADMM
+    iterations each (``max_dim=0`` turns it off)."""
+
+    max_dim: int = 1500
+    num_samples: int = 16
+    num_steps: int = 5
+    max_iters: int = 20000
+
+
+class Prediction(NamedTuple):
+    """Everything :func:`predict` computed for one trained network.
+
+    Attributes:
+        formula: the width-formula prediction (:class:`formula.FormulaPrediction`).
+        sensitivity: rows of :func:`formula.sensitivity` (eigenvalue treatment x eps scale).
+        noise: :class:`formula.LossNoise` (eps as an Estimate).
+        num_params: D, the number of prunable weights.
+        spectrum: summary dict: method, num_negative, num_near_zero, trace (floats for an
+            exact spectrum; {"estimate", "sem", "num_samples"} dicts for SLQ), floor.
+        ellipsoid: :class:`MonteCarloPrediction` for the ellipsoid, or None (SLQ spectrum or
+            D > ``EllipsoidOptions.max_dim``).
+        l1_body: :class:`MonteCarloPrediction` for the l1-induced body, or None (SLQ spectrum or
+            D > ``L1BodyOptions.max_dim``).
+    """
+
+    formula: formula.FormulaPrediction
+    sensitivity: list
+    noise: formula.LossNoise
+    num_params: int
+    spectrum: dict
+    ellipsoid: MonteCarloPrediction | None
+    l1_body: MonteCarloPrediction | None
+
+
+def _check_options(name, options, kind):
+    if not isinstance(options, kind):
+        raise TypeError(f"{name} must be a {kind.__name__}, got {type(options).__name__}")
+    for field, value in options._asdict().items():
+        if field == "method":
+            _checks.one_of(f"{name}.method", value, ("exact", "slq"))
+        elif field == "hvp_batch_size":
+            if value is not None:
+                _checks.positive_int(f"{name}.hvp_batch_size", value)
+        elif field == "max_dim":
+            _checks.integer(f"{name}.max_dim", value, minimum=0)
+        else:
+            _checks.integer(f"{name}.{field}", value,
+                            minimum=2 if field in ("num_samples", "num_ratios") else 1)
+    return options
+
+
+def predict(params, loss_fn, data, *, key, l1: float | None = None,
+            eigen_treatment: str = "abs", floor: float = 1e-4, epsilon: float | None = None,
+            prunable=None, num_ratios: int = 1001, noise_batch_size: int = 128,
+            spectrum_options: SpectrumOptions | None = None,
+            ellipsoid_options: EllipsoidOptions | None = None,
+            l1_body_options: L1BodyOptions | None = None,
+            progress: bool = False) -> Prediction:
+    """Predict the largest removal ratio of global magnitude pruning [ZZSL sec. 4].
+
+    Steps: eps from mini-batch losses (:func:`formula.loss_noise`, unless ``epsilon`` is given);
+    the Hessian of ``loss_fn`` over the full ``data`` restricted to the prunable coordinates
+    (``spectrum_options``); R(p) from the global magnitude masks on a grid of ``num_ratios``
+    removal ratios; the fixed point of the width formula with its interval and sensitivity;
+    and, for an exact spectrum, the Monte Carlo ellipsoid prediction (``ellipsoid_options``)
+    and the l1-induced body's (``l1_body_options``; H's eigenvalues via
+    :func:`formula.psd_eigenvalues`, g* the loss gradient at w*, lam = ``l1``). Options left
+    at None take the defaults of :class:`SpectrumOptions`, :class:`EllipsoidOptions` and
+    :class:`L1BodyOptions`.
+
+    Args:
+        params: trained parameters w* (any pytree).
+        loss_fn: ``loss_fn(params, batch) -> mean loss`` (without the l1 term).
+        data: training data, a pytree of arrays with a leading example axis, e.g. (x, y).
+        key: PRNG key (keyword-only, required).
+        l1: the l1 strength lam the network was trained with; required when the l1-induced body
+            is computed (exact spectrum and D <= ``l1_body_options.max_dim``).
+        eigen_treatment, floor: see ``formula.EIGEN_TREATMENTS``; default ``"abs"`` (as the
+            paper) with floor 1e-4 (also the |lambda| threshold for counting near-zero ones).
+        epsilon: the loss tolerance; default (None): estimated from mini-batch losses.
+        prunable: which leaves count (see :mod:`phasetrans.prune`); default the weights.
+        progress: progress bars on stderr for the Monte Carlo predictions (default False).
+    """
+    key = _checks.prng_key("key", key)
+    _checks.finite("params", params)
+    spec = _check_options("spectrum_options", spectrum_options or SpectrumOptions(),
+                          SpectrumOptions)
+    ell = _check_options("ellipsoid_options", ellipsoid_options or EllipsoidOptions(),
+                         EllipsoidOptions)
+    l1o = _check_options("l1_body_options", l1_body_options or L1BodyOptions(), L1BodyOptions)
+    _checks.one_of("eigen_treatment", eigen_treatment, formula.EIGEN_TREATMENTS)
+    floor = _checks.real("floor", floor, positive=True)
+    num_ratios = _checks.integer("num_ratios", num_ratios, minimum=2)
+    num_examples = _checks.num_examples("data", data)
+    idx = np.flatnonzero(prune.prunable_flat_mask(params, prunable))
+    dim = idx.size
+    total = ravel_pytree(params)[0].size
+    if spec.method == "exact" and total > MAX_EXACT_DIM:
+        raise ValueError(f"an exact spectrum needs a dense Hessian of all {total} parameters "
+                         f"(at most {MAX_EXACT_DIM}); use the 'slq' spectrum method")
+    with_l1_body = spec.method == "exact" and dim <= l1o.max_dim
+    if l1 is None and with_l1_body:
+        raise ValueError("l1 is required to build the l1-induced body (the lambda the network "
+                         "was trained with); or turn the body off with "
+                         "L1BodyOptions(max_dim=0)")
+    l1 = None if l1 is None else _checks.real("l1", l1, nonnegative=True)
+    k_noise, k_spec, k_mc, k_l1 = jax.random.split(key, 4)
+    if epsilon is None:
+        noise = formula.loss_noise(loss_fn, params, data, key=k_noise,
+                                   batch_size=min(noise_batch_size, num_examples))
+    else:
+        noise = formula.LossNoise(Estimate(_checks.real("epsilon", epsilon, positive=True), 0.0,
+                                           0), float("nan"), 0)
+    eps = noise.epsilon.mean
+    grid = np.linspace(0.0, 1.0, num_ratios)
+    distances = np.asarray(jax.vmap(lambda p: prune.pruned_distance(params, p, prunable))(grid))
+
+    if spec.method == "exact":
+        hessian = spectrum.hessian_matrix(loss_fn, params, data, batch_size=spec.hvp_batch_size,
+                                          max_dim=MAX_EXACT_DIM)
+        eigvals, eigvecs = np.linalg.eigh(np.asarray(hessian, np.float64)[np.ix_(idx, idx)])
+        nodes, weights = eigvals[None], np.full((1, dim), 1.0 / dim)
+        summary = {"method": "exact", "num_negative": int(np.sum(eigvals < 0)),
+                   "num_near_zero": int(np.sum(np.abs(eigvals) < floor)),
+                   "trace": float(eigvals.sum()), "max_eigenvalue": float(eigvals[-1]),
+                   "min_eigenvalue": float(eigvals[0])}
+    else:
+        full_matvec = spectrum.hessian_vector_product(loss_fn, params, data,
+                                                      batch_size=spec.hvp_batch_size)
+        def matvec(v):
+            return full_matvec(jnp.zeros(total, v.dtype).at[idx].set(v))[idx]
+
+        sq = spectrum.slq(matvec, dim=dim, key=k_spec, num_probes=spec.num_probes,
+                          num_iters=min(spec.num_iters, dim))
+        nodes, weights = np.asarray(sq.nodes), np.asarray(sq.weights)
+        summary = {"method": "slq", "num_probes": spec.num_probes, "num_iters": spec.num_iters,
+                   "num_negative": spectrum.count_eigenvalues(sq, upper=0.0).to_dict(),
+                   "num_near_zero": spectrum.count_eigenvalues(sq, lower=-floor,
+                                                               upper=floor).to_dict(),
+                   "trace": spectrum.spectral_sum(sq, lambda x: x).to_dict()}
+    summary["floor"] = floor
+
+    prediction = formula.formula_prediction(
+        nodes, weights, removal_ratios=grid, distances=distances, epsilon=eps,
+        epsilon_standard_error=noise.epsilon.sem, eigen_treatment=eigen_treatment, floor=floor)
+    rows = formula.sensitivity(nodes, weights, removal_ratios=grid, distances=distances,
+                               epsilon=eps, floor=floor)
+
+    def pruned(p):  # M_p ⊙ w* on the prunable coordinates
+        mask = prune.global_magnitude(params, float(p), prunable)
+        return np.asarray(ravel_pytree(prune.apply_mask(params, mask))[0])[idx]
+
+    w_star = np.asarray(ravel_pytree(params)[0])[idx]
+    ellipsoid = None
+    if spec.method == "exact" and dim <= ell.max_dim:
+        # resolve the crossing: a grid of +-0.2 around the formula's fixed point
+        centre = prediction.removal_ratio
+        mc_grid = np.linspace(max(centre - 0.2, 0.0), min(centre + 0.2, 1.0), ell.num_ratios)
+        parts = np.stack([w_star - pruned(p) for p in mc_grid])
+        lam = formula.positive_eigenvalues(eigvals, eigen_treatment=eigen_treatment,
+                                           floor=floor)
+        ellipsoid = ellipsoid_prediction(lam, eigvecs, parts, mc_grid, epsilon=eps, key=k_mc,
+                                         num_samples=ell.num_samples, progress=progress)
+    l1_prediction = None
+    if with_l1_body:
+        dtype = jnp.result_type(float)
+        gradient = np.asarray(ravel_pytree(jax.grad(loss_fn)(params, data))[0])[idx]
+        body = bodies.L1InducedBody.create(
+            center=jnp.asarray(w_star, dtype), l1=l1, epsilon=eps,
+            eigenvalues=jnp.asarray(formula.psd_eigenvalues(eigvals,
+                                                            eigen_treatment=eigen_treatment),
+                                    dtype),
+            eigenvectors=jnp.asarray(eigvecs, dtype), gradient=jnp.asarray(gradient, dtype))
+        l1_prediction = l1_body_prediction(body, lambda p: jnp.asarray(pruned(p), dtype),
+                                           key=k_l1, num_samples=l1o.num_samples,
+                                           num_steps=l1o.num_steps, max_iters=l1o.max_iters,
+                                           progress=progress)
+    return Prediction(prediction, rows, noise, dim, summary, ellipsoid, l1_prediction)

@@ -1,0 +1,136 @@
+"""Reports of a :class:`phasetrans.compare.Comparison`: the JSON document and a short summary.
+
+This is the one place where result objects become JSON (``comparison_json``) or text
+(``summary_lines``); the CLI, ``make demo`` and the experiments all use it. JSON keys are listed
+in the README ("Command line").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasetrans import formula
+from phasetrans.compare import Comparison
+from phasetrans.estimate import SolverInfo
+
+
+def _seed_summary(values, intervals) -> dict:
+    values = np.asarray(values, np.float64)
+    return {"removal_ratio": float(values.mean()),
+            "interval": [float(min(i[0] for i in intervals)), float(max(i[1] for i in intervals))],
+            "per_seed": values.tolist()}
+
+
+def _monte_carlo_json(per_seed) -> dict | None:
+    """Seed-averaged Monte Carlo fixed point with the union interval, or None if not computed."""
+    if any(m is None for m in per_seed):
+        return None
+    info = SolverInfo.combine(*(m.info for m in per_seed))
+    return {**_seed_summary([m.removal_ratio for m in per_seed], [m.interval for m in per_seed]),
+            "converged": info.converged, "solver_info": info.to_dict(),
+            "statdim_curve": [{"removal_ratios": m.removal_ratios.tolist(),
+                               "statdim_ratio": np.asarray(m.statdim_ratio.mean).tolist(),
+                               "statdim_ratio_sem": np.asarray(m.statdim_ratio.sem).tolist()}
+                              for m in per_seed]}
+
+
+def _mean_sensitivity(per_seed_rows) -> list[dict]:
+    rows = []
+    for group in zip(*per_seed_rows, strict=True):
+        values = [r["predicted_removal_ratio"] for r in group]
+        rows.append({"eigen_treatment": group[0]["eigen_treatment"],
+                     "epsilon_scale": group[0]["epsilon_scale"],
+                     "predicted_removal_ratio": float(np.mean(values))})
+    return rows
+
+
+def verdict(predicted: float, interval, empirical: float, window: float) -> str:
+    """The comparison in words: where the empirical threshold lies relative to the prediction's
+    estimator interval and the theory's own window (prediction +- ``window``)."""
+    if not np.isfinite(empirical):
+        return "no empirical threshold (pruning fails at the first ratio)"
+    gap = empirical - predicted
+    side = "above" if gap > 0 else "below"
+    if interval[0] <= empirical <= interval[1]:
+        return f"empirical lies inside the prediction's interval ({side} by {abs(gap):.3f})"
+    if abs(gap) <= window:
+        return (f"empirical is {abs(gap):.3f} {side} the prediction: outside its interval but "
+                f"inside the theory's window ±{window:.3f}, so not a refutation at this D")
+    return (f"empirical is {abs(gap):.3f} {side} the prediction, outside the theory's window "
+            f"±{window:.3f}")
+
+
+def comparison_json(c: Comparison) -> dict:
+    """The JSON document of a comparison (plain Python types; NaN stays NaN)."""
+    predictions = c.predictions
+    first = predictions[0]
+    formula_summary = _seed_summary([p.formula.removal_ratio for p in predictions],
+                                    [p.formula.interval for p in predictions])
+    epsilons = [p.noise.epsilon.mean for p in predictions]
+    window = formula.theory_window(first.num_params)
+    emp, official = c.empirical, c.official
+    empirical_mean = float(np.nanmean(emp.accuracy)) if np.any(np.isfinite(emp.accuracy)) \
+        else float("nan")
+    mc = {"ellipsoid": _monte_carlo_json([p.ellipsoid for p in predictions]),
+          "l1_body": _monte_carlo_json([p.l1_body for p in predictions])}
+    return {
+        "dataset": c.dataset, "arch": c.arch, "l1": c.l1, "seeds": len(predictions),
+        "num_params": first.num_params,
+        "predicted_removal_ratio": formula_summary["removal_ratio"],
+        "predicted_interval": formula_summary["interval"],
+        "predicted_per_seed": formula_summary["per_seed"],
+        "window": window._asdict(),
+        "empirical_removal_ratio": {
+            "accuracy": empirical_mean,
+            "loss": float(np.nanmean(emp.loss)) if np.any(np.isfinite(emp.loss)) else None,
+            "accuracy_per_seed": emp.accuracy.tolist(), "loss_per_seed": emp.loss.tolist(),
+            "accuracy_official_rule_per_seed": official.accuracy.tolist(),
+            "criteria": {"accuracy": f"test accuracy >= unpruned - {c.accuracy_tol}",
+                         "loss": "train cross-entropy <= unpruned + epsilon",
+                         "rule": emp.rule,
+                         "official_rule": "scan down from p = 1: the first p whose accuracy is "
+                                          "strictly above the unpruned one's (ZZSL code)"}},
+        "verdict": verdict(formula_summary["removal_ratio"], formula_summary["interval"],
+                           empirical_mean, window.half_width),
+        "unpruned_test_accuracy": np.asarray(c.sweep.unpruned_test_accuracy).tolist(),
+        "epsilon": float(np.mean(epsilons)), "epsilon_per_seed": epsilons,
+        "epsilon_meaning": ("std of mini-batch training losses at w*" if first.noise.batch_size
+                            else "given by the user"),
+        "eigen_treatment": first.formula.eigen_treatment,
+        "spectrum": [p.spectrum for p in predictions],
+        "sensitivity": _mean_sensitivity([p.sensitivity for p in predictions]),
+        "mc_prediction": mc,
+        "trace_hessian": [p.spectrum["trace"] for p in predictions],
+        "warnings": list(c.warnings),
+    }
+
+
+def summary_lines(document: dict) -> list[str]:
+    """A short human-readable table of :func:`comparison_json`'s document."""
+    d = document
+    lo, hi = d["predicted_interval"]
+    emp = d["empirical_removal_ratio"]
+    lines = [f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
+             f"D = {d['num_params']} prunable weights",
+             f"  eps = {d['epsilon']:.3g} ({d['epsilon_meaning']}); eigenvalue treatment "
+             f"'{d['eigen_treatment']}'",
+             f"  {'prediction':<34} {'removal ratio':>13}  interval",
+             f"  {'width formula':<34} {d['predicted_removal_ratio']:>13.3f}  "
+             f"[{lo:.3f}, {hi:.3f}]"]
+    for name, label in (("ellipsoid", "Monte Carlo, ellipsoid cone"),
+                        ("l1_body", "Monte Carlo, l1-induced body")):
+        m = d["mc_prediction"][name]
+        if m is None:
+            lines.append(f"  {label:<34} {'not computed':>13}")
+        else:
+            flag = "" if m["converged"] else "  (NOT converged: biased low)"
+            lines.append(f"  {label:<34} {m['removal_ratio']:>13.3f}  "
+                         f"[{m['interval'][0]:.3f}, {m['interval'][1]:.3f}]{flag}")
+    window = d["window"]
+    lines += [f"  theory window (ALMT, eta = {window['eta']:g}): ±{window['half_width']:.3f}",
+              f"  empirical, one-shot (accuracy >= unpruned, first failure): "
+              f"{emp['accuracy']:.3f}; loss <= unpruned + eps: "
+              + ("n/a" if emp["loss"] is None else f"{emp['loss']:.3f}"),
+              f"  verdict: {d['verdict']}"]
+    lines += [f"  warning: {w}" for w in d["warnings"]]
+    return lines

@@ -43,7 +43,7 @@ def main() -> None:
     kw = dict(key=jax.random.key(0), num_samples=samples)  # default, memory-sized chunks
     width.statistical_dimension(cone, **kw)  # compile
     start = time.perf_counter()
-    est = width.statistical_dimension(cone, **kw)
+    est = width.statistical_dimension(cone, **kw).estimate
     seconds = time.perf_counter() - start
 
     subsample = 200

@@ -140,20 +140,25 @@ def save_npz(path, /, **arrays) -> None:
     _atomic_write(path, lambda f: np.savez(f, **converted))
 
 
+def _existing_file(path, kind: str) -> pathlib.Path:
+    """``path`` as a Path, checked to name an existing file (``kind`` describes it)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise ValueError(f"{kind} {str(path)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{kind} {str(path)!r} is a directory; give the file itself")
+    return path
+
+
 def read_json(path):
     """Read the JSON file ``path``.
 
     Raises ``ValueError`` naming the path if it does not exist, is a directory, or is truncated
     or not JSON (instead of a bare ``JSONDecodeError``).
     """
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise ValueError(f"JSON file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise ValueError(f"JSON file {str(path)!r} is a directory, not a file")
-    raw = path.read_bytes()
+    raw = _existing_file(path, "JSON file").read_bytes()
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
@@ -171,13 +176,7 @@ def read_npz(path, *, kind: str = ".npz file") -> dict:
     does not exist, is a directory, is not a zip archive or is truncated or corrupt, is a single
     ``.npy`` array, or holds an object array (the message names that array).
     """
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise ValueError(f"{kind} {str(path)!r} does not exist")
-    if path.is_dir():
-        raise ValueError(f"{kind} {str(path)!r} is a directory; give the .npz file itself")
+    path = _existing_file(path, kind)
     unreadable = (f"{kind} {str(path)!r} is not a readable .npz archive: it is truncated, "
                   "corrupt or not a zip file (write it with numpy.savez)")
     try:

@@ -51,14 +51,16 @@ def iterate(step: Callable, init, *, residual: Callable, tol, max_iters: int,
     return state, SolverInfo(it, res, res <= tol)
 
 
-def monotone_newton(fn: Callable, start, *, scale, max_iters: int = 50, tol=None):
+def monotone_newton(fn: Callable, start, *, scale, max_iters: int = 50, tol=None,
+                    stop_tol=None):
     """Root of an increasing function by Newton's method from below, without overshooting.
 
     Solves for the smallest x >= start with g(x) >= 0 (a Lagrange multiplier: x = start when
     g(start) >= 0 already). For an increasing, concave (or piecewise-linear concave) ``g``,
     Newton's iterates x <- x - g(x) / g'(x) increase monotonically to the root; on a
     piecewise-linear ``g`` they land on it exactly once they reach its linear piece. The loop
-    stops when an iterate no longer increases (the root, to rounding) or after ``max_iters``.
+    stops when the residual is <= ``stop_tol``, when an iterate no longer increases (the root,
+    to rounding), or after ``max_iters``.
 
     Args:
         fn: x -> (g(x), g'(x)) with g' > 0.
@@ -67,6 +69,8 @@ def monotone_newton(fn: Callable, start, *, scale, max_iters: int = 50, tol=None
             how far below the root the answer stopped (0 at the answer).
         max_iters: iteration budget (default 50).
         tol: ``converged`` is ``residual <= tol``; default 1e3 machine epsilons.
+        stop_tol: stop once the residual is <= stop_tol (default ``tol``; 0 runs until the
+            iterates stop moving, for callers that need the root to full precision).
 
     Returns:
         ``(root, SolverInfo)``.
@@ -74,6 +78,7 @@ def monotone_newton(fn: Callable, start, *, scale, max_iters: int = 50, tol=None
     start = jnp.asarray(start)
     eps = jnp.finfo(start.dtype).eps
     tol = 1e3 * eps if tol is None else tol
+    stop_tol = tol if stop_tol is None else stop_tol
 
     def step(state):
         x, value, slope, _ = state
@@ -85,13 +90,13 @@ def monotone_newton(fn: Callable, start, *, scale, max_iters: int = 50, tol=None
 
     value, slope = fn(start)
 
-    def stalled(_, state):  # 0 when at the root or no longer moving: stop
+    def below_root(_, state):  # 0 once no longer moving: stop there too
         x, value, _, progressed = state
-        return jnp.where(progressed & (value < 0), jnp.abs(value) / scale, 0.0)
+        return jnp.where(progressed, jnp.maximum(-value, 0.0) / scale, 0.0)
 
     init = (start, value, slope, jnp.asarray(True))
-    initial = jnp.where(value < 0, jnp.abs(value) / scale, 0.0)
-    (x, value, _, _), info = iterate(step, init, residual=stalled, tol=0.0, max_iters=max_iters,
-                                     initial_residual=initial)
+    initial = jnp.maximum(-value, 0.0) / scale
+    (x, value, _, _), info = iterate(step, init, residual=below_root, tol=stop_tol,
+                                     max_iters=max_iters, initial_residual=initial)
     final = jnp.maximum(-value, 0.0) / scale
     return x, SolverInfo(info.iterations, final, final <= tol)

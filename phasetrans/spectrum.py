@@ -33,13 +33,6 @@ from phasetrans import _checks
 from phasetrans.estimate import Estimate, from_samples
 
 
-def _num_examples(data) -> int:
-    leaves = jax.tree_util.tree_leaves(data)
-    if not leaves or len({np.shape(leaf)[0] for leaf in leaves}) != 1:
-        raise ValueError("data must be a pytree of arrays sharing a leading example axis")
-    return int(np.shape(leaves[0])[0])
-
-
 def hessian_vector_product(loss_fn: Callable, params, data, batch_size: int | None = None):
     """Return ``matvec``: flat v (D,) -> H v (D,), H the Hessian of the full-data mean loss.
 
@@ -50,8 +43,7 @@ def hessian_vector_product(loss_fn: Callable, params, data, batch_size: int | No
         batch_size: examples per HVP batch (None: all at once; memory grows with it).
     """
     _checks.finite("params", params)
-    _checks.finite("data", data)
-    n = _num_examples(data)
+    n = _checks.num_examples("data", data)
     batch_size = n if batch_size is None else _checks.integer("batch_size", batch_size,
                                                               minimum=1, maximum=n)
     flat, unravel = ravel_pytree(params)

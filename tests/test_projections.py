@@ -89,7 +89,9 @@ def test_failure_paths_report_not_converged():
     assert int(info.iterations) == 2 and not bool(info.converged) and float(info.residual) > 0.1
     # a golden section with 5 steps cannot meet a 1e-12 certificate; the estimator passes it on
     cone = bodies.GeneratedCone(_ellipsoid(lam, center, 0.5), tol=1e-12)
-    coarse = projections.onto_generated_cone(jnp.ones(20), cone.body, tol=1e-12, num_iters=5)
+    g = jax.random.normal(jax.random.key(1), (20,))
+    assert float(cone.projection(g).info.residual) > 0                  # g is not in the cone
+    coarse = projections.onto_generated_cone(g, cone.body, tol=1e-12, num_iters=5)
     assert not bool(coarse.info.converged) and int(coarse.info.iterations) == 5
     res = width.statistical_dimension(cone, key=jax.random.key(0), num_samples=8)
     assert not res.info.converged and res.info.residual > 1e-12

@@ -1,45 +1,178 @@
 """Command-line front end: ``phasetrans <command> ... [--json]``.
 
-Each command prints a human-readable summary, or with ``--json`` exactly one JSON object on
-stdout and nothing else there; progress bars and warnings go to stderr. Bad arguments exit with
-status 2 and a message saying what was wrong.
+Each command prints a short human-readable summary, or with ``--json`` exactly one JSON object on
+stdout and nothing else there; progress bars, notes and warnings go to stderr.
+
+Errors. Every flag is checked before any training or sampling starts. A mistake a user can make
+(a value out of range, a flag that does not apply to the chosen mode, a missing or unreadable
+input file, an output whose directory is missing or not writable) exits with status 2 after
+printing one line on stderr, ``phasetrans <command>: error: <message>``, whose message names the
+flag. A ``ValueError``, ``TypeError`` or ``OSError`` the library raises while loading or writing a
+file is reported under the flag that named the file (``--data-file``, ``--params``,
+``--save-params``, ``--figure``); one no flag can be blamed for is still reported on one line
+(without a flag). Ctrl-C prints ``phasetrans <command>: interrupted`` and exits with status 130.
+Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import math
+import os
+import pathlib
 import sys
 import time
 
-import numpy as np
+from phasetrans import _io
+
+EXIT_USAGE = 2
+"""Exit status of a user error (argparse's convention)."""
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, the shell's convention)."""
+
+MAX_COUNT = 2**31 - 1
+"""Largest value of a count flag (``--samples``, ``--steps``, ...): JAX indexes with int32."""
+
+MAX_SEED = 2**32 - 1
+"""Largest ``--seed``: ``jax.random.key`` keeps 32 bits; larger seeds would repeat smaller ones."""
+
+MAX_WIDTH_DIM = 10**8
+"""Largest ``width --dim``: each Monte Carlo sample is a D-vector in memory (400 MB at 10^8)."""
+
+MAX_CS_DIM = 10**4
+"""Largest ``cs --dim``: each trial holds several d x d float64 matrices (800 MB each at 10^4)."""
 
 
-def _jsonable(value):
-    """Convert numpy/JAX scalars and arrays inside ``value`` to plain Python for ``json``."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _jsonable(np.asarray(value).tolist())
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
+class UsageError(Exception):
+    """A mistake on the command line; its message names the flag (exit status 2)."""
+
+
+class _ParseError(Exception):
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose own errors (unknown flag, bad int, missing argument) become one
+    line on stderr, like every other error, instead of usage text plus a message."""
+
+    def error(self, message):
+        raise _ParseError(self.prog, message)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: ...)`` after every option, ``(required)`` after required ones; help
+    texts that already state their default (flags whose default depends on another) are kept."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if action.required:
+            return text + " (required)"
+        if "default" in text:
+            return text
+        return text + " (default: %(default)s)"
+
+
+# --------------------------------------------------------------------------------- checks
+
+
+def _describe(err: BaseException) -> str:
+    """The message of a library exception, without a traceback."""
+    if isinstance(err, OSError) and err.strerror:
+        name = err.filename if err.filename is not None else ""
+        return f"{err.strerror}: {str(name)!r}" if name else err.strerror
+    return str(err) or type(err).__name__
+
+
+@contextlib.contextmanager
+def _reported_as(flag: str, *extra: type[BaseException]):
+    """Re-raise a ValueError, TypeError or OSError (and ``extra`` types) of the body as a
+    :class:`UsageError` whose message starts with ``flag``."""
+    try:
+        yield
+    except (ValueError, TypeError, OSError, *extra) as err:
+        raise UsageError(f"{flag}: {_describe(err)}") from err
+
+
+def _integer(flag: str, value: int, *, minimum: int | None = None, maximum: int | None = None,
+             maximum_name: str | None = None, why: str = "") -> int:
+    """Check an int flag is in [minimum, maximum]; ``maximum_name`` names a maximum given by
+    another flag, ``why`` explains the maximum."""
+    if minimum is not None and value < minimum:
+        raise UsageError(f"{flag} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        bound = maximum if maximum_name is None else f"{maximum_name} ({maximum})"
+        raise UsageError(f"{flag} must be <= {bound}, got {value}{why}")
     return value
 
 
-def _print_human(result: dict, indent: int = 0) -> None:
-    pad = "  " * indent
-    for key, value in result.items():
-        if isinstance(value, dict):
-            print(f"{pad}{key}:")
-            _print_human(value, indent + 1)
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            print(f"{pad}{key}:")
-            for item in value:
-                print(f"{pad}  - " + ", ".join(f"{k}={v}" for k, v in item.items()))
-        else:
-            print(f"{pad}{key}: {value}")
+def _real(flag: str, value: float, *, positive: bool = False, nonnegative: bool = False,
+          high: float | None = None, high_name: str | None = None) -> float:
+    """Check a float flag is finite and > 0 (``positive``), >= 0 (``nonnegative``), <= high."""
+    if not math.isfinite(value):
+        raise UsageError(f"{flag} must be a finite number, got {value}")
+    if positive and value <= 0:
+        raise UsageError(f"{flag} must be > 0, got {value}")
+    if nonnegative and value < 0:
+        raise UsageError(f"{flag} must be >= 0, got {value}")
+    if high is not None and value > high:
+        raise UsageError(f"{flag} must be <= {high_name or high}, got {value}")
+    return value
+
+
+def _seed(value: int) -> int:
+    return _integer("--seed", value, minimum=0, maximum=MAX_SEED,
+                    why=" (jax.random.key keeps 32 bits)")
+
+
+def _not_given(flag: str, value, reason: str) -> None:
+    """Refuse a flag (given, i.e. not None) that does not apply; ``reason`` says why."""
+    if value is not None:
+        raise UsageError(f"{flag} does not apply {reason}")
+
+
+def _existing_file(flag: str, path: str) -> None:
+    p = pathlib.Path(path)
+    if not p.exists():
+        raise UsageError(f"{flag} {path!r} does not exist")
+    if not p.is_file():
+        raise UsageError(f"{flag} {path!r} is not a file (a directory?); give the file itself")
+    if not os.access(p, os.R_OK):
+        raise UsageError(f"{flag} {path!r} is not readable (permission denied)")
+
+
+def _output_file(flag: str, path: str, formats: list[str]) -> bool:
+    """Check that ``path`` can be written: its suffix (lower case) is one of ``formats``, its
+    directory exists and is writable, it is not a directory. Returns whether it exists."""
+    p = pathlib.Path(path)
+    allowed = ", ".join(f".{f}" for f in formats)
+    if p.suffix[1:].lower() not in formats:
+        raise UsageError(f"{flag} {path!r} must end in one of {allowed}")
+    parent = p.parent
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path!r}: directory {str(parent)!r} does not exist; create it "
+                         "first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path!r}: directory {str(parent)!r} is not writable")
+    if p.is_dir():
+        raise UsageError(f"{flag} {path!r} is a directory; give a file name")
+    return p.exists()
+
+
+def _figure_formats() -> list[str]:
+    """File suffixes matplotlib can write (png, pdf, svg, jpg, ...)."""
+    from matplotlib.figure import Figure
+
+    return sorted(Figure().canvas.get_supported_filetypes())
+
+
+def _note(command: str, text: str) -> None:
+    print(f"phasetrans {command}: {text}", file=sys.stderr)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -47,47 +180,167 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON object on stdout and nothing else there")
 
 
+# ------------------------------------------------------------------------------------- cs
+
+_CS_DEFAULTS = {"depth": 3, "init_scale": 0.02, "iters": 30_000}
+
+
+def _cs_distinct(grid: int, dim: int) -> tuple[int, int]:
+    """Distinct sparsities and measurement counts of a ``grid`` x ``grid`` default grid at
+    ``dim``, rounded as ``cs.success_grid`` rounds them (nearest integer in [1, dim])."""
+    import numpy as np
+
+    from phasetrans import cs
+
+    counts = [np.unique(np.clip(np.rint(np.asarray(f) * dim), 1, dim)).size
+              for f in cs.grid_fractions(grid)]
+    return counts[0], counts[1]
+
+
+def _check_cs_grid(grid: int, dim: int) -> None:
+    _integer("--grid", grid, minimum=2)
+    if grid > dim:
+        raise UsageError(f"--grid {grid} asks for {grid} measurement counts m in 1..{dim}, but "
+                         f"--dim {dim} has only {dim} (and fewer sparsities s <= d/2); use a "
+                         f"smaller --grid")
+    distinct = _cs_distinct(grid, dim)
+    if min(distinct) == grid:
+        return
+    best = next((g for g in range(grid - 1, 1, -1) if min(_cs_distinct(g, dim)) == g), None)
+    hint = (f"use --grid <= {best}" if best is not None
+            else "no grid fits: use --dim >= 3")
+    raise UsageError(f"--grid {grid} at --dim {dim} repeats cells: its {grid} sparsity "
+                     f"fractions s/d in (0, 1/2] round to only {distinct[0]} distinct sparsities "
+                     f"and its measurement fractions to {distinct[1]} distinct counts; {hint}")
+
+
+def _check_cs_flags(args) -> None:
+    _integer("--dim", args.dim, minimum=2, maximum=MAX_CS_DIM,
+             why=" (each trial holds several d x d float64 matrices, 800 MB each at d = 10^4)")
+    _integer("--trials", args.trials, minimum=1, maximum=MAX_COUNT)
+    _seed(args.seed)
+    if args.solver == "bp":
+        for flag, value in (("--depth", args.depth), ("--init-scale", args.init_scale),
+                            ("--iters", args.iters)):
+            _not_given(flag, value, "to --solver bp; it is for --solver overparam")
+    else:
+        for name, default in _CS_DEFAULTS.items():
+            if getattr(args, name) is None:
+                setattr(args, name, default)
+        _integer("--depth", args.depth, minimum=2, maximum=MAX_COUNT)
+        _real("--init-scale", args.init_scale, positive=True)
+        _integer("--iters", args.iters, minimum=1, maximum=MAX_COUNT)
+    _check_cs_grid(args.grid, args.dim)
+
+
+def _cs_summary(result: dict) -> list[str]:
+    """A short table of ``cs.report``: per sparsity, the empirical 50% point and the theory."""
+    solver = {"bp": "basis pursuit", "overparam": "overparameterized GD"}[result["solver"]]
+    size = len(result["transition"])
+    info = result["solver_info"]
+    lines = [f"{solver}, d = {result['dim']}, {result['trials']} trial(s) per cell on a "
+             f"{size} x {len(result['grid']) // size} grid (success: relative error <= "
+             f"{result['tol']:g})",
+             f"  {'s/d':>6}  {'empirical m/d at 50%':<22}  theory m/d (psi/d)"]
+    for row in result["transition"]:
+        emp, sem = row["empirical_measurement_fraction"], row["empirical_sem"]
+        text = (f"{emp:.3f} ± {sem:.3f}" if math.isfinite(emp)
+                else "no 50% crossing in grid")
+        lines.append(f"  {row['sparsity_fraction']:>6.3f}  {text:<22}  "
+                     f"{row['theory_measurement_fraction']:.3f}")
+    lines.append(f"  solver converged in every trial: {'yes' if info['converged'] else 'NO'} "
+                 f"(worst: {info['iterations']} iterations, residual {info['residual']:.2g})")
+    return lines
+
+
+def _run_cs(args) -> dict:
+    """``phasetrans cs``: check the flags, sweep the grid, report."""
+    _check_cs_flags(args)
+    import jax
+
+    from phasetrans import cs
+
+    options = ({} if args.solver == "bp" else
+               {"depth": args.depth, "init_scale": args.init_scale, "num_iters": args.iters})
+    sparsity_fractions, measurement_fractions = cs.grid_fractions(args.grid)
+    grid = cs.success_grid(key=jax.random.key(args.seed), dim=args.dim,
+                           num_trials=args.trials, solver=args.solver,
+                           sparsity_fractions=sparsity_fractions,
+                           measurement_fractions=measurement_fractions, **options)
+    result = cs.report(grid)
+    result["summary"] = _cs_summary(result)
+    return result
+
+
 def _cs_command(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "cs", help="compressed-sensing phase transition of basis pursuit or overparameterized GD",
-        description="Success rates on a (s/d, m/d) grid, the empirical 50%% curve (logistic fit "
+        formatter_class=_HelpFormatter,
+        description="Success rates on a (s/d, m/d) grid, the empirical 50% curve (logistic fit "
                     "per sparsity) and the theory curve psi(s, d)/d.")
-    parser.add_argument("--dim", type=int, required=True, help="ambient dimension d")
-    parser.add_argument("--trials", type=int, required=True, help="trials per grid cell")
-    parser.add_argument("--solver", choices=("bp", "overparam"), default="bp")
-    parser.add_argument("--depth", type=int, help="N for --solver overparam (default 3)")
+    parser.add_argument("--dim", type=int, required=True,
+                        help=f"ambient dimension d (signal length), 2 to {MAX_CS_DIM}")
+    parser.add_argument("--trials", type=int, required=True,
+                        help="random problems per grid cell (>= 1)")
+    parser.add_argument("--solver", choices=("bp", "overparam"), default="bp",
+                        help="basis pursuit (ADMM) or overparameterized gradient descent")
+    parser.add_argument("--depth", type=int,
+                        help="--solver overparam only: N >= 2 factors per weight, x = u^N - v^N "
+                             f"(default: {_CS_DEFAULTS['depth']})")
     parser.add_argument("--init-scale", type=float,
-                        help="alpha for --solver overparam (default 0.02)")
+                        help="--solver overparam only: alpha > 0, the initial value of every "
+                             f"factor (dimensionless; default: {_CS_DEFAULTS['init_scale']})")
     parser.add_argument("--iters", type=int,
-                        help="gradient steps for --solver overparam (default 30000)")
+                        help="--solver overparam only: gradient-descent steps (>= 1; default: "
+                             f"{_CS_DEFAULTS['iters']})")
     parser.add_argument("--grid", type=int, default=10,
-                        help="G: G x G grid, s/d in (0, 1/2], m/d in (0, 1]")
-    parser.add_argument("--seed", type=int, required=True, help="PRNG seed")
-
-    def run(args) -> dict:
-        import jax
-
-        from phasetrans import cs
-
-        given = {"depth": args.depth, "init_scale": args.init_scale, "num_iters": args.iters}
-        options = {k: v for k, v in given.items() if v is not None and args.solver == "overparam"}
-        sparsity_fractions, measurement_fractions = cs.grid_fractions(args.grid)
-        grid = cs.success_grid(key=jax.random.key(args.seed), dim=args.dim,
-                               num_trials=args.trials, solver=args.solver,
-                               sparsity_fractions=sparsity_fractions,
-                               measurement_fractions=measurement_fractions, **options)
-        return cs.report(grid)
-
-    parser.set_defaults(run=run)
+                        help="G: a G x G grid of s/d in (0, 1/2] and m/d in (0, 1]; G >= 2 and "
+                             "the rounded sparsities and measurement counts must be distinct")
+    parser.add_argument("--seed", type=int, required=True,
+                        help=f"PRNG seed, an integer in [0, {MAX_SEED}]")
+    parser.set_defaults(run=_run_cs)
     return parser
 
+
+# ---------------------------------------------------------------------------------- width
 
 _WIDTH_BODIES = ("l2-ball", "l1-ball", "linf-ball", "orthant", "subspace", "circular-cone",
                  "l1-descent-cone", "ball-cone")
 
+_WIDTH_APPLIES = {"sparsity": ("subspace", "l1-descent-cone"),
+                  "radius": ("l2-ball", "l1-ball", "linf-ball", "ball-cone"),
+                  "distance": ("ball-cone",),
+                  "angle": ("circular-cone",)}
+"""Which bodies each optional ``width`` flag applies to."""
+
+_WIDTH_DEFAULTS = {"radius": 1.0, "distance": 2.0, "angle": 0.5}
+
+
+def _check_width_flags(args) -> None:
+    _integer("--dim", args.dim, minimum=1, maximum=MAX_WIDTH_DIM,
+             why=" (each Monte Carlo sample is a D-vector in memory, 400 MB at D = 10^8)")
+    _integer("--samples", args.samples, minimum=2, maximum=MAX_COUNT)
+    _seed(args.seed)
+    for name, bodies_ in _WIDTH_APPLIES.items():
+        if args.body not in bodies_:
+            _not_given("--" + name, getattr(args, name),
+                       f"to {args.body}; it is for {', '.join(bodies_)}")
+        if name in _WIDTH_DEFAULTS and getattr(args, name) is None:
+            setattr(args, name, _WIDTH_DEFAULTS[name])
+    _real("--radius", args.radius, positive=True)
+    _real("--distance", args.distance, positive=True)
+    _real("--angle", args.angle, positive=True, high=math.pi / 2, high_name="pi/2 (radians)")
+    if args.body == "l1-descent-cone" and args.sparsity is None:
+        raise UsageError("l1-descent-cone needs --sparsity S, the number of nonzeros of x0 "
+                         "(1 <= S <= --dim)")
+    if args.sparsity is not None:
+        _integer("--sparsity", args.sparsity, minimum=1, maximum=args.dim, maximum_name="--dim")
+
 
 def _width_body(args):
     """(body or cone, quantity, closed form, closed-form name) for ``phasetrans width``."""
+    import numpy as np
+
     from phasetrans import bodies
     from phasetrans import closed_forms as cf
 
@@ -110,107 +363,310 @@ def _width_body(args):
                 cf.circular_cone_statdim(dim=dim, angle=args.angle),
                 "circular_cone_statdim: D sin^2(a) + cos(2a) (ALMT, approximate)")
     if args.body == "l1-descent-cone":
-        if args.sparsity is None:
-            raise ValueError("l1-descent-cone needs --sparsity S")
-        psi = cf.l1_descent_cone_statdim(sparsity=args.sparsity, dim=dim)  # validates S <= D
-        x0 = [1.0] * args.sparsity + [0.0] * (dim - args.sparsity)
+        psi = cf.l1_descent_cone_statdim(sparsity=args.sparsity, dim=dim)
+        x0 = np.zeros(dim, np.float32)
+        x0[:args.sparsity] = 1.0
         return (bodies.L1DescentCone.create(x0), "statistical_dimension", psi,
                 "psi(s, d) of ALMT Prop 4.5 (upper bound; delta >= psi - 2 sqrt(d/s))")
-    return (bodies.ball_cone(dim, r, args.distance), "statistical_dimension",
+    return (bodies.ball_cone(dim=dim, radius=r, distance=args.distance), "statistical_dimension",
             cf.ball_cone_statdim(dim=dim, radius=r, distance=args.distance),
             "ball_cone_statdim: circular cone with sin(a) = r/R")
+
+
+def _width_summary(result: dict) -> list[str]:
+    """Estimate ± SEM, the closed form and their difference in SEMs."""
+    quantity = result["quantity"].replace("_", " ")
+    estimate, sem, closed = result["estimate"], result["sem"], result["closed_form"]
+    diff = estimate - closed
+    in_sems = f"{diff / sem:+.2f} SEM" if sem > 0 else "SEM is 0"
+    info = result.get("solver_info")
+    flag = "" if info is None or info["converged"] else "  (projections NOT converged)"
+    paper = ("" if "paper_approximation" not in result
+             else f"; the paper's D r^2/(R^2 + r^2) = {result['paper_approximation']:.4g}")
+    return [f"{quantity} of {result['body']} in D = {result['dim']} "
+            f"({result['num_samples']} Monte Carlo samples)",
+            f"  Monte Carlo:  {estimate:.4g} ± {sem:.2g} (1 SEM){flag}",
+            f"  closed form:  {closed:.4g} ({result['closed_form_name']}){paper}",
+            f"  difference:   {diff:+.3g} ({in_sems})"]
+
+
+def _run_width(args) -> dict:
+    """``phasetrans width``: check the flags, estimate, compare with the closed form."""
+    _check_width_flags(args)
+    import jax
+
+    from phasetrans import width
+
+    body, quantity, closed, name = _width_body(args)
+    estimator = (width.gaussian_width if quantity == "gaussian_width"
+                 else width.statistical_dimension)
+    est = estimator(body, key=jax.random.key(args.seed), num_samples=args.samples,
+                    progress=True)
+    info = None
+    if quantity == "statistical_dimension":
+        est, info = est.estimate, est.info
+    result = {"body": args.body, "dim": args.dim, "quantity": quantity,
+              "estimate": float(est.mean), "sem": float(est.sem),
+              "num_samples": int(est.num_samples), "closed_form": closed,
+              "closed_form_name": name}
+    if info is not None:
+        result["solver_info"] = info.to_dict()
+    if args.body == "ball-cone":
+        r2 = args.radius**2
+        result["paper_approximation"] = args.dim * r2 / (args.distance**2 + r2)
+    result["summary"] = _width_summary(result)
+    return result
 
 
 def _width_command(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "width", help="Monte Carlo Gaussian width / statistical dimension vs its closed form",
+        formatter_class=_HelpFormatter,
         description="Balls report the Gaussian width E h(g); cones the statistical dimension "
                     "E ||Pi_C(g)||^2. ball-cone: the cone generated by a ball of radius r at "
                     "distance R, with the paper's approximation D r^2/(R^2 + r^2) beside it.")
-    parser.add_argument("body", choices=_WIDTH_BODIES)
-    parser.add_argument("--dim", type=int, required=True, help="ambient dimension D")
-    parser.add_argument("--sparsity", type=int, help="s for l1-descent-cone; rank for subspace")
-    parser.add_argument("--radius", type=float, default=1.0, help="ball radius r")
-    parser.add_argument("--distance", type=float, default=2.0, help="ball-cone distance R")
-    parser.add_argument("--angle", type=float, default=0.5, help="circular-cone half-angle")
-    parser.add_argument("--samples", type=int, default=10_000, help="Monte Carlo samples")
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed")
-
-    def run(args) -> dict:
-        import jax
-
-        from phasetrans import width
-
-        body, quantity, closed, name = _width_body(args)
-        estimator = (width.gaussian_width if quantity == "gaussian_width"
-                     else width.statistical_dimension)
-        est = estimator(body, key=jax.random.key(args.seed), num_samples=args.samples,
-                        progress=True)
-        result = {"body": args.body, "dim": args.dim, "quantity": quantity,
-                  "estimate": est.mean, "sem": est.sem, "num_samples": est.num_samples,
-                  "closed_form": closed, "closed_form_name": name}
-        if args.body == "ball-cone":
-            r2 = args.radius**2
-            result["paper_approximation"] = args.dim * r2 / (args.distance**2 + r2)
-        return result
-
-    parser.set_defaults(run=run)
+    parser.add_argument("body", choices=_WIDTH_BODIES, help="the body or cone")
+    parser.add_argument("--dim", type=int, required=True,
+                        help=f"ambient dimension D, 1 to {MAX_WIDTH_DIM}")
+    parser.add_argument("--sparsity", type=int,
+                        help="l1-descent-cone: the number of nonzeros s of x0 (required); "
+                             "subspace: its rank (default: D/2); an integer in [1, D]")
+    parser.add_argument("--radius", type=float,
+                        help="l2/l1/linf-ball and ball-cone: ball radius r > 0 (length; "
+                             f"default: {_WIDTH_DEFAULTS['radius']})")
+    parser.add_argument("--distance", type=float,
+                        help="ball-cone: distance R > 0 from the origin to the ball's centre "
+                             f"(same length unit as --radius; default: "
+                             f"{_WIDTH_DEFAULTS['distance']})")
+    parser.add_argument("--angle", type=float,
+                        help="circular-cone: half-angle in radians, in (0, pi/2] (default: "
+                             f"{_WIDTH_DEFAULTS['angle']})")
+    parser.add_argument("--samples", type=int, default=10_000,
+                        help="Monte Carlo samples (Gaussian vectors), >= 2")
+    parser.add_argument("--seed", type=int, default=0,
+                        help=f"PRNG seed, an integer in [0, {MAX_SEED}]")
+    parser.set_defaults(run=_run_width)
     return parser
+
+
+# -------------------------------------------------------------------------------- predict
+
+_PREDICT_DEFAULTS = {"dataset": "digits", "steps": 2000}
+
+
+def _check_predict_flags(args) -> list[str]:
+    """Check and complete the flags of ``predict`` (no file is read); returns notes for
+    stderr (outputs that exist and will be replaced)."""
+    from phasetrans import predict
+
+    if args.dataset is not None and args.data_file is not None:
+        raise UsageError("--dataset and --data-file exclude each other: --data-file replaces the "
+                         "built-in dataset")
+    if args.dataset is None:
+        args.dataset = _PREDICT_DEFAULTS["dataset"]
+    _real("--l1", args.l1, nonnegative=True)
+    _integer("--seeds", args.seeds, minimum=1, maximum=MAX_COUNT)
+    _seed(args.seed)
+    if args.params is not None:
+        _not_given("--steps", args.steps, "with --params: the networks are loaded, not trained")
+    if args.steps is None:
+        args.steps = _PREDICT_DEFAULTS["steps"]
+    _integer("--steps", args.steps, minimum=1, maximum=MAX_COUNT)
+    _real("--floor", args.floor, positive=True)
+    if args.epsilon is not None:
+        _real("--epsilon", args.epsilon, positive=True)
+    off = ("with --no-monte-carlo" if args.no_monte_carlo
+           else "with --spectrum slq" if args.spectrum == "slq" else None)
+    defaults = predict.L1BodyOptions()
+    for flag, name, default in (("--l1-body-max-dim", "l1_body_max_dim", defaults.max_dim),
+                                ("--l1-body-max-iters", "l1_body_max_iters",
+                                 defaults.max_iters)):
+        if off is not None:
+            _not_given(flag, getattr(args, name),
+                       f"{off}: the l1-induced body's Monte Carlo prediction is not computed")
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    _integer("--l1-body-max-dim", args.l1_body_max_dim, minimum=0)
+    _integer("--l1-body-max-iters", args.l1_body_max_iters, minimum=1, maximum=MAX_COUNT)
+    if args.params is not None:
+        _existing_file("--params", args.params)
+    notes = []
+    if args.save_params is not None:
+        if not args.save_params.endswith(".npz"):
+            raise UsageError(f"--save-params {args.save_params!r} must end in '.npz' (so that "
+                             "--params can load it back under the same name)")
+        if _output_file("--save-params", args.save_params, ["npz"]):
+            notes.append(f"--save-params {args.save_params!r} exists and will be replaced")
+    if args.figure is not None and _output_file("--figure", args.figure, _figure_formats()):
+        notes.append(f"--figure {args.figure!r} exists and will be replaced")
+    return notes
+
+
+def _load_predict_data(args):
+    from phasetrans import data
+
+    if args.data_file is not None:
+        with _reported_as("--data-file"):
+            return data.load_npz(args.data_file)
+    with _reported_as("--dataset", ImportError):
+        return data.load(args.dataset, seed=args.seed)
+
+
+def _num_params(net) -> int:
+    """All parameters of ``net`` (what an exact spectrum differentiates), without allocating."""
+    import jax
+
+    shapes = jax.eval_shape(lambda key: net.init(key=key), jax.random.key(0))
+    return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(shapes))
+
+
+def _check_params_file(args, ds, net) -> None:
+    """Load ``--params`` as compare() will (same structure and metadata), reporting problems
+    under ``--params`` before anything is computed."""
+    import jax
+
+    from phasetrans import compare, train
+
+    keys = jax.random.split(jax.random.key(args.seed), args.seeds)
+    like = jax.vmap(lambda k: net.init(key=k))(keys)
+    metadata = compare.params_metadata(ds.name, net.name, args.l1, args.seeds, args.seed,
+                                       args.steps)
+    expected = {k: v for k, v in metadata.items() if k != "steps"}
+    with _reported_as("--params"):
+        train.load_params(args.params, like, expected_metadata=expected)
+
+
+def _file_flag(err: BaseException, files: dict) -> str | None:
+    """The flag whose file an error raised inside compare() concerns, if any."""
+    for flag, path in files.items():
+        if path is not None and (path in str(err) or getattr(err, "filename", None) == path):
+            return flag
+    if isinstance(err, OSError) and files.get("--save-params") is not None:
+        return "--save-params"  # the only file compare() writes
+    return None
+
+
+def _run_predict(args) -> dict:
+    """``phasetrans predict``: check every flag and input file, then train (or load), predict,
+    prune, report; optionally write the figure."""
+    notes = _check_predict_flags(args)
+    from phasetrans import compare, nets, plots, predict, report
+
+    ds = _load_predict_data(args)
+    with _reported_as("--arch"):
+        net = nets.parse_arch(args.arch, input_shape=ds.input_shape, num_classes=ds.num_classes)
+        total = _num_params(net)
+    if args.spectrum == "exact" and total > predict.MAX_EXACT_DIM:
+        raise UsageError(f"--arch {args.arch!r} has {total} parameters on this data; the exact "
+                         f"spectrum (--spectrum exact, the default) builds their dense Hessian, "
+                         f"at most {predict.MAX_EXACT_DIM}: use --spectrum slq or a smaller "
+                         "--arch")
+    if args.epsilon is None and len(ds.y_train) < 2:
+        raise UsageError(f"--data-file {args.data_file!r} has {len(ds.y_train)} training "
+                         "example; the default loss tolerance is the spread of mini-batch "
+                         "losses, which needs >= 2 examples: give --epsilon")
+    if args.params is not None:
+        _check_params_file(args, ds, net)
+    for note in notes:
+        _note("predict", note)
+    monte_carlo = not args.no_monte_carlo
+    try:
+        comparison = compare.compare(
+            ds, arch=args.arch, l1=args.l1, num_seeds=args.seeds, seed=args.seed,
+            steps=args.steps, epsilon=args.epsilon,
+            spectrum_options=predict.SpectrumOptions(method=args.spectrum),
+            ellipsoid_options=predict.EllipsoidOptions(
+                max_dim=predict.EllipsoidOptions().max_dim if monte_carlo else 0),
+            l1_body_options=predict.L1BodyOptions(
+                max_dim=args.l1_body_max_dim if monte_carlo else 0,
+                max_iters=args.l1_body_max_iters),
+            eigen_treatment=args.eigen_treatment, floor=args.floor,
+            params_file=args.params, save_params_file=args.save_params, progress=True)
+    except (ValueError, TypeError, OSError) as err:
+        flag = _file_flag(err, {"--save-params": args.save_params, "--params": args.params})
+        if flag is None:
+            raise
+        raise UsageError(f"{flag}: {_describe(err)}") from err
+    for warning in comparison.warnings:
+        _note("predict", f"warning: {warning}")
+    document = report.comparison_json(comparison)
+    if args.figure is not None:
+        with _reported_as("--figure"):
+            document["figure"] = str(plots.width_curve(comparison, args.figure))
+    document["summary"] = report.summary_lines(document)
+    return document
 
 
 def _predict_command(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "predict", help="predict the pruning threshold of trained networks and check it",
+        formatter_class=_HelpFormatter,
         description="Train networks with an l1 penalty (vmapped over seeds), predict the largest "
                     "removal ratio from the Hessian spectrum (width formula and Monte Carlo "
-                    "statistical dimension), prune at 101 ratios and compare. Writes a figure.")
+                    "statistical dimension), prune at 101 ratios and compare. Losses are mean "
+                    "training cross-entropies in nats. Writes a figure only with --figure.")
     parser.add_argument("--dataset", choices=("digits", "mnist1d", "synthetic"),
-                        default="digits")
-    parser.add_argument("--data-file", help="local .npz (x_train, y_train, x_test, y_test), "
-                        "e.g. MNIST/CIFAR saved by you; overrides --dataset")
-    parser.add_argument("--arch", default="32-32", help="hidden widths like 64-32, or 'cnn'")
-    parser.add_argument("--l1", type=float, default=1e-4, help="l1 penalty lambda")
-    parser.add_argument("--seeds", type=int, default=3, help="networks trained (vmapped)")
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed")
-    parser.add_argument("--steps", type=int, default=2000, help="full-batch Adam steps")
-    parser.add_argument("--spectrum", choices=("exact", "slq"), default="exact")
+                        help="built-in offline dataset (default: "
+                             f"{_PREDICT_DEFAULTS['dataset']}); not with --data-file")
+    parser.add_argument("--data-file",
+                        help="local .npz with arrays x_train, y_train, x_test, y_test (e.g. "
+                             "MNIST/CIFAR saved by you) instead of --dataset (default: none)")
+    parser.add_argument("--arch", default="32-32",
+                        help="hidden layer widths (units per layer) like 64-32, or 'cnn'")
+    parser.add_argument("--l1", type=float, default=1e-4,
+                        help="l1 penalty lambda >= 0 (nats per unit of sum |w|)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="number of networks trained (vmapped), >= 1")
+    parser.add_argument("--seed", type=int, default=0,
+                        help=f"PRNG seed, an integer in [0, {MAX_SEED}]")
+    parser.add_argument("--steps", type=int,
+                        help="full-batch Adam steps (iterations) >= 1; not with --params "
+                             f"(default: {_PREDICT_DEFAULTS['steps']})")
+    parser.add_argument("--spectrum", choices=("exact", "slq"), default="exact",
+                        help="Hessian spectrum: dense and exact (networks of at most "
+                             "5000 parameters) or stochastic Lanczos quadrature")
     parser.add_argument("--eigen-treatment", choices=("abs", "floor", "drop", "flat"),
-                        default="abs", help="how eigenvalues <= floor enter the formula")
-    parser.add_argument("--floor", type=float, default=1e-4)
-    parser.add_argument("--params", help="load trained parameters (.npz from --save-params, "
-                        "same --arch and --seeds) instead of training")
-    parser.add_argument("--save-params", help="write the trained parameters to this .npz")
+                        default="abs", help="how eigenvalues <= --floor enter the formula")
+    parser.add_argument("--floor", type=float, default=1e-4,
+                        help="eigenvalue threshold > 0 (Hessian units: nats per squared weight)")
+    parser.add_argument("--epsilon", type=float,
+                        help="loss tolerance epsilon > 0 (nats of mean training cross-entropy; "
+                             "default: the spread of mini-batch losses at the trained weights, "
+                             "which needs >= 2 training examples)")
+    parser.add_argument("--params",
+                        help="load trained parameters (.npz from --save-params, same --arch, "
+                             "--seeds, --seed, --l1 and data) instead of training (default: "
+                             "train)")
+    parser.add_argument("--save-params",
+                        help="write the trained parameters to this .npz (default: not saved)")
     parser.add_argument("--no-monte-carlo", action="store_true",
                         help="skip the Monte Carlo statistical-dimension predictions")
-    parser.add_argument("--l1-body-max-dim", type=int, default=1500,
-                        help="largest D for the l1-induced body's Monte Carlo prediction "
-                             "(O(D^2) per ADMM iteration; null above)")
-    parser.add_argument("--figure", default="phasetrans_predict.png",
-                        help="where to write the width-curve figure")
-
-    def run(args) -> dict:
-        from phasetrans import compare, data, plots
-
-        dataset = args.dataset if args.data_file is None else data.load_npz(args.data_file)
-        result = compare.compare(
-            dataset, arch=args.arch, l1=args.l1, num_seeds=args.seeds, seed=args.seed,
-            steps=args.steps, spectrum_method=args.spectrum,
-            eigen_treatment=args.eigen_treatment, floor=args.floor,
-            monte_carlo=not args.no_monte_carlo, l1_max_dim=args.l1_body_max_dim,
-            params_file=args.params, save_params_file=args.save_params)
-        result["figure"] = str(plots.width_curve(result, args.figure))
-        return result
-
-    parser.set_defaults(run=run)
+    parser.add_argument("--l1-body-max-dim", type=int,
+                        help="largest number of prunable weights D for which the l1-induced "
+                             "body's Monte Carlo prediction is computed (O(D^2) per ADMM "
+                             "iteration; null above); not with --no-monte-carlo or --spectrum "
+                             "slq (default: 1500)")
+    parser.add_argument("--l1-body-max-iters", type=int,
+                        help="ADMM iterations per l1-body sample, >= 1; a solve that stops "
+                             "there is reported as converged: false; not with --no-monte-carlo "
+                             "or --spectrum slq (default: 20000)")
+    parser.add_argument("--figure",
+                        help="write the width-curve figure (first seed) to this file; the "
+                             "suffix picks the format: .png, .pdf, .svg, ... (default: no "
+                             "figure)")
+    parser.set_defaults(run=_run_predict)
     return parser
 
+
+# ------------------------------------------------------------------------------------ main
 
 # Each entry adds one sub-command parser and sets ``run`` (args -> dict) as its default.
 _SUBCOMMANDS: list = [_width_command, _cs_command, _predict_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``phasetrans`` argument parser with its sub-commands."""
+    parser = _Parser(
         prog="phasetrans",
         description="Gaussian widths, Hessian spectra and pruning thresholds (see README).")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -222,18 +678,35 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``phasetrans`` console script; returns the process exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+    except _ParseError as err:
+        print(f"{err.prog}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as err:  # --help
+        return err.code if isinstance(err.code, int) else 0
+    prefix = f"phasetrans {args.command}"
+    if unknown:
+        print(f"{prefix}: error: unrecognized arguments: {' '.join(unknown)}", file=sys.stderr)
+        return EXIT_USAGE
     start = time.perf_counter()
     try:
         result = args.run(args)
-    except (ValueError, TypeError) as err:
-        print(f"phasetrans {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except UsageError as err:
+        print(f"{prefix}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, TypeError) as err:  # a library check no flag could be blamed for
+        print(f"{prefix}: error: {_describe(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     result["seconds"] = time.perf_counter() - start
+    summary = result.pop("summary")
     if args.json:
-        print(json.dumps(_jsonable(result)))
+        print(_io.dumps(result))
     else:
-        _print_human(_jsonable(result))
+        print("\n".join(summary))
     return 0
 
 

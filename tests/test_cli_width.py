@@ -35,7 +35,8 @@ def test_l2_ball_width(capsys):
 
 def test_width_bad_arguments(capsys):
     assert cli.main(["width", "l1-descent-cone", "--dim", "10", "--sparsity", "11"]) == 2
-    assert "sparsity must be <= 10" in capsys.readouterr().err
+    assert "--sparsity must be <= --dim (10), got 11" in capsys.readouterr().err
     assert cli.main(["width", "l2-ball", "--dim", "0"]) == 2
+    assert "--dim must be >= 1" in capsys.readouterr().err
     assert cli.main(["width", "orthant", "--dim", "5", "--samples", "1"]) == 2
-    assert "num_samples must be >= 2" in capsys.readouterr().err
+    assert "--samples must be >= 2" in capsys.readouterr().err

@@ -1,0 +1,301 @@
+"""The ``phasetrans`` command line: JSON contracts, readable output and one-line errors.
+
+Every error case here fails before any training or sampling, so it costs no compute; the few
+runs that train use tiny settings.
+"""
+
+import errno
+import json
+
+import numpy as np
+import pytest
+
+from phasetrans import cli, compare, plots, predict, report
+
+ERROR_CASES = {
+    "width": [
+        (["orthant", "--dim", "0"], "--dim must be >= 1"),
+        (["orthant", "--dim", "1000000000000"], "--dim must be <= 100000000"),
+        (["orthant", "--dim", "5", "--samples", "1"], "--samples must be >= 2"),
+        (["orthant", "--dim", "5", "--seed", "-1"], "--seed must be >= 0"),
+        (["orthant", "--dim", "5", "--seed", str(2**40)], "--seed must be <= 4294967295"),
+        (["l1-descent-cone", "--dim", "10", "--sparsity", "11"], "--sparsity must be <= --dim"),
+        (["subspace", "--dim", "10", "--sparsity", "0"], "--sparsity must be >= 1"),
+        (["l1-descent-cone", "--dim", "10"], "needs --sparsity"),
+        (["circular-cone", "--dim", "10", "--angle", "0"], "--angle must be > 0"),
+        (["circular-cone", "--dim", "10", "--angle", "1.6"], "--angle must be <= pi/2"),
+        (["circular-cone", "--dim", "10", "--angle", "nan"], "--angle must be a finite"),
+        (["l2-ball", "--dim", "10", "--radius", "-1"], "--radius must be > 0"),
+        (["ball-cone", "--dim", "10", "--distance", "inf"], "--distance must be a finite"),
+        # flags that do not apply to the body
+        (["l2-ball", "--dim", "10", "--sparsity", "3"], "--sparsity does not apply to l2-ball"),
+        (["orthant", "--dim", "10", "--angle", "0.3"], "--angle does not apply to orthant"),
+        (["l2-ball", "--dim", "10", "--distance", "3"], "--distance does not apply to l2-ball"),
+        (["orthant", "--dim", "10", "--radius", "2"], "--radius does not apply to orthant"),
+        (["subspace", "--dim", "10", "--radius", "2"], "--radius does not apply to subspace"),
+        (["circular-cone", "--dim", "10", "--radius", "2"], "--radius does not apply"),
+        (["l1-descent-cone", "--dim", "10", "--sparsity", "2", "--radius", "2"],
+         "--radius does not apply"),
+        # argparse's own errors are one line too
+        (["orthant", "--dim", "x"], "argument --dim: invalid int value"),
+        (["orthant"], "required: --dim"),
+        (["orthant", "--dim", "5", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+    "cs": [
+        (["--dim", "10", "--grid", "50", "--trials", "1", "--seed", "0"], "--grid 50"),
+        (["--dim", "20", "--grid", "12", "--trials", "1", "--seed", "0"],
+         "use --grid <= 10"),
+        (["--dim", "20", "--grid", "1", "--trials", "1", "--seed", "0"], "--grid must be >= 2"),
+        (["--dim", "1", "--trials", "1", "--seed", "0"], "--dim must be >= 2"),
+        (["--dim", "1000000000000", "--trials", "1", "--seed", "0"], "--dim must be <= 10000"),
+        (["--dim", "20", "--trials", "0", "--seed", "0"], "--trials must be >= 1"),
+        (["--dim", "20", "--trials", "1", "--seed", "0", "--depth", "3"],
+         "--depth does not apply to --solver bp"),
+        (["--dim", "20", "--trials", "1", "--seed", "0", "--init-scale", "0.1"],
+         "--init-scale does not apply to --solver bp"),
+        (["--dim", "20", "--trials", "1", "--seed", "0", "--iters", "10"],
+         "--iters does not apply to --solver bp"),
+        (["--dim", "20", "--trials", "1", "--seed", "0", "--solver", "overparam",
+          "--init-scale", "-1"], "--init-scale must be > 0"),
+        (["--dim", "20", "--trials", "1", "--seed", "0", "--solver", "overparam",
+          "--depth", "1"], "--depth must be >= 2"),
+        (["--dim", "20", "--trials", "1", "--seed", "0", "--solver", "overparam",
+          "--iters", "0"], "--iters must be >= 1"),
+        (["--dim", "20", "--trials", "1", "--seed", "0", "--solver", "lasso"],
+         "argument --solver: invalid choice"),
+    ],
+    "predict": [
+        (["--floor", "0"], "--floor must be > 0"),
+        (["--floor", "nan"], "--floor must be a finite number"),
+        (["--floor", "inf"], "--floor must be a finite number"),
+        (["--l1", "-1"], "--l1 must be >= 0"),
+        (["--l1", "inf"], "--l1 must be a finite number"),
+        (["--seeds", "0"], "--seeds must be >= 1"),
+        (["--steps", "0"], "--steps must be >= 1"),
+        (["--seed", "-2"], "--seed must be >= 0"),
+        (["--epsilon", "0"], "--epsilon must be > 0"),
+        (["--epsilon", "nan"], "--epsilon must be a finite number"),
+        (["--l1-body-max-dim", "-1"], "--l1-body-max-dim must be >= 0"),
+        (["--l1-body-max-iters", "0"], "--l1-body-max-iters must be >= 1"),
+        (["--no-monte-carlo", "--l1-body-max-dim", "10"],
+         "--l1-body-max-dim does not apply with --no-monte-carlo"),
+        (["--spectrum", "slq", "--l1-body-max-iters", "10"],
+         "--l1-body-max-iters does not apply with --spectrum slq"),
+        (["--params", "{tmp}/params.npz", "--steps", "10"], "--steps does not apply with --params"),
+        (["--params", "{tmp}/missing.npz"], "--params '{tmp}/missing.npz' does not exist"),
+        (["--params", "{tmp}"], "--params '{tmp}' is not a file"),
+        (["--params", "{tmp}/junk.npz"], "--params: params file"),
+        (["--params", "{tmp}/data.npz"], "--params: params file"),
+        (["--figure", "{tmp}/fig.xyz"], "--figure '{tmp}/fig.xyz' must end in one of"),
+        (["--figure", "{tmp}/fig"], "--figure '{tmp}/fig' must end in one of"),
+        (["--figure", "{tmp}/no/fig.png"], "--figure '{tmp}/no/fig.png': directory"),
+        (["--figure", "{tmp}/dir.png"], "--figure '{tmp}/dir.png' is a directory"),
+        (["--save-params", "{tmp}/p.npy"], "--save-params '{tmp}/p.npy' must end in '.npz'"),
+        (["--save-params", "{tmp}/no/p.npz"], "--save-params '{tmp}/no/p.npz': directory"),
+        (["--data-file", "{tmp}/missing.npz"], "--data-file: data file"),
+        (["--data-file", "{tmp}/junk.npz"], "--data-file: data file"),
+        (["--data-file", "{tmp}/params.npz"], "--data-file: data file"),
+        (["--data-file", "{tmp}/data.npz", "--dataset", "digits"],
+         "--dataset and --data-file exclude each other"),
+        (["--data-file", "{tmp}/one.npz"], "--data-file '{tmp}/one.npz' has 1 training example"),
+        (["--arch", "8-x"], "--arch: arch must be"),
+        (["--arch", "0"], "--arch: widths must be >= 1"),
+        (["--arch", "100-100"], "use --spectrum slq"),
+        (["--arch", "4", "--dataset", "imagenet"], "argument --dataset: invalid choice"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Inputs for the error cases: a junk file, a data file, a one-example data file, a params
+    file of a different network, a directory named like a figure."""
+    tmp = tmp_path_factory.mktemp("cli")
+    (tmp / "junk.npz").write_bytes(b"not a zip archive")
+    rng = np.random.default_rng(0)
+    np.savez(tmp / "data.npz", x_train=rng.normal(size=(6, 5)), y_train=np.arange(6) % 2,
+             x_test=rng.normal(size=(4, 5)), y_test=np.arange(4) % 2)
+    np.savez(tmp / "one.npz", x_train=rng.normal(size=(1, 5)), y_train=np.array([1]),
+             x_test=rng.normal(size=(4, 5)), y_test=np.arange(4) % 2)
+    np.savez(tmp / "params.npz", leaf_0=np.zeros(3))
+    (tmp / "dir.png").mkdir()
+    return tmp
+
+
+def _one_error_line(capsys, command: str) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1, captured.err
+    assert lines[0].startswith(f"phasetrans {command}: error: ")
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("command", "argv", "expected"),
+                         [(c, a, e) for c, cases in ERROR_CASES.items() for a, e in cases])
+def test_bad_flags_fail_early_with_one_line_naming_the_flag(command, argv, expected, files,
+                                                             capsys):
+    argv = [a.replace("{tmp}", str(files)) for a in argv]
+    assert cli.main([command, *argv, "--json"]) == 2
+    assert expected.replace("{tmp}", str(files)) in _one_error_line(capsys, command)
+
+
+def test_keyboard_interrupt_exits_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_width", interrupted)
+    assert cli.main(["width", "orthant", "--dim", "5"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "phasetrans width: interrupted" and captured.out == ""
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    def broken(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "_run_cs", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["cs", "--dim", "10", "--trials", "1", "--seed", "0"])
+
+
+def test_predict_notes_replaced_outputs_before_computing(tmp_path, monkeypatch, capsys):
+    figure, saved = tmp_path / "fig.png", tmp_path / "p.npz"
+    figure.write_bytes(b"old")
+    saved.write_bytes(b"old")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "compare", interrupted)
+    assert cli.main(["predict", "--arch", "4", "--figure", str(figure), "--save-params",
+                     str(saved)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"phasetrans predict: --save-params {str(saved)!r} exists and will be replaced",
+                   f"phasetrans predict: --figure {str(figure)!r} exists and will be replaced",
+                   "phasetrans predict: interrupted"]
+    assert figure.read_bytes() == b"old"
+
+
+def test_predict_os_errors_are_reported_under_their_flag(tmp_path, monkeypatch, capsys):
+    saved = str(tmp_path / "p.npz")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(compare, "compare", disk_full)
+    assert cli.main(["predict", "--arch", "4", "--save-params", saved]) == 2
+    assert _one_error_line(capsys, "predict").endswith("--save-params: No space left on device")
+
+    class Done:
+        warnings = ["seed 0: at chance"]
+
+    figure = str(tmp_path / "fig.png")
+
+    def denied(comparison, path):
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(compare, "compare", lambda *a, **k: Done())
+    monkeypatch.setattr(report, "comparison_json", lambda c: {})
+    monkeypatch.setattr(plots, "width_curve", denied)
+    assert cli.main(["predict", "--arch", "4", "--figure", figure]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["phasetrans predict: warning: seed 0: at chance",
+                     f"phasetrans predict: error: --figure: Permission denied: {figure!r}"]
+
+
+def test_help_shows_every_flag_with_its_default(capsys):
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and "predict" in a.choices)
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                text = action.help or ""
+                assert "default" in text or action.required or action.default is not None, (
+                    name, action.dest)
+    assert cli.main(["predict", "--help"]) == 0
+    out = capsys.readouterr().out
+    flat = " ".join(out.split())
+    for action in subparsers.choices["predict"]._actions:
+        for option in action.option_strings:
+            assert option in out
+    assert flat.count("default") >= len(subparsers.choices["predict"]._actions) - 1
+    defaults = predict.L1BodyOptions()
+    assert f"at most {predict.MAX_EXACT_DIM} parameters" in flat
+    assert f"(default: {defaults.max_dim})" in flat
+    assert f"(default: {defaults.max_iters})" in flat
+    assert cli.main(["width", "--help"]) == 0
+    assert "half-angle in radians" in capsys.readouterr().out
+
+
+def test_width_prints_a_short_summary(capsys):
+    assert cli.main(["width", "orthant", "--dim", "20", "--samples", "500"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert 3 <= len(lines) <= 4
+    assert lines[0].startswith("statistical dimension of orthant in D = 20")
+    assert "±" in lines[1] and "orthant_statdim" in lines[2] and "SEM" in lines[3]
+
+
+def test_cs_prints_a_table(capsys):
+    assert cli.main(["cs", "--dim", "8", "--trials", "2", "--grid", "2", "--seed", "0"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and "theory m/d" in lines[1]
+    assert lines[2].split()[0] == "0.250" and lines[3].split()[0] == "0.500"
+
+
+def test_cli_predict_json_contract(tmp_path, capsys):
+    figure = tmp_path / "fig.png"
+    saved = tmp_path / "params.npz"
+    status = cli.main(["predict", "--dataset", "digits", "--arch", "8", "--seeds", "2",
+                       "--steps", "300", "--figure", str(figure), "--save-params", str(saved),
+                       "--json"])
+    assert status == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert "replaced" not in captured.err
+    for key in ["predicted_removal_ratio", "predicted_interval", "empirical_removal_ratio",
+                "epsilon", "num_params", "spectrum", "sensitivity", "mc_prediction", "seconds"]:
+        assert key in out
+    lo, hi = out["predicted_interval"]
+    assert 0 <= lo <= out["predicted_removal_ratio"] <= hi <= 1
+    assert set(out["empirical_removal_ratio"]) >= {"accuracy", "loss"}
+    assert out["mc_prediction"]["ellipsoid"]["converged"]
+    l1 = out["mc_prediction"]["l1_body"]                 # D = 592 <= 1500: computed
+    assert l1["converged"] and 0 <= l1["interval"][0] <= l1["removal_ratio"] <= l1["interval"][1]
+    assert figure.exists() and figure.stat().st_size > 10_000
+    # the saved parameters reproduce the same prediction without training
+    assert cli.main(["predict", "--arch", "8", "--seeds", "2", "--params", str(saved),
+                     "--no-monte-carlo", "--figure", str(figure), "--json"]) == 0
+    captured = capsys.readouterr()
+    again = json.loads(captured.out)
+    assert again["predicted_per_seed"] == out["predicted_per_seed"]
+    assert f"--figure {str(figure)!r} exists and will be replaced" in captured.err
+    # a params file of another network fails before anything is computed
+    assert cli.main(["predict", "--arch", "16", "--seeds", "2", "--params", str(saved)]) == 2
+    line = _one_error_line(capsys, "predict")
+    assert "--params: " in line and "arch" in line
+
+
+def test_cli_predict_bad_arch(capsys):
+    assert cli.main(["predict", "--arch", "8-x", "--json"]) == 2
+    assert "arch must be" in capsys.readouterr().err
+
+
+def test_predict_warns_about_a_dead_network(capsys):
+    assert cli.main(["predict", "--arch", "4", "--l1", "10", "--steps", "100", "--seeds", "1",
+                     "--no-monte-carlo", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    warnings = [line for line in captured.err.splitlines()
+                if line.startswith("phasetrans predict: warning: ")]
+    assert warnings and "chance" in warnings[0]
+    assert len(warnings) == len(out["warnings"]) == 1 and out["seconds"] < 60
+
+
+def test_predict_epsilon_allows_a_one_example_training_set(files, capsys):
+    assert cli.main(["predict", "--data-file", str(files / "one.npz"), "--arch", "4",
+                     "--seeds", "1", "--steps", "20", "--no-monte-carlo", "--epsilon", "0.05",
+                     "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["epsilon"] == pytest.approx(0.05)
+    assert out["epsilon_meaning"] == "given by the user"

@@ -546,11 +546,11 @@ def _file_flag(err: BaseException, files: dict) -> str | None:
     return None
 
 
-def _run_predict(args) -> dict:
-    """``phasetrans predict``: check every flag and input file, then train (or load), predict,
-    prune, report; optionally write the figure."""
+def _comparison(args):
+    """Check every flag and input file of ``predict``/``explain``, then train (or load),
+    predict and prune: the :class:`phasetrans.compare.Comparison`."""
     notes = _check_predict_flags(args)
-    from phasetrans import compare, nets, plots, predict, report
+    from phasetrans import compare, nets, predict
 
     ds = _load_predict_data(args)
     with _reported_as("--arch"):
@@ -568,7 +568,7 @@ def _run_predict(args) -> dict:
     if args.params is not None:
         _check_params_file(args, ds, net)
     for note in notes:
-        _note("predict", note)
+        _note(args.command, note)
     monte_carlo = not args.no_monte_carlo
     try:
         comparison = compare.compare(
@@ -588,7 +588,15 @@ def _run_predict(args) -> dict:
             raise
         raise UsageError(f"{flag}: {_describe(err)}") from err
     for warning in comparison.warnings:
-        _note("predict", f"warning: {warning}")
+        _note(args.command, f"warning: {warning}")
+    return comparison
+
+
+def _run_predict(args) -> dict:
+    """``phasetrans predict``: the comparison, its report, optionally the figure."""
+    from phasetrans import plots, report
+
+    comparison = _comparison(args)
     document = report.comparison_json(comparison)
     if args.figure is not None:
         with _reported_as("--figure"):
@@ -597,14 +605,35 @@ def _run_predict(args) -> dict:
     return document
 
 
-def _predict_command(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "predict", help="predict the pruning threshold of trained networks and check it",
-        formatter_class=_HelpFormatter,
-        description="Train networks with an l1 penalty (vmapped over seeds), predict the largest "
-                    "removal ratio from the Hessian spectrum (width formula and Monte Carlo "
-                    "statistical dimension), prune at 101 ratios and compare. Losses are mean "
-                    "training cross-entropies in nats. Writes a figure only with --figure.")
+def _run_explain(args) -> dict:
+    """``phasetrans explain``: the comparison, then every stage of the attribution ladder."""
+    import jax
+
+    from phasetrans import attribution, plots, report
+
+    _integer("--subspaces", args.subspaces, minimum=2, maximum=MAX_COUNT)
+    _integer("--retrain-steps", args.retrain_steps, minimum=1, maximum=MAX_COUNT)
+    _real("--accuracy-tol", args.accuracy_tol, nonnegative=True, high=1.0)
+    _real("--eta", args.eta, positive=True)
+    if args.eta >= 1:
+        raise UsageError(f"--eta must be < 1, got {args.eta}")
+    comparison = _comparison(args)
+    options = attribution.AttributionOptions(num_subspaces=args.subspaces,
+                                             l1_num_subspaces=max(2, args.subspaces // 3),
+                                             retrain_steps=args.retrain_steps,
+                                             accuracy_tol=args.accuracy_tol)
+    result = attribution.attribute(comparison, key=jax.random.key(args.seed + 1),
+                                   options=options, eta=args.eta, progress=True)
+    document = report.attribution_json(result)
+    if args.figure is not None:
+        with _reported_as("--figure"):
+            document["figure"] = str(plots.ladders([document], args.figure))
+    document["summary"] = report.attribution_lines(document)
+    return document
+
+
+def _add_network_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``predict`` and ``explain``: data, network, training, prediction."""
     parser.add_argument("--dataset", choices=("digits", "mnist1d", "synthetic"),
                         help="built-in offline dataset (default: "
                              f"{_PREDICT_DEFAULTS['dataset']}); not with --data-file")
@@ -650,6 +679,17 @@ def _predict_command(subparsers) -> argparse.ArgumentParser:
                         help="ADMM iterations per l1-body sample, >= 1; a solve that stops "
                              "there is reported as converged: false; not with --no-monte-carlo "
                              "or --spectrum slq (default: 20000)")
+
+
+def _predict_command(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "predict", help="predict the pruning threshold of trained networks and check it",
+        formatter_class=_HelpFormatter,
+        description="Train networks with an l1 penalty (vmapped over seeds), predict the largest "
+                    "removal ratio from the Hessian spectrum (width formula and Monte Carlo "
+                    "statistical dimension), prune at 101 ratios and compare. Losses are mean "
+                    "training cross-entropies in nats. Writes a figure only with --figure.")
+    _add_network_flags(parser)
     parser.add_argument("--figure",
                         help="write the width-curve figure (first seed) to this file; the "
                              "suffix picks the format: .png, .pdf, .svg, ... (default: no "
@@ -658,10 +698,39 @@ def _predict_command(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _explain_command(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "explain", help="attribute the gap between predicted and measured thresholds, stage by "
+                        "stage",
+        formatter_class=_HelpFormatter,
+        description="Everything predict does, then each step between the prediction and "
+                    "one-shot pruning measured on its own: formula vs Monte Carlo delta, random "
+                    "subspaces (kinematic formula), the exact feasibility of the magnitude "
+                    "supports, masked retraining of F = L + l1 |w| on them, and the one-shot "
+                    "criteria (F, L, test accuracy; first-failure and the official rule). "
+                    "Reports the theory window a_eta sqrt(D)/D beside every threshold.")
+    _add_network_flags(parser)
+    parser.add_argument("--subspaces", type=int, default=24,
+                        help="random subspaces per removal ratio for the ellipsoid, >= 2 (the "
+                             "l1 body uses a third of them)")
+    parser.add_argument("--retrain-steps", type=int, default=2000,
+                        help="masked Adam steps of the retraining on each support, >= 1")
+    parser.add_argument("--accuracy-tol", type=float, default=0.01,
+                        help="accuracy criterion: test accuracy >= unpruned - tol (fraction)")
+    parser.add_argument("--eta", type=float, default=0.05,
+                        help="level of the theory window a_eta sqrt(D), a_eta = "
+                             "sqrt(8 log(4/eta)), in (0, 1)")
+    parser.add_argument("--figure",
+                        help="write the ladder figure to this file; the suffix picks the "
+                             "format (default: no figure)")
+    parser.set_defaults(run=_run_explain)
+    return parser
+
+
 # ------------------------------------------------------------------------------------ main
 
 # Each entry adds one sub-command parser and sets ``run`` (args -> dict) as its default.
-_SUBCOMMANDS: list = [_width_command, _cs_command, _predict_command]
+_SUBCOMMANDS: list = [_width_command, _cs_command, _predict_command, _explain_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

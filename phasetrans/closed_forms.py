@@ -7,6 +7,8 @@ dimension of a closed convex cone is delta(C) = E ||Pi_C(g)||^2.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy import optimize, special
 
@@ -131,3 +133,28 @@ def ellipsoid_statdim_formula(semi_axes_squared, *, distance: float) -> float:
         raise ValueError("semi_axes_squared must be a 1-D array of finite numbers >= 0")
     distance = _checks.real("distance", distance, nonnegative=True)
     return float(np.sum(r2 / (distance**2 + r2))) if distance > 0 else float(r2.size)
+
+
+class TheoryWindow(NamedTuple):
+    """The approximate kinematic formula's own transition width, in removal ratio.
+
+    [ALMT Thm I]: a random k-dim subspace misses a cone C with probability >= 1 - eta when
+    k + delta(C) <= D - a_eta sqrt(D) and hits it with probability >= 1 - eta when
+    k + delta(C) >= D + a_eta sqrt(D), with a_eta = sqrt(8 log(4 / eta)). So a threshold
+    measured within ``half_width`` = a_eta sqrt(D) / D of the prediction is consistent with the
+    theory at level eta, whatever the estimator's own interval says.
+    """
+
+    eta: float
+    a_eta: float
+    half_width: float
+
+
+def theory_window(num_params: int, *, eta: float = 0.05) -> TheoryWindow:
+    """:class:`TheoryWindow` for D = ``num_params`` (eta in (0, 1), default 0.05: a = 5.92)."""
+    num_params = _checks.positive_int("num_params", num_params)
+    eta = _checks.real("eta", eta, positive=True, high=1.0)
+    if eta >= 1.0:
+        raise ValueError(f"eta must be < 1, got {eta}")
+    a_eta = float(np.sqrt(8.0 * np.log(4.0 / eta)))
+    return TheoryWindow(eta, a_eta, float(a_eta / np.sqrt(num_params)))

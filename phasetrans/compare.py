@@ -30,6 +30,8 @@ class Comparison(NamedTuple):
         official: the same under the official code's rule (``rule="official"``).
         accuracy_tol: the accuracy criterion's tolerance.
         warnings: plain-language problems found (e.g. a network at chance accuracy).
+        network, params, data: the networks compared (``params`` with a leading seed axis)
+            and their data, for further analyses (:mod:`phasetrans.attribution`).
     """
 
     dataset: str
@@ -42,6 +44,9 @@ class Comparison(NamedTuple):
     official: prune.EmpiricalThreshold
     accuracy_tol: float
     warnings: list
+    network: nets.Network
+    params: object
+    data: data.Dataset
 
 
 def params_metadata(dataset_name: str, arch: str, l1: float, num_seeds: int, seed: int,
@@ -119,4 +124,4 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
                                          rule="official")
     warnings = dead_network_warnings(swept.unpruned_test_accuracy, ds.num_classes)
     return Comparison(ds.name, net.name, l1, ds.num_classes, predictions, swept, empirical,
-                      official, accuracy_tol, warnings)
+                      official, accuracy_tol, warnings, net, params, ds)

@@ -291,27 +291,3 @@ def psd_eigenvalues(eigenvalues, *, eigen_treatment: str):
     _checks.one_of("eigen_treatment", eigen_treatment, EIGEN_TREATMENTS)
     return np.abs(eigenvalues) if eigen_treatment == "abs" else np.maximum(eigenvalues, 0.0)
 
-
-class TheoryWindow(NamedTuple):
-    """The approximate kinematic formula's own transition width, in removal ratio.
-
-    [ALMT Thm I]: a random k-dim subspace misses a cone C with probability >= 1 - eta when
-    k + delta(C) <= D - a_eta sqrt(D) and hits it with probability >= 1 - eta when
-    k + delta(C) >= D + a_eta sqrt(D), with a_eta = sqrt(8 log(4 / eta)). So a threshold
-    measured within ``half_width`` = a_eta sqrt(D) / D of the prediction is consistent with the
-    theory at level eta, whatever the estimator's own interval says.
-    """
-
-    eta: float
-    a_eta: float
-    half_width: float
-
-
-def theory_window(num_params: int, *, eta: float = 0.05) -> TheoryWindow:
-    """:class:`TheoryWindow` for D = ``num_params`` (eta in (0, 1), default 0.05: a = 5.92)."""
-    num_params = _checks.positive_int("num_params", num_params)
-    eta = _checks.real("eta", eta, positive=True, high=1.0)
-    if eta >= 1.0:
-        raise ValueError(f"eta must be < 1, got {eta}")
-    a_eta = float(np.sqrt(8.0 * np.log(4.0 / eta)))
-    return TheoryWindow(eta, a_eta, float(a_eta / np.sqrt(num_params)))

@@ -49,3 +49,50 @@ def width_curve(c: Comparison, path, *, seed: int = 0) -> pathlib.Path:
     finally:
         plt.close(fig)
     return path
+
+
+_LADDER_STYLE = {  # threshold name -> (marker, color)
+    "formula": ("o", "C0"), "mc_ellipsoid": ("s", "C1"), "mc_l1_body": ("D", "C2"),
+    "random_subspace_ellipsoid": ("^", "C1"), "random_subspace_l1_body": ("^", "C2"),
+    "support_ellipsoid": ("v", "C1"), "support_l1_body": ("v", "C2"),
+    "retrain_F": ("P", "C3"), "retrain_L": ("P", "C4"), "retrain_accuracy": ("P", "C5"),
+    "oneshot_F": ("X", "C3"), "oneshot_L": ("X", "C4"), "oneshot_accuracy": ("X", "C5"),
+    "oneshot_accuracy_official_rule": ("*", "C5"),
+}
+
+
+def ladders(documents: list, path) -> pathlib.Path:
+    """One ladder per configuration (``report.attribution_json`` documents): every threshold
+    as a point with its interval on the removal-ratio axis, the theory window shaded around
+    the width formula's prediction; written atomically to ``path``."""
+    names = list(_LADDER_STYLE)
+    fig, axes = plt.subplots(1, len(documents), figsize=(3.2 * len(documents) + 1.5, 5.2),
+                             sharey=True, squeeze=False)
+    for ax, d in zip(axes[0], documents, strict=True):
+        formula_mean = d["thresholds"]["formula"]["mean"]
+        half = d["window"]["half_width"]
+        ax.axvspan(formula_mean - half, formula_mean + half, color="0.85",
+                   label="theory window ±a_η√D/D")
+        for y, name in enumerate(names):
+            t = d["thresholds"][name]
+            if t is None or t["mean"] is None:
+                continue
+            marker, color = _LADDER_STYLE[name]
+            lo, hi = t["interval"]
+            ax.errorbar([t["mean"]], [y], xerr=[[t["mean"] - lo], [hi - t["mean"]]],
+                        fmt=marker, color=color, ms=6, capsize=2)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("removal ratio p")
+        ax.set_title(f"{d['dataset']} {d['arch']}\nλ={d['l1']:g}, D={d['num_params']}",
+                     fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_yticks(range(len(names)), names, fontsize=7)
+    axes[0][0].invert_yaxis()
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    try:
+        _io.save_figure(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
+    return path

@@ -171,6 +171,24 @@ class L1BodyOptions(NamedTuple):
     max_iters: int = 20000
 
 
+class QuadraticModel(NamedTuple):
+    """The second-order model of the loss at w* on the prunable coordinates (exact spectrum).
+
+    Attributes:
+        eigenvalues: (D,) Hessian eigenvalues, ascending, untreated (may be negative).
+        eigenvectors: (D, D) orthonormal eigenvectors (columns).
+        gradient: (D,) g* = grad L(w*) (without the l1 term).
+        center: (D,) w* on the prunable coordinates.
+        index: (D,) positions of the prunable coordinates in ``ravel_pytree(params)`` order.
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    gradient: np.ndarray
+    center: np.ndarray
+    index: np.ndarray
+
+
 class Prediction(NamedTuple):
     """Everything :func:`predict` computed for one trained network.
 
@@ -185,6 +203,8 @@ class Prediction(NamedTuple):
             D > ``EllipsoidOptions.max_dim``).
         l1_body: :class:`MonteCarloPrediction` for the l1-induced body, or None (SLQ spectrum or
             D > ``L1BodyOptions.max_dim``).
+        model: the :class:`QuadraticModel` the Monte Carlo predictions used (exact spectrum), or
+            None (SLQ spectrum).
     """
 
     formula: formula.FormulaPrediction
@@ -194,6 +214,7 @@ class Prediction(NamedTuple):
     spectrum: dict
     ellipsoid: MonteCarloPrediction | None
     l1_body: MonteCarloPrediction | None
+    model: QuadraticModel | None
 
 
 def _check_options(name, options, kind):
@@ -315,6 +336,10 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
         return np.asarray(ravel_pytree(prune.apply_mask(params, mask))[0])[idx]
 
     w_star = np.asarray(ravel_pytree(params)[0])[idx]
+    model = None
+    if spec.method == "exact":
+        gradient = np.asarray(ravel_pytree(jax.grad(loss_fn)(params, data))[0])[idx]
+        model = QuadraticModel(eigvals, eigvecs, gradient, w_star, idx)
     ellipsoid = None
     if spec.method == "exact" and dim <= ell.max_dim:
         # resolve the crossing: a grid of +-0.2 around the formula's fixed point
@@ -328,15 +353,15 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
     l1_prediction = None
     if with_l1_body:
         dtype = jnp.result_type(float)
-        gradient = np.asarray(ravel_pytree(jax.grad(loss_fn)(params, data))[0])[idx]
         body = bodies.L1InducedBody.create(
             center=jnp.asarray(w_star, dtype), l1=l1, epsilon=eps,
             eigenvalues=jnp.asarray(formula.psd_eigenvalues(eigvals,
                                                             eigen_treatment=eigen_treatment),
                                     dtype),
-            eigenvectors=jnp.asarray(eigvecs, dtype), gradient=jnp.asarray(gradient, dtype))
+            eigenvectors=jnp.asarray(eigvecs, dtype),
+            gradient=jnp.asarray(model.gradient, dtype))
         l1_prediction = l1_body_prediction(body, lambda p: jnp.asarray(pruned(p), dtype),
                                            key=k_l1, num_samples=l1o.num_samples,
                                            num_steps=l1o.num_steps, max_iters=l1o.max_iters,
                                            progress=progress)
-    return Prediction(prediction, rows, noise, dim, summary, ellipsoid, l1_prediction)
+    return Prediction(prediction, rows, noise, dim, summary, ellipsoid, l1_prediction, model)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasetrans import formula
+from phasetrans import attribution, closed_forms
 from phasetrans.compare import Comparison
 from phasetrans.estimate import SolverInfo
 
@@ -67,7 +67,7 @@ def comparison_json(c: Comparison) -> dict:
     formula_summary = _seed_summary([p.formula.removal_ratio for p in predictions],
                                     [p.formula.interval for p in predictions])
     epsilons = [p.noise.epsilon.mean for p in predictions]
-    window = formula.theory_window(first.num_params)
+    window = closed_forms.theory_window(first.num_params)
     emp, official = c.empirical, c.official
     empirical_mean = float(np.nanmean(emp.accuracy)) if np.any(np.isfinite(emp.accuracy)) \
         else float("nan")
@@ -132,5 +132,49 @@ def summary_lines(document: dict) -> list[str]:
               f"{emp['accuracy']:.3f}; loss <= unpruned + eps: "
               + ("n/a" if emp["loss"] is None else f"{emp['loss']:.3f}"),
               f"  verdict: {d['verdict']}"]
+    lines += [f"  warning: {w}" for w in d["warnings"]]
+    return lines
+
+
+def attribution_json(a) -> dict:
+    """The JSON document of an :class:`phasetrans.attribution.Attribution` (``explain``)."""
+    c = a.comparison
+    return {"dataset": c.dataset, "arch": c.arch, "l1": c.l1, "seeds": len(c.predictions),
+            "num_params": c.predictions[0].num_params,
+            "epsilon_per_seed": [p.noise.epsilon.mean for p in c.predictions],
+            "unpruned_test_accuracy": np.asarray(c.sweep.unpruned_test_accuracy).tolist(),
+            "thresholds": {name: t.to_dict() for name, t in a.thresholds.items()},
+            "missing": {name: t.reason for name, t in a.thresholds.items()
+                        if t.reason is not None},
+            "window": a.window._asdict(),
+            "stages": attribution.stages(a),
+            "solver_info": {name: info.to_dict() for name, info in a.info.items()},
+            "retrain_converged_fraction": a.retrain_converged,
+            "warnings": list(c.warnings)}
+
+
+def attribution_lines(document: dict) -> list[str]:
+    """A short table of :func:`attribution_json`'s document: thresholds, then the ladder."""
+    d = document
+    window = d["window"]
+    lines = [f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
+             f"D = {d['num_params']}; theory window ±{window['half_width']:.3f} "
+             f"(eta = {window['eta']:g})",
+             f"  {'threshold':<32} {'mean':>6}  interval"]
+    for name, t in d["thresholds"].items():
+        if t is None:
+            lines.append(f"  {name:<32} {'—':>6}  ({d['missing'][name]})")
+        elif t["mean"] is None:
+            lines.append(f"  {name:<32} {'none':>6}  (fails at the first ratio on every seed)")
+        else:
+            lo, hi = t["interval"]
+            lines.append(f"  {name:<32} {t['mean']:>6.3f}  [{lo:.3f}, {hi:.3f}]")
+    lines.append("  ladder (difference = to - from; * = larger than the theory window):")
+    for stage in d["stages"]:
+        if stage["difference"] is None:
+            lines.append(f"    {stage['meaning']}: not measured ({stage['reason']})")
+        else:
+            mark = "" if stage["within_window"] else " *"
+            lines.append(f"    {stage['meaning']}: {stage['difference']:+.3f}{mark}")
     lines += [f"  warning: {w}" for w in d["warnings"]]
     return lines

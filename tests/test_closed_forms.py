@@ -36,3 +36,17 @@ def test_l1_descent_bad_input():
         closed_forms.l1_descent_cone_statdim(sparsity=11, dim=10)
     with pytest.raises(ValueError, match="dim must be >= 1"):
         closed_forms.l1_descent_cone_statdim(sparsity=0, dim=0)
+
+
+def test_theory_window_closed_form():
+    # a_eta = sqrt(8 log(4 / eta)) = sqrt(8 log 80) = 5.9208 at eta = 0.05 [ALMT Thm I];
+    # half-width a / sqrt(D)
+    window = closed_forms.theory_window(1000)
+    assert window.a_eta == pytest.approx(5.9208, abs=1e-4)
+    assert window.half_width == pytest.approx(5.9208 / np.sqrt(1000), abs=1e-5)  # ~0.19
+    assert closed_forms.theory_window(10**6).half_width == pytest.approx(0.0059208, abs=1e-6)
+    assert closed_forms.theory_window(1000, eta=0.5).a_eta == pytest.approx(np.sqrt(8 * np.log(8)))
+    with pytest.raises(ValueError, match="eta must be < 1"):
+        closed_forms.theory_window(1000, eta=1.0)
+    with pytest.raises(ValueError, match="num_params must be >= 1"):
+        closed_forms.theory_window(0)

@@ -73,19 +73,6 @@ def test_eigenvalue_helpers_on_hand_values():
         formula.psd_eigenvalues(lam, eigen_treatment="clip")
 
 
-def test_theory_window_closed_form():
-    # a_eta = sqrt(8 log(4 / eta)) = sqrt(8 log 80) = 5.9208 at eta = 0.05 [ALMT Thm I];
-    # half-width a / sqrt(D)
-    window = formula.theory_window(1000)
-    assert window.a_eta == pytest.approx(5.9208, abs=1e-4)
-    assert window.half_width == pytest.approx(5.9208 / np.sqrt(1000), abs=1e-5)  # ~0.19
-    assert formula.theory_window(10**6).half_width == pytest.approx(0.0059208, abs=1e-6)
-    assert formula.theory_window(1000, eta=0.5).a_eta == pytest.approx(np.sqrt(8 * np.log(8)))
-    with pytest.raises(ValueError, match="eta must be < 1"):
-        formula.theory_window(1000, eta=1.0)
-    with pytest.raises(ValueError, match="num_params must be >= 1"):
-        formula.theory_window(0)
-
 
 def test_fixed_point_of_single_eigenvalue_spectrum_solves_the_cubic():
     # All eigenvalues equal lam, R(p) = a p:  2 eps / (lam a^2 p^2 + 2 eps) = p

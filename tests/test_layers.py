@@ -7,16 +7,18 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "phasetrans"
 
 LAYERS = {  # module -> layer; a module may import its own layer and the layers below
     "shared": ["_checks", "_io", "_loops", "_progress", "estimate", "sampling"],
-    "geometry": ["bodies", "closed_forms", "conic_admm", "projections", "width"],
-    "networks": ["data", "nets", "train", "prune", "spectrum"],
+    "geometry": ["bodies", "closed_forms", "conic_admm", "projections", "width", "feasibility",
+                 "subspaces"],
+    "networks": ["data", "nets", "train", "prune", "retrain", "spectrum"],
     "theory": ["formula", "predict"],
-    "applications": ["compare", "report", "cs", "plots", "cli", "__main__"],
+    "applications": ["compare", "attribution", "report", "cs", "plots", "cli", "__main__"],
 }
 ORDER = list(LAYERS)
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
 ONLY_FROM = {  # modules only these may import
     "cli": {"__main__"},
-    "compare": {"report", "plots", "cli"},
+    "compare": {"attribution", "report", "plots", "cli"},
+    "attribution": {"report", "plots", "cli"},
     "plots": {"cli"},
     "report": {"cli"},
 }

@@ -1,0 +1,338 @@
+"""Attribute the gap between the predicted and the measured pruning threshold, stage by stage.
+
+The prediction p_hat = delta(cone(K - x_p)) / D (x_p = M_p ⊙ w*) claims that the kept-coordinate
+subspace V_p meets the tolerance body K for p < p_hat [ZZSL sec. 4]; one-shot pruning tests
+only the single point x_p, by a different criterion. Each step between the two is measured on
+its own [ZZSL sec. 4; ALMT Thm I]:
+
+1. formula vs delta: the width formula vs the Monte Carlo delta of the same ellipsoid's cone;
+2. kinematic formula: random k-dim subspaces through x_p (:mod:`phasetrans.subspaces`) vs delta;
+3. support vs random: the actual magnitude support V_p, exactly (:mod:`phasetrans.feasibility`);
+4. model vs network: masked retraining of F = L + lam ||w||_1 on V_p (:mod:`phasetrans.retrain`);
+5. feasible vs one-shot, and the criterion (F, L, test accuracy) and rule (first failure vs the
+   official code's scan) of the measured threshold.
+
+:func:`attribute` takes a :class:`phasetrans.compare.Comparison` (trained networks, their
+predictions and one-shot sweep) and returns an :class:`Attribution` with every threshold per seed,
+the theory window +-a_eta sqrt(D) / D, and the ladder of consecutive differences.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from phasetrans import (
+    _checks,
+    bodies,
+    closed_forms,
+    feasibility,
+    formula,
+    prune,
+    retrain,
+    subspaces,
+)
+from phasetrans._progress import track
+from phasetrans.compare import Comparison
+from phasetrans.estimate import SolverInfo
+
+THRESHOLDS = ("formula", "mc_ellipsoid", "mc_l1_body", "random_subspace_ellipsoid",
+              "random_subspace_l1_body", "support_ellipsoid", "support_l1_body", "retrain_F",
+              "retrain_L", "retrain_accuracy", "oneshot_F", "oneshot_L", "oneshot_accuracy",
+              "oneshot_accuracy_official_rule")
+"""Every threshold :func:`attribute` reports, in ladder order (see ``STAGES``)."""
+
+STAGES = (
+    ("formula", "mc_ellipsoid", "formula vs delta: the width formula's approximation of the "
+                                "ellipsoid cone's statistical dimension"),
+    ("mc_ellipsoid", "random_subspace_ellipsoid", "kinematic formula: random subspaces vs "
+                                                  "delta (ellipsoid)"),
+    ("random_subspace_ellipsoid", "support_ellipsoid", "support is not a random subspace "
+                                                       "(ellipsoid)"),
+    ("mc_l1_body", "random_subspace_l1_body", "kinematic formula: random subspaces vs delta "
+                                              "(l1-induced body)"),
+    ("random_subspace_l1_body", "support_l1_body", "support is not a random subspace "
+                                                   "(l1-induced body)"),
+    ("support_ellipsoid", "support_l1_body", "quadratic vs l1-induced model on the support"),
+    ("support_l1_body", "retrain_F", "quadratic/l1 model vs network (masked retraining, "
+                                     "F <= F* + eps)"),
+    ("retrain_F", "oneshot_F", "retraining vs one-shot (F criterion)"),
+    ("oneshot_F", "oneshot_L", "criterion: F = L + lam ||w||_1 vs L"),
+    ("oneshot_L", "oneshot_accuracy", "criterion: train loss vs test accuracy"),
+    ("oneshot_accuracy", "oneshot_accuracy_official_rule", "rule: first failure vs the official "
+                                                           "code's scan from the top"),
+)
+"""(from, to, meaning) of each step; a step with a missing end is reported with its reason."""
+
+
+class Threshold(NamedTuple):
+    """One threshold across seeds: ``per_seed`` (S,) removal ratios (NaN where undefined),
+    their ``mean`` and ``interval`` (estimator intervals where the method has one, else the
+    spread over seeds); ``reason`` says why it is missing (then ``per_seed`` is empty)."""
+
+    mean: float | None
+    per_seed: list
+    interval: tuple | None
+    reason: str | None = None
+
+    def to_dict(self) -> dict | None:
+        if self.reason is not None:
+            return None
+        return {"mean": self.mean, "per_seed": self.per_seed, "interval": list(self.interval)}
+
+
+class Attribution(NamedTuple):
+    """The stage-by-stage attribution of one configuration (see the module docstring).
+
+    Attributes:
+        comparison: the :class:`~phasetrans.compare.Comparison` it extends.
+        thresholds: name (``THRESHOLDS``) -> :class:`Threshold`.
+        window: ``closed_forms.TheoryWindow`` at D (half-width in removal ratio).
+        info: name -> worst ``SolverInfo`` of the solvers behind that threshold.
+        retrain_converged: fraction of retraining runs whose F stopped changing (its tol).
+    """
+
+    comparison: Comparison
+    thresholds: dict
+    window: closed_forms.TheoryWindow
+    info: dict
+    retrain_converged: float
+
+
+class AttributionOptions(NamedTuple):
+    """Costs of :func:`attribute`.
+
+    ``num_ratios``: grid of nested supports for the exact support feasibility (default 101);
+    ``subspace_ratios``, ``num_subspaces``: removal ratios (around the body's Monte Carlo
+    prediction, +-0.3) and Haar subspaces per ratio for the random-subspace fractions (the
+    ellipsoid's are exact least squares; the l1 body's ADMM solves are computed for
+    D <= ``l1_max_dim``); ``retrain_ratios``, ``retrain_steps``, ``retrain_learning_rate``:
+    masked Adam retraining on that grid; ``accuracy_tol``: the accuracy criterion's tolerance
+    (default 0.01: retraining from w* itself moves test accuracy by about a point, so a zero
+    tolerance fails at p = 0).
+    """
+
+    num_ratios: int = 101
+    subspace_ratios: int = 9
+    num_subspaces: int = 24
+    l1_num_subspaces: int = 8
+    l1_max_dim: int = 1500
+    retrain_ratios: int = 51
+    retrain_steps: int = 2000
+    retrain_learning_rate: float = 3e-3
+    accuracy_tol: float = 0.01
+
+
+def _summary(per_seed, intervals=None) -> Threshold:
+    values = np.asarray(per_seed, np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return Threshold(None, [None] * values.size, (None, None))
+    if intervals is None:
+        interval = (float(finite.min()), float(finite.max()))
+    else:
+        interval = (float(np.nanmin([i[0] for i in intervals])),
+                    float(np.nanmax([i[1] for i in intervals])))
+    return Threshold(float(finite.mean()), [float(v) if np.isfinite(v) else None
+                                            for v in values], interval)
+
+
+def _missing(reason: str) -> Threshold:
+    return Threshold(None, [], None, reason)
+
+
+def _crossing(removal_ratios, fractions) -> float:
+    """Largest removal ratio before the meeting fraction first drops below 1/2 (interpolated).
+
+    Reuses :func:`formula.fixed_point` on c(p) = p + f(p) - 1/2, whose crossing of the
+    diagonal is f = 1/2."""
+    p = np.asarray(removal_ratios, np.float64)
+    return formula.fixed_point(p, p + np.asarray(fractions, np.float64) - 0.5)
+
+
+def _pruned_points(params, removal_ratios, index):
+    """(G, D) x_p = M_p ⊙ w* on the prunable coordinates, and the (G, D) kept masks."""
+    flat = ravel_pytree(params)[0]
+
+    def one(p):
+        mask = ravel_pytree(prune.global_magnitude(params, p))[0][index]
+        return jnp.where(mask, flat[index], 0.0), mask
+
+    points, keeps = jax.vmap(one)(jnp.asarray(removal_ratios, flat.dtype))
+    return np.asarray(points), np.asarray(keeps)
+
+
+def _subspace_threshold(problems, ratios, *, key, num_subspaces, dim):
+    """Random-subspace 50% point in removal ratio: for each ratio p and its (body, apex x_p)
+    in ``problems``, the fraction of Haar subspaces of dimension k = D - floor(p D) through x_p
+    meeting the body; returns (threshold, interval from the +-2 SEM band, worst SolverInfo)."""
+    kept = np.array(sorted({dim - int(np.floor(p * dim + 1e-6)) for p in ratios}))
+    fractions, sems, infos = [], [], []
+    for p, (body, apex), k in zip(ratios, problems, jax.random.split(key, len(ratios)),
+                                  strict=True):
+        result = subspaces.transition(body, apex, key=k, dims=kept,
+                                      num_subspaces=num_subspaces)
+        at = int(np.searchsorted(kept, dim - int(np.floor(p * dim + 1e-6))))
+        fractions.append(float(result.fraction.mean[at]))
+        sems.append(float(result.fraction.sem[at]))
+        infos.append(result.info)
+    fractions, sems = np.asarray(fractions), np.asarray(sems)
+    value = _crossing(ratios, fractions)
+    interval = (_crossing(ratios, np.clip(fractions - 2 * sems, 0, 1)),
+                _crossing(ratios, np.clip(fractions + 2 * sems, 0, 1)))
+    return value, interval, SolverInfo.combine(*infos)
+
+
+def _around(centre: float, count: int) -> np.ndarray:
+    return np.linspace(max(centre - 0.3, 0.02), min(centre + 0.3, 0.98), count)
+
+
+def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionOptions, key,
+                     with_l1_subspaces: bool) -> dict:
+    """Steps 2 and 3 for seed ``s``: name -> (threshold, interval, SolverInfo)."""
+    pred, model = c.predictions[s], c.predictions[s].model
+    params = jax.tree_util.tree_map(lambda w: w[s], c.params)
+    eps, dim = pred.noise.epsilon.mean, pred.num_params
+    dtype = jnp.result_type(float)
+    lam = jnp.asarray(formula.positive_eigenvalues(
+        model.eigenvalues, eigen_treatment=pred.formula.eigen_treatment,
+        floor=pred.formula.floor), dtype)
+    psd = formula.psd_eigenvalues(model.eigenvalues, eigen_treatment=pred.formula.eigen_treatment)
+    vecs, center = jnp.asarray(model.eigenvectors, dtype), jnp.asarray(model.center, dtype)
+    l1_body = bodies.L1InducedBody.create(center=center, l1=c.l1, epsilon=eps,
+                                          eigenvalues=jnp.asarray(psd, dtype), eigenvectors=vecs,
+                                          gradient=jnp.asarray(model.gradient, dtype))
+    out = {}
+    # step 3: the actual nested supports, exactly (the ellipsoid: min 1/2 q^T A q vs eps)
+    grid = np.linspace(0.0, 1.0, options.num_ratios)
+    _, keeps = _pruned_points(params, grid, model.index)
+    for name, minima in (
+            ("support_ellipsoid", feasibility.support_minima(keeps, center=center,
+                                                             eigenvalues=lam,
+                                                             eigenvectors=vecs)),
+            ("support_l1_body", feasibility.support_minima(keeps, body=l1_body))):
+        value = feasibility.threshold(grid, np.asarray(minima.value), eps).removal_ratio
+        out[name] = (value, (value, value), SolverInfo.worst(minima.info))
+    # step 2: Haar subspaces through the same x_p (the ellipsoid in H's eigenbasis, where it
+    # is axis-aligned: Haar subspaces are rotation invariant)
+    semi_axes = jnp.sqrt(2.0 * eps / lam)
+    k_ell, k_l1 = jax.random.split(key)
+    ratios = _around(centres["ellipsoid"] or pred.formula.removal_ratio,
+                     options.subspace_ratios)
+    points, _ = _pruned_points(params, ratios, model.index)
+    ellipsoids = [(bodies.Ellipsoid.create(semi_axes, vecs.T @ (center - point)),
+                   jnp.zeros(dim, dtype)) for point in jnp.asarray(points, dtype)]
+    out["random_subspace_ellipsoid"] = _subspace_threshold(
+        ellipsoids, ratios, key=k_ell, num_subspaces=options.num_subspaces, dim=dim)
+    if with_l1_subspaces:
+        ratios = _around(centres["l1_body"] or pred.formula.removal_ratio,
+                         options.subspace_ratios)
+        points, _ = _pruned_points(params, ratios, model.index)
+        out["random_subspace_l1_body"] = _subspace_threshold(
+            [(l1_body, point) for point in jnp.asarray(points, dtype)], ratios, key=k_l1,
+            num_subspaces=options.l1_num_subspaces, dim=dim)
+    return out
+
+
+def attribute(comparison: Comparison, *, key, options: AttributionOptions | None = None,
+              eta: float = 0.05, progress: bool = False) -> Attribution:
+    """Every threshold of the ladder (module docstring) for the networks of ``comparison``.
+
+    Needs the exact spectrum (``predict`` with ``SpectrumOptions("exact")``); for an SLQ
+    prediction the model-based thresholds are missing with a reason. Random-subspace and
+    support thresholds use the same eigenvalue treatment as the Monte Carlo predictions
+    (``formula.positive_eigenvalues`` for the ellipsoid, ``formula.psd_eigenvalues`` for the
+    l1-induced body).
+
+    Args:
+        comparison: from :func:`phasetrans.compare.compare`.
+        key: PRNG key (keyword-only, required) for the random subspaces.
+        options: :class:`AttributionOptions` (None: the defaults).
+        eta: level of the theory window a_eta sqrt(D) [ALMT Thm I] (default 0.05).
+        progress: progress bars on stderr (default False).
+    """
+    key = _checks.prng_key("key", key)
+    options = AttributionOptions() if options is None else options
+    if not isinstance(options, AttributionOptions):
+        raise TypeError(f"options must be an AttributionOptions, got {type(options).__name__}")
+    c = comparison
+    predictions = c.predictions
+    num_seeds = len(predictions)
+    dim = predictions[0].num_params
+    window = closed_forms.theory_window(dim, eta=eta)
+    thresholds = {"formula": _summary([p.formula.removal_ratio for p in predictions],
+                                      [p.formula.interval for p in predictions])}
+    infos = {}
+    for name, attr in (("mc_ellipsoid", "ellipsoid"), ("mc_l1_body", "l1_body")):
+        mcs = [getattr(p, attr) for p in predictions]
+        if any(m is None for m in mcs):
+            thresholds[name] = _missing("not computed at this D or spectrum (see predict's "
+                                        "EllipsoidOptions / L1BodyOptions)")
+        else:
+            thresholds[name] = _summary([m.removal_ratio for m in mcs], [m.interval for m in mcs])
+            infos[name] = SolverInfo.combine(*(m.info for m in mcs))
+
+    names = ("support_ellipsoid", "support_l1_body", "random_subspace_ellipsoid",
+             "random_subspace_l1_body")
+    has_model = all(p.model is not None for p in predictions)
+    with_l1_subspaces = has_model and dim <= options.l1_max_dim
+    centres = {body: (thresholds[name].mean if thresholds[name].reason is None else None)
+               for body, name in (("ellipsoid", "mc_ellipsoid"), ("l1_body", "mc_l1_body"))}
+    per_seed = [_seed_thresholds(c, s, centres, options, jax.random.fold_in(key, s),
+                                 with_l1_subspaces)
+                for s in track(range(num_seeds) if has_model else (),
+                               desc="attribution (per seed)", enabled=progress)]
+    for name in names:
+        if not has_model:
+            thresholds[name] = _missing("needs the exact spectrum (D <= 5000)")
+        elif name == "random_subspace_l1_body" and not with_l1_subspaces:
+            thresholds[name] = _missing(f"l1-body ADMM per subspace skipped at D = {dim} > "
+                                        f"{options.l1_max_dim}")
+        else:
+            values, seed_intervals, seed_infos = zip(*(seed[name] for seed in per_seed),
+                                                     strict=True)
+            thresholds[name] = _summary(values, None if name.startswith("support")
+                                        else seed_intervals)
+            infos[name] = SolverInfo.combine(*seed_infos)
+
+    # steps 4 and 5: masked retraining and one-shot points on one grid, all seeds at once
+    retrain_grid = np.linspace(0.0, 1.0, options.retrain_ratios)
+    result = retrain.retrain(c.network, c.params, c.data, retrain_grid, l1=c.l1,
+                             steps=options.retrain_steps,
+                             learning_rate=options.retrain_learning_rate)
+    epsilons = np.array([p.noise.epsilon.mean for p in predictions])
+    first = retrain.thresholds(result, epsilon=epsilons, accuracy_tol=options.accuracy_tol)
+    official = retrain.thresholds(result, epsilon=epsilons, accuracy_tol=options.accuracy_tol,
+                                  rule="official")
+    for name, values in (("retrain_F", first.objective), ("retrain_L", first.loss),
+                         ("retrain_accuracy", first.accuracy),
+                         ("oneshot_F", first.oneshot_objective),
+                         ("oneshot_L", first.oneshot_loss),
+                         ("oneshot_accuracy", first.oneshot_accuracy),
+                         ("oneshot_accuracy_official_rule", official.oneshot_accuracy)):
+        thresholds[name] = _summary(values)
+    infos["retrain"] = SolverInfo.worst(result.info)
+    converged = float(np.mean(np.asarray(result.info.converged)))
+    return Attribution(c, {name: thresholds[name] for name in THRESHOLDS}, window, infos,
+                       converged)
+
+
+def stages(a: Attribution) -> list[dict]:
+    """The ladder: for each step of ``STAGES``, the mean difference (to - from) and its
+    meaning, or the reason a step could not be measured."""
+    rows = []
+    for start, end, meaning in STAGES:
+        lo, hi = a.thresholds[start], a.thresholds[end]
+        missing = next((t.reason for t in (lo, hi) if t.reason is not None), None)
+        if missing is None and (lo.mean is None or hi.mean is None):
+            missing = "a threshold is undefined on every seed"
+        rows.append({"from": start, "to": end, "meaning": meaning,
+                     "difference": None if missing else hi.mean - lo.mean,
+                     "within_window": None if missing else
+                     bool(abs(hi.mean - lo.mean) <= a.window.half_width),
+                     "reason": missing})
+    return rows

@@ -1,0 +1,97 @@
+"""The attribution ladder: crossings and stages on hand values, and the pipeline end to end."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from phasetrans import _io, attribution, cli, closed_forms, compare, predict, report
+
+
+def test_crossing_interpolates_the_half_point():
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    f = np.array([1.0, 1.0, 0.8, 0.4, 0.0])
+    # f - 1/2 goes from +0.3 at p = 0.3 to -0.1 at p = 0.4: crossing at 0.3 + 0.1 * 0.75
+    assert attribution._crossing(p, f) == pytest.approx(0.375)
+    assert attribution._crossing(p, np.ones(5)) == 1.0          # never drops: prunable to the end
+    assert attribution._crossing(p, np.zeros(5)) == pytest.approx(0.1)
+
+
+def _hand_attribution(values: dict, dim=100):
+    thresholds = {name: attribution.Threshold(None, [], None, "not computed")
+                  for name in attribution.THRESHOLDS}
+    for name, value in values.items():
+        thresholds[name] = attribution._summary([value])
+    return attribution.Attribution(None, thresholds, closed_forms.theory_window(dim), {}, 1.0)
+
+
+def test_stages_on_hand_values():
+    a = _hand_attribution({"formula": 0.60, "mc_ellipsoid": 0.65, "support_ellipsoid": 0.50,
+                           "oneshot_F": 0.4, "oneshot_L": 0.38}, dim=10_000)  # window 0.059
+    rows = {(r["from"], r["to"]): r for r in attribution.stages(a)}
+    assert len(rows) == len(attribution.STAGES)
+    first = rows[("formula", "mc_ellipsoid")]
+    assert first["difference"] == pytest.approx(0.05) and first["within_window"]
+    assert rows[("oneshot_F", "oneshot_L")]["difference"] == pytest.approx(-0.02)
+    missing = rows[("mc_ellipsoid", "random_subspace_ellipsoid")]
+    assert missing["difference"] is None and missing["reason"] == "not computed"
+    wide = _hand_attribution({"formula": 0.60, "mc_ellipsoid": 0.75}, dim=10_000)
+    assert not attribution.stages(wide)[0]["within_window"]          # 0.15 > 0.059
+
+
+def test_summary_of_per_seed_values():
+    t = attribution._summary([0.5, np.nan, 0.7], [(0.4, 0.6), (np.nan, np.nan), (0.6, 0.9)])
+    assert t.mean == pytest.approx(0.6) and t.per_seed == [0.5, None, 0.7]
+    assert t.interval == (0.4, 0.9)
+    assert attribution._summary([np.nan]).mean is None
+
+
+@pytest.fixture(scope="module")
+def small_attribution():
+    comparison = compare.compare(
+        "digits", arch="8", l1=1e-4, num_seeds=2, steps=300,
+        l1_body_options=predict.L1BodyOptions(max_dim=0))
+    options = attribution.AttributionOptions(num_ratios=21, subspace_ratios=5, num_subspaces=8,
+                                             l1_num_subspaces=2, retrain_ratios=11,
+                                             retrain_steps=100)
+    return attribution.attribute(comparison, key=jax.random.key(0), options=options)
+
+
+def test_attribute_end_to_end(small_attribution):
+    a = small_attribution
+    assert tuple(a.thresholds) == attribution.THRESHOLDS
+    assert a.thresholds["mc_l1_body"].reason is not None             # switched off above
+    for name in ("formula", "mc_ellipsoid", "random_subspace_ellipsoid", "support_ellipsoid",
+                 "support_l1_body", "retrain_F", "oneshot_F", "oneshot_L"):
+        t = a.thresholds[name]
+        assert t.reason is None and len(t.per_seed) == 2, name
+        assert 0.0 <= t.interval[0] <= t.mean <= t.interval[1] <= 1.0, name
+    # retraining keeps the best iterate, starting from x_p: F can only go down, so the
+    # F-criterion passes at least wherever the one-shot point passes (first-failure rule)
+    for retrained, oneshot in zip(a.thresholds["retrain_F"].per_seed,
+                                  a.thresholds["oneshot_F"].per_seed, strict=True):
+        assert retrained >= oneshot
+    assert a.window.half_width == pytest.approx(5.9208 / np.sqrt(a.comparison.predictions[0]
+                                                                 .num_params), rel=1e-4)
+    document = json.loads(_io.dumps(report.attribution_json(a)))
+    assert set(document["thresholds"]) == set(attribution.THRESHOLDS)
+    assert document["thresholds"]["mc_l1_body"] is None and "mc_l1_body" in document["missing"]
+    assert set(document["window"]) == {"eta", "a_eta", "half_width"}
+    assert len(document["stages"]) == len(attribution.STAGES)
+    assert any("ladder" in line for line in report.attribution_lines(document))
+
+
+def test_cli_explain_rejects_bad_flags_before_training(capsys):
+    assert cli.main(["explain", "--eta", "1.5"]) == 2
+    assert "--eta must be < 1" in capsys.readouterr().err
+    assert cli.main(["explain", "--subspaces", "1"]) == 2
+    assert "--subspaces must be >= 2" in capsys.readouterr().err
+
+
+def test_bad_options(small_attribution):
+    with pytest.raises(TypeError, match="options must be an AttributionOptions"):
+        attribution.attribute(small_attribution.comparison, key=jax.random.key(0),
+                              options={"num_ratios": 3})
+    with pytest.raises(TypeError, match="key is required"):
+        attribution.attribute(small_attribution.comparison, key=None)

@@ -110,7 +110,11 @@ class AttributionOptions(NamedTuple):
     ``subspace_ratios``, ``num_subspaces``: removal ratios (around the body's Monte Carlo
     prediction, +-0.3) and Haar subspaces per ratio for the random-subspace fractions (the
     ellipsoid's are exact least squares; the l1 body's ADMM solves are computed for
-    D <= ``l1_max_dim``); ``retrain_ratios``, ``retrain_steps``, ``retrain_learning_rate``:
+    D <= ``l1_max_dim``); ``l1_max_iters``: iteration budget of every l1-body solve (FISTA on
+    the supports, ADMM on the subspaces): where the model is unbounded along flat directions
+    (g* outside range(H) beyond lam) no certificate exists and a solve would run to its budget,
+    so it is kept small and reported (``solver_info``); ``retrain_ratios``, ``retrain_steps``,
+    ``retrain_learning_rate``:
     masked Adam retraining on that grid; ``accuracy_tol``: the accuracy criterion's tolerance
     (default 0.01: retraining from w* itself moves test accuracy by about a point, so a zero
     tolerance fails at p = 0).
@@ -121,6 +125,7 @@ class AttributionOptions(NamedTuple):
     num_subspaces: int = 24
     l1_num_subspaces: int = 8
     l1_max_dim: int = 1500
+    l1_max_iters: int = 3000
     retrain_ratios: int = 51
     retrain_steps: int = 2000
     retrain_learning_rate: float = 3e-3
@@ -166,7 +171,7 @@ def _pruned_points(params, removal_ratios, index):
     return np.asarray(points), np.asarray(keeps)
 
 
-def _subspace_threshold(problems, ratios, *, key, num_subspaces, dim):
+def _subspace_threshold(problems, ratios, *, key, num_subspaces, dim, max_iters=20000):
     """Random-subspace 50% point in removal ratio: for each ratio p and its (body, apex x_p)
     in ``problems``, the fraction of Haar subspaces of dimension k = D - floor(p D) through x_p
     meeting the body; returns (threshold, interval from the +-2 SEM band, worst SolverInfo)."""
@@ -175,7 +180,7 @@ def _subspace_threshold(problems, ratios, *, key, num_subspaces, dim):
     for p, (body, apex), k in zip(ratios, problems, jax.random.split(key, len(ratios)),
                                   strict=True):
         result = subspaces.transition(body, apex, key=k, dims=kept,
-                                      num_subspaces=num_subspaces)
+                                      num_subspaces=num_subspaces, max_iters=max_iters)
         at = int(np.searchsorted(kept, dim - int(np.floor(p * dim + 1e-6))))
         fractions.append(float(result.fraction.mean[at]))
         sems.append(float(result.fraction.sem[at]))
@@ -214,7 +219,8 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
             ("support_ellipsoid", feasibility.support_minima(keeps, center=center,
                                                              eigenvalues=lam,
                                                              eigenvectors=vecs)),
-            ("support_l1_body", feasibility.support_minima(keeps, body=l1_body))):
+            ("support_l1_body", feasibility.support_minima(keeps, body=l1_body,
+                                                           max_iters=options.l1_max_iters))):
         value = feasibility.threshold(grid, np.asarray(minima.value), eps).removal_ratio
         out[name] = (value, (value, value), SolverInfo.worst(minima.info))
     # step 2: Haar subspaces through the same x_p (the ellipsoid in H's eigenbasis, where it
@@ -234,7 +240,7 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
         points, _ = _pruned_points(params, ratios, model.index)
         out["random_subspace_l1_body"] = _subspace_threshold(
             [(l1_body, point) for point in jnp.asarray(points, dtype)], ratios, key=k_l1,
-            num_subspaces=options.l1_num_subspaces, dim=dim)
+            num_subspaces=options.l1_num_subspaces, dim=dim, max_iters=options.l1_max_iters)
     return out
 
 

@@ -23,6 +23,12 @@ def directory(name: str, *, quick: bool) -> pathlib.Path:
     return path
 
 
+def config_key(row) -> tuple:
+    """(dataset, arch as given on the command line, l1) of a comparison's results row."""
+    spec = "cnn" if row["arch"].startswith("cnn") else "-".join(row["arch"].split("-")[2:-1])
+    return row["dataset"], spec, row["l1"]
+
+
 def read_rows(path: pathlib.Path) -> list:
     """The rows of an earlier run's results file ([] if there is none); a damaged file stops
     the experiment with a one-line message naming it (delete or restore it from git)."""

@@ -145,3 +145,17 @@ def num_examples(name: str, data) -> int:
     if count == 0:
         raise ValueError(f"{name} holds no examples")
     return count
+
+
+def orthonormal_columns(name: str, matrix) -> None:
+    """Raise ``ValueError`` unless the columns of ``matrix`` (D, k) are orthonormal to within
+    1e3 machine epsilons times sqrt(D) (max |M^T M - I|)."""
+    rank = matrix.shape[1]
+    if rank == 0:
+        return
+    gram = np.asarray(matrix.T @ matrix, np.float64)
+    error = float(np.max(np.abs(gram - np.eye(rank))))
+    allowed = 1e3 * float(jnp.finfo(matrix.dtype).eps) * np.sqrt(matrix.shape[0])
+    if error > allowed:
+        raise ValueError(f"{name} must have orthonormal columns: max |M^T M - I| = "
+                         f"{error:.3g} > {allowed:.3g}")

@@ -325,13 +325,7 @@ def meets(body, apex, basis, *, tol: float | None = None, max_iters: int = 20000
                          f"{basis.shape}")
     basis = basis.astype(apex.dtype)
     rank = basis.shape[1]
-    if rank:
-        gram = np.asarray(basis.T @ basis, np.float64)
-        error = float(np.max(np.abs(gram - np.eye(rank))))
-        allowed = 1e3 * float(jnp.finfo(basis.dtype).eps) * math.sqrt(dim)
-        if error > allowed:
-            raise ValueError(f"basis must have orthonormal columns: max |Q^T Q - I| = "
-                             f"{error:.3g} > {allowed:.3g}")
+    _checks.orthonormal_columns("basis", basis)
     if isinstance(body, bodies.Ellipsoid):
         value = (jnp.sum(((apex - body.center) / body.semi_axes) ** 2) if rank == 0
                  else _meets_ellipsoid(body, apex, basis))

@@ -46,11 +46,6 @@ def table(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _key(row) -> tuple:
-    spec = "cnn" if row["arch"].startswith("cnn") else "-".join(row["arch"].split("-")[2:-1])
-    return row["dataset"], spec, row["l1"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -65,7 +60,8 @@ def main() -> None:
     if args.quick:
         configs, seeds = [("digits", "16", 1e-4)], 1
     out = _output.directory("gap_attribution", quick=args.quick)
-    rows = [r for r in _output.read_rows(out / "results.json") if _key(r) not in set(configs)]
+    rows = [r for r in _output.read_rows(out / "results.json")
+            if _output.config_key(r) not in set(configs)]
     for dataset, arch, l1 in configs:
         start = time.perf_counter()
         comparison = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True)
@@ -73,7 +69,8 @@ def main() -> None:
         row = report.attribution_json(result)
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
-        rows.sort(key=lambda r: (DATASETS.index(r["dataset"]), ARCHS.index(_key(r)[1]), r["l1"]))
+        rows.sort(key=lambda r: (DATASETS.index(r["dataset"]),
+                                 ARCHS.index(_output.config_key(r)[1]), r["l1"]))
         print("\n".join(report.attribution_lines(row)), f"\n({row['seconds']:.0f} s)",
               flush=True)
         _output.write_rows(out, rows, table(rows))

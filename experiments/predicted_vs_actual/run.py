@@ -39,12 +39,6 @@ def table(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _key(row) -> tuple:
-    """(dataset, arch as given to run.py, l1) of a result row."""
-    spec = "cnn" if row["arch"].startswith("cnn") else "-".join(row["arch"].split("-")[2:-1])
-    return row["dataset"], spec, row["l1"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -60,14 +54,16 @@ def main() -> None:
     if args.quick:
         configs, seeds = [("digits", "32-32", 1e-4)], 2
     out = _output.directory("predicted_vs_actual", quick=args.quick)
-    rows = [r for r in _output.read_rows(out / "results.json") if _key(r) not in set(configs)]
+    rows = [r for r in _output.read_rows(out / "results.json")
+            if _output.config_key(r) not in set(configs)]
     for dataset, arch, l1 in configs:
         start = time.perf_counter()
         row = report.comparison_json(compare.compare(dataset, arch=arch, l1=l1,
                                                      num_seeds=seeds, progress=True))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
-        rows.sort(key=lambda r: (DATASETS.index(r["dataset"]), ARCHS.index(_key(r)[1]), r["l1"]))
+        rows.sort(key=lambda r: (DATASETS.index(r["dataset"]),
+                                 ARCHS.index(_output.config_key(r)[1]), r["l1"]))
         print(f"{dataset} {arch} l1={l1:g}: predicted {row['predicted_removal_ratio']:.3f} "
               f"empirical {row['empirical_removal_ratio']['accuracy']:.3f} "
               f"({row['seconds']:.0f} s)", flush=True)

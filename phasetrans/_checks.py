@@ -159,3 +159,25 @@ def orthonormal_columns(name: str, matrix) -> None:
     if error > allowed:
         raise ValueError(f"{name} must have orthonormal columns: max |M^T M - I| = "
                          f"{error:.3g} > {allowed:.3g}")
+
+
+def float_dtype(name: str, dtype) -> np.dtype:
+    """``dtype`` as a floating NumPy dtype; None means JAX's default float (float32, or float64
+    inside ``jax.enable_x64(True)``)."""
+    dtype = jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name} must be a floating dtype, got {dtype}")
+    return dtype
+
+
+def default_tol(dtype, *, float32: float, float64: float) -> float:
+    """A solver tolerance that suits the precision: ``float32`` for float32 data, else
+    ``float64``."""
+    return float32 if jnp.dtype(dtype) == jnp.float32 else float64
+
+
+def tol(value, dtype, *, float32: float, float64: float, name: str = "tol") -> float:
+    """``value`` checked > 0, or :func:`default_tol` for ``dtype`` when it is None."""
+    if value is None:
+        return default_tol(dtype, float32=float32, float64=float64)
+    return real(name, value, positive=True)

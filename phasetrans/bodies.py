@@ -235,10 +235,6 @@ class L1DescentCone(NamedTuple):
         return self.projection(g).point
 
 
-def _default_tol(dtype, *, float32: float, float64: float) -> float:
-    return float32 if jnp.dtype(dtype) == jnp.float32 else float64
-
-
 class GeneratedCone(NamedTuple):
     """cone(K) = {t x : t >= 0, x in K} of a body with ``project`` and ``support`` and 0 not in K;
     projection by :func:`phasetrans.projections.onto_generated_cone` (golden section over t).
@@ -265,8 +261,8 @@ class GeneratedCone(NamedTuple):
         return self.body.dim
 
     def projection(self, g) -> projections.ConeProjection:
-        tol = (_default_tol(g.dtype, float32=1e-3, float64=1e-6) if self.tol is None
-               else self.tol)
+        tol = (_checks.default_tol(g.dtype, float32=1e-3, float64=1e-6) if self.tol is None
+               else self.tol)  # a traced field inside jit: validated by create
         return projections.onto_generated_cone(g, self.body, tol=tol)
 
     def project(self, g):
@@ -401,8 +397,7 @@ class L1InducedCone(NamedTuple):
         data = body.conic_data(apex)
         if float(data.apex_value) <= 0:
             raise ValueError("apex lies in the body K, so the cone it generates is all of R^D")
-        tol = (_default_tol(apex.dtype, float32=1e-3, float64=1e-4) if tol is None
-               else _checks.real("tol", tol, positive=True))
+        tol = _checks.tol(tol, apex.dtype, float32=1e-3, float64=1e-4)
         return cls(data, tol, _checks.positive_int("max_iters", max_iters))
 
     @property

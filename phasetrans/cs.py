@@ -71,9 +71,7 @@ def make_problem(*, key, num_measurements: int, sparsity: int, dim: int, dtype=N
     dim = _checks.positive_int("dim", dim)
     num_measurements = _checks.positive_int("num_measurements", num_measurements)
     sparsity = _checks.integer("sparsity", sparsity, minimum=0, maximum=dim)
-    dtype = jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    dtype = _checks.float_dtype("dtype", dtype)
     return _draw(key, num_measurements, sparsity, dim, num_measurements, dtype)
 
 

@@ -123,12 +123,6 @@ def _keep(name: str, keep, dim: int, *, batched: bool) -> jax.Array:
     return jnp.asarray(keep)
 
 
-def _tol(tol, dtype, *, float32: float, float64: float) -> float:
-    if tol is None:
-        return float32 if jnp.dtype(dtype) == jnp.float32 else float64
-    return _checks.real("tol", tol, positive=True)
-
-
 def _dense(eigenvalues, eigenvectors, dim: int, dtype, psd_tol: float = 1e-6):
     """Validated (eigenvalues clipped at 0, eigenvectors) in ``dtype``."""
     if dim > MAX_DENSE_DIM:
@@ -336,7 +330,7 @@ def ellipsoid_support_minimum(eigenvalues, eigenvectors, center, keep, *, tol=No
     center = _center(center)
     lam, vecs = _dense(eigenvalues, eigenvectors, center.shape[0], center.dtype)
     keep = _keep("keep", keep, center.shape[0], batched=False)
-    tol = _tol(tol, center.dtype, float32=1e-4, float64=1e-8)
+    tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
     max_iters = _checks.positive_int("max_iters", max_iters)
     res = _ellipsoid_dense_call(lam, vecs, center, keep[None], tol, max_iters)
     return jax.tree_util.tree_map(lambda x: x[0], res)
@@ -398,7 +392,7 @@ def ellipsoid_support_minimum_matfree(matvec: Callable, center, keep, *, tol=Non
     center = _center(center)
     matvec = _matvec(matvec, center)
     keep = _keep("keep", keep, center.shape[0], batched=False)
-    tol = _tol(tol, center.dtype, float32=1e-4, float64=1e-8)
+    tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
     max_iters = _checks.positive_int("max_iters", max_iters)
     res = _ellipsoid_matfree_many(matvec, center, keep[None], tol, max_iters=max_iters)
     return jax.tree_util.tree_map(lambda x: x[0], res)
@@ -589,7 +583,7 @@ def _l1_dense_inputs(center, eigenvalues, eigenvectors, gradient, l1, lipschitz,
     lipschitz = jnp.max(lam) if lipschitz is None else jnp.asarray(
         _checks.real("lipschitz", lipschitz, positive=True), center.dtype)
     lipschitz = jnp.maximum(lipschitz, jnp.finfo(center.dtype).tiny)
-    tol = _tol(tol, center.dtype, float32=1e-4, float64=1e-8)
+    tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
     return (center, lam, vecs, gradient, l1, lipschitz, tol,
             _checks.positive_int("max_iters", max_iters))
 
@@ -602,7 +596,7 @@ def _l1_matfree_inputs(matvec, center, gradient, l1, lipschitz, tol, max_iters):
     if lipschitz is not None:
         lipschitz = jnp.asarray(_checks.real("lipschitz", lipschitz, positive=True),
                                 center.dtype)
-    tol = _tol(tol, center.dtype, float32=1e-4, float64=1e-8)
+    tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
     return (matvec, center, gradient, l1, lipschitz, tol,
             _checks.positive_int("max_iters", max_iters))
 
@@ -698,7 +692,7 @@ def support_minima(keeps, *, body: bodies.L1InducedBody | None = None, center=No
                              "= 0 for a quadratic with a gradient)")
         center = _center(center)
         keeps = _keep("keeps", keeps, center.shape[0], batched=True)
-        tol = _tol(tol, center.dtype, float32=1e-4, float64=1e-8)
+        tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
         if dense:
             max_iters = _checks.positive_int("max_iters", 500 if max_iters is None
                                              else max_iters)

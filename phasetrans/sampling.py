@@ -54,7 +54,7 @@ def gaussian_map(fn: Callable, operand, *, key, num_samples: int, dim: int, dtyp
     key = _checks.prng_key("key", key)
     num_samples = _checks.integer("num_samples", num_samples, minimum=2)
     dim = _checks.positive_int("dim", dim)
-    dtype = jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
+    dtype = _checks.float_dtype("dtype", dtype)
     if chunk_size is None:
         chunk_size = max(1, min(num_samples, CHUNK_ELEMENTS // dim))
     chunk_size = _checks.positive_int("chunk_size", chunk_size)

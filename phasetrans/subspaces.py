@@ -80,9 +80,7 @@ def random_basis(*, key, dim: int, rank: int, dtype=None) -> jax.Array:
     key = _checks.prng_key("key", key)
     dim = _checks.positive_int("dim", dim)
     rank = _checks.integer("rank", rank, minimum=0, maximum=dim)
-    dtype = jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    dtype = _checks.float_dtype("dtype", dtype)
     if rank == 0:
         return jnp.zeros((dim, 0), dtype)
     return jax.jit(_haar_basis, static_argnums=(1, 2, 3))(key, dim, rank, dtype)
@@ -240,10 +238,6 @@ def _l1_minimum(body: bodies.L1InducedBody, data: _L1Data, mask, *, tol, max_ite
     return body.value(state[1]), info
 
 
-def _default_tol(dtype) -> float:
-    return 1e-4 if jnp.dtype(dtype) == jnp.float32 else 1e-7
-
-
 @functools.partial(jax.jit, static_argnames=("max_iters", "check_every"))
 def _meets_l1(body, apex, basis, mask, tol, penalty, max_iters, check_every):
     return _l1_minimum(body, _l1_data(body, apex, basis), mask, tol=tol, max_iters=max_iters,
@@ -330,7 +324,7 @@ def meets(body, apex, basis, *, tol: float | None = None, max_iters: int = 20000
         value = (jnp.sum(((apex - body.center) / body.semi_axes) ** 2) if rank == 0
                  else _meets_ellipsoid(body, apex, basis))
         return value, SolverInfo.exact(apex.dtype)
-    tol = _default_tol(apex.dtype) if tol is None else _checks.real("tol", tol, positive=True)
+    tol = _checks.tol(tol, apex.dtype, float32=1e-4, float64=1e-7)
     max_iters = _checks.positive_int("max_iters", max_iters)
     check_every = _checks.positive_int("check_every", check_every)
     if penalty is not None:
@@ -533,8 +527,7 @@ def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
         raise ValueError(f"dims must be strictly increasing, got {grid.tolist()}")
     is_l1 = isinstance(body, bodies.L1InducedBody)
     if is_l1:
-        tol = (_default_tol(apex.dtype) if tol is None
-               else _checks.real("tol", tol, positive=True))
+        tol = _checks.tol(tol, apex.dtype, float32=1e-4, float64=1e-7)
         max_iters = _checks.positive_int("max_iters", max_iters)
         check_every = _checks.positive_int("check_every", check_every)
         if penalty is not None:

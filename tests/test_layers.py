@@ -9,7 +9,7 @@ LAYERS = {  # module -> layer; a module may import its own layer and the layers 
     "shared": ["_checks", "_io", "_loops", "_progress", "estimate", "sampling"],
     "geometry": ["bodies", "closed_forms", "conic_admm", "projections", "width", "feasibility",
                  "subspaces"],
-    "networks": ["data", "nets", "train", "prune", "retrain", "spectrum"],
+    "networks": ["data", "nets", "train", "prune", "retrain", "spectrum", "effective"],
     "theory": ["formula", "predict"],
     "applications": ["compare", "attribution", "report", "cs", "plots", "cli", "__main__"],
 }

@@ -245,7 +245,8 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
 
 
 def attribute(comparison: Comparison, *, key, options: AttributionOptions | None = None,
-              eta: float = 0.05, progress: bool = False) -> Attribution:
+              eta: float = 0.05, progress: bool = False,
+              devices: int | None = None) -> Attribution:
     """Every threshold of the ladder (module docstring) for the networks of ``comparison``.
 
     Needs the exact spectrum (``predict`` with ``SpectrumOptions("exact")``); for an SLQ
@@ -260,6 +261,7 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
         options: :class:`AttributionOptions` (None: the defaults).
         eta: level of the theory window a_eta sqrt(D) [ALMT Thm I] (default 0.05).
         progress: progress bars on stderr (default False).
+        devices: devices sharing the retraining's (seed, ratio) pairs (default None: one).
     """
     key = _checks.prng_key("key", key)
     options = AttributionOptions() if options is None else options
@@ -309,7 +311,7 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
     retrain_grid = np.linspace(0.0, 1.0, options.retrain_ratios)
     result = retrain.retrain(c.network, c.params, c.data, retrain_grid, l1=c.l1,
                              steps=options.retrain_steps,
-                             learning_rate=options.retrain_learning_rate)
+                             learning_rate=options.retrain_learning_rate, devices=devices)
     epsilons = np.array([p.noise.epsilon.mean for p in predictions])
     first = retrain.thresholds(result, epsilon=epsilons, accuracy_tol=options.accuracy_tol)
     official = retrain.thresholds(result, epsilon=epsilons, accuracy_tol=options.accuracy_tol,

@@ -74,7 +74,7 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
             l1_body_options: predict.L1BodyOptions | None = None,
             eigen_treatment: str = "abs", floor: float = 1e-4, num_sweep_ratios: int = 101,
             accuracy_tol: float = 0.0, params_file=None, save_params_file=None,
-            progress: bool = False) -> Comparison:
+            progress: bool = False, devices: int | None = None) -> Comparison:
     """Train, predict and prune.
 
     Args:
@@ -91,6 +91,8 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
             skip training.
         save_params_file: write the trained parameters (leading seed axis) there (``.npz``).
         progress: progress bars on stderr (default False).
+        devices: devices sharing the Monte Carlo samples, SLQ probes and the sweep's
+            (seed, ratio) pairs (:mod:`phasetrans.devices`; default None: one).
     """
     ds = data.load(dataset, seed=seed) if isinstance(dataset, str) else dataset
     net = nets.parse_arch(arch, input_shape=ds.input_shape, num_classes=ds.num_classes)
@@ -115,9 +117,9 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
             seed_params, loss_fn, (ds.x_train, ds.y_train), key=jax.random.fold_in(keys[s], 1),
             l1=l1, eigen_treatment=eigen_treatment, floor=floor, epsilon=epsilon,
             spectrum_options=spectrum_options, ellipsoid_options=ellipsoid_options,
-            l1_body_options=l1_body_options, progress=progress))
+            l1_body_options=l1_body_options, progress=progress, devices=devices))
     grid = np.linspace(0.0, 1.0, num_sweep_ratios)
-    swept = prune.sweep(net, params, ds, grid)
+    swept = prune.sweep(net, params, ds, grid, devices=devices)
     epsilons = np.array([p.noise.epsilon.mean for p in predictions])
     empirical = prune.empirical_threshold(swept, epsilon=epsilons, accuracy_tol=accuracy_tol)
     official = prune.empirical_threshold(swept, epsilon=epsilons, accuracy_tol=accuracy_tol,

@@ -28,6 +28,7 @@ from scipy import optimize, special
 
 from phasetrans import _checks, _loops, closed_forms
 from phasetrans._progress import track
+from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import Estimate, SolverInfo
 
 SOLVERS = ("bp", "overparam")
@@ -368,7 +369,7 @@ def grid_fractions(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 def success_grid(*, key, dim: int, num_trials: int, sparsity_fractions, measurement_fractions,
                  solver: str = "bp", tol: float | None = None, progress: bool = False,
-                 **options) -> PhaseGrid:
+                 devices: int | None = None, **options) -> PhaseGrid:
     """Success probability of ``solver`` on each (s/d, m/d) cell, ``num_trials`` trials per cell.
 
     Trial t of cell (i, j) draws ``make_problem`` with an independent key
@@ -391,6 +392,8 @@ def success_grid(*, key, dim: int, num_trials: int, sparsity_fractions, measurem
         solver: ``"bp"`` (``basis_pursuit``) or ``"overparam"`` (``overparam_gd``).
         tol: success tolerance > 0; default ``DEFAULT_TOL[solver]``.
         progress: show a progress bar over cells.
+        devices: devices sharing the trials of a cell (:mod:`phasetrans.devices`; default
+            None: one). Every trial keeps its key, so the grid does not depend on it.
         **options: keyword arguments of the solver (e.g. ``max_iters`` or ``depth``,
             ``init_scale``). For ``"bp"`` the default ``max_iters`` is 1000: trials that have not
             converged by then are far from x0 (checked against scipy's LP in the benchmark).
@@ -411,6 +414,7 @@ def success_grid(*, key, dim: int, num_trials: int, sparsity_fractions, measurem
     if solver == "bp":
         options = {"max_iters": 1000, **options}
     solve = functools.partial(basis_pursuit if solver == "bp" else overparam_gd, **options)
+    mesh = mesh_for(devices)
     errors = np.empty((sparsities.size, measurements.size, num_trials))
     infos = []
     cells = [(i, j) for i in range(sparsities.size) for j in range(measurements.size)]
@@ -418,7 +422,8 @@ def success_grid(*, key, dim: int, num_trials: int, sparsity_fractions, measurem
         for i, j in track(cells, desc=f"cs {solver} grid", enabled=progress):
             keys = jax.random.split(jax.random.fold_in(key, i * measurements.size + j),
                                     num_trials)
-            errors[i, j], info = _cell_errors(solve, keys, measurements[j], sparsities[i], dim)
+            errors[i, j], info = collect(_cell_errors(solve, keys, measurements[j],
+                                                      sparsities[i], dim, mesh), mesh=mesh)
             infos.append(SolverInfo.worst(info))
     return PhaseGrid(solver, dim, sparsities, measurements, np.mean(errors <= tol, axis=-1),
                      np.median(errors, axis=-1), num_trials, tol, options,
@@ -433,14 +438,14 @@ def _integer_grid(name, fractions, dim) -> np.ndarray:
     return np.clip(np.rint(fractions * dim), 1, dim).astype(int)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _cell_errors(solve, keys, num_measurements, sparsity, dim):
-    def one_trial(key):
-        problem = _draw(key, num_measurements, sparsity, dim, dim, jnp.float64)
+@functools.partial(jax.jit, static_argnums=(0, 4, 5))
+def _cell_errors(solve, keys, num_measurements, sparsity, dim, mesh):
+    def one_trial(cell, key):
+        problem = _draw(key, *cell, dim, dim, jnp.float64)
         result = solve(problem.matrix, problem.measurements)
         return relative_error(result.point, problem.signal), result.info
 
-    return jax.vmap(one_trial)(keys)
+    return sharded_map(one_trial, (num_measurements, sparsity), keys, mesh=mesh)
 
 
 class Transition(NamedTuple):

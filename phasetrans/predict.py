@@ -58,7 +58,8 @@ def _fixed_point_prediction(grid, means, sems, num_samples, infos, num_sem):
 
 def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios, *, epsilon,
                          key, num_samples: int = 48, num_sem: float = 2.0,
-                         progress: bool = False) -> MonteCarloPrediction:
+                         progress: bool = False, devices: int | None = None
+                         ) -> MonteCarloPrediction:
     """Fixed point p = delta(cone(E_p)) / D with E_p the quadratic-model ellipsoid seen from M_p w*.
 
     E_p = {x : 1/2 (x - c_p)^T H (x - c_p) <= eps}, c_p = w* - M_p ⊙ w* (the pruned-away part),
@@ -74,6 +75,8 @@ def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios
         pruned_parts: (G, D) c_p for each removal ratio on the grid.
         removal_ratios: (G,) increasing grid.
         epsilon: eps > 0; key: PRNG key (keyword-only, required); num_samples per grid point.
+        devices: devices sharing the samples (:func:`phasetrans.sampling.gaussian_map`;
+            default None: one).
     """
     key = _checks.prng_key("key", key)
     grid = np.asarray(_checks.array("removal_ratios", removal_ratios, ndim=1))
@@ -88,7 +91,7 @@ def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios
     dim = eigenvalues.shape[0]
     results = [width.cone_statdim(bodies.Ellipsoid.create(semi_axes, center),
                                   jnp.zeros(dim, semi_axes.dtype), key=k,
-                                  num_samples=num_samples)
+                                  num_samples=num_samples, devices=devices)
                for center, k in track(zip(pruned_parts @ eigenvectors,
                                           jax.random.split(key, len(grid)), strict=True),
                                       desc="ellipsoid cone", total=len(grid), enabled=progress)]
@@ -99,7 +102,8 @@ def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios
 
 def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
                        num_samples: int = 16, num_steps: int = 5, max_iters: int = 20000,
-                       num_sem: float = 2.0, progress: bool = False) -> MonteCarloPrediction:
+                       num_sem: float = 2.0, progress: bool = False,
+                       devices: int | None = None) -> MonteCarloPrediction:
     """Fixed point p = delta(cone(K - x_p)) / D for the l1-induced body K, by bisection on p.
 
     K is :class:`phasetrans.bodies.L1InducedBody` (the second-order model of the l1-regularised
@@ -115,6 +119,7 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
         body: the :class:`~phasetrans.bodies.L1InducedBody` around w*.
         apex_at: p -> x_p, (D,) pruned weights for removal ratio p.
         key: PRNG key (keyword-only, required).
+        devices: devices sharing the samples (default None: one).
     """
     key = _checks.prng_key("key", key)
     num_steps = _checks.positive_int("num_steps", num_steps)
@@ -126,7 +131,7 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
                    enabled=progress):
         mid = 0.5 * (lo + hi)
         res = width.cone_statdim(body, apex_at(mid), key=k, num_samples=num_samples,
-                                 max_iters=max_iters)
+                                 max_iters=max_iters, devices=devices)
         points[mid] = (res.estimate.mean / dim, res.estimate.sem / dim)
         infos.append(res.info)
         lo, hi = (mid, hi) if points[mid][0] > mid else (lo, mid)
@@ -240,7 +245,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
             spectrum_options: SpectrumOptions | None = None,
             ellipsoid_options: EllipsoidOptions | None = None,
             l1_body_options: L1BodyOptions | None = None,
-            progress: bool = False) -> Prediction:
+            progress: bool = False, devices: int | None = None) -> Prediction:
     """Predict the largest removal ratio of global magnitude pruning [ZZSL sec. 4].
 
     Steps: eps from mini-batch losses (:func:`formula.loss_noise`, unless ``epsilon`` is given);
@@ -265,6 +270,9 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
         epsilon: the loss tolerance; default (None): estimated from mini-batch losses.
         prunable: which leaves count (see :mod:`phasetrans.prune`); default the weights.
         progress: progress bars on stderr for the Monte Carlo predictions (default False).
+        devices: devices sharing the SLQ probes and the Monte Carlo samples
+            (:mod:`phasetrans.devices`; default None: one device). The numbers do not depend on
+            it (see :func:`phasetrans.sampling.gaussian_map`).
     """
     key = _checks.prng_key("key", key)
     _checks.finite("params", params)
@@ -316,7 +324,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
             return full_matvec(jnp.zeros(total, v.dtype).at[idx].set(v))[idx]
 
         sq = spectrum.slq(matvec, dim=dim, key=k_spec, num_probes=spec.num_probes,
-                          num_iters=min(spec.num_iters, dim))
+                          num_iters=min(spec.num_iters, dim), devices=devices)
         nodes, weights = np.asarray(sq.nodes), np.asarray(sq.weights)
         summary = {"method": "slq", "num_probes": spec.num_probes, "num_iters": spec.num_iters,
                    "num_negative": spectrum.count_eigenvalues(sq, upper=0.0).to_dict(),
@@ -349,7 +357,8 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
         lam = formula.positive_eigenvalues(eigvals, eigen_treatment=eigen_treatment,
                                            floor=floor)
         ellipsoid = ellipsoid_prediction(lam, eigvecs, parts, mc_grid, epsilon=eps, key=k_mc,
-                                         num_samples=ell.num_samples, progress=progress)
+                                         num_samples=ell.num_samples, progress=progress,
+                                         devices=devices)
     l1_prediction = None
     if with_l1_body:
         dtype = jnp.result_type(float)
@@ -363,5 +372,5 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
         l1_prediction = l1_body_prediction(body, lambda p: jnp.asarray(pruned(p), dtype),
                                            key=k_l1, num_samples=l1o.num_samples,
                                            num_steps=l1o.num_steps, max_iters=l1o.max_iters,
-                                           progress=progress)
+                                           progress=progress, devices=devices)
     return Prediction(prediction, rows, noise, dim, summary, ellipsoid, l1_prediction, model)

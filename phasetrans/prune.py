@@ -20,6 +20,7 @@ from jax.flatten_util import ravel_pytree
 
 from phasetrans import _checks, nets, train
 from phasetrans.data import Dataset
+from phasetrans.devices import collect, mesh_for, sharded_map
 
 METHODS = ("global", "layerwise", "random")
 """Masks of ``mask_for``/``sweep``: global or per-layer magnitude pruning, or uniformly random."""
@@ -162,7 +163,8 @@ def _num_seeds(net: nets.Network, params_seeds) -> int:
 
 def sweep(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *,
           method: str = "global", prunable=None, finetune_steps: int = 0,
-          finetune_learning_rate: float = 1e-3, key=None) -> SweepResult:
+          finetune_learning_rate: float = 1e-3, key=None,
+          devices: int | None = None) -> SweepResult:
     """Prune every seed at every removal ratio and evaluate, in one jitted vmap (no Python loop).
 
     Seed s at ratio p is pruned with ``mask_for(method, params_s, p, prunable)`` and, when
@@ -186,7 +188,22 @@ def sweep(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *,
             otherwise), where seed s draws one random order of its prunable entries from
             ``jax.random.split(key, S)[s]``, shared by all ratios (its masks are nested in p).
             Unused, and may be omitted, for the deterministic ``"global"`` and ``"layerwise"``.
+        devices: how many devices share the S * P (seed, ratio) pairs (default None: one
+            device); each device prunes, fine-tunes and evaluates a contiguous block of pairs in
+            seed-major order (see :func:`phasetrans.devices.sharded_map`). The masks and
+            accuracies are those of one device; losses may differ in the last float32 bit (XLA
+            may reduce a batch of another size in another order).
     """
+    grid, keys, frozen = _sweep_setup(net, params_seeds, removal_ratios, method, prunable, key)
+    finetune_steps = _checks.integer("finetune_steps", finetune_steps, minimum=0)
+    lr = _checks.real("finetune_learning_rate", finetune_learning_rate, positive=True)
+    mesh = mesh_for(devices)
+    return collect(_sweep(net, params_seeds, _arrays(dataset), grid, method, frozen,
+                          finetune_steps, lr, keys, mesh), mesh=mesh)
+
+
+def _sweep_setup(net, params_seeds, removal_ratios, method, prunable, key):
+    """Validated (grid, per-seed keys or None, hashable prunable flags) of a sweep."""
     grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
     if np.any((np.asarray(grid) < 0) | (np.asarray(grid) > 1)):
         raise ValueError("removal_ratios must lie in [0, 1]")
@@ -195,51 +212,120 @@ def sweep(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *,
         if key is None:
             raise TypeError("key is required for method='random': pass key=jax.random.key(seed)")
         key = _checks.prng_key("key", key)
-    finetune_steps = _checks.integer("finetune_steps", finetune_steps, minimum=0)
-    lr = _checks.real("finetune_learning_rate", finetune_learning_rate, positive=True)
     _checks.finite("params_seeds", params_seeds)
     num_seeds = _num_seeds(net, params_seeds)
     first = jax.tree_util.tree_map(lambda w: w[0], params_seeds)
-    prunable = _prunable(first, prunable)
-    keys = jax.random.split(key, num_seeds) if method == "random" else None
-    leaves, treedef = jax.tree_util.tree_flatten(prunable)
+    leaves, treedef = jax.tree_util.tree_flatten(_prunable(first, prunable))
     frozen = (treedef, tuple(bool(leaf) for leaf in leaves))  # hashable, for jit's static args
-    arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
-    return _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, keys)
+    keys = jax.random.split(key, num_seeds) if method == "random" else None
+    return grid, keys, frozen
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6))
-def _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, keys):
+def _arrays(dataset: Dataset):
+    return dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
+
+
+def sweep_masks(net: nets.Network, params_seeds, removal_ratios, *, method: str = "global",
+                prunable=None, key=None):
+    """The masks :func:`sweep` evaluates: ``mask_for(method, params_s, p, prunable)`` for every
+    seed s and ratio p, as a bool pytree with leading axes (S, P); arguments as in
+    :func:`sweep` (``key`` required for ``"random"``, split over seeds the same way)."""
+    grid, keys, frozen = _sweep_setup(net, params_seeds, removal_ratios, method, prunable, key)
+    return _sweep_masks(params_seeds, grid, keys, method, frozen)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _sweep_masks(params_seeds, grid, keys, method, frozen):
+    prunable = jax.tree_util.tree_unflatten(*frozen)
+
+    def per_seed(params, key):
+        return jax.vmap(lambda p: mask_for(method, params, p, prunable, key=key))(grid)
+
+    if keys is None:
+        return jax.vmap(lambda params: per_seed(params, None))(params_seeds)
+    return jax.vmap(per_seed)(params_seeds, keys)
+
+
+def evaluate(net: nets.Network, params_seeds, pruned, dataset: Dataset,
+             removal_ratios) -> SweepResult:
+    """A :class:`SweepResult` of networks pruned by any method (e.g. Net-Trim, which also
+    changes the kept weights): ``pruned`` has leading axes (S seeds, P ratios), ``params_seeds``
+    (S,) are the unpruned networks, ``removal_ratios`` the (P,) ratios of ``pruned``."""
+    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
+    _checks.finite("pruned", pruned)
+    num_seeds = _num_seeds(net, params_seeds)
+    expected = (num_seeds, grid.shape[0])
+    for leaf in jax.tree_util.tree_leaves(pruned):
+        if leaf.shape[:2] != expected:
+            raise ValueError(f"pruned needs leading axes (seeds, ratios) = {expected}, got a "
+                             f"leaf of shape {leaf.shape}")
+    return _evaluate(net, params_seeds, pruned, _arrays(dataset), grid)
+
+
+def _metrics(net, arrays, params):
+    """(test accuracy, test loss, train accuracy, train loss) of one network."""
     x_train, y_train, x_test, y_test = arrays
+    loss_fn = nets.cross_entropy(net.apply)
+    return (nets.accuracy(net.apply, params, x_test, y_test), loss_fn(params, (x_test, y_test)),
+            nets.accuracy(net.apply, params, x_train, y_train),
+            loss_fn(params, (x_train, y_train)))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _evaluate(net, params_seeds, pruned, arrays, grid):
+    metrics = functools.partial(_metrics, net, arrays)
+    return SweepResult(grid, *jax.vmap(jax.vmap(metrics))(pruned),
+                       *jax.vmap(metrics)(params_seeds))
+
+
+def _seed_ratio_map(fn, shared, params_seeds, grid, *, mesh):
+    """``fn(shared, params_s, s, grid[p])`` for every seed s and ratio p: outputs (S, P, ...).
+
+    The S * P pairs, in seed-major order, are the items of
+    :func:`phasetrans.devices.sharded_map` (seed s's parameters are gathered from the replicated
+    ``params_seeds`` on the device that needs them). Used by :func:`sweep` and
+    :func:`phasetrans.retrain.retrain`; call inside ``jax.jit``.
+    """
+    num_seeds, num_ratios = jax.tree_util.tree_leaves(params_seeds)[0].shape[0], grid.shape[0]
+    pairs = (jnp.repeat(jnp.arange(num_seeds), num_ratios), jnp.tile(grid, num_seeds))
+
+    def one(everything, pair):
+        shared, params_seeds = everything
+        seed, ratio = pair
+        return fn(shared, jax.tree_util.tree_map(lambda w: w[seed], params_seeds), seed, ratio)
+
+    out = sharded_map(one, (shared, params_seeds), pairs, mesh=mesh)
+    return jax.tree_util.tree_map(lambda a: a.reshape(num_seeds, num_ratios, *a.shape[1:]), out)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 9))
+def _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, keys, mesh):
     loss_fn = nets.cross_entropy(net.apply)
     tx = train.OPTIMIZERS["adam"](lr)
     prunable = jax.tree_util.tree_unflatten(frozen[0], frozen[1])
 
-    def metrics(params):
-        return (nets.accuracy(net.apply, params, x_test, y_test),
-                loss_fn(params, (x_test, y_test)),
-                nets.accuracy(net.apply, params, x_train, y_train),
-                loss_fn(params, (x_train, y_train)))
+    metrics = functools.partial(_metrics, net)
 
-    def finetune(params, mask):
+    def finetune(params, mask, train_set):
         def step(state, _):
             p, s = state
-            grads = jax.grad(loss_fn)(p, (x_train, y_train))
+            grads = jax.grad(loss_fn)(p, train_set)
             updates, s = tx.update(grads, s, p)
             return (apply_mask(jax.tree_util.tree_map(jnp.add, p, updates), mask), s), None
 
         return jax.lax.scan(step, (params, tx.init(params)), None, length=finetune_steps)[0][0]
 
-    def one(params, removal_ratio, key):
+    def one(shared, params, seed, removal_ratio):
+        arrays, keys = shared
+        key = None if keys is None else keys[seed]
         mask = mask_for(method, params, removal_ratio, prunable, key=key)
         pruned = apply_mask(params, mask)
         if finetune_steps:
-            pruned = finetune(pruned, mask)
-        return metrics(pruned)
+            pruned = finetune(pruned, mask, arrays[:2])
+        return metrics(arrays, pruned)
 
-    per_ratio = jax.vmap(one, in_axes=(None, 0, None))
-    pruned = jax.vmap(per_ratio, in_axes=(0, None, 0))(params_seeds, grid, keys)
-    unpruned = jax.vmap(metrics)(params_seeds)
+    pruned = _seed_ratio_map(one, (arrays, keys), params_seeds, grid, mesh=mesh)
+    unpruned = sharded_map(metrics, arrays, params_seeds, mesh=mesh)
     return SweepResult(grid, *pruned, *unpruned)
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from phasetrans import _checks
+from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import Estimate, from_samples
 
 
@@ -164,29 +165,35 @@ class SpectralQuadrature(NamedTuple):
     dim: int
 
 
-def slq(matvec: Callable, *, dim: int, key, num_probes: int = 32,
-        num_iters: int = 64) -> SpectralQuadrature:
+def slq(matvec: Callable, *, dim: int, key, num_probes: int = 32, num_iters: int = 64,
+        devices: int | None = None) -> SpectralQuadrature:
     """Stochastic Lanczos quadrature with ``num_probes`` independent Rademacher probes (>= 2).
 
-    Raises ``ValueError`` if ``matvec`` returned NaN or Inf for any probe (see :func:`lanczos`).
+    The probes are drawn from ``key`` as one (num_probes, dim) block, then run one after the
+    other (memory: one Lanczos basis, num_iters x dim, per device). ``devices`` (default None:
+    one device) splits the probes across that many devices, each running its contiguous block
+    of probes in turn (see :func:`phasetrans.devices.sharded_map`); the probes, hence the
+    nodes and weights, do not depend on the device count. Raises ``ValueError`` if ``matvec``
+    returned NaN or Inf for any probe (see :func:`lanczos`).
     """
     key = _checks.prng_key("key", key)
     dim, num_iters = _check_iterations(dim, num_iters)
     num_probes = _checks.integer("num_probes", num_probes, minimum=2)
+    mesh = mesh_for(devices)
     probes = jax.random.rademacher(key, (num_probes, dim), dtype=jnp.result_type(float))
-    nodes, weights, finite = _jit_slq(matvec, probes, num_iters)
+    nodes, weights, finite = collect(_jit_slq(matvec, probes, num_iters, mesh), mesh=mesh)
     _check_finite_run(jnp.all(finite))
     return SpectralQuadrature(nodes, weights, dim)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
-def _jit_slq(matvec, probes, num_iters):
-    def one(probe):
+@functools.partial(jax.jit, static_argnums=(0, 2, 3))
+def _jit_slq(matvec, probes, num_iters, mesh):
+    def one(_, probe):
         res = _lanczos_from(matvec, probe, num_iters)
         finite = jnp.all(jnp.isfinite(res.diag)) & jnp.all(jnp.isfinite(res.offdiag))
         return res.ritz_values, res.first_components**2, finite
 
-    return jax.lax.map(one, probes)
+    return sharded_map(one, None, probes, mesh=mesh, sequential=True)
 
 
 def _check_finite_run(all_finite) -> None:

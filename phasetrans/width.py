@@ -9,7 +9,9 @@ With g ~ N(0, I_D) [ALMT sec. 2, 10]:
 - ``cone_statdim``: delta(cone(K - x0)) of a body seen from a point (D exactly when x0 is in K).
 
 Every estimator draws its samples through :func:`phasetrans.sampling.gaussian_map` (memory-sized
-jitted chunks, per-sample keys, progress bar on stderr).
+jitted chunks, per-sample keys, progress bar on stderr). Each takes ``devices``: how many devices
+share the samples (default None: one device); the estimate is the same bit for bit on any number
+(see :func:`~phasetrans.sampling.gaussian_map`).
 """
 
 from __future__ import annotations
@@ -37,11 +39,11 @@ def _dtype(body):
     return floats[0] if floats else jnp.result_type(float)
 
 
-def _gaussian_map(fn, body, *, key, num_samples, chunk_size, progress, desc):
+def _gaussian_map(fn, body, *, key, num_samples, chunk_size, progress, desc, devices):
     _checks.finite("body", body)
     return sampling.gaussian_map(fn, body, key=key, num_samples=num_samples, dim=int(body.dim),
                                  dtype=_dtype(body), chunk_size=chunk_size, progress=progress,
-                                 desc=desc)
+                                 desc=desc, devices=devices)
 
 
 def _support(body, g):
@@ -61,31 +63,32 @@ def _squared_projection(cone, g):
 
 
 def gaussian_width(body, *, key, num_samples: int, chunk_size: int | None = None,
-                   progress: bool = False) -> Estimate:
+                   progress: bool = False, devices: int | None = None) -> Estimate:
     """Estimate of w(K) = E sup_{x in K} <g, x> (needs ``body.support``)."""
     return from_samples(_gaussian_map(_support, body, key=key, num_samples=num_samples,
                                       chunk_size=chunk_size, progress=progress,
-                                      desc="Gaussian width"))
+                                      desc="Gaussian width", devices=devices))
 
 
 def squared_gaussian_width(body, *, key, num_samples: int, chunk_size: int | None = None,
-                           progress: bool = False) -> Estimate:
+                           progress: bool = False, devices: int | None = None) -> Estimate:
     """Estimate of w(K)^2 = (E h_K(g))^2 with the delta-method SEM 2 |w| SEM(w)."""
     w = gaussian_width(body, key=key, num_samples=num_samples, chunk_size=chunk_size,
-                       progress=progress)
+                       progress=progress, devices=devices)
     return Estimate(w.mean**2, 2.0 * abs(w.mean) * w.sem, w.num_samples)
 
 
 def expected_squared_support(body, *, key, num_samples: int, chunk_size: int | None = None,
-                             progress: bool = False) -> Estimate:
+                             progress: bool = False, devices: int | None = None) -> Estimate:
     """Estimate of E h_K(g)^2 (for a cone C, with K = C ∩ ball, this is delta(C))."""
     return from_samples(_gaussian_map(_squared_support, body, key=key, num_samples=num_samples,
                                       chunk_size=chunk_size, progress=progress,
-                                      desc="E h^2"))
+                                      desc="E h^2", devices=devices))
 
 
 def statistical_dimension(cone, *, key, num_samples: int, chunk_size: int | None = None,
-                          progress: bool = False) -> StatisticalDimension:
+                          progress: bool = False,
+                          devices: int | None = None) -> StatisticalDimension:
     """Estimate of delta(C) = E ||Pi_C(g)||^2 for a cone (``is_cone``; needs ``project``).
 
     Cones with an iterative projection (``projection(g) -> (point, SolverInfo, ...)``) report
@@ -101,12 +104,13 @@ def statistical_dimension(cone, *, key, num_samples: int, chunk_size: int | None
         chunk_size = getattr(cone, "samples_per_chunk", None)
     squared, infos = _gaussian_map(_squared_projection, cone, key=key, num_samples=num_samples,
                                    chunk_size=chunk_size, progress=progress,
-                                   desc="statistical dimension")
+                                   desc="statistical dimension", devices=devices)
     return StatisticalDimension(from_samples(squared), SolverInfo.worst(infos))
 
 
 def cone_statdim(body, apex, *, key, num_samples: int, chunk_size: int | None = None,
-                 progress: bool = False, **cone_options) -> StatisticalDimension:
+                 progress: bool = False, devices: int | None = None,
+                 **cone_options) -> StatisticalDimension:
     """delta(cone(K - x0)) for a body with ``contains`` and ``cone_at`` (the ellipsoid, the
     l1-induced body): D exactly (SEM 0) when x0 lies in K, else :func:`statistical_dimension`
     of ``body.cone_at(apex, **cone_options)`` (e.g. ``tol``, ``max_iters``).
@@ -122,4 +126,4 @@ def cone_statdim(body, apex, *, key, num_samples: int, chunk_size: int | None = 
                                     SolverInfo(0, 0.0, True))
     return statistical_dimension(body.cone_at(apex, **cone_options), key=key,
                                  num_samples=num_samples, chunk_size=chunk_size,
-                                 progress=progress)
+                                 progress=progress, devices=devices)

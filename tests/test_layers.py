@@ -6,7 +6,7 @@ import pathlib
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "phasetrans"
 
 LAYERS = {  # module -> layer; a module may import its own layer and the layers below
-    "shared": ["_checks", "_io", "_loops", "_progress", "estimate", "sampling"],
+    "shared": ["_checks", "_io", "_loops", "_progress", "estimate", "sampling", "devices"],
     "geometry": ["bodies", "closed_forms", "conic_admm", "projections", "width", "feasibility",
                  "subspaces"],
     "networks": ["data", "nets", "train", "prune", "retrain", "spectrum", "effective"],

@@ -178,6 +178,23 @@ def _note(command: str, text: str) -> None:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout and nothing else there")
+    parser.add_argument("--devices", type=int,
+                        help="devices sharing the independent work (Monte Carlo samples, SLQ "
+                             "probes, seeds x ratios, trials), >= 1; the numbers do not depend "
+                             "on it (default: all visible devices; on CPU one, unless "
+                             "XLA_FLAGS=--xla_force_host_platform_device_count=N)")
+
+
+def _resolve_devices(args) -> None:
+    """Check ``--devices`` before any work; None becomes every visible device."""
+    import jax
+
+    from phasetrans import devices
+
+    if args.devices is None:
+        args.devices = jax.device_count()
+    with _reported_as("--devices"):
+        devices.mesh(args.devices)
 
 
 # ------------------------------------------------------------------------------------- cs
@@ -266,7 +283,8 @@ def _run_cs(args) -> dict:
     grid = cs.success_grid(key=jax.random.key(args.seed), dim=args.dim,
                            num_trials=args.trials, solver=args.solver,
                            sparsity_fractions=sparsity_fractions,
-                           measurement_fractions=measurement_fractions, **options)
+                           measurement_fractions=measurement_fractions,
+                           devices=args.devices, **options)
     result = cs.report(grid)
     result["summary"] = _cs_summary(result)
     return result
@@ -401,7 +419,7 @@ def _run_width(args) -> dict:
     estimator = (width.gaussian_width if quantity == "gaussian_width"
                  else width.statistical_dimension)
     est = estimator(body, key=jax.random.key(args.seed), num_samples=args.samples,
-                    progress=True)
+                    progress=True, devices=args.devices)
     info = None
     if quantity == "statistical_dimension":
         est, info = est.estimate, est.info
@@ -581,7 +599,8 @@ def _comparison(args):
                 max_dim=args.l1_body_max_dim if monte_carlo else 0,
                 max_iters=args.l1_body_max_iters),
             eigen_treatment=args.eigen_treatment, floor=args.floor,
-            params_file=args.params, save_params_file=args.save_params, progress=True)
+            params_file=args.params, save_params_file=args.save_params, progress=True,
+            devices=args.devices)
     except (ValueError, TypeError, OSError) as err:
         flag = _file_flag(err, {"--save-params": args.save_params, "--params": args.params})
         if flag is None:
@@ -623,7 +642,8 @@ def _run_explain(args) -> dict:
                                              retrain_steps=args.retrain_steps,
                                              accuracy_tol=args.accuracy_tol)
     result = attribution.attribute(comparison, key=jax.random.key(args.seed + 1),
-                                   options=options, eta=args.eta, progress=True)
+                                   options=options, eta=args.eta, progress=True,
+                                   devices=args.devices)
     document = report.attribution_json(result)
     if args.figure is not None:
         with _reported_as("--figure"):
@@ -632,8 +652,44 @@ def _run_explain(args) -> dict:
     return document
 
 
-def _add_network_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``predict`` and ``explain``: data, network, training, prediction."""
+def _run_sweep(args) -> dict:
+    """``phasetrans sweep``: train and predict (width formula), then prune with every method."""
+    import jax
+
+    from phasetrans import methods, plots, report
+
+    names = [m.strip() for m in args.methods.split(",")]
+    for name in names:
+        if name not in methods.METHODS:
+            raise UsageError(f"--methods: unknown method {name!r}; allowed: "
+                             f"{','.join(methods.METHODS)} (comma-separated)")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--methods lists a method twice: {args.methods!r}")
+    if "nettrim" in names and args.arch == "cnn":
+        raise UsageError("--methods nettrim prunes dense ReLU layers, not --arch cnn: drop "
+                         "nettrim or use an MLP --arch such as 16 or 32-32")
+    _integer("--ratios", args.ratios, minimum=2, maximum=MAX_COUNT)
+    _real("--accuracy-tol", args.accuracy_tol, nonnegative=True, high=1.0)
+    _real("--nettrim-epsilon", args.nettrim_epsilon, positive=True)
+    if args.nettrim_epsilon >= 1:
+        raise UsageError(f"--nettrim-epsilon is relative and must be < 1, got "
+                         f"{args.nettrim_epsilon}")
+    comparison = _comparison(args)
+    result = methods.sweep_methods(
+        comparison, methods=names, key=jax.random.key(args.seed + 2), num_ratios=args.ratios,
+        nettrim_epsilon=args.nettrim_epsilon, nettrim_variant=args.nettrim_variant,
+        accuracy_tol=args.accuracy_tol, progress=True, devices=args.devices)
+    document = report.methods_json(result)
+    if args.figure is not None:
+        with _reported_as("--figure"):
+            document["figure"] = str(plots.pruning_methods([document], args.figure))
+    document["summary"] = report.methods_lines(document)
+    return document
+
+
+def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = True) -> None:
+    """The flags of ``predict``, ``explain`` and ``sweep``: data, network, training,
+    prediction (the Monte Carlo ones only with ``monte_carlo``)."""
     parser.add_argument("--dataset", choices=("digits", "mnist1d", "synthetic"),
                         help="built-in offline dataset (default: "
                              f"{_PREDICT_DEFAULTS['dataset']}); not with --data-file")
@@ -668,6 +724,9 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
                              "train)")
     parser.add_argument("--save-params",
                         help="write the trained parameters to this .npz (default: not saved)")
+    if not monte_carlo:
+        parser.set_defaults(no_monte_carlo=True, l1_body_max_dim=None, l1_body_max_iters=None)
+        return
     parser.add_argument("--no-monte-carlo", action="store_true",
                         help="skip the Monte Carlo statistical-dimension predictions")
     parser.add_argument("--l1-body-max-dim", type=int,
@@ -727,10 +786,46 @@ def _explain_command(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _sweep_command(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "sweep", help="prune trained networks with several methods, in direct and effective "
+                      "removal, beside the predicted threshold",
+        formatter_class=_HelpFormatter,
+        description="Train networks with an l1 penalty, predict their threshold (width "
+                    "formula, exact or SLQ spectrum), then prune them one-shot at --ratios "
+                    "removal ratios with each method: global magnitude (LOMP), layer-wise "
+                    "magnitude, random, and Net-Trim (layer-wise convex re-fit, MLPs only). "
+                    "Reports test accuracy and train loss per ratio, the effective removal "
+                    "ratio of every mask (weights off every input-output path count as "
+                    "removed) and each method's threshold, direct and effective.")
+    _add_network_flags(parser, monte_carlo=False)
+    parser.add_argument("--methods", default=",".join(("global", "layerwise", "random",
+                                                       "nettrim")),
+                        help="comma-separated pruning methods: global, layerwise, random, "
+                             "nettrim")
+    parser.add_argument("--ratios", type=int, default=51,
+                        help="removal ratios on an even grid over [0, 1], >= 2")
+    parser.add_argument("--accuracy-tol", type=float, default=0.01,
+                        help="a ratio passes when test accuracy >= unpruned - tol (fraction)")
+    parser.add_argument("--nettrim-epsilon", type=float, default=0.05,
+                        help="Net-Trim's fit tolerance per layer, relative to the layer's "
+                             "output norm, in (0, 1)")
+    parser.add_argument("--nettrim-variant", choices=("parallel", "cascade"),
+                        default="parallel",
+                        help="Net-Trim layer inputs from the unpruned (parallel) or the "
+                             "pruned (cascade) previous layer")
+    parser.add_argument("--figure",
+                        help="write accuracy vs removal ratio per method to this file; the "
+                             "suffix picks the format (default: no figure)")
+    parser.set_defaults(run=_run_sweep)
+    return parser
+
+
 # ------------------------------------------------------------------------------------ main
 
 # Each entry adds one sub-command parser and sets ``run`` (args -> dict) as its default.
-_SUBCOMMANDS: list = [_width_command, _cs_command, _predict_command, _explain_command]
+_SUBCOMMANDS: list = [_width_command, _cs_command, _predict_command, _explain_command,
+                      _sweep_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -760,6 +855,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     start = time.perf_counter()
     try:
+        _resolve_devices(args)
         result = args.run(args)
     except UsageError as err:
         print(f"{prefix}: error: {err}", file=sys.stderr)
@@ -771,6 +867,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prefix}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     result["seconds"] = time.perf_counter() - start
+    result["devices"] = args.devices
     summary = result.pop("summary")
     if args.json:
         print(_io.dumps(result))

@@ -13,6 +13,17 @@ from phasetrans import _io  # noqa: E402
 from phasetrans.compare import Comparison  # noqa: E402
 
 
+def _save(fig, path, dpi=110) -> pathlib.Path:
+    """Lay out, write atomically to ``path`` (format from the suffix), close."""
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    try:
+        _io.save_figure(fig, path, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path
+
+
 def width_curve(c: Comparison, path, *, seed: int = 0) -> pathlib.Path:
     """Plot W(R(p))/D and the Monte Carlo delta/D against p for one seed of a comparison, with
     the diagonal, the predicted fixed point and that seed's empirical thresholds; written
@@ -42,13 +53,7 @@ def width_curve(c: Comparison, path, *, seed: int = 0) -> pathlib.Path:
                  f"eigen treatment '{f.eigen_treatment}'", fontsize=9)
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    try:
-        _io.save_figure(fig, path, dpi=120)
-    finally:
-        plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 _LADDER_STYLE = {  # threshold name -> (marker, color)
@@ -89,10 +94,60 @@ def ladders(documents: list, path) -> pathlib.Path:
     axes[0][0].set_yticks(range(len(names)), names, fontsize=7)
     axes[0][0].invert_yaxis()
     axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    try:
-        _io.save_figure(fig, path, dpi=110)
-    finally:
-        plt.close(fig)
-    return path
+    return _save(fig, path)
+
+
+_METHOD_COLORS = {"global": "C0", "layerwise": "C1", "random": "C7", "nettrim": "C3"}
+
+
+def _panels(documents: list, *, title: str):
+    fig, axes = plt.subplots(1, len(documents), figsize=(3.4 * len(documents) + 1.0, 3.6),
+                             sharey=True, squeeze=False)
+    for ax, d in zip(axes[0], documents, strict=True):
+        ax.set_title(f"{d['dataset']} {d['arch']}, λ={d['l1']:g}, D={d['num_params']}",
+                     fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    return fig, axes[0]
+
+
+def pruning_methods(documents: list, path) -> pathlib.Path:
+    """Test accuracy vs removal ratio of every method (seed means), one panel per
+    configuration (``report.methods_json`` documents), with the predicted threshold, its
+    interval and the theory window; written atomically to ``path``."""
+    fig, axes = _panels(documents, title="one-shot pruning methods vs the predicted threshold")
+    for ax, d in zip(axes, documents, strict=True):
+        p = d["predicted"]
+        half = d["window"]["half_width"]
+        ax.axvspan(p["removal_ratio"] - half, p["removal_ratio"] + half, color="0.9",
+                   label="theory window")
+        ax.axvspan(*p["interval"], color="0.75", label="prediction interval")
+        ax.axvline(p["removal_ratio"], color="k", lw=1, label="predicted")
+        for name, entry in d["methods"].items():
+            ratios = [q["removal_ratio"] for q in entry["points"]]
+            ax.plot(ratios, [q["test_accuracy"] for q in entry["points"]],
+                    color=_METHOD_COLORS[name], label=name)
+        ax.set_xlabel("removal ratio p (direct)")
+    axes[0].set_ylabel("test accuracy (seed mean)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    return _save(fig, path)
+
+
+def effective_sparsity(documents: list, path) -> pathlib.Path:
+    """Effective minus direct removal ratio of every method's masks (seed means) against the
+    direct ratio, one panel per configuration, with the predicted threshold; written
+    atomically to ``path``."""
+    fig, axes = _panels(documents, title="effective − direct removal ratio (weights on no "
+                                          "input-output path count as removed)")
+    for ax, d in zip(axes, documents, strict=True):
+        ax.axvline(d["predicted"]["removal_ratio"], color="k", lw=1, label="predicted")
+        for name, entry in d["methods"].items():
+            direct = [q["removal_ratio"] for q in entry["points"]]
+            ax.plot(direct, [q["effective_removal_ratio"] - p
+                             for q, p in zip(entry["points"], direct, strict=True)],
+                    color=_METHOD_COLORS[name], label=name)
+        ax.set_xlabel("direct removal ratio p")
+    axes[0].set_ylabel("effective − direct")
+    axes[0].legend(fontsize=7, loc="upper left")
+    return _save(fig, path)

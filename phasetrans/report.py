@@ -178,3 +178,63 @@ def attribution_lines(document: dict) -> list[str]:
             lines.append(f"    {stage['meaning']}: {stage['difference']:+.3f}{mark}")
     lines += [f"  warning: {w}" for w in d["warnings"]]
     return lines
+
+
+def _mean_or_none(values) -> float | None:
+    values = np.asarray(values, np.float64)
+    return float(np.nanmean(values)) if np.any(np.isfinite(values)) else None
+
+
+def methods_json(m) -> dict:
+    """The JSON document of a :class:`phasetrans.methods.MethodComparison` (``sweep``): per
+    method the seed-mean curve, its direct and effective thresholds; the prediction for
+    reference."""
+    c = m.comparison
+    predictions = c.predictions
+    formula_summary = _seed_summary([p.formula.removal_ratio for p in predictions],
+                                    [p.formula.interval for p in predictions])
+    document = {
+        "dataset": c.dataset, "arch": c.arch, "l1": c.l1, "seeds": len(predictions),
+        "num_params": predictions[0].num_params,
+        "predicted": formula_summary,
+        "window": closed_forms.theory_window(predictions[0].num_params)._asdict(),
+        "unpruned_test_accuracy": np.asarray(c.sweep.unpruned_test_accuracy).tolist(),
+        "criterion": f"test accuracy >= unpruned - {m.accuracy_tol} (first failure)",
+        "nettrim": {"epsilon": m.nettrim_epsilon, "variant": m.nettrim_variant},
+        "methods": {}, "warnings": list(c.warnings)}
+    for name, curve in m.curves.items():
+        s = curve.sweep
+        points = [{"removal_ratio": float(p),
+                   "effective_removal_ratio": float(curve.effective_removal_ratios[:, j].mean()),
+                   "test_accuracy": float(s.test_accuracy[:, j].mean()),
+                   "train_loss": float(s.train_loss[:, j].mean()),
+                   "test_accuracy_per_seed": np.asarray(s.test_accuracy[:, j]).tolist()}
+                  for j, p in enumerate(s.removal_ratios)]
+        entry = {"points": points,
+                 "threshold": _mean_or_none(curve.empirical.accuracy),
+                 "threshold_per_seed": curve.empirical.accuracy.tolist(),
+                 "effective_threshold": _mean_or_none(curve.effective_threshold),
+                 "effective_threshold_per_seed": curve.effective_threshold.tolist()}
+        if curve.info is not None:
+            entry.update(converged=curve.info.converged, solver_info=curve.info.to_dict())
+        document["methods"][name] = entry
+    return document
+
+
+def methods_lines(document: dict) -> list[str]:
+    """A short table of :func:`methods_json`'s document: each method's thresholds."""
+    d = document
+    p = d["predicted"]
+    fmt = lambda x: "none" if x is None else f"{x:.3f}"  # noqa: E731
+    lines = [f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
+             f"D = {d['num_params']}",
+             f"  predicted (width formula) {p['removal_ratio']:.3f} [{p['interval'][0]:.3f}, "
+             f"{p['interval'][1]:.3f}], theory window ±{d['window']['half_width']:.3f}",
+             f"  threshold: {d['criterion']}",
+             f"  {'method':<10} {'direct':>7} {'effective':>9}"]
+    for name, entry in d["methods"].items():
+        flag = "" if entry.get("converged", True) else "  (Net-Trim ADMM NOT converged)"
+        lines.append(f"  {name:<10} {fmt(entry['threshold']):>7} "
+                     f"{fmt(entry['effective_threshold']):>9}{flag}")
+    lines += [f"  warning: {w}" for w in d["warnings"]]
+    return lines

@@ -40,6 +40,8 @@ ERROR_CASES = {
         (["orthant", "--dim", "x"], "argument --dim: invalid int value"),
         (["orthant"], "required: --dim"),
         (["orthant", "--dim", "5", "--bogus"], "unrecognized arguments: --bogus"),
+        (["orthant", "--dim", "5", "--devices", "0"], "--devices: devices must be >= 1"),
+        (["orthant", "--dim", "5", "--devices", "4096"], "--devices: devices must be <= 1"),
     ],
     "cs": [
         (["--dim", "10", "--grid", "50", "--trials", "1", "--seed", "0"], "--grid 50"),
@@ -102,6 +104,20 @@ ERROR_CASES = {
         (["--arch", "0"], "--arch: widths must be >= 1"),
         (["--arch", "100-100"], "use --spectrum slq"),
         (["--arch", "4", "--dataset", "imagenet"], "argument --dataset: invalid choice"),
+    ],
+    "sweep": [
+        (["--methods", "global,bogus"], "--methods: unknown method 'bogus'"),
+        (["--methods", "global,global"], "--methods lists a method twice"),
+        (["--methods", ""], "--methods: unknown method ''"),
+        (["--arch", "cnn"], "--methods nettrim prunes dense ReLU layers, not --arch cnn"),
+        (["--ratios", "1"], "--ratios must be >= 2"),
+        (["--accuracy-tol", "-0.1"], "--accuracy-tol must be >= 0"),
+        (["--nettrim-epsilon", "0"], "--nettrim-epsilon must be > 0"),
+        (["--nettrim-epsilon", "1"], "--nettrim-epsilon is relative and must be < 1"),
+        (["--nettrim-variant", "serial"], "argument --nettrim-variant: invalid choice"),
+        (["--no-monte-carlo"], "unrecognized arguments: --no-monte-carlo"),
+        (["--seeds", "0"], "--seeds must be >= 1"),
+        (["--devices", "-1"], "--devices: devices must be >= 1"),
     ],
 }
 
@@ -299,3 +315,35 @@ def test_predict_epsilon_allows_a_one_example_training_set(files, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["epsilon"] == pytest.approx(0.05)
     assert out["epsilon_meaning"] == "given by the user"
+
+
+def test_cli_sweep_json_contract(tmp_path, capsys):
+    figure = tmp_path / "methods.png"
+    status = cli.main(["sweep", "--arch", "8", "--seeds", "2", "--steps", "300", "--ratios",
+                       "11", "--methods", "global,random,nettrim", "--figure", str(figure),
+                       "--json"])
+    assert status == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["methods"]) == ["global", "random", "nettrim"]
+    lo, hi = out["predicted"]["interval"]
+    assert 0 <= lo <= out["predicted"]["removal_ratio"] <= hi <= 1
+    assert out["window"]["half_width"] > 0 and out["num_params"] == 64 * 8 + 8 * 10
+    for name, entry in out["methods"].items():
+        points = entry["points"]
+        assert [q["removal_ratio"] for q in points] == pytest.approx(np.linspace(0, 1, 11))
+        for q in points:
+            assert set(q) >= {"removal_ratio", "effective_removal_ratio", "test_accuracy",
+                              "train_loss"}
+            # floor(p D) entries removed (nettrim: floor(p n_l) per layer): 2 / D below p
+            assert q["effective_removal_ratio"] >= q["removal_ratio"] - 2 / 592, name
+        assert points[0]["effective_removal_ratio"] == 0.0
+        assert points[-1]["effective_removal_ratio"] == 1.0
+        assert len(entry["threshold_per_seed"]) == 2
+        if entry["threshold"] is not None:
+            assert entry["effective_threshold"] >= entry["threshold"] - 2 / 592
+    assert "converged" in out["methods"]["nettrim"] and "converged" not in out["methods"]["global"]
+    assert figure.exists() and figure.stat().st_size > 10_000
+    assert cli.main(["sweep", "--arch", "8", "--seeds", "1", "--steps", "300", "--ratios", "3",
+                     "--methods", "global"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "predicted (width formula)" in lines[1] and lines[-1].split()[0] == "global"

@@ -9,15 +9,18 @@ LAYERS = {  # module -> layer; a module may import its own layer and the layers 
     "shared": ["_checks", "_io", "_loops", "_progress", "estimate", "sampling", "devices"],
     "geometry": ["bodies", "closed_forms", "conic_admm", "projections", "width", "feasibility",
                  "subspaces"],
-    "networks": ["data", "nets", "train", "prune", "retrain", "spectrum", "effective"],
+    "networks": ["data", "nets", "train", "prune", "retrain", "spectrum", "effective",
+                 "nettrim"],
     "theory": ["formula", "predict"],
-    "applications": ["compare", "attribution", "report", "cs", "plots", "cli", "__main__"],
+    "applications": ["compare", "attribution", "methods", "report", "cs", "plots", "cli",
+                     "__main__"],
 }
 ORDER = list(LAYERS)
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
 ONLY_FROM = {  # modules only these may import
     "cli": {"__main__"},
-    "compare": {"attribution", "report", "plots", "cli"},
+    "compare": {"attribution", "methods", "report", "plots", "cli"},
+    "methods": {"report", "plots", "cli"},
     "attribution": {"report", "plots", "cli"},
     "plots": {"cli"},
     "report": {"cli"},

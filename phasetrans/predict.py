@@ -327,10 +327,12 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
                           num_iters=min(spec.num_iters, dim), devices=devices)
         nodes, weights = np.asarray(sq.nodes), np.asarray(sq.weights)
         summary = {"method": "slq", "num_probes": spec.num_probes, "num_iters": spec.num_iters,
-                   "num_negative": spectrum.count_eigenvalues(sq, upper=0.0).to_dict(),
-                   "num_near_zero": spectrum.count_eigenvalues(sq, lower=-floor,
-                                                               upper=floor).to_dict(),
                    "trace": spectrum.spectral_sum(sq, lambda x: x).to_dict()}
+        for name, bounds in (("num_negative", {"upper": 0.0}),
+                             ("num_near_zero", {"lower": -floor, "upper": floor})):
+            low, high = spectrum.count_bounds(sq, **bounds)
+            summary[name] = spectrum.count_eigenvalues(sq, **bounds).to_dict()
+            summary[name + "_bounds"] = {"low": low.to_dict(), "high": high.to_dict()}
     summary["floor"] = floor
 
     prediction = formula.formula_prediction(

@@ -240,6 +240,53 @@ def count_eigenvalues(sq: SpectralQuadrature, *, lower: float = -np.inf,
     return spectral_sum(sq, lambda x: ((x >= lower) & (x < upper)).astype(x.dtype))
 
 
+def _distribution_bounds(nodes, weights, t):
+    """Per-probe bounds (low, high) on F(t-) = mu((-inf, t)) from the Chebyshev-Markov-Stieltjes
+    inequalities for Gauss quadrature: sum_{i<j} w_i <= mu((-inf, theta_j)) and
+    mu((-inf, theta_j]) <= sum_{i<=j} w_i [Szego, Orthogonal Polynomials, 1939, Thm 3.41.1]."""
+    if t == -np.inf:
+        return jnp.zeros(nodes.shape[0]), jnp.zeros(nodes.shape[0])
+    if t == np.inf:
+        return jnp.ones(nodes.shape[0]), jnp.ones(nodes.shape[0])
+    below = jnp.cumsum(weights, axis=1) - weights  # sum_{i<j} w_i
+    through = jnp.cumsum(weights, axis=1)          # sum_{i<=j} w_i
+    # low: the largest node theta_j <= t gives F(t-) >= F(theta_j -) >= sum_{i<j} w_i
+    low = jnp.max(jnp.where(nodes <= t, below, 0.0), axis=1)
+    # high: the smallest node theta_m >= t gives F(t-) <= F(theta_m) <= sum_{i<=m} w_i
+    high = jnp.min(jnp.where(nodes >= t, through, 1.0), axis=1)
+    return low, high
+
+
+def count_bounds(sq: SpectralQuadrature, *, lower: float = -np.inf,
+                 upper: float = np.inf) -> tuple[Estimate, Estimate]:
+    """Lower and upper bounds on the number of eigenvalues in [lower, upper), with SEMs.
+
+    :func:`count_eigenvalues` sums the quadrature weights of the Ritz values in [lower, upper);
+    a sharp indicator is what Gauss quadrature with k nodes resolves worst, so on a dense
+    spectrum that estimate is biased by up to the weight of the nodes next to each end, far
+    more than its SEM (see the README). For each probe's spectral measure mu_p (whose count,
+    D mu_p([lower, upper)), is an unbiased estimate of the true count), the
+    Chebyshev-Markov-Stieltjes inequalities bracket the distribution function between partial
+    sums of the Gauss weights (:func:`_distribution_bounds`), so
+
+        D (low_p(upper) - high_p(lower)) <= D mu_p([lower, upper))
+                                         <= D (high_p(upper) - low_p(lower))
+
+    holds for every probe exactly (in exact arithmetic), whatever k. Averaging over probes gives
+    ``(low, high)`` :class:`Estimate` s whose interval [low - 2 SEM, high + 2 SEM] covers the
+    true count up to the probe noise alone: the honest error of an SLQ count is
+    (high - low) / 2 (bias bound) plus the SEM. Arguments as in :func:`count_eigenvalues`.
+    """
+    lower, upper = _bound("lower", lower), _bound("upper", upper)
+    if lower > upper:
+        raise ValueError(f"lower must be <= upper, got lower = {lower} > upper = {upper}")
+    low_upper, high_upper = _distribution_bounds(sq.nodes, sq.weights, upper)
+    low_lower, high_lower = _distribution_bounds(sq.nodes, sq.weights, lower)
+    low = jnp.clip(low_upper - high_lower, 0.0, 1.0)
+    high = jnp.clip(high_upper - low_lower, 0.0, 1.0)
+    return from_samples(sq.dim * low), from_samples(sq.dim * high)
+
+
 def smoothed_density(sq: SpectralQuadrature, grid, *, sigma: float) -> jax.Array:
     """Probe-averaged Gaussian-smoothed spectral density on ``grid`` (integrates to 1)."""
     sigma = _checks.real("sigma", sigma, positive=True)

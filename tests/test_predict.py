@@ -53,6 +53,11 @@ def test_predict_slq_interval_is_near_exact(trained):
     lo, hi = slq.formula.interval
     assert lo - 0.02 <= exact.formula.removal_ratio <= hi + 0.02
     assert slq.spectrum["trace"]["estimate"] == pytest.approx(exact.spectrum["trace"], rel=0.2)
+    for name in ("num_negative", "num_near_zero"):   # the exact counts lie in the SLQ bracket
+        bounds = slq.spectrum[name + "_bounds"]
+        low, high = bounds["low"], bounds["high"]
+        assert (low["estimate"] - 3 * low["sem"] <= exact.spectrum[name]
+                <= high["estimate"] + 3 * high["sem"]), name
 
 
 def test_monte_carlo_fixed_point_for_a_ball():

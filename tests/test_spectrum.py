@@ -175,3 +175,52 @@ def test_non_finite_matvec_is_reported(bad):
         spectrum.extreme_eigenvalues(poisoned, dim=lam.size, key=jax.random.key(0), num_iters=5)
     with pytest.raises(ValueError, match=message):
         spectrum.slq(poisoned, dim=lam.size, key=jax.random.key(0), num_probes=3, num_iters=5)
+
+
+def test_count_bounds_hold_for_every_probe_on_a_dense_spectrum(x64):
+    """The Chebyshev-Markov-Stieltjes bracket is exact per probe, whatever the depth, where the
+    plain quadrature count is biased far beyond its SEM (a dense cluster around zero)."""
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.normal(scale=0.02, size=150), np.linspace(0.1, 4.0, 150)])
+    q, _ = np.linalg.qr(rng.normal(size=(300, 300)))
+    a = (q * values) @ q.T
+    key = jax.random.key(7)
+    sq = spectrum.slq(lambda v: jnp.asarray(a) @ v, dim=300, key=key, num_probes=8, num_iters=20)
+    probes = np.asarray(jax.random.rademacher(key, (8, 300), dtype=jnp.float64))
+    coefficients = (probes / np.linalg.norm(probes, axis=1, keepdims=True)) @ q
+    biased = False
+    for lower, upper in ((-np.inf, 0.0), (-0.01, 0.01), (0.5, np.inf), (-0.05, 2.0)):
+        inside = (values >= lower) & (values < upper)
+        per_probe = 300 * np.sum(coefficients**2 * inside, axis=1)     # D mu_p([lower, upper))
+        low_u, high_u = spectrum._distribution_bounds(sq.nodes, sq.weights, upper)
+        low_l, high_l = spectrum._distribution_bounds(sq.nodes, sq.weights, lower)
+        low = 300 * np.clip(np.asarray(low_u - high_l), 0, 1)
+        high = 300 * np.clip(np.asarray(high_u - low_l), 0, 1)
+        assert np.all(low <= per_probe + 1e-8) and np.all(per_probe <= high + 1e-8)
+        low_est, high_est = spectrum.count_bounds(sq, lower=lower, upper=upper)
+        assert low_est.mean == pytest.approx(low.mean()) and high_est.mean == pytest.approx(
+            high.mean())
+        estimate = spectrum.count_eigenvalues(sq, lower=lower, upper=upper)
+        biased |= abs(estimate.mean - inside.sum()) > 4 * estimate.sem + 1
+    assert biased   # the scenario is one where the SEM alone would mislead
+
+
+def test_count_bounds_cover_the_exact_counts_of_a_trained_network():
+    from phasetrans import data, nets, train
+
+    ds = data.load("digits")
+    net = nets.mlp([64, 16, 10])
+    params = train.train(net, ds, key=jax.random.key(0), l1=1e-4, steps=300).params
+    loss_fn = nets.cross_entropy(net.apply)
+    batch = (ds.x_train, ds.y_train)
+    lam = np.linalg.eigvalsh(np.asarray(spectrum.hessian_matrix(loss_fn, params, batch),
+                                        np.float64))
+    sq = spectrum.slq(spectrum.hessian_vector_product(loss_fn, params, batch), dim=lam.size,
+                      key=jax.random.key(1), num_probes=16, num_iters=40)
+    for lower, upper in ((-np.inf, 0.0), (-1e-3, 1e-3), (1e-2, np.inf)):
+        exact = np.sum((lam >= lower) & (lam < upper))
+        low, high = spectrum.count_bounds(sq, lower=lower, upper=upper)
+        assert low.mean - 3 * low.sem <= exact <= high.mean + 3 * high.sem, (lower, upper)
+        estimate = spectrum.count_eigenvalues(sq, lower=lower, upper=upper)
+        error = estimate.sem + (high.mean - low.mean) / 2     # the reported error
+        assert abs(estimate.mean - exact) <= 3 * error, (lower, upper)

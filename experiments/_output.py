@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pathlib
 import sys
+import time
+from collections.abc import Callable, Sequence
 
 from phasetrans import _io
 
@@ -45,3 +47,27 @@ def write_rows(directory_path: pathlib.Path, rows: list, table: str, *,
     """Write ``results<suffix>.json`` (the rows) and ``table<suffix>.md`` atomically."""
     _io.write_json(directory_path / f"results{suffix}.json", rows)
     _io.write_text(directory_path / f"table{suffix}.md", table)
+
+
+def run_configs(out: pathlib.Path, configs: Sequence[tuple], compute: Callable, *,
+                table: Callable, describe: Callable, datasets: Sequence[str],
+                archs: Sequence[str]) -> list:
+    """Compute one row per (dataset, arch, l1) configuration and keep the results file current.
+
+    Rows of other configurations already in ``out/results.json`` are kept (so a subset can be
+    rerun); each new row gets ``seconds``, replaces its configuration's old row, the rows stay
+    sorted by dataset, arch (in the order of ``datasets``, ``archs``) and l1, ``describe(row)``
+    is printed, and ``results.json`` and ``table.md`` (``table(rows)``) are rewritten after
+    every configuration, so an interrupted run keeps what it finished.
+    """
+    rows = [r for r in read_rows(out / "results.json") if config_key(r) not in set(configs)]
+    for config in configs:
+        start = time.perf_counter()
+        row = compute(*config)
+        row["seconds"] = time.perf_counter() - start
+        rows.append(row)
+        rows.sort(key=lambda r: (list(datasets).index(r["dataset"]),
+                                 list(archs).index(config_key(r)[1]), r["l1"]))
+        print(describe(row), f"({row['seconds']:.0f} s)", flush=True)
+        write_rows(out, rows, table(rows))
+    return rows

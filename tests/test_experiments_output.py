@@ -17,3 +17,23 @@ def test_quick_runs_write_elsewhere_and_damaged_files_are_reported(tmp_path, mon
     (full / "results.json").write_text('[{"a": 1.0, "b"')                        # truncated
     with pytest.raises(SystemExit, match="truncated or not JSON.*git checkout"):
         _output.read_rows(full / "results.json")
+
+
+def test_run_configs_resumes_replaces_and_sorts(tmp_path, capsys):
+    def row(dataset, arch, l1, value):
+        return {"dataset": dataset, "arch": f"mlp-64-{arch}-10", "l1": l1, "value": value}
+
+    _output.write_rows(tmp_path, [row("mnist1d", "16", 1e-4, 1.0), row("digits", "16", 1e-4, 2.0)],
+                       "old\n")
+    rows = _output.run_configs(
+        tmp_path, [("digits", "16", 1e-4), ("digits", "8", 1e-4)],
+        lambda dataset, arch, l1: row(dataset, arch, l1, 3.0),
+        table=lambda rows: f"{len(rows)} rows\n", describe=lambda r: r["arch"],
+        datasets=("digits", "mnist1d"), archs=("8", "16"))
+    assert [(r["dataset"], r["arch"], r["value"]) for r in rows] == [
+        ("digits", "mlp-64-8-10", 3.0), ("digits", "mlp-64-16-10", 3.0),
+        ("mnist1d", "mlp-64-16-10", 1.0)]                    # kept, replaced, sorted
+    assert all("seconds" in r for r in rows[:2]) and "seconds" not in rows[2]
+    assert _output.read_rows(tmp_path / "results.json") == rows
+    assert (tmp_path / "table.md").read_text() == "3 rows\n"
+    assert capsys.readouterr().out.splitlines()[0].startswith("mlp-64-16-10 (")

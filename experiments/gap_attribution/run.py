@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import time
 
 import jax
 
@@ -60,21 +59,14 @@ def main() -> None:
     if args.quick:
         configs, seeds = [("digits", "16", 1e-4)], 1
     out = _output.directory("gap_attribution", quick=args.quick)
-    rows = [r for r in _output.read_rows(out / "results.json")
-            if _output.config_key(r) not in set(configs)]
-    for dataset, arch, l1 in configs:
-        start = time.perf_counter()
-        comparison = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True)
-        result = attribution.attribute(comparison, key=jax.random.key(1), progress=True)
-        row = report.attribution_json(result)
-        row["seconds"] = time.perf_counter() - start
-        rows.append(row)
-        rows.sort(key=lambda r: (DATASETS.index(r["dataset"]),
-                                 ARCHS.index(_output.config_key(r)[1]), r["l1"]))
-        print("\n".join(report.attribution_lines(row)), f"\n({row['seconds']:.0f} s)",
-              flush=True)
-        _output.write_rows(out, rows, table(rows))
 
+    def compute(dataset, arch, l1):
+        comparison = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True)
+        return report.attribution_json(attribution.attribute(comparison, key=jax.random.key(1),
+                                                             progress=True))
+
+    _output.run_configs(out, configs, compute, table=table, datasets=DATASETS, archs=ARCHS,
+                        describe=lambda row: "\n".join(report.attribution_lines(row)))
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import time
 
 from experiments import _output
 from phasetrans import compare, report
@@ -54,21 +53,18 @@ def main() -> None:
     if args.quick:
         configs, seeds = [("digits", "32-32", 1e-4)], 2
     out = _output.directory("predicted_vs_actual", quick=args.quick)
-    rows = [r for r in _output.read_rows(out / "results.json")
-            if _output.config_key(r) not in set(configs)]
-    for dataset, arch, l1 in configs:
-        start = time.perf_counter()
-        row = report.comparison_json(compare.compare(dataset, arch=arch, l1=l1,
-                                                     num_seeds=seeds, progress=True))
-        row["seconds"] = time.perf_counter() - start
-        rows.append(row)
-        rows.sort(key=lambda r: (DATASETS.index(r["dataset"]),
-                                 ARCHS.index(_output.config_key(r)[1]), r["l1"]))
-        print(f"{dataset} {arch} l1={l1:g}: predicted {row['predicted_removal_ratio']:.3f} "
-              f"empirical {row['empirical_removal_ratio']['accuracy']:.3f} "
-              f"({row['seconds']:.0f} s)", flush=True)
-        _output.write_rows(out, rows, table(rows))
 
+    def compute(dataset, arch, l1):
+        return report.comparison_json(compare.compare(dataset, arch=arch, l1=l1,
+                                                      num_seeds=seeds, progress=True))
+
+    def describe(row):
+        return (f"{row['dataset']} {row['arch']} l1={row['l1']:g}: predicted "
+                f"{row['predicted_removal_ratio']:.3f} empirical "
+                f"{row['empirical_removal_ratio']['accuracy']:.3f}")
+
+    _output.run_configs(out, configs, compute, table=table, describe=describe,
+                        datasets=DATASETS, archs=ARCHS)
 
 if __name__ == "__main__":
     main()

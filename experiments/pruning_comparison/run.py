@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import time
 
 import jax
 
@@ -48,28 +47,22 @@ def main() -> None:
                         help="digits 16, one seed, into results/pruning_comparison/quick/")
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
-    configs = list(itertools.product(DATASETS, ARCHS))
+    configs = list(itertools.product(DATASETS, ARCHS, [L1]))
     seeds = args.seeds
     if args.quick:
-        configs, seeds = [("digits", "16")], 1
+        configs, seeds = [("digits", "16", L1)], 1
     out = _output.directory("pruning_comparison", quick=args.quick)
-    rows = [r for r in _output.read_rows(out / "results.json")
-            if _output.config_key(r)[:2] not in set(configs)]
-    for dataset, arch in configs:
-        start = time.perf_counter()
+
+    def compute(dataset, arch, l1):
         comparison = compare.compare(
-            dataset, arch=arch, l1=L1, num_seeds=seeds, progress=True,
+            dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True,
             ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
             l1_body_options=predict.L1BodyOptions(max_dim=0))
-        row = report.methods_json(methods.sweep_methods(comparison, key=jax.random.key(2),
-                                                        progress=True))
-        row["seconds"] = time.perf_counter() - start
-        rows.append(row)
-        rows.sort(key=lambda r: (DATASETS.index(r["dataset"]),
-                                 ARCHS.index(_output.config_key(r)[1])))
-        print("\n".join(report.methods_lines(row)), f"\n({row['seconds']:.0f} s)", flush=True)
-        _output.write_rows(out, rows, table(rows))
+        return report.methods_json(methods.sweep_methods(comparison, key=jax.random.key(2),
+                                                         progress=True))
 
+    _output.run_configs(out, configs, compute, table=table, datasets=DATASETS, archs=ARCHS,
+                        describe=lambda row: "\n".join(report.methods_lines(row)))
 
 if __name__ == "__main__":
     main()

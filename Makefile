@@ -29,5 +29,8 @@ test-all: lint
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --quick || exit 1; done
 
+figures: $(STAMP)
+	for experiment in experiments/*/plot.py; do $(BIN)/python -m $$(dirname $$experiment | tr / .).plot || exit 1; done
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -70,6 +70,15 @@ def removal_ratio(name: str, value) -> float:
     return real(name, value, low=0.0, high=1.0)
 
 
+def removal_ratios(name: str, value) -> jax.Array:
+    """A non-empty 1-D grid of removal ratios in [0, 1], as a floating array."""
+    grid = array(name, value, ndim=1)
+    if grid.size == 0 or np.any((np.asarray(grid) < 0) | (np.asarray(grid) > 1)):
+        raise ValueError(f"{name} must be a non-empty 1-D array of values in [0, 1], got "
+                         f"{np.asarray(grid)}")
+    return grid
+
+
 def one_of(name: str, value, allowed: Iterable[str]) -> str:
     """Check that ``value`` is one of the ``allowed`` strings."""
     allowed = tuple(allowed)

@@ -291,14 +291,8 @@ def prune(net: nets.Network, params, x, removal_ratios, *, epsilon, variant: str
     if x.shape[1] != params[0]["w"].shape[0]:
         raise ValueError(f"x must have the network's {params[0]['w'].shape[0]} input features "
                          f"per row, got shape {x.shape}")
-    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
-    if grid.size == 0 or np.any((np.asarray(grid) < 0) | (np.asarray(grid) > 1)):
-        raise ValueError(f"removal_ratios must be a non-empty 1-D array of values in [0, 1], "
-                         f"got {np.asarray(grid)}")
-    epsilon = _checks.real("epsilon", epsilon)
-    if not 0 < epsilon < 1:
-        raise ValueError(f"epsilon is relative to ||Y_l||_F and must lie in (0, 1), got "
-                         f"{epsilon}")
+    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
+    epsilon = relative_epsilon("epsilon", epsilon)
     dtype = jnp.result_type(x, *jax.tree_util.tree_leaves(params))
     rho, tol, max_iters = _options(rho, tol, max_iters, dtype)
     params = jax.tree_util.tree_map(lambda w: jnp.asarray(w, dtype), params)
@@ -314,6 +308,15 @@ def prune(net: nets.Network, params, x, removal_ratios, *, epsilon, variant: str
                  max_iters, variant=variant)
     infos = [SolverInfo.worst(info) for info in out[2]]
     return NetTrimResult(out[0], out[1], SolverInfo.combine(*infos))
+
+
+def relative_epsilon(name: str, value) -> float:
+    """Check a relative tolerance of :func:`prune` (eps_l = value ||Y_l||_F): a number in (0, 1)."""
+    value = _checks.real(name, value)
+    if not 0 < value < 1:
+        raise ValueError(f"{name} is relative to each layer's ||Y_l||_F and must lie in (0, 1), "
+                         f"got {value}")
+    return value
 
 
 def _check_mlp(params) -> None:

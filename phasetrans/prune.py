@@ -204,9 +204,7 @@ def sweep(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *,
 
 def _sweep_setup(net, params_seeds, removal_ratios, method, prunable, key):
     """Validated (grid, per-seed keys or None, hashable prunable flags) of a sweep."""
-    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
-    if np.any((np.asarray(grid) < 0) | (np.asarray(grid) > 1)):
-        raise ValueError("removal_ratios must lie in [0, 1]")
+    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     _checks.one_of("method", method, METHODS)
     if method == "random":
         if key is None:
@@ -251,7 +249,7 @@ def evaluate(net: nets.Network, params_seeds, pruned, dataset: Dataset,
     """A :class:`SweepResult` of networks pruned by any method (e.g. Net-Trim, which also
     changes the kept weights): ``pruned`` has leading axes (S seeds, P ratios), ``params_seeds``
     (S,) are the unpruned networks, ``removal_ratios`` the (P,) ratios of ``pruned``."""
-    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
+    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     _checks.finite("pruned", pruned)
     num_seeds = _num_seeds(net, params_seeds)
     expected = (num_seeds, grid.shape[0])

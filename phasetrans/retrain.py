@@ -156,11 +156,7 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
     """
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a phasetrans.data.Dataset, got {type(dataset).__name__}")
-    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
-    if grid.size == 0:
-        raise ValueError("removal_ratios must hold at least one ratio, got an empty array")
-    if np.any((np.asarray(grid) < 0) | (np.asarray(grid) > 1)):
-        raise ValueError(f"removal_ratios must lie in [0, 1], got {np.asarray(grid)}")
+    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     l1 = _checks.real("l1", l1, nonnegative=True)
     steps = _checks.positive_int("steps", steps)
     learning_rate = _checks.real("learning_rate", learning_rate, positive=True)

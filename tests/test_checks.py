@@ -100,3 +100,13 @@ def test_num_examples():
         _checks.num_examples("data", (np.ones((0, 2)),))
     with pytest.raises(ValueError, match=r"data.* contains NaN"):
         _checks.num_examples("data", (np.array([1.0, np.nan]),))
+
+
+def test_removal_ratio_grids():
+    grid = _checks.removal_ratios("removal_ratios", [0, 0.5, 1])
+    assert grid.ndim == 1 and grid.tolist() == [0.0, 0.5, 1.0]
+    for bad in ([], [0.2, 1.1], [-0.1], [[0.5]]):
+        with pytest.raises(ValueError, match="removal_ratios must"):
+            _checks.removal_ratios("removal_ratios", bad)
+    with pytest.raises(ValueError, match="finite"):
+        _checks.removal_ratios("removal_ratios", [0.5, float("nan")])

@@ -33,8 +33,6 @@ from phasetrans.estimate import SolverInfo
 METHODS = ("global", "layerwise", "random", "nettrim")
 """The methods :func:`sweep_methods` compares."""
 
-NETTRIM_VARIANTS = nettrim.VARIANTS
-
 
 class MethodCurve(NamedTuple):
     """One method on every seed (S) and removal ratio (P).
@@ -106,8 +104,8 @@ def sweep_methods(c: Comparison, *, methods=METHODS, key, num_ratios: int = 51,
     """Prune the networks of ``c`` with every method on one grid of removal ratios.
 
     Args:
-        c: a :class:`phasetrans.compare.Comparison` (its networks, data, epsilon per seed and
-            accuracy tolerance are used).
+        c: a :class:`phasetrans.compare.Comparison` (its networks, data and epsilon per seed
+            are used).
         methods: names in ``METHODS`` (default: all; ``"nettrim"`` needs an MLP).
         key: PRNG key (keyword-only, required): the random masks.
         num_ratios: grid size over [0, 1] (default 51, step 0.02).
@@ -132,11 +130,8 @@ def sweep_methods(c: Comparison, *, methods=METHODS, key, num_ratios: int = 51,
         raise ValueError(f"methods must not repeat a name, got {methods}")
     num_ratios = _checks.integer("num_ratios", num_ratios, minimum=2)
     accuracy_tol = _checks.real("accuracy_tol", accuracy_tol, nonnegative=True)
-    nettrim_epsilon = _checks.real("nettrim_epsilon", nettrim_epsilon, positive=True)
-    if nettrim_epsilon >= 1:
-        raise ValueError(f"nettrim_epsilon is relative and must lie in (0, 1), got "
-                         f"{nettrim_epsilon}")
-    _checks.one_of("nettrim_variant", nettrim_variant, NETTRIM_VARIANTS)
+    nettrim_epsilon = nettrim.relative_epsilon("nettrim_epsilon", nettrim_epsilon)
+    _checks.one_of("nettrim_variant", nettrim_variant, nettrim.VARIANTS)
     if "nettrim" in methods and not c.network.name.startswith("mlp"):
         raise ValueError(f"method 'nettrim' prunes dense ReLU layers; {c.network.name} is not "
                          "an MLP (drop 'nettrim' or use an MLP arch)")

@@ -21,6 +21,12 @@ def _seed_summary(values, intervals) -> dict:
             "per_seed": values.tolist()}
 
 
+def _mean_or_none(values) -> float | None:
+    """The mean of the finite values, or None if there is none."""
+    values = np.asarray(values, np.float64)
+    return float(np.nanmean(values)) if np.any(np.isfinite(values)) else None
+
+
 def _monte_carlo_json(per_seed) -> dict | None:
     """Seed-averaged Monte Carlo fixed point with the union interval, or None if not computed."""
     if any(m is None for m in per_seed):
@@ -82,7 +88,7 @@ def comparison_json(c: Comparison) -> dict:
         "window": window._asdict(),
         "empirical_removal_ratio": {
             "accuracy": empirical_mean,
-            "loss": float(np.nanmean(emp.loss)) if np.any(np.isfinite(emp.loss)) else None,
+            "loss": _mean_or_none(emp.loss),
             "accuracy_per_seed": emp.accuracy.tolist(), "loss_per_seed": emp.loss.tolist(),
             "accuracy_official_rule_per_seed": official.accuracy.tolist(),
             "criteria": {"accuracy": f"test accuracy >= unpruned - {c.accuracy_tol}",
@@ -178,11 +184,6 @@ def attribution_lines(document: dict) -> list[str]:
             lines.append(f"    {stage['meaning']}: {stage['difference']:+.3f}{mark}")
     lines += [f"  warning: {w}" for w in d["warnings"]]
     return lines
-
-
-def _mean_or_none(values) -> float | None:
-    values = np.asarray(values, np.float64)
-    return float(np.nanmean(values)) if np.any(np.isfinite(values)) else None
 
 
 def methods_json(m) -> dict:

@@ -227,6 +227,14 @@ def _bound(name, value) -> float:
     return value
 
 
+def _interval(lower, upper) -> tuple[float, float]:
+    """Checked ends of a count's interval [lower, upper): reals or +-inf, lower <= upper."""
+    lower, upper = _bound("lower", lower), _bound("upper", upper)
+    if lower > upper:
+        raise ValueError(f"lower must be <= upper, got lower = {lower} > upper = {upper}")
+    return lower, upper
+
+
 def count_eigenvalues(sq: SpectralQuadrature, *, lower: float = -np.inf,
                       upper: float = np.inf) -> Estimate:
     """Estimated number of eigenvalues in [lower, upper).
@@ -234,9 +242,7 @@ def count_eigenvalues(sq: SpectralQuadrature, *, lower: float = -np.inf,
     ``lower`` and ``upper`` are real numbers or +-inf (defaults: the whole line) with
     ``lower <= upper``; NaN or ``lower > upper`` raises ``ValueError``.
     """
-    lower, upper = _bound("lower", lower), _bound("upper", upper)
-    if lower > upper:
-        raise ValueError(f"lower must be <= upper, got lower = {lower} > upper = {upper}")
+    lower, upper = _interval(lower, upper)
     return spectral_sum(sq, lambda x: ((x >= lower) & (x < upper)).astype(x.dtype))
 
 
@@ -277,9 +283,7 @@ def count_bounds(sq: SpectralQuadrature, *, lower: float = -np.inf,
     true count up to the probe noise alone: the honest error of an SLQ count is
     (high - low) / 2 (bias bound) plus the SEM. Arguments as in :func:`count_eigenvalues`.
     """
-    lower, upper = _bound("lower", lower), _bound("upper", upper)
-    if lower > upper:
-        raise ValueError(f"lower must be <= upper, got lower = {lower} > upper = {upper}")
+    lower, upper = _interval(lower, upper)
     low_upper, high_upper = _distribution_bounds(sq.nodes, sq.weights, upper)
     low_lower, high_lower = _distribution_bounds(sq.nodes, sq.weights, lower)
     low = jnp.clip(low_upper - high_lower, 0.0, 1.0)

@@ -15,6 +15,13 @@ def _eig(matrix):
     return np.maximum(lam, 0.0), vecs
 
 
+def _low_rank_psd(rng, dim, rank):
+    """A random PSD matrix X X^T of the given rank and its (clipped) eigendecomposition."""
+    x = rng.normal(size=(dim, rank))
+    matrix = x @ x.T
+    return (matrix, *_eig(matrix))
+
+
 def _singular_block_problem(seed=0, dim=12, rank=8, kept=6, kept_rank=2):
     """A = B^T B with B (rank, dim) whose kept columns span only kept_rank dimensions, so A_TT
     is singular (rank kept_rank < |T|) and the Schur complement is not zero."""
@@ -71,10 +78,8 @@ def test_ellipsoid_minimum_is_the_schur_complement_with_a_singular_kept_block(x6
 def test_ellipsoid_minimum_on_random_supports_of_a_rank_deficient_matrix(x64, seed):
     rng = np.random.default_rng(seed)
     dim = 12
-    x = rng.normal(size=(dim, 5))
-    matrix = x @ x.T
+    matrix, lam, vecs = _low_rank_psd(rng, dim, 5)
     center = rng.normal(size=dim)
-    lam, vecs = _eig(matrix)
     for kept in (3, 5, 8):  # |T| below, at and above the rank
         keep = np.zeros(dim, bool)
         keep[rng.choice(dim, kept, replace=False)] = True
@@ -87,9 +92,7 @@ def test_ellipsoid_minimum_on_random_supports_of_a_rank_deficient_matrix(x64, se
 def test_empty_and_full_supports(x64):
     rng = np.random.default_rng(3)
     dim = 10
-    x = rng.normal(size=(dim, 4))
-    matrix = x @ x.T
-    lam, vecs = _eig(matrix)
+    matrix, lam, vecs = _low_rank_psd(rng, dim, 4)
     center = rng.normal(size=dim)
     gradient = 0.1 * rng.uniform(-1, 1, dim)
     none, everything = np.zeros(dim, bool), np.ones(dim, bool)
@@ -143,8 +146,7 @@ def _l1_reference(matrix, gradient, center, l1, keep):
 
 def _l1_problem(seed=4, dim=12, rank=6):
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(dim, rank))
-    matrix = x @ x.T
+    matrix = _low_rank_psd(rng, dim, rank)[0]
     center = rng.laplace(size=dim)
     l1 = 0.3
     gradient = 0.5 * l1 * rng.uniform(-1, 1, dim)
@@ -268,9 +270,7 @@ def _magnitude_keeps(center, ratios):
 def test_nested_supports_are_monotone_and_batching_equals_a_loop(x64):
     rng = np.random.default_rng(9)
     dim = 30
-    x = rng.normal(size=(dim, 12))
-    matrix = x @ x.T
-    lam, vecs = _eig(matrix)
+    matrix, lam, vecs = _low_rank_psd(rng, dim, 12)
     center = rng.laplace(size=dim)
     body = bodies.L1InducedBody.create(center=center, l1=0.5, epsilon=1.0, eigenvalues=lam,
                                        eigenvectors=vecs,
@@ -339,8 +339,7 @@ def test_threshold_is_the_first_failure():
 def test_bad_inputs_raise_clear_errors():
     rng = np.random.default_rng(11)
     dim = 6
-    x = rng.normal(size=(dim, dim))
-    lam, vecs = _eig(x @ x.T)
+    _, lam, vecs = _low_rank_psd(rng, dim, dim)
     center = rng.normal(size=dim)
     keep = np.ones(dim, bool)
     ell = feasibility.ellipsoid_support_minimum

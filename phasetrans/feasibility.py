@@ -146,8 +146,11 @@ def _dense(eigenvalues, eigenvectors, dim: int, dtype, psd_tol: float = 1e-6):
     return jnp.maximum(lam, 0.0).astype(dtype), vecs.astype(dtype)
 
 
-def _matvec(matvec, center) -> Callable:
-    """Check ``matvec`` is a function v -> A v returning a finite (D,) vector."""
+def _matvec(matvec, center) -> jax.tree_util.Partial:
+    """Check ``matvec`` is a function v -> A v returning a finite (D,) vector; returned as a
+    ``jax.tree_util.Partial`` (a pytree), so that the arrays a Partial carries (e.g. a low-rank
+    Hessian model's (D, r) factor) enter the jitted solvers as arguments, not as constants
+    compiled into the program."""
     if isinstance(matvec, np.ndarray | jax.Array) or not callable(matvec):
         raise TypeError("matvec must be a function v -> A v (D,) -> (D,), not a matrix; the "
                         "matrix-free path never builds A")
@@ -159,7 +162,7 @@ def _matvec(matvec, center) -> Callable:
     finite = jnp.all(jnp.isfinite(matvec(probe)))
     if not isinstance(finite, jax.core.Tracer) and not bool(finite):  # concrete calls only
         raise ValueError("matvec returned NaN or Inf on a finite vector")
-    return matvec
+    return matvec if isinstance(matvec, jax.tree_util.Partial) else jax.tree_util.Partial(matvec)
 
 
 def _gradient(gradient, center) -> jax.Array:
@@ -361,7 +364,7 @@ def _ellipsoid_matfree_one(matvec, center, keep, tol, max_iters):
                           SolverInfo(info.iterations, final, final <= tol))
 
 
-@functools.partial(jax.jit, static_argnames=("matvec", "max_iters"))
+@functools.partial(jax.jit, static_argnames=("max_iters",))
 def _ellipsoid_matfree_many(matvec, center, keeps, tol, *, max_iters: int):
     one = functools.partial(_ellipsoid_matfree_one, matvec, center, tol=tol,
                             max_iters=max_iters)
@@ -503,7 +506,7 @@ def _top_eigenvalue(matvec, center, num_iters: int = 100):
     return v @ matvec(v)
 
 
-@functools.partial(jax.jit, static_argnames=("matvec", "max_iters"))
+@functools.partial(jax.jit, static_argnames=("max_iters",))
 def _l1_matfree_many(matvec, gradient, center, l1, lipschitz, keeps, tol, *, max_iters: int):
     if lipschitz is None:
         lipschitz = 1.1 * _top_eigenvalue(matvec, center)

@@ -23,12 +23,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import _checks, bodies, formula, prune, spectrum, width
+from phasetrans import _checks, bodies, formula, prune, spectral_levels, spectrum, width
 from phasetrans._progress import track
 from phasetrans.estimate import Estimate, SolverInfo
 
 MAX_EXACT_DIM = 5000
 """Largest parameter count for which :func:`predict` builds the dense Hessian (exact spectrum)."""
+
+EXACT_MODEL = "exact eigendecomposition"
 
 
 class MonteCarloPrediction(NamedTuple):
@@ -39,6 +41,8 @@ class MonteCarloPrediction(NamedTuple):
         removal_ratios: (G,) the removal ratios where delta/D was estimated.
         statdim_ratio: ``Estimate`` of delta/D there: (G,) means, (G,) SEMs, samples per point.
         info: worst :class:`~phasetrans.estimate.SolverInfo` over every projection.
+        hessian_model: which Hessian the bodies used (``"exact eigendecomposition"`` or a
+            description of the :mod:`phasetrans.spectral_levels` model).
     """
 
     removal_ratio: float
@@ -46,14 +50,17 @@ class MonteCarloPrediction(NamedTuple):
     removal_ratios: np.ndarray
     statdim_ratio: Estimate
     info: SolverInfo
+    hessian_model: str = EXACT_MODEL
 
 
-def _fixed_point_prediction(grid, means, sems, num_samples, infos, num_sem):
+def _fixed_point_prediction(grid, means, sems, num_samples, infos, num_sem,
+                            hessian_model=EXACT_MODEL):
     grid, means, sems = (np.asarray(x, np.float64) for x in (grid, means, sems))
     interval = (formula.fixed_point(grid, means - num_sem * sems),
                 formula.fixed_point(grid, means + num_sem * sems))
     return MonteCarloPrediction(formula.fixed_point(grid, means), interval, grid,
-                                Estimate(means, sems, num_samples), SolverInfo.combine(*infos))
+                                Estimate(means, sems, num_samples), SolverInfo.combine(*infos),
+                                hessian_model)
 
 
 def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios, *, epsilon,
@@ -98,6 +105,38 @@ def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios
     return _fixed_point_prediction(grid, [r.estimate.mean / dim for r in results],
                                    [r.estimate.sem / dim for r in results], num_samples,
                                    [r.info for r in results], num_sem)
+
+
+def levels_prediction(levels_at: Callable, removal_ratios, *, dim: int, epsilon, key,
+                      num_samples: int = 48, num_sem: float = 2.0, progress: bool = False,
+                      devices: int | None = None, hessian_model: str = "spectral levels"
+                      ) -> MonteCarloPrediction:
+    """:func:`ellipsoid_prediction` without eigenvectors: the same fixed point with delta from
+    :func:`phasetrans.spectral_levels.statdim` (exact for the levels' Hessian; see that module
+    for what the binning and the quadratures change).
+
+    Args:
+        levels_at: p -> :class:`phasetrans.spectral_levels.Levels` of (H+, c_p) for removal
+            ratio p (c_p = w* - M_p ⊙ w*), or None when c_p = 0 (the apex is w*: delta = D).
+        removal_ratios: (G,) increasing grid. dim: D. epsilon, key, num_samples, num_sem,
+            progress, devices: as :func:`ellipsoid_prediction`.
+        hessian_model: the description stored in the result.
+    """
+    key = _checks.prng_key("key", key)
+    grid = np.asarray(_checks.array("removal_ratios", removal_ratios, ndim=1))
+    dim = _checks.positive_int("dim", dim)
+    epsilon = _checks.real("epsilon", epsilon, positive=True)
+    everywhere = width.StatisticalDimension(Estimate(float(dim), 0.0, num_samples),
+                                            SolverInfo(0, 0.0, True))
+    results = []
+    for p, k in track(zip(grid, jax.random.split(key, len(grid)), strict=True),
+                      desc="spectral-levels cone", total=len(grid), enabled=progress):
+        levels = levels_at(float(p))
+        results.append(everywhere if levels is None else spectral_levels.statdim(
+            levels, epsilon=epsilon, key=k, num_samples=num_samples, devices=devices))
+    return _fixed_point_prediction(grid, [r.estimate.mean / dim for r in results],
+                                   [r.estimate.sem / dim for r in results], num_samples,
+                                   [r.info for r in results], num_sem, hessian_model)
 
 
 def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
@@ -155,13 +194,17 @@ class SpectrumOptions(NamedTuple):
 
 
 class EllipsoidOptions(NamedTuple):
-    """The Monte Carlo ellipsoid prediction: computed for an exact spectrum with
-    D <= ``max_dim`` on ``num_ratios`` removal ratios within +-0.2 of the formula's fixed point,
-    ``num_samples`` Gaussian samples each (``max_dim=0`` turns it off)."""
+    """The Monte Carlo ellipsoid prediction, on ``num_ratios`` removal ratios within +-0.2 of
+    the formula's fixed point, ``num_samples`` Gaussian samples each. With an exact spectrum
+    and D <= ``max_dim`` it works in H's eigenbasis (:func:`ellipsoid_prediction`); otherwise
+    (an SLQ spectrum, or a larger D) through the spectral-levels model with ``num_levels``
+    levels (:func:`levels_prediction`; with SLQ, one Lanczos run of
+    ``SpectrumOptions.num_iters`` HVPs per ratio). ``max_dim=0`` turns it off."""
 
     max_dim: int = 4000
     num_ratios: int = 9
     num_samples: int = 48
+    num_levels: int = 32
 
 
 class L1BodyOptions(NamedTuple):
@@ -204,8 +247,9 @@ class Prediction(NamedTuple):
         num_params: D, the number of prunable weights.
         spectrum: summary dict: method, num_negative, num_near_zero, trace (floats for an
             exact spectrum; {"estimate", "sem", "num_samples"} dicts for SLQ), floor.
-        ellipsoid: :class:`MonteCarloPrediction` for the ellipsoid, or None (SLQ spectrum or
-            D > ``EllipsoidOptions.max_dim``).
+        ellipsoid: :class:`MonteCarloPrediction` for the ellipsoid (its ``hessian_model``
+            says whether H's eigenbasis or the spectral-levels model was used), or None
+            (``EllipsoidOptions.max_dim=0``).
         l1_body: :class:`MonteCarloPrediction` for the l1-induced body, or None (SLQ spectrum or
             D > ``L1BodyOptions.max_dim``).
         model: the :class:`QuadraticModel` the Monte Carlo predictions used (exact spectrum), or
@@ -252,8 +296,9 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
     the Hessian of ``loss_fn`` over the full ``data`` restricted to the prunable coordinates
     (``spectrum_options``); R(p) from the global magnitude masks on a grid of ``num_ratios``
     removal ratios; the fixed point of the width formula with its interval and sensitivity;
-    and, for an exact spectrum, the Monte Carlo ellipsoid prediction (``ellipsoid_options``)
-    and the l1-induced body's (``l1_body_options``; H's eigenvalues via
+    the Monte Carlo ellipsoid prediction (``ellipsoid_options``; H's eigenbasis for an exact
+    spectrum, the spectral-levels model of :mod:`phasetrans.spectral_levels` otherwise) and,
+    for an exact spectrum, the l1-induced body's (``l1_body_options``; H's eigenvalues via
     :func:`formula.psd_eigenvalues`, g* the loss gradient at w*, lam = ``l1``). Options left
     at None take the defaults of :class:`SpectrumOptions`, :class:`EllipsoidOptions` and
     :class:`L1BodyOptions`.
@@ -351,16 +396,42 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
         gradient = np.asarray(ravel_pytree(jax.grad(loss_fn)(params, data))[0])[idx]
         model = QuadraticModel(eigvals, eigvecs, gradient, w_star, idx)
     ellipsoid = None
+    # resolve the crossing: a grid of +-0.2 around the formula's fixed point
+    centre = prediction.removal_ratio
+    mc_grid = np.linspace(max(centre - 0.2, 0.0), min(centre + 0.2, 1.0), ell.num_ratios)
     if spec.method == "exact" and dim <= ell.max_dim:
-        # resolve the crossing: a grid of +-0.2 around the formula's fixed point
-        centre = prediction.removal_ratio
-        mc_grid = np.linspace(max(centre - 0.2, 0.0), min(centre + 0.2, 1.0), ell.num_ratios)
         parts = np.stack([w_star - pruned(p) for p in mc_grid])
         lam = formula.positive_eigenvalues(eigvals, eigen_treatment=eigen_treatment,
                                            floor=floor)
         ellipsoid = ellipsoid_prediction(lam, eigvecs, parts, mc_grid, epsilon=eps, key=k_mc,
                                          num_samples=ell.num_samples, progress=progress,
                                          devices=devices)
+    elif ell.max_dim > 0:
+        options = {"num_levels": ell.num_levels, "eigen_treatment": eigen_treatment,
+                   "floor": floor}
+        if spec.method == "exact":
+            description = (f"spectral levels: {ell.num_levels} levels of the exact "
+                           "eigendecomposition")
+
+            def levels(part):
+                return spectral_levels.exact_levels(eigvals, eigvecs, part, **options)
+        else:
+            iters = min(spec.num_iters, dim)
+            description = (f"spectral levels: {ell.num_levels} levels; counts from SLQ "
+                           f"({spec.num_probes} probes x {iters} Lanczos steps), energies of "
+                           f"the pruned part from {iters} Lanczos steps started at it")
+
+            def levels(part):
+                return spectral_levels.quadrature_levels(sq, matvec, jnp.asarray(part),
+                                                         num_iters=iters, **options)
+
+        def levels_at(p):
+            part = w_star - pruned(p)
+            return levels(part) if np.any(part != 0) else None
+
+        ellipsoid = levels_prediction(levels_at, mc_grid, dim=dim, epsilon=eps, key=k_mc,
+                                      num_samples=ell.num_samples, progress=progress,
+                                      devices=devices, hessian_model=description)
     l1_prediction = None
     if with_l1_body:
         dtype = jnp.result_type(float)

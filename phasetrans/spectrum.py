@@ -99,7 +99,9 @@ def _check_iterations(dim, num_iters):
     return dim, num_iters
 
 
-def _lanczos_from(matvec, start, num_iters):
+def _lanczos_from(matvec, start, num_iters, *, with_vectors=False):
+    """k Lanczos steps from ``start``; with ``with_vectors`` also (Ritz vectors (D, k), the
+    last beta) for :func:`ritz_pairs`."""
     dim = start.shape[0]
     q0 = start / jnp.linalg.norm(start)
 
@@ -119,11 +121,14 @@ def _lanczos_from(matvec, start, num_iters):
 
     init = (jnp.zeros((num_iters, dim), q0.dtype), q0, jnp.zeros_like(q0),
             jnp.zeros((), q0.dtype))
-    _, (alphas, betas) = jax.lax.scan(step, init, jnp.arange(num_iters))
+    (basis, _, _, _), (alphas, betas) = jax.lax.scan(step, init, jnp.arange(num_iters))
     offdiag = betas[:-1]
     tri = jnp.diag(alphas) + jnp.diag(offdiag, 1) + jnp.diag(offdiag, -1)
     ritz, vectors = jnp.linalg.eigh(tri)
-    return Lanczos(alphas, offdiag, ritz, vectors[0])
+    result = Lanczos(alphas, offdiag, ritz, vectors[0])
+    if with_vectors:
+        return result, basis.T @ vectors, betas[-1] * jnp.abs(vectors[-1])
+    return result
 
 
 def lanczos(matvec: Callable, *, dim: int, key, num_iters: int) -> Lanczos:
@@ -145,6 +150,52 @@ def lanczos(matvec: Callable, *, dim: int, key, num_iters: int) -> Lanczos:
 @functools.partial(jax.jit, static_argnums=(0, 2))
 def _jit_lanczos(matvec, start, num_iters):
     return _lanczos_from(matvec, start, num_iters)
+
+
+def vector_quadrature(matvec: Callable, vector, *, num_iters: int) -> tuple[jax.Array,
+                                                                            jax.Array]:
+    """Gauss quadrature of the spectral measure of H seen from ``vector`` c:
+    mu_c = sum_i (u_i^T c)^2 / ||c||^2 delta(lambda_i) ~ sum_j weights_j delta(nodes_j), from
+    ``num_iters`` reorthogonalised Lanczos steps started at c (exact for polynomials of degree
+    < 2 num_iters) [Golub & Meurant, Matrices, Moments and Quadrature with Applications, 2010,
+    ch. 6]. Returns (nodes (k,), weights (k,) summing to 1); c must be finite and nonzero."""
+    vector = _checks.array("vector", vector, ndim=1)
+    _, num_iters = _check_iterations(vector.shape[0], num_iters)
+    if not float(jnp.linalg.norm(vector)) > 0:
+        raise ValueError("vector must be nonzero (its spectral measure is empty)")
+    res = _jit_lanczos(matvec, vector, num_iters)
+    _check_finite_run(jnp.all(jnp.isfinite(res.diag)) & jnp.all(jnp.isfinite(res.offdiag)))
+    return res.ritz_values, res.first_components**2
+
+
+class RitzPairs(NamedTuple):
+    """k Ritz pairs of one Lanczos run: ascending ``values`` (k,), orthonormal ``vectors``
+    (D, k) (columns), and ``residuals`` (k,) = ||H v_j - theta_j v_j|| = beta_k |s_kj| (the
+    last component of the tridiagonal's eigenvector times the last beta; in exact arithmetic
+    an eigenvalue of H lies within ``residuals[j]`` of ``values[j]``) [Parlett, The Symmetric
+    Eigenvalue Problem, sec. 13.2]."""
+
+    values: jax.Array
+    vectors: jax.Array
+    residuals: jax.Array
+
+
+def ritz_pairs(matvec: Callable, *, dim: int, key, num_iters: int) -> RitzPairs:
+    """:func:`lanczos` keeping the basis: the Ritz pairs of ``num_iters`` reorthogonalised
+    steps from a Gaussian start. The extreme pairs converge first (a few tens of steps for a
+    separated top of the spectrum); memory is the basis, num_iters x D numbers. Raises
+    ``ValueError`` if ``matvec`` returned NaN or Inf."""
+    key = _checks.prng_key("key", key)
+    dim, num_iters = _check_iterations(dim, num_iters)
+    start = jax.random.normal(key, (dim,))
+    res, vectors, residuals = _jit_ritz_pairs(matvec, start, num_iters)
+    _check_finite_run(jnp.all(jnp.isfinite(res.diag)) & jnp.all(jnp.isfinite(res.offdiag)))
+    return RitzPairs(res.ritz_values, vectors, residuals)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _jit_ritz_pairs(matvec, start, num_iters):
+    return _lanczos_from(matvec, start, num_iters, with_vectors=True)
 
 
 def extreme_eigenvalues(matvec: Callable, *, dim: int, key, num_iters: int, num: int = 5):

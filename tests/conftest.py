@@ -9,3 +9,34 @@ def x64():
     """Run the test body with 64-bit floats enabled, restoring the default afterwards."""
     with jax.enable_x64(True):
         yield
+
+
+@pytest.fixture(scope="session")
+def trained_spectrum():
+    """One trained digits 64-16-10 MLP (l1 = 1e-4, D = 1184 prunable weights) with its exact
+    Hessian eigendecomposition on the prunable coordinates (float64), for the matrix-free
+    models' tests: dict with net, data, params, loss_fn, index, epsilon, eigenvalues,
+    eigenvectors, center (w*), matvec (v -> H v on the prunable coordinates)."""
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+
+    from phasetrans import data, nets, prune, spectrum, train
+
+    ds = data.load("digits")
+    net = nets.mlp([64, 16, 10])
+    params = train.train(net, ds, key=jax.random.key(0), steps=2000, l1=1e-4).params
+    loss_fn = nets.cross_entropy(net.apply)
+    batch = (ds.x_train, ds.y_train)
+    index = np.flatnonzero(prune.prunable_flat_mask(params))
+    flat = ravel_pytree(params)[0]
+    hessian = np.asarray(spectrum.hessian_matrix(loss_fn, params, batch), np.float64)
+    eigenvalues, eigenvectors = np.linalg.eigh(hessian[np.ix_(index, index)])
+    full = spectrum.hessian_vector_product(loss_fn, params, batch)
+
+    def matvec(v):
+        return full(jnp.zeros(flat.size, v.dtype).at[index].set(v))[index]
+
+    return {"net": net, "data": ds, "params": params, "loss_fn": loss_fn, "index": index,
+            "epsilon": 0.01, "eigenvalues": eigenvalues, "eigenvectors": eigenvectors,
+            "center": np.asarray(flat)[index], "matvec": matvec}

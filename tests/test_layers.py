@@ -11,7 +11,7 @@ LAYERS = {  # module -> layer; a module may import its own layer and the layers 
                  "subspaces"],
     "networks": ["data", "nets", "train", "prune", "retrain", "spectrum", "effective",
                  "nettrim"],
-    "theory": ["formula", "predict"],
+    "theory": ["formula", "hessian_model", "spectral_levels", "predict"],
     "applications": ["compare", "attribution", "methods", "report", "cs", "plots", "cli",
                      "__main__"],
 }

@@ -120,3 +120,29 @@ def test_unconverged_l1_body_reaches_the_prediction(trained):
                                   num_samples=2, num_steps=3, max_iters=20))
     info = starved.l1_body.info
     assert not info.converged and info.iterations == 20 and info.residual > 1e-3
+
+
+def test_monte_carlo_ellipsoid_through_spectral_levels(trained):
+    """SLQ spectra get the Monte Carlo ellipsoid from the spectral-levels model; with the exact
+    spectrum, levels and H's eigenbasis give the same fixed point within the MC error plus the
+    binning (32 levels) and, for SLQ, the quadratures (stated in phasetrans.spectral_levels)."""
+    net, ds, params = trained
+    loss_fn = nets.cross_entropy(net.apply)
+    kw = dict(key=jax.random.key(3), epsilon=0.01, l1_body_options=predict.L1BodyOptions(
+        max_dim=0))
+    batch = (ds.x_train, ds.y_train)
+    eigenbasis = predict.predict(params, loss_fn, batch, **kw).ellipsoid
+    levels = predict.predict(params, loss_fn, batch,
+                             ellipsoid_options=predict.EllipsoidOptions(max_dim=100),
+                             **kw).ellipsoid
+    slq = predict.predict(params, loss_fn, batch, spectrum_options=predict.SpectrumOptions(
+        "slq", num_probes=16, num_iters=60), **kw).ellipsoid
+    assert eigenbasis.hessian_model == predict.EXACT_MODEL
+    assert levels.hessian_model.startswith("spectral levels: 32 levels of the exact")
+    assert "SLQ (16 probes x 60 Lanczos steps)" in slq.hessian_model
+    for other in (levels, slq):
+        assert other.info.converged
+        assert abs(other.removal_ratio - eigenbasis.removal_ratio) <= 0.05
+    assert predict.predict(params, loss_fn, batch, spectrum_options=predict.SpectrumOptions(
+        "slq", num_probes=4, num_iters=20), ellipsoid_options=predict.EllipsoidOptions(
+        max_dim=0), **kw).ellipsoid is None

@@ -1,0 +1,71 @@
+"""figures/scale_study.png from results/scale_study/results.json (see run.py): thresholds vs D
+on a log axis, the theory's window around the width formula's prediction as a band."""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from phasetrans import _io  # noqa: E402
+
+RESULTS = pathlib.Path("results/scale_study/results.json")
+FIGURE = pathlib.Path("figures/scale_study.png")
+
+SERIES = (  # (label, row -> per-seed values, marker)
+    ("one-shot, accuracy", lambda r: r["oneshot"]["accuracy"]["per_seed"], "o"),
+    ("one-shot, loss ≤ L* + ε", lambda r: r["oneshot"]["loss"]["per_seed"], "s"),
+    ("retrained, F ≤ F* + ε", lambda r: r["retrained"].get("objective", {}).get("per_seed"),
+     "^"),
+)
+
+
+def _values(per_seed):
+    return np.array([np.nan if v is None else v for v in per_seed or []], np.float64)
+
+
+def main() -> None:
+    rows = sorted(_io.read_json(RESULTS), key=lambda r: r["num_params"])
+    dims = np.array([r["num_params"] for r in rows], np.float64)
+    formula = np.array([r["formula"]["mean"] for r in rows])
+    half = np.array([r["window"]["half_width"] for r in rows])
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax.fill_between(dims, formula - half, formula + half, color="C0", alpha=0.15,
+                    label="theory window ±a_η√D/D around the formula")
+    low = [r["formula"]["interval"][0] for r in rows]
+    high = [r["formula"]["interval"][1] for r in rows]
+    ax.errorbar(dims, formula, yerr=[formula - low, np.array(high) - formula], color="C0",
+                marker="D", label="width formula (SLQ), interval")
+    mc = [(d, r["mc_ellipsoid"]) for d, r in zip(dims, rows, strict=True)
+          if r["mc_ellipsoid"] is not None]
+    if mc:
+        ax.plot([d for d, _ in mc], [m["removal_ratio"] for _, m in mc], color="C1",
+                marker="x", label="Monte Carlo δ, ellipsoid (spectral levels)")
+    for i, (label, get, marker) in enumerate(SERIES):
+        points = [(d, _values(get(r))) for d, r in zip(dims, rows, strict=True)]
+        points = [(d, v) for d, v in points if v.size and np.any(np.isfinite(v))]
+        if not points:
+            continue
+        xs = [d for d, _ in points]
+        ax.plot(xs, [np.nanmean(v) for _, v in points], color=f"C{i + 2}", marker=marker,
+                label=label + " (seed mean; dots: seeds)")
+        for d, v in points:
+            ax.scatter(np.full(v.size, d), v, color=f"C{i + 2}", s=8, alpha=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("D (prunable weights), mnist1d MLPs 40-h-h-10")
+    ax.set_ylabel("removal ratio")
+    ax.set_ylim(0, 1)
+    ax.set_title("Predicted vs measured pruning threshold as the network grows")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    FIGURE.parent.mkdir(exist_ok=True)
+    fig.savefig(FIGURE, dpi=130)
+    print(f"wrote {FIGURE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -115,7 +115,10 @@ class AttributionOptions(NamedTuple):
     (g* outside range(H) beyond lam) no certificate exists and a solve would run to its budget,
     so it is kept small and reported (``solver_info``); ``retrain_ratios``, ``retrain_steps``,
     ``retrain_learning_rate``:
-    masked Adam retraining on that grid; ``accuracy_tol``: the accuracy criterion's tolerance
+    masked Adam retraining on that grid; ``l1_support_max_dim``: the l1 body's support
+    feasibility (a FISTA chain over the nested supports, the costliest step: ~12 min at
+    D = 3392 on 2 cores) is computed for D <= this (default 5000: always with an exact
+    spectrum); ``accuracy_tol``: the accuracy criterion's tolerance
     (default 0.01: retraining from w* itself moves test accuracy by about a point, so a zero
     tolerance fails at p = 0).
     """
@@ -129,6 +132,7 @@ class AttributionOptions(NamedTuple):
     retrain_ratios: int = 51
     retrain_steps: int = 2000
     retrain_learning_rate: float = 3e-3
+    l1_support_max_dim: int = 5000
     accuracy_tol: float = 0.01
 
 
@@ -215,12 +219,13 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
     # step 3: the actual nested supports, exactly (the ellipsoid: min 1/2 q^T A q vs eps)
     grid = np.linspace(0.0, 1.0, options.num_ratios)
     _, keeps = _pruned_points(params, grid, model.index)
-    for name, minima in (
-            ("support_ellipsoid", feasibility.support_minima(keeps, center=center,
-                                                             eigenvalues=lam,
-                                                             eigenvectors=vecs)),
-            ("support_l1_body", feasibility.support_minima(keeps, body=l1_body,
-                                                           max_iters=options.l1_max_iters))):
+    problems = {"support_ellipsoid": lambda: feasibility.support_minima(
+        keeps, center=center, eigenvalues=lam, eigenvectors=vecs)}
+    if dim <= options.l1_support_max_dim:
+        problems["support_l1_body"] = lambda: feasibility.support_minima(
+            keeps, body=l1_body, max_iters=options.l1_max_iters)
+    for name, solve in problems.items():
+        minima = solve()
         value = feasibility.threshold(grid, np.asarray(minima.value), eps).removal_ratio
         out[name] = (value, (value, value), SolverInfo.worst(minima.info))
     # step 2: Haar subspaces through the same x_p (the ellipsoid in H's eigenbasis, where it
@@ -300,6 +305,9 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
         elif name == "random_subspace_l1_body" and not with_l1_subspaces:
             thresholds[name] = _missing(f"l1-body ADMM per subspace skipped at D = {dim} > "
                                         f"{options.l1_max_dim}")
+        elif name == "support_l1_body" and dim > options.l1_support_max_dim:
+            thresholds[name] = _missing(f"l1-body support feasibility skipped at D = {dim} > "
+                                        f"{options.l1_support_max_dim}")
         else:
             values, seed_intervals, seed_infos = zip(*(seed[name] for seed in per_seed),
                                                      strict=True)

@@ -14,6 +14,12 @@ first, so the sharpest directions, negative curvature included under ``"abs"``, 
 ones), and beta one bulk value on the orthogonal complement. Every spectral function costs
 O(D r): f(A_model) v = V (f(a) - f(beta)) V^T v + f(beta) v (:meth:`HessianModel.apply`).
 
+Why not Lanczos matrix functions (f(H) v from k Lanczos steps started at v, e.g. matfree's
+``funm``): they keep H exact, but the treated operator A = |H| (or max(H, floor)) would cost k
+HVPs (k ~ 30-80) for every product, and CG on a pruned support takes hundreds of products on a
+trained network's ill-conditioned A: tens of thousands of full-data HVPs per support at
+D ~ 1e5, against r HVPs once for this model.
+
 What the model ignores: the spread of the D - r bulk eigenvalues (all set to beta), the bulk
 eigenvectors' alignment with w* and with the coordinate axes, and the Ritz pairs' residuals
 (``HessianModel.residuals``). The bulk value is an explicit choice (``bulk``):

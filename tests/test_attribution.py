@@ -95,3 +95,15 @@ def test_bad_options(small_attribution):
                               options={"num_ratios": 3})
     with pytest.raises(TypeError, match="key is required"):
         attribution.attribute(small_attribution.comparison, key=None)
+
+
+def test_l1_support_can_be_skipped_with_a_reason(small_attribution):
+    options = attribution.AttributionOptions(num_ratios=11, subspace_ratios=3, num_subspaces=4,
+                                             l1_max_dim=0, retrain_ratios=5, retrain_steps=10,
+                                             l1_support_max_dim=0)
+    a = attribution.attribute(small_attribution.comparison, key=jax.random.key(0),
+                              options=options)
+    assert "skipped at D = 592 > 0" in a.thresholds["support_l1_body"].reason
+    assert a.thresholds["support_ellipsoid"].reason is None
+    stages = {s["from"] + ">" + s["to"]: s for s in attribution.stages(a)}
+    assert stages["support_ellipsoid>support_l1_body"]["difference"] is None

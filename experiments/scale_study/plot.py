@@ -33,7 +33,8 @@ def main() -> None:
     dims = np.array([r["num_params"] for r in rows], np.float64)
     formula = np.array([r["formula"]["mean"] for r in rows])
     half = np.array([r["window"]["half_width"] for r in rows])
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, (ax, gap_ax) = plt.subplots(1, 2, figsize=(13, 4.8),
+                                     gridspec_kw={"width_ratios": [1.4, 1]})
     ax.fill_between(dims, formula - half, formula + half, color="C0", alpha=0.15,
                     label="theory window ±a_η√D/D around the formula")
     low = [r["formula"]["interval"][0] for r in rows]
@@ -55,6 +56,20 @@ def main() -> None:
                 label=label + " (seed mean; dots: seeds)")
         for d, v in points:
             ax.scatter(np.full(v.size, d), v, color=f"C{i + 2}", s=8, alpha=0.5)
+    # right: measured - predicted per seed, with the window around 0
+    gap_ax.fill_between(dims, -half, half, color="C0", alpha=0.15, label="±a_η√D/D")
+    gap_ax.axhline(0.0, color="C0", lw=0.8)
+    for i, (label, get, marker) in enumerate(SERIES):
+        for j, (d, r) in enumerate(zip(dims, rows, strict=True)):
+            v = _values(get(r)) - np.asarray(r["formula"]["per_seed"], np.float64)[:_values(
+                get(r)).size]
+            gap_ax.scatter(np.full(v.size, d), v, color=f"C{i + 2}", marker=marker, s=14,
+                           label=label if j == 0 else None)
+    gap_ax.set_xscale("log")
+    gap_ax.set_xlabel("D")
+    gap_ax.set_ylabel("measured − formula (per seed)")
+    gap_ax.set_title("The gap and the theory's window")
+    gap_ax.legend(fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("D (prunable weights), mnist1d MLPs 40-h-h-10")
     ax.set_ylabel("removal ratio")

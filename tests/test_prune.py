@@ -252,3 +252,151 @@ def test_bad_input():
         prune.empirical_threshold(None, epsilon=0.0)
     with pytest.raises(ValueError, match="method must be one of"):
         prune.mask_for("magnitude", PARAMS, 0.5)
+
+
+# The nested-mask route of sweep (one-shot global / random sweeps of nets.mlp networks) -------
+
+def _generic_sweep(net, params_seeds, dataset, grid, *, method="global", prunable=None,
+                   key=None):
+    """The per-pair vmapped route of ``sweep`` (one mask per (seed, ratio) pair)."""
+    grid, keys, frozen = prune._sweep_setup(net, params_seeds, grid, method, prunable, key)
+    return prune._sweep(net, params_seeds, prune._arrays(dataset), grid, method, frozen, 0,
+                        1e-3, keys, prune.mesh_for(None))
+
+
+def _dyadic_mlp(widths, num_seeds, seed=0):
+    """An MLP whose weights have distinct magnitudes k / 8 (k = 1..D, random signs) and dyadic
+    biases, with small-integer inputs: every logit is exact in float32, so both routes compute
+    bit-equal logits and one entry kept or removed by mistake changes a loss visibly."""
+    rng = np.random.default_rng(seed)
+    net = nets.mlp(widths)
+    pairs = list(zip(widths[:-1], widths[1:], strict=False))
+    dim = sum(a * b for a, b in pairs)
+    seeds = []
+    for _ in range(num_seeds):
+        magnitudes = (rng.permutation(dim) + 1) / 8.0 * rng.choice([-1.0, 1.0], dim)
+        layers, start = [], 0
+        for a, b in pairs:
+            w = magnitudes[start:start + a * b].reshape(a, b)
+            layers.append({"w": jnp.asarray(w, jnp.float32),
+                           "b": jnp.asarray(rng.integers(-4, 5, b) / 4.0, jnp.float32)})
+            start += a * b
+        seeds.append(layers)
+    params = jax.tree_util.tree_map(lambda *w: jnp.stack(w), *seeds)
+
+    def split(n):
+        return (jnp.asarray(rng.integers(-2, 3, (n, widths[0])), jnp.float32),
+                jnp.asarray(rng.integers(0, widths[-1], n), jnp.int32))
+
+    (x_train, y_train), (x_test, y_test) = split(64), split(48)
+    ds = data.Dataset(x_train, y_train, x_test, y_test, widths[-1], "dyadic", (widths[0],))
+    return net, params, ds, dim
+
+
+def _assert_same_sweep(fast, generic, rtol):
+    for name in prune.SweepResult._fields[1:]:
+        got, want = np.asarray(getattr(fast, name)), np.asarray(getattr(generic, name))
+        if "accuracy" in name:
+            np.testing.assert_array_equal(got, want, err_msg=name)
+        else:
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-7, err_msg=name)
+
+
+@pytest.fixture
+def dense_share(request, monkeypatch):
+    """Sets ``prune._DENSE_SHARE`` (read when ``_nested_sweep`` is traced: its cache is cleared
+    before and after)."""
+    monkeypatch.setattr(prune, "_DENSE_SHARE", request.param)
+    prune._nested_sweep.clear_cache()
+    yield request.param
+    prune._nested_sweep.clear_cache()
+
+
+@pytest.mark.parametrize("method", ["global", "random"])
+@pytest.mark.parametrize("widths", [(5, 6, 4, 3), (6, 3)])
+@pytest.mark.parametrize("prunable", ["weights", "all", "not_first"])
+@pytest.mark.parametrize("dense_share", [0, 8], indirect=True)  # 0: only sparse updates
+def test_nested_sweep_equals_generic_at_every_removal_count(monkeypatch, dense_share, method,
+                                                             widths, prunable):
+    net, params, ds, _ = _dyadic_mlp(widths, num_seeds=2)
+    first = jax.tree_util.tree_map(lambda w: w[0], params)
+    flags = {"weights": None,
+             "all": jax.tree_util.tree_map(lambda w: True, first),
+             "not_first": [{"w": i > 0 or len(widths) == 2, "b": False}
+                           for i in range(len(widths) - 1)]}[prunable]
+    count = prune.num_prunable(first, flags)
+    # every removal count 0..D (each step of the grid removes one more entry), shuffled, with
+    # duplicates and both ends repeated
+    grid = np.concatenate([np.arange(count + 1) / count, [0.0, 1.0, 0.5, 3 / count]])
+    grid = np.random.default_rng(1).permutation(grid)
+    key = jax.random.key(7) if method == "random" else None
+    want = _generic_sweep(net, params, ds, grid, method=method, prunable=flags, key=key)
+
+    def no_generic(*args, **kwargs):
+        raise AssertionError("the generic route was taken")
+
+    monkeypatch.setattr(prune, "_sweep", no_generic)
+    got = prune.sweep(net, params, ds, grid, method=method, prunable=flags, key=key)
+    # exact logits on both routes: losses agree to the rounding of log-softmax alone
+    _assert_same_sweep(got, want, rtol=1e-6)
+    # and they see single entries: while the networks are alive (the first D / 2 removals),
+    # nearly every one-entry step of the grid moves a loss
+    first = np.unique(grid, return_index=True)[1][: count // 2 + 1]
+    losses = np.stack([np.asarray(want.train_loss)[:, first], np.asarray(want.test_loss)[:, first]])
+    moved = np.any(np.diff(losses, axis=-1) != 0, axis=0)
+    assert moved.mean() > 0.8, moved.mean()
+
+
+@pytest.mark.parametrize(("share", "unroll"), [(0, 1), (0, 4), (8, 4), (10 ** 9, 4), (8, 3)])
+def test_nested_products_exact_for_every_ratio(monkeypatch, share, unroll):
+    # share 0: always the sparse update; 10**9: always the dense one; 8: the default mix
+    monkeypatch.setattr(prune, "_DENSE_SHARE", share)
+    monkeypatch.setattr(prune, "_UNROLL", unroll)
+    rng = np.random.default_rng(0)
+    a, b, n, num_ratios = 40, 7, 9, 12
+    xt = jnp.asarray(rng.integers(-3, 4, (a, n)), jnp.float32)
+    w = jnp.asarray(rng.integers(-8, 9, (a, b)) / 4.0, jnp.float32)
+    # kept_for c in 0..P: some never kept (0), some always (P), an empty step (no c = 5), a
+    # wide step (c = 9 on half the rows of column 2) and a column kept whole
+    kept_for = rng.integers(0, num_ratios + 1, (a, b))
+    kept_for[kept_for == 5] = 6
+    kept_for[: a // 2, 2] = 9
+    kept_for[:, 4] = num_ratios
+    kept_for = jnp.asarray(kept_for, jnp.int32)
+    got = jax.jit(lambda xt, w, c: prune._nested_products(
+        xt, w, c, num_ratios, lambda k, acc: (k, acc)))(xt, w, kept_for)
+    np.testing.assert_array_equal(got[0], np.arange(num_ratios))
+    for k in range(num_ratios):
+        want = np.where(np.asarray(kept_for) > k, np.asarray(w), 0).T @ np.asarray(xt)
+        np.testing.assert_array_equal(got[1][k], want, err_msg=f"ratio {k}")
+
+
+@pytest.mark.parametrize(("activation", "method"), [("relu", "global"), ("tanh", "random")])
+def test_nested_sweep_equals_generic_on_trained_digits(activation, method):
+    ds = data.load("digits")
+    net = nets.mlp([64, 24, 16, 10], activation=activation)
+    res = train.train_seeds(net, ds, keys=jax.random.split(jax.random.key(0), 2), steps=100)
+    grid = np.array([0.0, 0.1, 0.1, 0.35, 0.6, 0.8, 0.9, 0.95, 0.99, 1.0])
+    key = jax.random.key(3)
+    got = prune.sweep(net, res.params, ds, grid, method=method, key=key)
+    want = _generic_sweep(net, res.params, ds, grid, method=method, key=key)
+    _assert_same_sweep(got, want, rtol=1e-5)
+    assert float(got.test_accuracy[0, 0]) > 0.5  # trained: the comparison is not all chance
+
+
+def test_nested_sweep_only_where_it_applies(monkeypatch):
+    calls = []
+    nested = prune._nested_sweep
+    monkeypatch.setattr(prune, "_nested_sweep", lambda *a: calls.append(a[4]) or nested(*a))
+    net, params, ds, _ = _dyadic_mlp((5, 6, 3), num_seeds=2)
+    grid = [0.0, 0.5, 1.0]
+    prune.sweep(net, params, ds, grid)
+    prune.sweep(net, params, ds, grid, method="random", key=jax.random.key(0))
+    assert calls == ["global", "random"]
+    prune.sweep(net, params, ds, grid, method="layerwise")
+    prune.sweep(net, params, ds, grid, finetune_steps=2)
+    prune.sweep(_Counter.net, _Counter.seeds(2), _Counter.dataset, grid)  # not a nets.mlp
+    assert calls == ["global", "random"]
+    assert prune._mlp_activation(net) is jax.nn.relu
+    assert prune._mlp_activation(_Counter.net) is None
+    assert prune._mlp_activation(nets.cnn((8, 8), 10)) is None

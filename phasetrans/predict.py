@@ -363,11 +363,8 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
                    "trace": float(eigvals.sum()), "max_eigenvalue": float(eigvals[-1]),
                    "min_eigenvalue": float(eigvals[0])}
     else:
-        full_matvec = spectrum.hessian_vector_product(loss_fn, params, data,
-                                                      batch_size=spec.hvp_batch_size)
-        def matvec(v):
-            return full_matvec(jnp.zeros(total, v.dtype).at[idx].set(v))[idx]
-
+        matvec = spectrum.restrict(spectrum.hessian_vector_product(
+            loss_fn, params, data, batch_size=spec.hvp_batch_size), idx, total)
         sq = spectrum.slq(matvec, dim=dim, key=k_spec, num_probes=spec.num_probes,
                           num_iters=min(spec.num_iters, dim), devices=devices)
         nodes, weights = np.asarray(sq.nodes), np.asarray(sq.weights)

@@ -71,6 +71,18 @@ def hessian_vector_product(loss_fn: Callable, params, data, batch_size: int | No
     return matvec
 
 
+def restrict(matvec: Callable, index, dim: int) -> Callable:
+    """v (k,) -> (A [v at ``index``, 0 elsewhere])[index]: the principal submatrix of a (dim, dim)
+    operator on the coordinates ``index`` (e.g. the prunable weights of a full-parameter HVP),
+    still matrix-free."""
+    index = np.asarray(index)
+
+    def restricted(v):
+        return matvec(jnp.zeros(dim, v.dtype).at[index].set(v))[index]
+
+    return restricted
+
+
 def hessian_matrix(loss_fn: Callable, params, data, batch_size: int | None = None,
                    max_dim: int = 5000) -> jax.Array:
     """Dense (D, D) Hessian of the full-data loss, column by column from HVPs (D <= max_dim)."""

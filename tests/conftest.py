@@ -17,7 +17,6 @@ def trained_spectrum():
     Hessian eigendecomposition on the prunable coordinates (float64), for the matrix-free
     models' tests: dict with net, data, params, loss_fn, index, epsilon, eigenvalues,
     eigenvectors, center (w*), matvec (v -> H v on the prunable coordinates)."""
-    import jax.numpy as jnp
     import numpy as np
     from jax.flatten_util import ravel_pytree
 
@@ -32,11 +31,8 @@ def trained_spectrum():
     flat = ravel_pytree(params)[0]
     hessian = np.asarray(spectrum.hessian_matrix(loss_fn, params, batch), np.float64)
     eigenvalues, eigenvectors = np.linalg.eigh(hessian[np.ix_(index, index)])
-    full = spectrum.hessian_vector_product(loss_fn, params, batch)
-
-    def matvec(v):
-        return full(jnp.zeros(flat.size, v.dtype).at[index].set(v))[index]
-
+    matvec = spectrum.restrict(spectrum.hessian_vector_product(loss_fn, params, batch), index,
+                               flat.size)
     return {"net": net, "data": ds, "params": params, "loss_fn": loss_fn, "index": index,
             "epsilon": 0.01, "eigenvalues": eigenvalues, "eigenvectors": eigenvectors,
             "center": np.asarray(flat)[index], "matvec": matvec}

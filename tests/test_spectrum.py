@@ -224,3 +224,12 @@ def test_count_bounds_cover_the_exact_counts_of_a_trained_network():
         estimate = spectrum.count_eigenvalues(sq, lower=lower, upper=upper)
         error = estimate.sem + (high.mean - low.mean) / 2     # the reported error
         assert abs(estimate.mean - exact) <= 3 * error, (lower, upper)
+
+
+def test_restrict_is_the_principal_submatrix():
+    a = np.random.default_rng(0).normal(size=(7, 7))
+    index = np.array([5, 1, 3])
+    restricted = spectrum.restrict(lambda v: jnp.asarray(a, v.dtype) @ v, index, 7)
+    v = np.array([1.0, -2.0, 0.5], np.float32)
+    assert np.asarray(restricted(jnp.asarray(v))) == pytest.approx(
+        a[np.ix_(index, index)] @ v, rel=1e-5)

@@ -87,12 +87,8 @@ def _support(c: compare.Comparison) -> dict:
         params = jax.tree_util.tree_map(lambda w, s=s: w[s], c.params)
         flat = ravel_pytree(params)[0]
         index = np.flatnonzero(prune.prunable_flat_mask(params))
-        full = spectrum.hessian_vector_product(loss_fn, params, (c.data.x_train,
-                                                                 c.data.y_train))
-
-        def matvec(v, full=full, index=index, size=flat.size):
-            return full(jnp.zeros(size, v.dtype).at[index].set(v))[index]
-
+        matvec = spectrum.restrict(spectrum.hessian_vector_product(
+            loss_fn, params, (c.data.x_train, c.data.y_train)), index, flat.size)
         pairs = spectrum.ritz_pairs(matvec, dim=index.size, key=jax.random.key(s),
                                     num_iters=2 * SUPPORT_RANK)
         eps, p_star = pred.noise.epsilon.mean, pred.formula.removal_ratio

@@ -276,9 +276,12 @@ class L1InducedBody(NamedTuple):
     [ZZSL sec. 4]: H >= 0 the Hessian (after an eigenvalue treatment), g* = grad L(w*), lam the
     l1 strength, eps the loss tolerance. Along flat directions of H the ellipsoid
     {1/2 q^T H q <= eps} is unbounded; the l1 term bounds K there. Stored with H's
-    eigendecomposition (D, D); build it with :meth:`create`. Oracles: ``value(w)`` (the
-    left-hand side), ``contains``, ``projection(y)`` / ``project(y)`` (the conic ADMM of
-    :mod:`phasetrans.conic_admm` with t = 1) and ``cone_at(apex)``.
+    eigendecomposition (D, D), or for large D with a low-rank model H = V diag(a) V^T +
+    bulk (I - V V^T), V (D, r), r < D (:func:`phasetrans.hessian_model.l1_body`; every oracle
+    then costs O(D r), see :mod:`phasetrans.conic_admm`); build it with :meth:`create`.
+    Oracles: ``value(w)`` (the left-hand side), ``contains``, ``projection(y)`` /
+    ``project(y)`` (the conic ADMM of :mod:`phasetrans.conic_admm` with t = 1),
+    ``cone_at(apex)`` and ``hessian_operator()`` (v -> H v as a pytree).
     """
 
     eigenvalues: jax.Array
@@ -287,16 +290,19 @@ class L1InducedBody(NamedTuple):
     center: jax.Array
     l1: float
     epsilon: float
+    bulk: float = 0.0
 
     @classmethod
     def create(cls, *, center, l1: float, epsilon: float, hessian=None, eigenvalues=None,
-               eigenvectors=None, hessian_matvec=None, gradient=None,
+               eigenvectors=None, hessian_matvec=None, gradient=None, bulk: float | None = None,
                psd_tol: float = 1e-6) -> L1InducedBody:
         """Validate and build K around ``center`` = w* (D,).
 
         H is given as exactly one of: ``hessian`` (D, D) symmetric PSD; ``eigenvalues`` (D,) with
         ``eigenvectors`` (D, D) orthonormal columns; ``hessian_matvec`` v -> H v (materialised
-        with D products, so D of a few thousand at most). Eigenvalues below
+        with D products, so D of a few thousand at most); the low-rank model ``eigenvalues``
+        (r,), ``eigenvectors`` (D, r) orthonormal columns, r < D, and ``bulk`` >= 0 (H's value on
+        the complement of V's span; required exactly then). Eigenvalues below
         ``-psd_tol * max|lambda|`` raise ``ValueError`` (apply an eigenvalue treatment from
         :data:`phasetrans.formula.EIGEN_TREATMENTS` first); smaller negative round-off is
         clipped to 0. ``gradient`` g* defaults to 0; ``l1`` = lam >= 0; ``epsilon`` = eps > 0.
@@ -319,11 +325,21 @@ class L1InducedBody(NamedTuple):
                 raise ValueError("hessian must be symmetric")
             eigenvalues, eigenvectors = jnp.linalg.eigh(0.5 * (hessian + hessian.T))
         else:
-            eigenvalues = _checks.array("eigenvalues", eigenvalues, shape=(dim,))
             if eigenvectors is None:
-                raise ValueError("eigenvalues need eigenvectors (D, D) with orthonormal columns")
-            eigenvectors = _checks.array("eigenvectors", eigenvectors, shape=(dim, dim))
+                raise ValueError("eigenvalues need eigenvectors (D, D) or (D, r) with "
+                                 "orthonormal columns")
+            eigenvectors = _checks.array("eigenvectors", eigenvectors, ndim=2)
+            rank = eigenvectors.shape[1]
+            if eigenvectors.shape[0] != dim or not 1 <= rank <= dim:
+                raise ValueError(f"eigenvectors must have shape (D, D) or (D, r), 1 <= r < D, "
+                                 f"with D = {dim}; got {eigenvectors.shape}")
+            eigenvalues = _checks.array("eigenvalues", eigenvalues, shape=(rank,))
             _checks.orthonormal_columns("eigenvectors", eigenvectors)
+        low_rank = eigenvectors.shape[1] < dim
+        if low_rank != (bulk is not None):
+            raise ValueError("bulk (H on the complement of the eigenvectors' span) is required "
+                             "exactly when eigenvectors are (D, r) with r < D")
+        bulk = _checks.real("bulk", bulk, nonnegative=True) if low_rank else 0.0
         scale = float(jnp.max(jnp.abs(eigenvalues)))
         if float(jnp.min(eigenvalues)) < -psd_tol * scale:
             raise ValueError(f"hessian must be positive semidefinite: smallest eigenvalue "
@@ -334,17 +350,26 @@ class L1InducedBody(NamedTuple):
         return cls(jnp.maximum(eigenvalues, 0.0).astype(center.dtype),
                    eigenvectors.astype(center.dtype), gradient, center,
                    _checks.real("l1", l1, nonnegative=True),
-                   _checks.real("epsilon", epsilon, positive=True))
+                   _checks.real("epsilon", epsilon, positive=True), bulk)
 
     @property
     def dim(self) -> int:
         return self.center.shape[0]
 
+    @property
+    def low_rank(self) -> bool:
+        """Whether H is the low-rank model (eigenvectors (D, r), r < D)."""
+        return self.eigenvectors.shape[1] < self.dim
+
+    def hessian_operator(self) -> jax.tree_util.Partial:
+        """v -> H v as a ``jax.tree_util.Partial`` (the arrays enter jit as arguments)."""
+        return jax.tree_util.Partial(_hessian_matvec, self.eigenvalues, self.eigenvectors,
+                                     self.bulk)
+
     def value(self, w):
         """g*^T q + 1/2 q^T H q + lam (||w||_1 - ||w*||_1); w is in K iff value <= eps."""
         q = w - self.center
-        qv = self.eigenvectors.T @ q
-        return (self.gradient @ q + 0.5 * jnp.sum(self.eigenvalues * qv**2)
+        return (self.gradient @ q + 0.5 * q @ self.hessian_operator()(q)
                 + self.l1 * (jnp.sum(jnp.abs(w)) - jnp.sum(jnp.abs(self.center))))
 
     def contains(self, w) -> bool:
@@ -355,7 +380,7 @@ class L1InducedBody(NamedTuple):
         """K - apex in the ADMM's form."""
         return conic_admm.conic_data(self.eigenvalues, self.eigenvectors,
                                      gradient=self.gradient, center=self.center, l1=self.l1,
-                                     epsilon=self.epsilon, apex=apex)
+                                     epsilon=self.epsilon, apex=apex, bulk=self.bulk)
 
     def projection(self, y, **options) -> projections.Projection:
         """Pi_K(y) by :func:`phasetrans.conic_admm.solve` with its SolverInfo; ``options`` as
@@ -371,6 +396,12 @@ class L1InducedBody(NamedTuple):
                 max_iters: int = 20000) -> L1InducedCone:
         """cone(K - apex) (:class:`L1InducedCone`)."""
         return L1InducedCone.create(self, apex, tol=tol, max_iters=max_iters)
+
+
+def _hessian_matvec(eigenvalues, eigenvectors, bulk, v):
+    coords = conic_admm.to_eigen(eigenvectors, v)
+    return conic_admm.from_eigen(
+        eigenvectors, conic_admm.coordinate_eigenvalues(eigenvalues, eigenvectors, bulk) * coords)
 
 
 class L1InducedCone(NamedTuple):

@@ -493,15 +493,24 @@ def _check_predict_flags(args) -> list[str]:
     _real("--floor", args.floor, positive=True)
     if args.epsilon is not None:
         _real("--epsilon", args.epsilon, positive=True)
+    defaults = predict.L1BodyOptions()
+    if args.no_monte_carlo:
+        _not_given("--l1-body-model-max-dim", args.l1_body_model_max_dim,
+                   "with --no-monte-carlo: the l1-induced body's Monte Carlo prediction is not "
+                   "computed")
+    if args.l1_body_model_max_dim is None:
+        args.l1_body_model_max_dim = defaults.model_max_dim
+    _integer("--l1-body-model-max-dim", args.l1_body_model_max_dim, minimum=0)
+    with_model = args.l1_body_model_max_dim > 0
     off = ("with --no-monte-carlo" if args.no_monte_carlo
            else "with --spectrum slq" if args.spectrum == "slq" else None)
-    defaults = predict.L1BodyOptions()
     for flag, name, default in (("--l1-body-max-dim", "l1_body_max_dim", defaults.max_dim),
                                 ("--l1-body-max-iters", "l1_body_max_iters",
                                  defaults.max_iters)):
-        if off is not None:
+        if off is not None and not (with_model and name == "l1_body_max_iters"):
             _not_given(flag, getattr(args, name),
-                       f"{off}: the l1-induced body's Monte Carlo prediction is not computed")
+                       f"{off}: the l1-induced body's Monte Carlo prediction is not computed"
+                       + (" (or give --l1-body-model-max-dim)" if "slq" in off else ""))
         if getattr(args, name) is None:
             setattr(args, name, default)
     _integer("--l1-body-max-dim", args.l1_body_max_dim, minimum=0)
@@ -597,7 +606,8 @@ def _comparison(args):
                 max_dim=predict.EllipsoidOptions().max_dim if monte_carlo else 0),
             l1_body_options=predict.L1BodyOptions(
                 max_dim=args.l1_body_max_dim if monte_carlo else 0,
-                max_iters=args.l1_body_max_iters),
+                max_iters=args.l1_body_max_iters,
+                model_max_dim=args.l1_body_model_max_dim if monte_carlo else 0),
             eigen_treatment=args.eigen_treatment, floor=args.floor,
             params_file=args.params, save_params_file=args.save_params, progress=True,
             devices=args.devices)
@@ -725,7 +735,8 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
     parser.add_argument("--save-params",
                         help="write the trained parameters to this .npz (default: not saved)")
     if not monte_carlo:
-        parser.set_defaults(no_monte_carlo=True, l1_body_max_dim=None, l1_body_max_iters=None)
+        parser.set_defaults(no_monte_carlo=True, l1_body_max_dim=None, l1_body_max_iters=None,
+                            l1_body_model_max_dim=None)
         return
     parser.add_argument("--no-monte-carlo", action="store_true",
                         help="skip the Monte Carlo statistical-dimension predictions")
@@ -736,8 +747,15 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
                              "slq (default: 1500)")
     parser.add_argument("--l1-body-max-iters", type=int,
                         help="ADMM iterations per l1-body sample, >= 1; a solve that stops "
-                             "there is reported as converged: false; not with --no-monte-carlo "
-                             "or --spectrum slq (default: 20000)")
+                             "there is reported as converged: false; not with --no-monte-carlo, "
+                             "with --spectrum slq only with --l1-body-model-max-dim (default: "
+                             "20000)")
+    parser.add_argument("--l1-body-model-max-dim", type=int,
+                        help="largest D for which the l1-induced body's Monte Carlo prediction "
+                             "uses the low-rank Hessian model (64 Ritz pairs + a calibrated "
+                             "bulk; O(D x 64) per ADMM iteration) where the exact "
+                             "eigendecomposition is not used (--spectrum slq or D above "
+                             "--l1-body-max-dim); not with --no-monte-carlo (default: 0, off)")
 
 
 def _predict_command(subparsers) -> argparse.ArgumentParser:

@@ -22,7 +22,14 @@ and projecting onto K itself is the same problem with t = 1. Both are solved by 
 et al. (SCS) 2016]: ADMM is chosen because both cone projections are closed form (SOC: explicit;
 l1 cone: Newton on a piecewise-linear multiplier), and the linear step is diagonal in H's
 eigenbasis plus a rank-one and a 2 x 2 correction, so an iteration costs two D x D rotations
-(matrix products when vmapped over samples). Convergence is certified by the relative primal and
+(matrix products when vmapped over samples).
+
+Low-rank Hessians (matrix-free, large D): for H = V diag(a) V^T + beta (I - V V^T) with V (D, r),
+r < D (:class:`phasetrans.hessian_model.HessianModel`), the "eigenbasis" coordinates of x are
+(V^T x, x - V V^T x) in R^(r + D), with eigenvalues (a, beta, ..., beta): an isometry of R^D
+onto a subspace that every ADMM step maps into itself (the complement block is only ever
+scaled by one number), so the same iteration runs at O(D r) per step and O(D r) memory
+(:func:`to_eigen`, :func:`from_eigen`). Convergence is certified by the relative primal and
 dual residuals ``max(||MX - Y|| / max(||MX||, ||Y||), rho ||M^T (Y - Y_prev)|| / ||rho M^T U||)``
 (``SolverInfo.residual``); a solve that hits ``max_iters`` reports its residual with
 ``converged=False`` instead of hiding it.
@@ -49,8 +56,8 @@ class ConicData(NamedTuple):
     Arrays (D,) unless noted.
     """
 
-    sqrt_eigenvalues: jax.Array  # sq Lambda^1/2
-    eigenvectors: jax.Array      # V, (D, D), columns
+    sqrt_eigenvalues: jax.Array  # sq Lambda^1/2 in the coordinates of to_eigen
+    eigenvectors: jax.Array      # V, (D, D) or (D, r) columns (see to_eigen)
     linear: jax.Array            # sl V^T b
     apex: jax.Array              # sl lam unit x0 (standard basis)
     apex_eigen: jax.Array        # V^T apex
@@ -63,8 +70,37 @@ class ConicData(NamedTuple):
     apex_value: jax.Array        # F(0) = lam ||x0||_1 - c (> 0 iff x0 is outside K)
 
 
-def conic_data(eigenvalues, eigenvectors, *, gradient, center, l1, epsilon, apex) -> ConicData:
+def to_eigen(eigenvectors, x):
+    """Coordinates of x (D,) in H's eigenbasis: V^T x for V (D, D); (V^T x, x - V V^T x), length
+    r + D, for V (D, r) with r < D (the low-rank model's complement kept as a D-vector)."""
+    coeffs = eigenvectors.T @ x
+    if eigenvectors.shape[1] == eigenvectors.shape[0]:
+        return coeffs
+    return jnp.concatenate([coeffs, x - eigenvectors @ coeffs])
+
+
+def from_eigen(eigenvectors, z):
+    """The inverse of :func:`to_eigen` on its image: V z, or V z[:r] + z[r:]."""
+    rank = eigenvectors.shape[1]
+    if rank == eigenvectors.shape[0]:
+        return eigenvectors @ z
+    return eigenvectors @ z[:rank] + z[rank:]
+
+
+def coordinate_eigenvalues(eigenvalues, eigenvectors, bulk):
+    """H's eigenvalues in the coordinates of :func:`to_eigen`: lambda (D,), or (a, beta 1_D)."""
+    dim, rank = eigenvectors.shape
+    if rank == dim:
+        return eigenvalues
+    return jnp.concatenate([eigenvalues, jnp.full(dim, bulk, eigenvalues.dtype)])
+
+
+def conic_data(eigenvalues, eigenvectors, *, gradient, center, l1, epsilon, apex,
+               bulk=0.0) -> ConicData:
     """Express K - apex (module docstring) for the ADMM; all inputs in the standard basis.
+
+    H = V diag(eigenvalues) V^T with ``eigenvectors`` V (D, D), or the low-rank model
+    V diag(eigenvalues) V^T + ``bulk`` (I - V V^T) with V (D, r), r < D (module docstring).
 
     The cone and the projection are unchanged by the scalings (both cones are invariant under
     positive row scaling; t and s are free variables); they are chosen so that the z-columns of
@@ -73,8 +109,9 @@ def conic_data(eigenvalues, eigenvectors, *, gradient, center, l1, epsilon, apex
     SCS [O'Donoghue et al. 2016 sec. 5]).
     """
     dim = apex.shape[0]
+    eigenvalues = coordinate_eigenvalues(eigenvalues, eigenvectors, bulk)
     q0 = apex - center
-    hq0 = eigenvectors @ (eigenvalues * (eigenvectors.T @ q0))
+    hq0 = from_eigen(eigenvectors, eigenvalues * to_eigen(eigenvectors, q0))
     b = gradient + hq0
     level = epsilon + l1 * jnp.sum(jnp.abs(center)) - gradient @ q0 - 0.5 * q0 @ hq0
     value = l1 * jnp.sum(jnp.abs(apex)) - level
@@ -82,13 +119,14 @@ def conic_data(eigenvalues, eigenvectors, *, gradient, center, l1, epsilon, apex
     def inverse_sqrt(x):  # 1 / sqrt(x), and 1 where a block is absent (x = 0)
         return jnp.where(x > 0, 1.0 / jnp.sqrt(jnp.where(x > 0, x, 1.0)), 1.0)
 
-    sq = inverse_sqrt(jnp.mean(eigenvalues))
+    sq = inverse_sqrt(jnp.sum(eigenvalues) / dim)
     sl = inverse_sqrt(l1**2 + b @ b / dim)
     unit = inverse_sqrt(sq**2 + sl**2 * (l1**2 * apex @ apex + level**2))
     s_unit = inverse_sqrt(sq**2 + sl**2)
     apex_scaled = sl * l1 * unit * apex
-    return ConicData(sq * jnp.sqrt(eigenvalues), eigenvectors, sl * (eigenvectors.T @ b),
-                     apex_scaled, eigenvectors.T @ apex_scaled, jnp.asarray(sl * l1, apex.dtype),
+    return ConicData(sq * jnp.sqrt(eigenvalues), eigenvectors, sl * to_eigen(eigenvectors, b),
+                     apex_scaled, to_eigen(eigenvectors, apex_scaled),
+                     jnp.asarray(sl * l1, apex.dtype),
                      sl * unit * level, sq * unit, sq * s_unit, sl * s_unit, unit, value)
 
 
@@ -147,13 +185,14 @@ class _Linear(NamedTuple):  # the ADMM's normal solve with I_z + rho M^T M, fact
 def _apply_m(data, z, t, s):
     """M(z, t, s), z in H's eigenbasis (see :class:`ConicData`)."""
     return (data.sqrt_eigenvalues * z, data.q_t * t, data.q_s * s,
-            data.l1 * (data.eigenvectors @ z) + t * data.apex,
+            data.l1 * from_eigen(data.eigenvectors, z) + t * data.apex,
             data.level * t - data.s_weight * s - data.linear @ z)
 
 
 def _apply_mt(data, y, t, s, v, m):
     """M^T of a point of Q x L, returned as (z-part in the eigenbasis, t-part, s-part)."""
-    return (data.sqrt_eigenvalues * y + data.l1 * (data.eigenvectors.T @ v) - data.linear * m,
+    return (data.sqrt_eigenvalues * y + data.l1 * to_eigen(data.eigenvectors, v)
+            - data.linear * m,
             data.q_t * t + data.apex @ v + data.level * m,
             data.q_s * s - data.s_weight * m)
 
@@ -201,8 +240,8 @@ def solve(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
     (0, 2) [Boyd et al. 2011 sec. 3.4.3]. ``max_iters`` and ``tol`` may be traced.
     """
     dtype = target.dtype
-    dim = target.shape[0]
-    g = data.eigenvectors.T @ target
+    dim = data.sqrt_eigenvalues.shape[0]  # D, or r + D for a low-rank H
+    g = to_eigen(data.eigenvectors, target)
     residual_floor = jnp.maximum(jnp.linalg.norm(target), jnp.finfo(dtype).tiny)
     one = jnp.ones((), dtype)
     # in fixed mode t = 1, i.e. t' = 1 / unit: its column of M moves to the right-hand side
@@ -263,4 +302,4 @@ def solve(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
                                      max_iters=max_iters, check_every=check_every)
     z, rest = x
     scale = data.unit * rest[0] if free_scale else one
-    return ConeProjection(data.eigenvectors @ z, info, scale)
+    return ConeProjection(from_eigen(data.eigenvectors, z), info, scale)

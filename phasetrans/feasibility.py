@@ -556,7 +556,8 @@ def l1_support_minimum(body: bodies.L1InducedBody, keep, *, tol=None,
 
     Args:
         body: the l1-induced body (its eigendecomposition, gradient g*, center w*, lam);
-            D <= ``MAX_DENSE_DIM``.
+            D <= ``MAX_DENSE_DIM``. A low-rank body (:func:`phasetrans.hessian_model.l1_body`)
+            goes to :func:`l1_support_minimum_matfree` with its exact lambda_max.
         keep: (D,) bool, True = kept; an empty support is valid (value m(-w*)).
         tol: bound on the relative gap; default 1e-8 in float64, 1e-4 in float32.
         max_iters: FISTA iterations (default 20000; the gap is checked every 10).
@@ -568,6 +569,11 @@ def l1_support_minimum(body: bodies.L1InducedBody, keep, *, tol=None,
     if not isinstance(body, bodies.L1InducedBody):
         raise TypeError(f"body must be a phasetrans.bodies.L1InducedBody (build it with "
                         f".create), got {type(body).__name__}")
+    if body.low_rank:
+        return l1_support_minimum_matfree(body.hessian_operator(), body.center, keep,
+                                          l1=body.l1, gradient=body.gradient,
+                                          lipschitz=_model_lipschitz(body, None), tol=tol,
+                                          max_iters=max_iters)
     center, lam, vecs, gradient, l1, lipschitz, tol, max_iters = _l1_dense_inputs(
         body.center, body.eigenvalues, body.eigenvectors, body.gradient, body.l1, None, tol,
         max_iters)
@@ -575,6 +581,14 @@ def l1_support_minimum(body: bodies.L1InducedBody, keep, *, tol=None,
     res = _l1_dense_many(lam, vecs, gradient, center, l1, lipschitz, keep[None], tol,
                          max_iters=max_iters)
     return jax.tree_util.tree_map(lambda x: x[0], res)
+
+
+def _model_lipschitz(body, lipschitz):
+    """lambda_max of a low-rank body's H (known exactly), unless the caller gave a bound."""
+    if lipschitz is not None:
+        return lipschitz
+    return max(float(jnp.max(body.eigenvalues)), float(body.bulk), float(jnp.finfo(
+        body.center.dtype).tiny))
 
 
 def _l1_dense_inputs(center, eigenvalues, eigenvectors, gradient, l1, lipschitz, tol,
@@ -677,6 +691,11 @@ def support_minima(keeps, *, body: bodies.L1InducedBody | None = None, center=No
         if not isinstance(body, bodies.L1InducedBody):
             raise TypeError(f"body must be a phasetrans.bodies.L1InducedBody, got "
                             f"{type(body).__name__}")
+        if body.low_rank:  # the model's matvec is O(D r): the matrix-free path
+            return support_minima(keeps, center=body.center, matvec=body.hessian_operator(),
+                                  l1=body.l1, gradient=body.gradient,
+                                  lipschitz=_model_lipschitz(body, lipschitz), tol=tol,
+                                  max_iters=max_iters)
         return support_minima(keeps, center=body.center, eigenvalues=body.eigenvalues,
                               eigenvectors=body.eigenvectors, l1=body.l1,
                               gradient=body.gradient, lipschitz=lipschitz, tol=tol,

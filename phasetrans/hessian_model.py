@@ -59,7 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, formula, spectrum
+from phasetrans import _checks, bodies, formula, spectrum
 
 BULK_RULES = ("lower", "upper")
 """Named choices of the bulk value (module docstring); a positive float is also accepted."""
@@ -209,3 +209,21 @@ def calibrated_bulk(kept, *, dim: int, removal_ratio: float, distance: float, ep
         return float(a.min())
     beta = 2 * epsilon * ((dim - a.size) / bulk_width - 1.0) / distance**2
     return float(np.clip(beta, floor, a.min()))
+
+
+def l1_body(model: HessianModel, *, center, l1: float, epsilon: float,
+            gradient=None) -> bodies.L1InducedBody:
+    """The l1-induced body [ZZSL sec. 4] with H = A_model: every oracle (the conic ADMM of its
+    Monte Carlo statistical dimension, support minima) then costs O(D r) per step
+    (:mod:`phasetrans.conic_admm`), so it runs where H's eigendecomposition cannot.
+
+    Args:
+        model: the :class:`HessianModel` (treated values; bulk beta on the complement).
+        center: w* (D,). l1: lam >= 0. epsilon: eps > 0. gradient: g* (D,), default 0.
+    """
+    if not isinstance(model, HessianModel):
+        raise TypeError(f"model must be a HessianModel, got {type(model).__name__}")
+    return bodies.L1InducedBody.create(center=center, l1=l1, epsilon=epsilon,
+                                       eigenvalues=model.eigenvalues,
+                                       eigenvectors=model.eigenvectors,
+                                       bulk=float(model.bulk), gradient=gradient)

@@ -23,7 +23,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import _checks, bodies, formula, prune, spectral_levels, spectrum, width
+from phasetrans import (
+    _checks,
+    bodies,
+    formula,
+    hessian_model,
+    prune,
+    spectral_levels,
+    spectrum,
+    width,
+)
 from phasetrans._progress import track
 from phasetrans.estimate import Estimate, SolverInfo
 
@@ -179,6 +188,30 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
                                    [points[p][1] for p in grid], num_samples, infos, num_sem)
 
 
+def _low_rank_l1_body(eigvals, eigvecs, matvec, *, center, gradient, l1, epsilon, rank, key,
+                      eigen_treatment, floor, removal_ratio, distance):
+    """The l1-induced body on the low-rank model (from the exact eigenpairs, or from 2 rank
+    Ritz pairs of ``matvec``) with the bulk calibrated on the formula's fixed point, and its
+    description for :attr:`MonteCarloPrediction.hessian_model`."""
+    treatment = {"eigen_treatment": eigen_treatment, "floor": floor}
+    if matvec is None:
+        top = hessian_model.exact(eigvals, eigvecs, rank=rank, **treatment)
+        source = f"the {rank} largest treated exact eigenpairs"
+    else:
+        pairs = spectrum.ritz_pairs(matvec, dim=center.size, key=key, num_iters=2 * rank)
+        top = hessian_model.from_ritz_pairs(pairs, rank=rank, **treatment)
+        source = f"the {rank} largest treated of {2 * rank} Ritz pairs"
+    beta = hessian_model.calibrated_bulk(top.eigenvalues, dim=center.size,
+                                         removal_ratio=removal_ratio, distance=distance,
+                                         epsilon=epsilon, floor=floor)
+    dtype = jnp.result_type(float)
+    body = hessian_model.l1_body(top._replace(bulk=jnp.asarray(beta, top.eigenvalues.dtype)),
+                                 center=jnp.asarray(center, dtype), l1=l1, epsilon=epsilon,
+                                 gradient=jnp.asarray(gradient, dtype))
+    return body, (f"low-rank model: {source} + a bulk {beta:.3g} calibrated on the width "
+                  "formula's fixed point")
+
+
 class SpectrumOptions(NamedTuple):
     """How :func:`predict` gets the Hessian spectrum of the prunable coordinates.
 
@@ -208,15 +241,21 @@ class EllipsoidOptions(NamedTuple):
 
 
 class L1BodyOptions(NamedTuple):
-    """The Monte Carlo l1-induced-body prediction: computed for an exact spectrum with
-    D <= ``max_dim`` (O(D^2) per ADMM iteration, thousands of iterations per sample), by
-    ``num_steps`` bisection steps of ``num_samples`` solves of at most ``max_iters`` ADMM
-    iterations each (``max_dim=0`` turns it off)."""
+    """The Monte Carlo l1-induced-body prediction, by ``num_steps`` bisection steps of
+    ``num_samples`` solves of at most ``max_iters`` ADMM iterations each. With an exact
+    spectrum and D <= ``max_dim`` H is the exact eigendecomposition (O(D^2) per ADMM
+    iteration, thousands of iterations per sample; ``max_dim=0`` turns it off); otherwise,
+    for D <= ``model_max_dim`` (default 0: off), the low-rank model of
+    :mod:`phasetrans.hessian_model` with the ``rank`` largest of 2 ``rank`` Ritz pairs and the
+    formula-calibrated bulk (O(D rank) per iteration; what it changes:
+    :func:`phasetrans.hessian_model.l1_body`)."""
 
     max_dim: int = 1500
     num_samples: int = 16
     num_steps: int = 5
     max_iters: int = 20000
+    model_max_dim: int = 0
+    rank: int = 64
 
 
 class QuadraticModel(NamedTuple):
@@ -250,8 +289,9 @@ class Prediction(NamedTuple):
         ellipsoid: :class:`MonteCarloPrediction` for the ellipsoid (its ``hessian_model``
             says whether H's eigenbasis or the spectral-levels model was used), or None
             (``EllipsoidOptions.max_dim=0``).
-        l1_body: :class:`MonteCarloPrediction` for the l1-induced body, or None (SLQ spectrum or
-            D > ``L1BodyOptions.max_dim``).
+        l1_body: :class:`MonteCarloPrediction` for the l1-induced body (its
+            ``hessian_model`` names the exact eigendecomposition or the low-rank model), or
+            None (turned off by :class:`L1BodyOptions`).
         model: the :class:`QuadraticModel` the Monte Carlo predictions used (exact spectrum), or
             None (SLQ spectrum).
     """
@@ -275,8 +315,8 @@ def _check_options(name, options, kind):
         elif field == "hvp_batch_size":
             if value is not None:
                 _checks.positive_int(f"{name}.hvp_batch_size", value)
-        elif field == "max_dim":
-            _checks.integer(f"{name}.max_dim", value, minimum=0)
+        elif field in ("max_dim", "model_max_dim"):
+            _checks.integer(f"{name}.{field}", value, minimum=0)
         else:
             _checks.integer(f"{name}.{field}", value,
                             minimum=2 if field in ("num_samples", "num_ratios") else 1)
@@ -297,9 +337,11 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
     (``spectrum_options``); R(p) from the global magnitude masks on a grid of ``num_ratios``
     removal ratios; the fixed point of the width formula with its interval and sensitivity;
     the Monte Carlo ellipsoid prediction (``ellipsoid_options``; H's eigenbasis for an exact
-    spectrum, the spectral-levels model of :mod:`phasetrans.spectral_levels` otherwise) and,
-    for an exact spectrum, the l1-induced body's (``l1_body_options``; H's eigenvalues via
-    :func:`formula.psd_eigenvalues`, g* the loss gradient at w*, lam = ``l1``). Options left
+    spectrum, the spectral-levels model of :mod:`phasetrans.spectral_levels` otherwise) and
+    the l1-induced body's (``l1_body_options``; for an exact spectrum H's eigenvalues via
+    :func:`formula.psd_eigenvalues`, otherwise the low-rank model of
+    :mod:`phasetrans.hessian_model` when ``L1BodyOptions.model_max_dim`` allows; g* the loss
+    gradient at w*, lam = ``l1``). Options left
     at None take the defaults of :class:`SpectrumOptions`, :class:`EllipsoidOptions` and
     :class:`L1BodyOptions`.
 
@@ -309,7 +351,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
         data: training data, a pytree of arrays with a leading example axis, e.g. (x, y).
         key: PRNG key (keyword-only, required).
         l1: the l1 strength lam the network was trained with; required when the l1-induced body
-            is computed (exact spectrum and D <= ``l1_body_options.max_dim``).
+            is computed (see :class:`L1BodyOptions`).
         eigen_treatment, floor: see ``formula.EIGEN_TREATMENTS``; default ``"abs"`` (as the
             paper) with floor 1e-4 (also the |lambda| threshold for counting near-zero ones).
         epsilon: the loss tolerance; default (None): estimated from mini-batch losses.
@@ -337,10 +379,13 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
         raise ValueError(f"an exact spectrum needs a dense Hessian of all {total} parameters "
                          f"(at most {MAX_EXACT_DIM}); use the 'slq' spectrum method")
     with_l1_body = spec.method == "exact" and dim <= l1o.max_dim
-    if l1 is None and with_l1_body:
+    with_l1_model = not with_l1_body and dim <= l1o.model_max_dim
+    if with_l1_model and l1o.rank >= dim:
+        raise ValueError(f"l1_body_options.rank must be < D = {dim}, got {l1o.rank}")
+    if l1 is None and (with_l1_body or with_l1_model):
         raise ValueError("l1 is required to build the l1-induced body (the lambda the network "
                          "was trained with); or turn the body off with "
-                         "L1BodyOptions(max_dim=0)")
+                         "L1BodyOptions(max_dim=0, model_max_dim=0)")
     l1 = None if l1 is None else _checks.real("l1", l1, nonnegative=True)
     k_noise, k_spec, k_mc, k_l1 = jax.random.split(key, 4)
     if epsilon is None:
@@ -389,8 +434,9 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
 
     w_star = np.asarray(ravel_pytree(params)[0])[idx]
     model = None
-    if spec.method == "exact":
+    if spec.method == "exact" or with_l1_model:
         gradient = np.asarray(ravel_pytree(jax.grad(loss_fn)(params, data))[0])[idx]
+    if spec.method == "exact":
         model = QuadraticModel(eigvals, eigvecs, gradient, w_star, idx)
     ellipsoid = None
     # resolve the crossing: a grid of +-0.2 around the formula's fixed point
@@ -430,8 +476,9 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
                                       num_samples=ell.num_samples, progress=progress,
                                       devices=devices, hessian_model=description)
     l1_prediction = None
+    dtype = jnp.result_type(float)
+    description = EXACT_MODEL
     if with_l1_body:
-        dtype = jnp.result_type(float)
         body = bodies.L1InducedBody.create(
             center=jnp.asarray(w_star, dtype), l1=l1, epsilon=eps,
             eigenvalues=jnp.asarray(formula.psd_eigenvalues(eigvals,
@@ -439,8 +486,18 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
                                     dtype),
             eigenvectors=jnp.asarray(eigvecs, dtype),
             gradient=jnp.asarray(model.gradient, dtype))
+    elif with_l1_model:
+        body, description = _low_rank_l1_body(
+            eigvals if spec.method == "exact" else None,
+            eigvecs if spec.method == "exact" else None,
+            None if spec.method == "exact" else matvec, center=w_star, gradient=gradient,
+            l1=l1, epsilon=eps, rank=l1o.rank, key=k_l1, eigen_treatment=eigen_treatment,
+            floor=floor, removal_ratio=prediction.removal_ratio,
+            distance=float(prune.pruned_distance(params, prediction.removal_ratio, prunable)))
+    if with_l1_body or with_l1_model:
         l1_prediction = l1_body_prediction(body, lambda p: jnp.asarray(pruned(p), dtype),
                                            key=k_l1, num_samples=l1o.num_samples,
                                            num_steps=l1o.num_steps, max_iters=l1o.max_iters,
                                            progress=progress, devices=devices)
+        l1_prediction = l1_prediction._replace(hessian_model=description)
     return Prediction(prediction, rows, noise, dim, summary, ellipsoid, l1_prediction, model)

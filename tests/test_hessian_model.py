@@ -151,3 +151,100 @@ def test_matrix_free_path_never_builds_a_dense_matrix_beyond_5000():
     with pytest.raises(ValueError, match="dense path takes D <= 5000"):
         feasibility.support_minima(keeps, center=center, eigenvalues=jnp.ones(dim),
                                    eigenvectors=jnp.ones((dim, 1)))
+
+
+def test_low_rank_l1_body_is_the_dense_body_of_the_model_matrix(x64):
+    """Every oracle of the O(D r) l1-induced body (conic ADMM in the (V^T x, x - V V^T x)
+    coordinates, support minima through the matvec) equals the dense body built from the
+    model's D x D matrix, on the same inputs and Gaussian draws."""
+    from phasetrans import bodies, width
+
+    lam, vecs = _spectrum(40, 2)
+    model = hessian_model.exact(lam, vecs, rank=5, bulk=0.3)
+    full = np.linalg.eigh(_dense(model))
+    rng = np.random.default_rng(6)  # an instance where ADMM reaches 1e-9 (many stall ~1e-5)
+    center, gradient = rng.normal(size=40), 0.1 * rng.normal(size=40)
+    y = jnp.asarray(rng.normal(size=40))
+    options = {"center": jnp.asarray(center), "l1": 0.05, "epsilon": 0.2,
+               "gradient": jnp.asarray(gradient)}
+    low = hessian_model.l1_body(model, **options)
+    dense = bodies.L1InducedBody.create(eigenvalues=full[0], eigenvectors=full[1], **options)
+    assert low.low_rank and not dense.low_rank
+    w = jnp.asarray(rng.normal(size=40))
+    assert float(low.value(w)) == pytest.approx(float(dense.value(w)), rel=1e-12)
+    apex = jnp.asarray(np.where(np.abs(center) > 0.8, center, 0.0))
+    got = low.cone_at(apex).projection(y, tol=1e-9)
+    want = dense.cone_at(apex).projection(y, tol=1e-9)
+    assert bool(got.info.converged) and bool(want.info.converged)
+    assert np.asarray(got.point) == pytest.approx(np.asarray(want.point), abs=1e-7)
+    assert float(got.scale) == pytest.approx(float(want.scale), rel=1e-6)
+    body_point = low.projection(y, tol=1e-9).point
+    assert np.asarray(body_point) == pytest.approx(
+        np.asarray(dense.projection(y, tol=1e-9).point), abs=1e-7)
+    a = width.cone_statdim(low, apex, key=jax.random.key(1), num_samples=8).estimate
+    b = width.cone_statdim(dense, apex, key=jax.random.key(1), num_samples=8).estimate
+    assert a.mean == pytest.approx(b.mean, rel=1e-5) and 0 < a.mean < 40
+    keeps = jnp.asarray(np.abs(center)[None] > np.array([0.2, 0.8, 1.5])[:, None])
+    got, want = (feasibility.support_minima(keeps, body=body) for body in (low, dense))
+    assert np.asarray(got.value) == pytest.approx(np.asarray(want.value), abs=1e-7)
+    single = feasibility.l1_support_minimum(low, keeps[1])
+    assert float(single.value) == pytest.approx(float(want.value[1]), abs=1e-7)
+
+
+def test_low_rank_l1_body_brackets_the_exact_cone_on_a_trained_network(trained_spectrum):
+    """Loewner order: bulk "upper" (A_model >= A) shrinks K and every cone it generates, bulk
+    "lower" (A_model <= A) grows them, so sample by sample (same Gaussian draws) the squared
+    projections onto cone(K - x_p) of the two models bracket the exact one (up to the Ritz
+    residuals and the ADMM tolerance), on the trained digits network at p = 0.9 (outside
+    all three bodies)."""
+    from phasetrans import bodies
+
+    t = trained_spectrum
+    lam, vecs, params = t["eigenvalues"], t["eigenvectors"], t["params"]
+    treated = np.maximum(np.abs(lam), 1e-4)  # the models' treatment, floor included
+    gradient = jnp.asarray(np.asarray(ravel_pytree(jax.grad(t["loss_fn"])(
+        params, (t["data"].x_train, t["data"].y_train)))[0])[t["index"]], jnp.float32)
+    options = {"center": jnp.asarray(t["center"], jnp.float32), "l1": 1e-4,
+               "epsilon": t["epsilon"], "gradient": gradient}
+    exact = bodies.L1InducedBody.create(eigenvalues=jnp.asarray(treated, jnp.float32),
+                                        eigenvectors=jnp.asarray(vecs, jnp.float32), **options)
+    pairs = spectrum.ritz_pairs(t["matvec"], dim=lam.size, key=jax.random.key(3),
+                                num_iters=128)
+    apex = jnp.asarray(np.asarray(ravel_pytree(prune.apply_mask(
+        params, prune.global_magnitude(params, 0.9)))[0])[t["index"]], jnp.float32)
+    draws = jax.random.normal(jax.random.key(4), (6, lam.size))
+
+    def squared_norms(body):
+        cone = body.cone_at(apex)
+        result = jax.vmap(cone.projection)(draws)
+        assert bool(np.all(result.info.converged))
+        return np.sum(np.asarray(result.point, np.float64) ** 2, axis=1)
+
+    mid = squared_norms(exact)
+    low, high = (squared_norms(hessian_model.l1_body(
+        hessian_model.from_ritz_pairs(pairs, rank=64, bulk=bulk), **options))
+        for bulk in ("upper", "lower"))
+    slack = 0.01 * lam.size
+    assert np.all(low <= mid + slack) and np.all(mid <= high + slack)
+    assert np.mean(high - low) > 10 * slack  # the models differ: the test could fail
+
+
+def test_l1_body_model_bad_input():
+    from phasetrans import bodies
+
+    lam, vecs = _spectrum(20, 6)
+    model = hessian_model.exact(lam, vecs, rank=3, bulk=0.2)
+    with pytest.raises(TypeError, match="HessianModel"):
+        hessian_model.l1_body((lam, vecs), center=jnp.zeros(20), l1=0.1, epsilon=0.1)
+    with pytest.raises(ValueError, match="bulk"):
+        bodies.L1InducedBody.create(center=jnp.zeros(20), l1=0.1, epsilon=0.1,
+                                    eigenvalues=model.eigenvalues,
+                                    eigenvectors=model.eigenvectors)
+    with pytest.raises(ValueError, match="bulk"):
+        bodies.L1InducedBody.create(center=jnp.zeros(20), l1=0.1, epsilon=0.1,
+                                    eigenvalues=jnp.abs(jnp.asarray(lam)),
+                                    eigenvectors=jnp.asarray(vecs), bulk=0.1)
+    with pytest.raises(ValueError, match="shape"):
+        bodies.L1InducedBody.create(center=jnp.zeros(20), l1=0.1, epsilon=0.1,
+                                    eigenvalues=jnp.ones(3), eigenvectors=jnp.ones((19, 3)),
+                                    bulk=0.1)

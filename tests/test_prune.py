@@ -1,3 +1,5 @@
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -312,10 +314,20 @@ def dense_share(request, monkeypatch):
     prune._nested_sweep.clear_cache()
 
 
-@pytest.mark.parametrize("method", ["global", "random"])
-@pytest.mark.parametrize("widths", [(5, 6, 4, 3), (6, 3)])
-@pytest.mark.parametrize("prunable", ["weights", "all", "not_first"])
-@pytest.mark.parametrize("dense_share", [0, 8], indirect=True)  # 0: only sparse updates
+def _nested_cases():
+    """Every (dense_share, method, widths, prunable) combination; CI runs four that cover each
+    value of every axis (each ~5 s), the full product of 24 is marked slow."""
+    quick = {(0, "global", (5, 6, 4, 3), "weights"), (8, "random", (6, 3), "all"),
+             (8, "global", (5, 6, 4, 3), "not_first"), (0, "random", (6, 3), "not_first")}
+    return [pytest.param(*case, marks=() if case in quick else pytest.mark.slow)
+            for case in itertools.product([0, 8], ["global", "random"],
+                                          [(5, 6, 4, 3), (6, 3)],
+                                          ["weights", "all", "not_first"])]
+
+
+# dense_share 0: only sparse updates
+@pytest.mark.parametrize(("dense_share", "method", "widths", "prunable"), _nested_cases(),
+                         indirect=["dense_share"])
 def test_nested_sweep_equals_generic_at_every_removal_count(monkeypatch, dense_share, method,
                                                              widths, prunable):
     net, params, ds, _ = _dyadic_mlp(widths, num_seeds=2)

@@ -198,16 +198,40 @@ def _apply_mt(data, y, t, s, v, m):
 
 
 def _coupling(data, rho, free_scale):
-    """Columns of rho M^T M coupling z to (t, s) [or s only], and their (k, k) block."""
-    b, gamma, qs2 = data.linear, data.s_weight, data.q_s**2
-    cols_s = rho * gamma * b
+    """Columns C of rho M^T M coupling z to (t, s) [or s only]."""
+    cols_s = rho * data.s_weight * data.linear
     if free_scale:
-        cols = jnp.stack([rho * (data.l1 * data.apex_eigen - data.level * b), cols_s], axis=1)
-        block = rho * jnp.array([[data.q_t**2 + data.apex @ data.apex + data.level**2,
-                                  -gamma * data.level],
-                                 [-gamma * data.level, qs2 + gamma**2]], dtype=b.dtype)
-        return cols, block
-    return cols_s[:, None], rho * jnp.array([[qs2 + gamma**2]], dtype=b.dtype)
+        return jnp.stack([rho * (data.l1 * data.apex_eigen - data.level * data.linear), cols_s],
+                         axis=1)
+    return cols_s[:, None]
+
+
+def _schur_inverse(data, rho, inv_diag, free_scale):
+    """Inverse of the (t, s) Schur complement S = B - C^T E^-1 C of I_z + rho M^T M.
+
+    Formed as B - C^T E^-1 C it cancels catastrophically in float32 whenever t and s are
+    nearly collinear in M (entries ~1, S ~1e-3: a trained mnist1d network's low-rank body
+    diverged so). Instead, tau^T S tau = min_z ||z||_E^2 + 2 z^T C tau + tau^T B tau in
+    closed form (D_i = 1 + rho sq^2 lambda_i + rho l1^2, E = diag(D) + rho b b^T, a = the
+    apex column, beta = b^T D^-1 b, mu = b^T D^-1 a, L = level + rho l1 mu):
+
+        S / rho = [[q_t^2 + A1 + L^2 / (1 + rho beta), -gamma L / (1 + rho beta)],
+                   [-gamma L / (1 + rho beta),         q_s^2 + gamma^2 / (1 + rho beta)]],
+
+    A1 = sum_i a_i^2 (1 + rho sq^2 lambda_i) / D_i; every term and the determinant
+    (q_t^2 + A1)(q_s^2 + gamma^2 / (1 + rho beta)) + L^2 q_s^2 / (1 + rho beta) is a sum of
+    non-negative parts (fixed scale: the s entry alone)."""
+    gamma, b = data.s_weight, data.linear
+    damp = 1.0 / (1.0 + rho * (b @ (inv_diag * b)))
+    ss = data.q_s**2 + gamma**2 * damp
+    if not free_scale:
+        return jnp.reshape(1.0 / (rho * ss), (1, 1))
+    a = data.apex_eigen
+    a1 = jnp.sum(a**2 * (1.0 + rho * data.sqrt_eigenvalues**2) * inv_diag)
+    lead = data.level + rho * data.l1 * (b @ (inv_diag * a))
+    tt, ts = data.q_t**2 + a1 + lead**2 * damp, -gamma * lead * damp
+    det = (data.q_t**2 + a1) * ss + lead**2 * data.q_s**2 * damp
+    return jnp.array([[ss, -ts], [-ts, tt]], dtype=b.dtype) / (rho * det)
 
 
 def _linear_solver(data, rho, free_scale) -> _Linear:
@@ -219,10 +243,10 @@ def _linear_solver(data, rho, free_scale) -> _Linear:
     def e_inv(r):
         return inv_diag * r - correction * (correction @ r)
 
-    cols, block = _coupling(data, rho, free_scale)
+    cols = _coupling(data, rho, free_scale)
     solved = jax.vmap(e_inv, in_axes=1, out_axes=1)(cols)
-    schur = block - cols.T @ solved
-    return _Linear(inv_diag, correction, cols, solved, jnp.linalg.inv(schur))
+    return _Linear(inv_diag, correction, cols, solved,
+                   _schur_inverse(data, rho, inv_diag, free_scale))
 
 
 def solve(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,

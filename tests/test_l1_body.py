@@ -251,3 +251,37 @@ def test_admm_budget_exhausted_reports_not_converged():
     assert not res.info.converged and res.info.iterations == 20
     enough = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4)
     assert enough.info.converged and enough.info.iterations > 20
+
+
+def _schur_case(dtype):
+    """ConicData whose t and s columns are nearly collinear (the scalings of a trained mnist1d
+    network's low-rank body, where the float32 Schur complement once cancelled to garbage)."""
+    rng = np.random.default_rng(0)
+    dim = 2000
+    sqrt_eig = np.sqrt(rng.uniform(0.01, 3.0, dim))
+    linear, apex = rng.normal(size=dim), 1e-6 * rng.normal(size=dim)
+    fields = dict(sqrt_eigenvalues=sqrt_eig, eigenvectors=np.eye(1), linear=linear, apex=apex,
+                  apex_eigen=apex, l1=8e-4, level=-0.99993, q_t=0.0117, q_s=0.0798,
+                  s_weight=0.9968, unit=0.0185, apex_value=7.0)
+    return conic_admm.ConicData(**{k: jnp.asarray(v, dtype) for k, v in fields.items()})
+
+
+def test_schur_inverse_is_accurate_in_float32_where_the_textbook_form_cancels():
+    with jax.enable_x64(True):
+        exact = _schur_case(jnp.float64)
+        inv_diag = 1.0 / (1.0 + exact.sqrt_eigenvalues**2 + exact.l1**2)
+        cols = np.asarray(conic_admm._coupling(exact, 1.0, True), np.float64)
+        e = np.diag(1.0 / np.asarray(inv_diag)) + np.outer(exact.linear, exact.linear)
+        block = np.array([[exact.q_t**2 + exact.apex @ exact.apex + exact.level**2,
+                           -exact.s_weight * exact.level],
+                          [-exact.s_weight * exact.level, exact.q_s**2 + exact.s_weight**2]])
+        want = np.linalg.inv(block - cols.T @ np.linalg.solve(e, cols))
+        assert np.asarray(conic_admm._schur_inverse(exact, 1.0, inv_diag, True)) == (
+            pytest.approx(want, rel=1e-9))
+    data = _schur_case(jnp.float32)
+    lin = conic_admm._linear_solver(data, jnp.float32(1.0), True)
+    assert np.asarray(lin.schur_inv) == pytest.approx(want, rel=1e-4)
+    # the textbook form B - C^T E^-1 C in float32 is off by more than 1 % here
+    textbook = np.linalg.inv(np.asarray(jnp.asarray(block, jnp.float32)
+                                        - lin.coupling.T @ lin.coupling_solved, np.float64))
+    assert np.max(np.abs(textbook - want) / np.abs(want)) > 1e-2

@@ -24,7 +24,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from phasetrans import (
     _checks,
@@ -163,18 +162,6 @@ def _crossing(removal_ratios, fractions) -> float:
     return formula.fixed_point(p, p + np.asarray(fractions, np.float64) - 0.5)
 
 
-def _pruned_points(params, removal_ratios, index):
-    """(G, D) x_p = M_p ⊙ w* on the prunable coordinates, and the (G, D) kept masks."""
-    flat = ravel_pytree(params)[0]
-
-    def one(p):
-        mask = ravel_pytree(prune.global_magnitude(params, p))[0][index]
-        return jnp.where(mask, flat[index], 0.0), mask
-
-    points, keeps = jax.vmap(one)(jnp.asarray(removal_ratios, flat.dtype))
-    return np.asarray(points), np.asarray(keeps)
-
-
 def _subspace_threshold(problems, ratios, *, key, num_subspaces, dim, max_iters=20000):
     """Random-subspace 50% point in removal ratio: for each ratio p and its (body, apex x_p)
     in ``problems``, the fraction of Haar subspaces of dimension k = D - floor(p D) through x_p
@@ -218,7 +205,7 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
     out = {}
     # step 3: the actual nested supports, exactly (the ellipsoid: min 1/2 q^T A q vs eps)
     grid = np.linspace(0.0, 1.0, options.num_ratios)
-    _, keeps = _pruned_points(params, grid, model.index)
+    _, keeps = prune.pruned_points(params, grid)
     problems = {"support_ellipsoid": lambda: feasibility.support_minima(
         keeps, center=center, eigenvalues=lam, eigenvectors=vecs)}
     if dim <= options.l1_support_max_dim:
@@ -234,7 +221,7 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
     k_ell, k_l1 = jax.random.split(key)
     ratios = _around(centres["ellipsoid"] or pred.formula.removal_ratio,
                      options.subspace_ratios)
-    points, _ = _pruned_points(params, ratios, model.index)
+    points, _ = prune.pruned_points(params, ratios)
     ellipsoids = [(bodies.Ellipsoid.create(semi_axes, vecs.T @ (center - point)),
                    jnp.zeros(dim, dtype)) for point in jnp.asarray(points, dtype)]
     out["random_subspace_ellipsoid"] = _subspace_threshold(
@@ -242,7 +229,7 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
     if with_l1_subspaces:
         ratios = _around(centres["l1_body"] or pred.formula.removal_ratio,
                          options.subspace_ratios)
-        points, _ = _pruned_points(params, ratios, model.index)
+        points, _ = prune.pruned_points(params, ratios)
         out["random_subspace_l1_body"] = _subspace_threshold(
             [(l1_body, point) for point in jnp.asarray(points, dtype)], ratios, key=k_l1,
             num_subspaces=options.l1_num_subspaces, dim=dim, max_iters=options.l1_max_iters)

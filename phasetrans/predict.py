@@ -429,8 +429,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
                                epsilon=eps, floor=floor)
 
     def pruned(p):  # M_p ⊙ w* on the prunable coordinates
-        mask = prune.global_magnitude(params, float(p), prunable)
-        return np.asarray(ravel_pytree(prune.apply_mask(params, mask))[0])[idx]
+        return prune.pruned_points(params, np.array([p]), prunable)[0][0]
 
     w_star = np.asarray(ravel_pytree(params)[0])[idx]
     model = None
@@ -443,7 +442,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
     centre = prediction.removal_ratio
     mc_grid = np.linspace(max(centre - 0.2, 0.0), min(centre + 0.2, 1.0), ell.num_ratios)
     if spec.method == "exact" and dim <= ell.max_dim:
-        parts = np.stack([w_star - pruned(p) for p in mc_grid])
+        parts = w_star - prune.pruned_points(params, mc_grid, prunable)[0]
         lam = formula.positive_eigenvalues(eigvals, eigen_treatment=eigen_treatment,
                                            floor=floor)
         ellipsoid = ellipsoid_prediction(lam, eigvecs, parts, mc_grid, epsilon=eps, key=k_mc,

@@ -112,6 +112,32 @@ def apply_mask(params, mask):
     return jax.tree_util.tree_map(lambda w, m: jnp.where(m, w, 0), params, mask)
 
 
+def pruned_points(params, removal_ratios, prunable=None) -> tuple[np.ndarray, np.ndarray]:
+    """M_p ⊙ w* and the global magnitude keep masks on a grid, on the prunable coordinates.
+
+    Args:
+        params: w* (any pytree). removal_ratios: (G,) in [0, 1].
+        prunable: as :func:`global_magnitude`.
+
+    Returns:
+        (points (G, D), keeps (G, D) bool) in the order of
+        ``np.flatnonzero(prunable_flat_mask(params, prunable))`` (D prunable coordinates),
+        vmapped over the ratios.
+    """
+    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
+    if bool(jnp.any((grid < 0) | (grid > 1))):
+        raise ValueError("removal_ratios must lie in [0, 1]")
+    index = np.flatnonzero(prunable_flat_mask(params, prunable))
+    flat = ravel_pytree(params)[0]
+
+    def one(p):
+        keep = ravel_pytree(global_magnitude(params, p, prunable))[0][index].astype(bool)
+        return jnp.where(keep, flat[index], 0.0), keep
+
+    points, keeps = jax.vmap(one)(grid.astype(flat.dtype))
+    return np.asarray(points), np.asarray(keeps)
+
+
 def pruned_distance(params, removal_ratio, prunable=None) -> jax.Array:
     """R(p) = ||w* - M_p ⊙ w*||: the norm of the globally pruned-away part [ZZSL sec. 4].
 

@@ -412,3 +412,15 @@ def test_nested_sweep_only_where_it_applies(monkeypatch):
     assert prune._mlp_activation(net) is jax.nn.relu
     assert prune._mlp_activation(_Counter.net) is None
     assert prune._mlp_activation(nets.cnn((8, 8), 10)) is None
+
+
+def test_pruned_points_by_hand():
+    """Global magnitude on PARAMS' six weights (order: layer 0 w row-major, then layer 1 w)."""
+    points, keeps = prune.pruned_points(PARAMS, np.array([0.0, 0.5, 1.0]))
+    weights = [0.5, -3.0, 0.1, 2.0, -0.2, 1.0]
+    assert points.shape == keeps.shape == (3, 6) and keeps.dtype == bool
+    np.testing.assert_allclose(points[0], weights)
+    np.testing.assert_allclose(points[1], [0.0, -3.0, 0.0, 2.0, 0.0, 1.0])
+    assert not points[2].any() and keeps.sum(axis=1).tolist() == [6, 3, 0]
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        prune.pruned_points(PARAMS, np.array([1.5]))

@@ -47,9 +47,7 @@ def _network_row(name, sizes, *, key, num_samples, num_steps) -> dict:
     dim, dtype = model.center.size, jnp.result_type(float)
 
     def apex_at(p):
-        mask = prune.global_magnitude(params, float(p))
-        return jnp.asarray(np.asarray(ravel_pytree(prune.apply_mask(params, mask))[0])
-                           [model.index], dtype)
+        return jnp.asarray(prune.pruned_points(params, np.array([p]))[0][0], dtype)
 
     def mc(body):
         start = time.perf_counter()

@@ -92,8 +92,7 @@ def _support(c: compare.Comparison) -> dict:
         pairs = spectrum.ritz_pairs(matvec, dim=index.size, key=jax.random.key(s),
                                     num_iters=2 * SUPPORT_RANK)
         eps, p_star = pred.noise.epsilon.mean, pred.formula.removal_ratio
-        keeps = jnp.stack([ravel_pytree(prune.global_magnitude(params, float(p)))[0][index]
-                           .astype(bool) for p in grid])
+        keeps = jnp.asarray(prune.pruned_points(params, grid)[1])
         upper = hessian_model.from_ritz_pairs(pairs, rank=SUPPORT_RANK, bulk="upper")
         beta = hessian_model.calibrated_bulk(
             upper.eigenvalues, dim=index.size, removal_ratio=p_star,

@@ -66,14 +66,22 @@ _LADDER_STYLE = {  # threshold name -> (marker, color)
 }
 
 
+LADDERS_PER_ROW = 6
+
+
 def ladders(documents: list, path) -> pathlib.Path:
     """One ladder per configuration (``report.attribution_json`` documents): every threshold
     as a point with its interval on the removal-ratio axis, the theory window shaded around
-    the width formula's prediction; written atomically to ``path``."""
+    the width formula's prediction; at most ``LADDERS_PER_ROW`` panels per row; written
+    atomically to ``path``."""
     names = list(_LADDER_STYLE)
-    fig, axes = plt.subplots(1, len(documents), figsize=(3.2 * len(documents) + 1.5, 5.2),
+    columns = min(len(documents), LADDERS_PER_ROW)
+    rows = -(-len(documents) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns + 1.5, 5.2 * rows),
                              sharey=True, squeeze=False)
-    for ax, d in zip(axes[0], documents, strict=True):
+    for ax in axes.ravel()[len(documents):]:
+        ax.set_visible(False)
+    for ax, d in zip(axes.ravel()[:len(documents)], documents, strict=True):
         formula_mean = d["thresholds"]["formula"]["mean"]
         half = d["window"]["half_width"]
         ax.axvspan(formula_mean - half, formula_mean + half, color="0.85",
@@ -91,7 +99,9 @@ def ladders(documents: list, path) -> pathlib.Path:
         ax.set_title(f"{d['dataset']} {d['arch']}\nλ={d['l1']:g}, D={d['num_params']}",
                      fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0][0].set_yticks(range(len(names)), names, fontsize=7)
+    axes[0][0].set_yticks(range(len(names)), names)
+    for row in axes:
+        row[0].tick_params(axis="y", labelsize=7)
     axes[0][0].invert_yaxis()
     axes[0][0].legend(fontsize=7, loc="lower left")
     return _save(fig, path)

@@ -107,3 +107,25 @@ def test_l1_support_can_be_skipped_with_a_reason(small_attribution):
     assert a.thresholds["support_ellipsoid"].reason is None
     stages = {s["from"] + ">" + s["to"]: s for s in attribution.stages(a)}
     assert stages["support_ellipsoid>support_l1_body"]["difference"] is None
+
+
+def test_ladders_wrap_into_rows(tmp_path):
+    """Seven configurations: two rows of at most six ladders (the PNG is twice as tall as one
+    row's), missing thresholds (None) are skipped."""
+    import matplotlib.image
+
+    from phasetrans import plots
+
+    def document(i):
+        mean = 0.1 * (i % 9)
+        thresholds = {name: {"mean": mean, "interval": [mean - 0.05, mean + 0.05]}
+                      for name in attribution.THRESHOLDS}
+        thresholds["mc_l1_body"] = None
+        return {"dataset": "digits", "arch": f"mlp-{i}", "l1": 1e-4, "num_params": 100,
+                "thresholds": thresholds, "window": {"half_width": 0.1}}
+
+    one = matplotlib.image.imread(plots.ladders([document(0)], tmp_path / "one.png"))
+    seven = matplotlib.image.imread(plots.ladders([document(i) for i in range(7)],
+                                                  tmp_path / "seven.png"))
+    assert seven.shape[0] == pytest.approx(2 * one.shape[0], rel=0.02)
+    assert seven.shape[1] == pytest.approx(one.shape[1] * (6 * 3.2 + 1.5) / (3.2 + 1.5), rel=0.02)

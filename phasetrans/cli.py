@@ -752,8 +752,9 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
                              "20000)")
     parser.add_argument("--l1-body-model-max-dim", type=int,
                         help="largest D for which the l1-induced body's Monte Carlo prediction "
-                             "uses the low-rank Hessian model (64 Ritz pairs + a calibrated "
-                             "bulk; O(D x 64) per ADMM iteration) where the exact "
+                             "uses the low-rank Hessian model (the 64 sharpest eigenpairs, "
+                             "Ritz pairs with --spectrum slq, + a calibrated bulk; O(D x 64) "
+                             "per ADMM iteration) where the exact "
                              "eigendecomposition is not used (--spectrum slq or D above "
                              "--l1-body-max-dim); not with --no-monte-carlo (default: 0, off)")
 

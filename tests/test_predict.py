@@ -131,12 +131,13 @@ def test_monte_carlo_ellipsoid_through_spectral_levels(trained):
     kw = dict(key=jax.random.key(3), epsilon=0.01, l1_body_options=predict.L1BodyOptions(
         max_dim=0))
     batch = (ds.x_train, ds.y_train)
-    eigenbasis = predict.predict(params, loss_fn, batch, **kw).ellipsoid
+    small = predict.EllipsoidOptions(num_ratios=5, num_samples=24)
+    eigenbasis = predict.predict(params, loss_fn, batch, ellipsoid_options=small,
+                                 **kw).ellipsoid
     levels = predict.predict(params, loss_fn, batch,
-                             ellipsoid_options=predict.EllipsoidOptions(max_dim=100),
-                             **kw).ellipsoid
+                             ellipsoid_options=small._replace(max_dim=100), **kw).ellipsoid
     slq = predict.predict(params, loss_fn, batch, spectrum_options=predict.SpectrumOptions(
-        "slq", num_probes=16, num_iters=60), **kw).ellipsoid
+        "slq", num_probes=16, num_iters=60), ellipsoid_options=small, **kw).ellipsoid
     assert eigenbasis.hessian_model == predict.EXACT_MODEL
     assert levels.hessian_model.startswith("spectral levels: 32 levels of the exact")
     assert "SLQ (16 probes x 60 Lanczos steps)" in slq.hessian_model

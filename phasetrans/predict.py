@@ -208,9 +208,9 @@ def _low_rank_l1_body(eigvals, eigvecs, matvec, *, center, gradient, l1, epsilon
                                          removal_ratio=removal_ratio, distance=distance,
                                          epsilon=epsilon, floor=floor)
     dtype = jnp.result_type(float)
-    body = hessian_model.l1_body(top._replace(bulk=jnp.asarray(beta, top.eigenvalues.dtype)),
-                                 center=jnp.asarray(center, dtype), l1=l1, epsilon=epsilon,
-                                 gradient=jnp.asarray(gradient, dtype))
+    calibrated = top._replace(bulk=jnp.asarray(beta, top.eigenvalues.dtype), bulk_rule="value")
+    body = hessian_model.l1_body(calibrated, center=jnp.asarray(center, dtype), l1=l1,
+                                 epsilon=epsilon, gradient=jnp.asarray(gradient, dtype))
     return body, (f"low-rank model: {source} + a bulk {beta:.3g} calibrated on the width "
                   "formula's fixed point")
 

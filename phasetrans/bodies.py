@@ -369,7 +369,10 @@ class L1InducedBody(NamedTuple):
     def value(self, w):
         """g*^T q + 1/2 q^T H q + lam (||w||_1 - ||w*||_1); w is in K iff value <= eps."""
         q = w - self.center
-        return (self.gradient @ q + 0.5 * q @ self.hessian_operator()(q)
+        coords = conic_admm.to_eigen(self.eigenvectors, q)  # an isometry: one rotation
+        curvature = conic_admm.coordinate_eigenvalues(self.eigenvalues, self.eigenvectors,
+                                                      self.bulk)
+        return (self.gradient @ q + 0.5 * jnp.sum(curvature * coords**2)
                 + self.l1 * (jnp.sum(jnp.abs(w)) - jnp.sum(jnp.abs(self.center))))
 
     def contains(self, w) -> bool:

@@ -206,7 +206,7 @@ def _coupling(data, rho, free_scale):
     return cols_s[:, None]
 
 
-def _schur_inverse(data, rho, inv_diag, free_scale):
+def _schur_inverse(data, rho, inv_diag, db, free_scale):
     """Inverse of the (t, s) Schur complement S = B - C^T E^-1 C of I_z + rho M^T M.
 
     Formed as B - C^T E^-1 C it cancels catastrophically in float32 whenever t and s are
@@ -220,15 +220,15 @@ def _schur_inverse(data, rho, inv_diag, free_scale):
 
     A1 = sum_i a_i^2 (1 + rho sq^2 lambda_i) / D_i; every term and the determinant
     (q_t^2 + A1)(q_s^2 + gamma^2 / (1 + rho beta)) + L^2 q_s^2 / (1 + rho beta) is a sum of
-    non-negative parts (fixed scale: the s entry alone)."""
+    non-negative parts (fixed scale: the s entry alone). ``db`` is D^-1 b."""
     gamma, b = data.s_weight, data.linear
-    damp = 1.0 / (1.0 + rho * (b @ (inv_diag * b)))
+    damp = 1.0 / (1.0 + rho * (b @ db))
     ss = data.q_s**2 + gamma**2 * damp
     if not free_scale:
         return jnp.reshape(1.0 / (rho * ss), (1, 1))
     a = data.apex_eigen
     a1 = jnp.sum(a**2 * (1.0 + rho * data.sqrt_eigenvalues**2) * inv_diag)
-    lead = data.level + rho * data.l1 * (b @ (inv_diag * a))
+    lead = data.level + rho * data.l1 * (db @ a)
     tt, ts = data.q_t**2 + a1 + lead**2 * damp, -gamma * lead * damp
     det = (data.q_t**2 + a1) * ss + lead**2 * data.q_s**2 * damp
     return jnp.array([[ss, -ts], [-ts, tt]], dtype=b.dtype) / (rho * det)
@@ -246,7 +246,7 @@ def _linear_solver(data, rho, free_scale) -> _Linear:
     cols = _coupling(data, rho, free_scale)
     solved = jax.vmap(e_inv, in_axes=1, out_axes=1)(cols)
     return _Linear(inv_diag, correction, cols, solved,
-                   _schur_inverse(data, rho, inv_diag, free_scale))
+                   _schur_inverse(data, rho, inv_diag, db, free_scale))
 
 
 def solve(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,

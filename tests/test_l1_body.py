@@ -276,7 +276,8 @@ def test_schur_inverse_is_accurate_in_float32_where_the_textbook_form_cancels():
                            -exact.s_weight * exact.level],
                           [-exact.s_weight * exact.level, exact.q_s**2 + exact.s_weight**2]])
         want = np.linalg.inv(block - cols.T @ np.linalg.solve(e, cols))
-        assert np.asarray(conic_admm._schur_inverse(exact, 1.0, inv_diag, True)) == (
+        assert np.asarray(conic_admm._schur_inverse(exact, 1.0, inv_diag,
+                                                    inv_diag * exact.linear, True)) == (
             pytest.approx(want, rel=1e-9))
     data = _schur_case(jnp.float32)
     lin = conic_admm._linear_solver(data, jnp.float32(1.0), True)

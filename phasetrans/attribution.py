@@ -107,8 +107,9 @@ class AttributionOptions(NamedTuple):
 
     ``num_ratios``: grid of nested supports for the exact support feasibility (default 101);
     ``subspace_ratios``, ``num_subspaces``: removal ratios (around the body's Monte Carlo
-    prediction, +-0.3) and Haar subspaces per ratio for the random-subspace fractions (the
-    ellipsoid's are exact least squares; the l1 body's ADMM solves are computed for
+    prediction, +-0.3) and Haar subspaces for the random-subspace fractions (the same
+    subspaces through every ratio's x_p, common random numbers; the ellipsoid's are exact least
+    squares, one QR per subspace for all ratios; the l1 body's ADMM solves are computed for
     D <= ``l1_max_dim``); ``l1_max_iters``: iteration budget of every l1-body solve (FISTA on
     the supports, ADMM on the subspaces): where the model is unbounded along flat directions
     (g* outside range(H) beyond lam) no certificate exists and a solve would run to its budget,
@@ -162,25 +163,22 @@ def _crossing(removal_ratios, fractions) -> float:
     return formula.fixed_point(p, p + np.asarray(fractions, np.float64) - 0.5)
 
 
-def _subspace_threshold(problems, ratios, *, key, num_subspaces, dim, max_iters=20000):
-    """Random-subspace 50% point in removal ratio: for each ratio p and its (body, apex x_p)
-    in ``problems``, the fraction of Haar subspaces of dimension k = D - floor(p D) through x_p
-    meeting the body; returns (threshold, interval from the +-2 SEM band, worst SolverInfo)."""
-    kept = np.array(sorted({dim - int(np.floor(p * dim + 1e-6)) for p in ratios}))
-    fractions, sems, infos = [], [], []
-    for p, (body, apex), k in zip(ratios, problems, jax.random.split(key, len(ratios)),
-                                  strict=True):
-        result = subspaces.transition(body, apex, key=k, dims=kept,
-                                      num_subspaces=num_subspaces, max_iters=max_iters)
-        at = int(np.searchsorted(kept, dim - int(np.floor(p * dim + 1e-6))))
-        fractions.append(float(result.fraction.mean[at]))
-        sems.append(float(result.fraction.sem[at]))
-        infos.append(result.info)
-    fractions, sems = np.asarray(fractions), np.asarray(sems)
+def _subspace_threshold(body, apexes, ratios, *, key, num_subspaces, dim, max_iters=20000):
+    """Random-subspace 50% point in removal ratio: for each ratio p and its apex x_p (row of
+    ``apexes``), the fraction of Haar subspaces of dimension k = D - floor(p D) through x_p
+    meeting ``body`` (the same subspaces for every ratio: :func:`subspaces.transitions`);
+    returns (threshold, interval from the +-2 SEM band, worst SolverInfo)."""
+    kept = dim - np.floor(np.asarray(ratios) * dim + 1e-6).astype(np.int64)
+    grid = np.unique(kept)
+    results = subspaces.transitions(body, apexes, key=key, dims=grid,
+                                    num_subspaces=num_subspaces, max_iters=max_iters)
+    at = np.searchsorted(grid, kept)
+    fractions = np.array([r.fraction.mean[i] for r, i in zip(results, at, strict=True)])
+    sems = np.array([r.fraction.sem[i] for r, i in zip(results, at, strict=True)])
     value = _crossing(ratios, fractions)
     interval = (_crossing(ratios, np.clip(fractions - 2 * sems, 0, 1)),
                 _crossing(ratios, np.clip(fractions + 2 * sems, 0, 1)))
-    return value, interval, SolverInfo.combine(*infos)
+    return value, interval, SolverInfo.combine(*(r.info for r in results))
 
 
 def _around(centre: float, count: int) -> np.ndarray:
@@ -222,16 +220,15 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
     ratios = _around(centres["ellipsoid"] or pred.formula.removal_ratio,
                      options.subspace_ratios)
     points, _ = prune.pruned_points(params, ratios)
-    ellipsoids = [(bodies.Ellipsoid.create(semi_axes, vecs.T @ (center - point)),
-                   jnp.zeros(dim, dtype)) for point in jnp.asarray(points, dtype)]
     out["random_subspace_ellipsoid"] = _subspace_threshold(
-        ellipsoids, ratios, key=k_ell, num_subspaces=options.num_subspaces, dim=dim)
+        bodies.Ellipsoid.create(semi_axes, vecs.T @ center), jnp.asarray(points, dtype) @ vecs,
+        ratios, key=k_ell, num_subspaces=options.num_subspaces, dim=dim)
     if with_l1_subspaces:
         ratios = _around(centres["l1_body"] or pred.formula.removal_ratio,
                          options.subspace_ratios)
         points, _ = prune.pruned_points(params, ratios)
         out["random_subspace_l1_body"] = _subspace_threshold(
-            [(l1_body, point) for point in jnp.asarray(points, dtype)], ratios, key=k_l1,
+            l1_body, jnp.asarray(points, dtype), ratios, key=k_l1,
             num_subspaces=options.l1_num_subspaces, dim=dim, max_iters=options.l1_max_iters)
     return out
 

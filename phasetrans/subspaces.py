@@ -109,19 +109,21 @@ def _dtype(body, apex):
 
 
 def _ellipsoid_prefix_values(body: bodies.Ellipsoid, apex, basis):
-    """min_z sum(((x0 + Q_j z - c) / a)^2) for every prefix Q_j = Q[:, :j], j = 0..k: (k + 1,).
+    """min_z sum(((x0 + Q_j z - c) / a)^2) for every prefix Q_j = Q[:, :j], j = 0..k: (k + 1,)
+    for an apex x0 (D,), (m, k + 1) for m apexes (m, D).
 
     With b = (x0 - c) / a and M = diag(1/a) Q = U R (Householder QR, U (D, k)), the first j
     columns of U span those of M, so the least-squares residual is
-    ||b - U U^T b||^2 + sum_{i >= j} (U^T b)_i^2: every prefix from one QR, no cancellation.
-    Q needs full column rank only (not orthonormal columns)."""
+    ||b - U U^T b||^2 + sum_{i >= j} (U^T b)_i^2: every prefix and every apex from one QR, no
+    cancellation. Q needs full column rank only (not orthonormal columns)."""
     inverse = 1.0 / body.semi_axes
     b = inverse * (apex - body.center)
     u, _ = jnp.linalg.qr(inverse[:, None] * basis)
-    coefficients = u.T @ b
-    rest = jnp.sum((b - u @ coefficients) ** 2)
-    tails = jnp.cumsum((coefficients**2)[::-1])[::-1]
-    return rest + jnp.concatenate([tails, jnp.zeros((1,), tails.dtype)])
+    coefficients = b @ u
+    rest = jnp.sum((b - coefficients @ u.T) ** 2, axis=-1)
+    tails = jnp.flip(jnp.cumsum(jnp.flip(coefficients**2, -1), axis=-1), -1)
+    zeros = jnp.zeros(tails.shape[:-1] + (1,), tails.dtype)
+    return rest[..., None] + jnp.concatenate([tails, zeros], axis=-1)
 
 
 class _L1Data(NamedTuple):  # what the ADMM needs of (K, x0, Q), independent of the mask
@@ -425,11 +427,12 @@ def _subspace_keys(key, start, size):
 
 
 @functools.partial(jax.jit, static_argnames=("size", "rank"))
-def _ellipsoid_chunk(body, apex, dims, key, start, size, rank):
+def _ellipsoid_chunk(body, apexes, dims, key, start, size, rank):
+    """(size, m, K) flags: subspace i of the chunk, through apex j, meets K at dimension k."""
     def one(subspace_key):  # only spans matter: the Gaussian columns span the Haar prefixes
-        gaussian = _gaussian_columns(subspace_key, apex.shape[0], rank, apex.dtype)
-        values = _ellipsoid_prefix_values(body, apex, gaussian)
-        return values[dims] <= 1.0
+        gaussian = _gaussian_columns(subspace_key, apexes.shape[1], rank, apexes.dtype)
+        values = _ellipsoid_prefix_values(body, apexes, gaussian)
+        return values[:, dims] <= 1.0
 
     return jax.vmap(one)(_subspace_keys(key, start, size))
 
@@ -513,8 +516,38 @@ def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
         :class:`SubspaceTransition`.
     """
     apex = _check_apex(body, apex)
-    key = _checks.prng_key("key", key)
+    return transitions(body, apex[None], key=key, dims=dims, num_subspaces=num_subspaces,
+                       eta=eta, tol=tol, max_iters=max_iters, penalty=penalty,
+                       check_every=check_every, chunk_size=chunk_size, progress=progress)[0]
+
+
+def transitions(body, apexes, *, key, dims, num_subspaces: int, eta: float = 0.05,
+                tol: float | None = None, max_iters: int = 20000, penalty: float | None = None,
+                check_every: int = 10, chunk_size: int | None = None,
+                progress: bool = False) -> list[SubspaceTransition]:
+    """:func:`transition` for m apexes through the same random subspaces.
+
+    Subspace i is the same for every apex (common random numbers), so entry j equals
+    ``transition(body, apexes[j], key=key, ...)`` exactly, and differences between apexes carry
+    no independent subspace noise. For the ellipsoid one QR per subspace serves every apex and
+    every k (m apexes cost about one transition: the QR is O(D k_max^2), each apex O(D k_max));
+    the l1-induced body runs its bisection per apex. Apexes inside K take no solves.
+
+    Args:
+        apexes: (m, D) finite apexes x0 (e.g. the pruned points M_p ⊙ w* of m removal ratios).
+        The rest: as :func:`transition`.
+
+    Returns:
+        m :class:`SubspaceTransition`, in the order of ``apexes``.
+    """
+    _check_body(body)
+    apexes = _checks.array("apexes", apexes, ndim=2)
     dim = body.dim
+    if apexes.shape[0] == 0 or apexes.shape[1] != dim:
+        raise ValueError(f"apexes must have shape (m, {dim}) with m >= 1 (one apex per row), "
+                         f"got {apexes.shape}")
+    apexes = apexes.astype(_dtype(body, apexes))
+    key = _checks.prng_key("key", key)
     num_subspaces = _checks.integer("num_subspaces", num_subspaces, minimum=2)
     eta = _checks.real("eta", eta, positive=True)
     if eta >= 1.0:
@@ -527,7 +560,7 @@ def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
         raise ValueError(f"dims must be strictly increasing, got {grid.tolist()}")
     is_l1 = isinstance(body, bodies.L1InducedBody)
     if is_l1:
-        tol = _checks.tol(tol, apex.dtype, float32=1e-4, float64=1e-7)
+        tol = _checks.tol(tol, apexes.dtype, float32=1e-4, float64=1e-7)
         max_iters = _checks.positive_int("max_iters", max_iters)
         check_every = _checks.positive_int("check_every", check_every)
         if penalty is not None:
@@ -539,37 +572,46 @@ def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
             chunk_size = min(chunk_size, ADMM_SUBSPACES_PER_CHUNK)
     chunk_size = _checks.positive_int("chunk_size", chunk_size)
 
-    inside = bool(float(_value(body, apex)) <= level(body))
-    if inside:
-        flags = np.ones((num_subspaces, grid.size), bool)
-        info = SolverInfo(0, 0.0, True)
-    else:
-        dims_arr = jnp.asarray(grid, jnp.int32)
-        # equal chunks (one compilation); the last one is padded with unused subspaces
-        num_chunks = -(-num_subspaces // chunk_size)
-        size = -(-num_subspaces // num_chunks)
-        parts, infos = [], []
-        for start in track(range(0, num_subspaces, size), desc="random subspaces",
-                           total=num_chunks, enabled=progress):
-            used = min(size, num_subspaces - start)
-            if is_l1:
-                chunk_flags, chunk_info = _l1_chunk(body, apex, dims_arr, key, start, tol,
-                                                    penalty, size, rank, max_iters, check_every)
-                infos.append(SolverInfo.worst(SolverInfo(*(np.asarray(x)[:used]
-                                                           for x in chunk_info))))
-            else:
-                chunk_flags = _ellipsoid_chunk(body, apex, dims_arr, key, start, size, rank)
-            parts.append(np.asarray(chunk_flags)[:used])
-        flags = np.concatenate(parts)
-        info = SolverInfo.combine(*infos) if infos else SolverInfo(0, 0.0, True)
+    inside = [bool(float(_value(body, apex)) <= level(body)) for apex in apexes]
+    outside = [j for j, flag in enumerate(inside) if not flag]
+    flags = np.ones((num_subspaces, len(inside), grid.size), bool)  # inside: every k meets K
+    infos = [SolverInfo(0, 0.0, True)] * len(inside)
+    dims_arr = jnp.asarray(grid, jnp.int32)
+    # equal chunks (one compilation); the last one is padded with unused subspaces
+    num_chunks = -(-num_subspaces // chunk_size)
+    size = -(-num_subspaces // num_chunks)
+    # the l1 body: one bisection per apex; the ellipsoid: every outside apex in one QR
+    groups = [(j,) for j in outside] if is_l1 else [tuple(outside)] if outside else []
+    work = [(group, start) for group in groups for start in range(0, num_subspaces, size)]
+    chunk_infos = {j: [] for j in outside}
+    for group, start in track(work, desc="random subspaces", enabled=progress):
+        used = min(size, num_subspaces - start)
+        if is_l1:
+            chunk_flags, chunk_info = _l1_chunk(body, apexes[group[0]], dims_arr, key, start,
+                                                tol, penalty, size, rank, max_iters, check_every)
+            chunk_flags = np.asarray(chunk_flags)[:, None]
+            chunk_infos[group[0]].append(SolverInfo.worst(SolverInfo(*(np.asarray(x)[:used]
+                                                                       for x in chunk_info))))
+        else:
+            chunk_flags = _ellipsoid_chunk(body, apexes[np.array(group)], dims_arr, key, start,
+                                           size, rank)
+        flags[start:start + used, list(group)] = np.asarray(chunk_flags)[:used]
+    for j, parts in chunk_infos.items():
+        if parts:
+            infos[j] = SolverInfo.combine(*parts)
+    a_eta = closed_forms.theory_window(dim, eta=eta).a_eta
+    return [_summarise(dim, grid, flags[:, j].astype(np.float64), eta, a_eta, infos[j],
+                       inside[j]) for j in range(len(inside))]
 
-    fraction = from_samples(flags.astype(np.float64))
+
+def _summarise(dim, grid, flags, eta, a_eta, info, inside) -> SubspaceTransition:
+    """SubspaceTransition from the (n, K) meeting flags of one apex."""
+    fraction = from_samples(flags)
     mean, sem = np.atleast_1d(fraction.mean), np.atleast_1d(fraction.sem)
-    fraction = Estimate(mean, sem, num_subspaces)
+    fraction = Estimate(mean, sem, flags.shape[0])
     k50 = _crossing(grid, mean)
     interval = ((math.nan, math.nan) if math.isnan(k50)
                 else (_band_crossing(grid, mean + 2 * sem), _band_crossing(grid, mean - 2 * sem)))
-    a_eta = closed_forms.theory_window(dim, eta=eta).a_eta
     return SubspaceTransition(dim, grid, 1.0 - grid / dim, fraction, k50, interval, dim - k50,
                               1.0 - k50 / dim, eta, a_eta, info, inside)
 

@@ -202,6 +202,48 @@ def test_transition_uses_subspace_keys_independent_of_chunks_and_grid():
     np.testing.assert_allclose(a.fraction.mean, np.mean(by_hand, axis=0))
 
 
+def test_transitions_share_subspaces_and_equal_transition_per_apex():
+    """Several apexes through the same subspaces: entry j is transition(apexes[j]) exactly
+    (ellipsoid: one QR for all apexes; l1 body: one bisection per apex), an apex inside K is
+    fraction 1 without solves, and the ball's fractions follow its Beta law per distance."""
+    dim = 40
+    body, origin = _ball(dim)
+    key = jax.random.key(3)
+    dims = np.array([5, 15, 25, 35])
+    apexes = jnp.stack([origin, origin + 0.3 * body.center, 0.9 * body.center])
+    many = subspaces.transitions(body, apexes, key=key, dims=dims, num_subspaces=10,
+                                 chunk_size=4)
+    assert len(many) == 3 and [r.apex_inside for r in many] == [False, False, True]
+    for apex, result in zip(apexes, many, strict=True):
+        one = subspaces.transition(body, apex, key=key, dims=dims, num_subspaces=10)
+        np.testing.assert_array_equal(result.fraction.mean, one.fraction.mean)
+        assert result.k50 == one.k50 or (math.isnan(result.k50) and math.isnan(one.k50))
+    # closer apex (distance 0.7 < 1) meets more often, at every k
+    assert np.all(many[1].fraction.mean >= many[0].fraction.mean)
+    assert np.any(many[1].fraction.mean > many[0].fraction.mean)
+    l1_body, x0 = _sparse_l1_problem(30, 3)
+    l1_apexes = jnp.stack([x0, 0.5 * x0])
+    l1_many = subspaces.transitions(l1_body, l1_apexes, key=key, dims=[5, 15, 25],
+                                    num_subspaces=4)
+    one = subspaces.transition(l1_body, x0, key=key, dims=[5, 15, 25], num_subspaces=4)
+    np.testing.assert_array_equal(l1_many[0].fraction.mean, one.fraction.mean)
+    assert l1_many[0].info == one.info
+    assert l1_many[1].apex_inside and l1_many[1].info.iterations == 0
+
+
+def test_transitions_validate_the_apexes():
+    body, apex = _ball()
+    ok = dict(key=jax.random.key(0), dims=[10, 20], num_subspaces=4)
+    with pytest.raises(ValueError, match="apexes must have shape"):
+        subspaces.transitions(body, jnp.zeros((2, BALL_DIM + 1)), **ok)
+    with pytest.raises(ValueError, match="apexes must have shape"):
+        subspaces.transitions(body, jnp.zeros((0, BALL_DIM)), **ok)
+    with pytest.raises(ValueError, match="2 dimension"):
+        subspaces.transitions(body, apex, **ok)
+    with pytest.raises(ValueError, match="NaN|finite"):
+        subspaces.transitions(body, jnp.full((1, BALL_DIM), jnp.nan), **ok)
+
+
 def test_l1_descent_cone_transition_matches_psi():
     """x0 + L0 meets {||w||_1 <= (1 - 0.01) ||x0||_1} iff L0 meets cone(K - x0), which fills the
     l1 descent cone at x0 as the margin -> 0: the compressed-sensing transition, at

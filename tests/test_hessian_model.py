@@ -191,6 +191,7 @@ def test_low_rank_l1_body_is_the_dense_body_of_the_model_matrix(x64):
     assert float(single.value) == pytest.approx(float(want.value[1]), abs=1e-7)
 
 
+@pytest.mark.slow  # 13 s; the low-rank body's algebra stays in CI (the dense-body test above)
 def test_low_rank_l1_body_brackets_the_exact_cone_on_a_trained_network(trained_spectrum):
     """Loewner order: bulk "upper" (A_model >= A) shrinks K and every cone it generates, bulk
     "lower" (A_model <= A) grows them, so sample by sample (same Gaussian draws) the squared

@@ -6,8 +6,8 @@ Monte Carlo statistical dimension of the ellipsoid's cone), prunes each at 101 r
 compares; then attributes the gap stage by stage (:func:`phasetrans.attribution.attribute`:
 12 random subspaces and the actual supports on the ellipsoid, 1000-step masked retraining on
 17 ratios, one-shot criteria; the l1 body's support chain, ~12 min at this D = 3392, is
-skipped and reported as missing). Writes results/demo/summary.json (the comparison, with the attribution
-under "attribution"), the width-curve figure of the first seed (default
+skipped and reported as missing). Writes results/demo/summary.json (the comparison, with the
+attribution under "attribution"), the width-curve figure of the first seed (default
 results/demo/width_curve.png; ``--figure figures/width_curve.png`` refreshes the README's copy)
 and the attribution ladder results/demo/gap_attribution.png.
 """

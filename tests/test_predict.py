@@ -122,6 +122,7 @@ def test_unconverged_l1_body_reaches_the_prediction(trained):
     assert not info.converged and info.iterations == 20 and info.residual > 1e-3
 
 
+@pytest.mark.slow  # 15-19 s; the levels themselves are tested in test_spectral_levels
 def test_monte_carlo_ellipsoid_through_spectral_levels(trained):
     """SLQ spectra get the Monte Carlo ellipsoid from the spectral-levels model; with the exact
     spectrum, levels and H's eigenbasis give the same fixed point within the MC error plus the

@@ -470,6 +470,10 @@ def _width_command(subparsers) -> argparse.ArgumentParser:
 # -------------------------------------------------------------------------------- predict
 
 _PREDICT_DEFAULTS = {"dataset": "digits", "steps": 2000}
+L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")  # phasetrans.predict.L1_BODY_SEARCHES
+# explain's l1-body Monte Carlo: half the samples, the search started at the ellipsoid's
+# prediction (predict.L1BodyOptions), so that its default run stays within ~3 minutes at D ~ 1200
+_EXPLAIN_L1_DEFAULTS = {"l1_body_samples": 8, "l1_body_search": "near_ellipsoid"}
 
 
 def _check_predict_flags(args) -> list[str]:
@@ -504,10 +508,15 @@ def _check_predict_flags(args) -> list[str]:
     with_model = args.l1_body_model_max_dim > 0
     off = ("with --no-monte-carlo" if args.no_monte_carlo
            else "with --spectrum slq" if args.spectrum == "slq" else None)
+    if args.command == "explain":
+        defaults = defaults._replace(num_samples=_EXPLAIN_L1_DEFAULTS["l1_body_samples"],
+                                     search=_EXPLAIN_L1_DEFAULTS["l1_body_search"])
     for flag, name, default in (("--l1-body-max-dim", "l1_body_max_dim", defaults.max_dim),
                                 ("--l1-body-max-iters", "l1_body_max_iters",
-                                 defaults.max_iters)):
-        if off is not None and not (with_model and name == "l1_body_max_iters"):
+                                 defaults.max_iters),
+                                ("--l1-body-samples", "l1_body_samples", defaults.num_samples),
+                                ("--l1-body-search", "l1_body_search", defaults.search)):
+        if off is not None and not (with_model and name != "l1_body_max_dim"):
             _not_given(flag, getattr(args, name),
                        f"{off}: the l1-induced body's Monte Carlo prediction is not computed"
                        + (" (or give --l1-body-model-max-dim)" if "slq" in off else ""))
@@ -515,6 +524,7 @@ def _check_predict_flags(args) -> list[str]:
             setattr(args, name, default)
     _integer("--l1-body-max-dim", args.l1_body_max_dim, minimum=0)
     _integer("--l1-body-max-iters", args.l1_body_max_iters, minimum=1, maximum=MAX_COUNT)
+    _integer("--l1-body-samples", args.l1_body_samples, minimum=2, maximum=MAX_COUNT)
     if args.params is not None:
         _existing_file("--params", args.params)
     notes = []
@@ -606,7 +616,8 @@ def _comparison(args):
                 max_dim=predict.EllipsoidOptions().max_dim if monte_carlo else 0),
             l1_body_options=predict.L1BodyOptions(
                 max_dim=args.l1_body_max_dim if monte_carlo else 0,
-                max_iters=args.l1_body_max_iters,
+                max_iters=args.l1_body_max_iters, num_samples=args.l1_body_samples,
+                search=args.l1_body_search,
                 model_max_dim=args.l1_body_model_max_dim if monte_carlo else 0),
             eigen_treatment=args.eigen_treatment, floor=args.floor,
             params_file=args.params, save_params_file=args.save_params, progress=True,
@@ -642,6 +653,7 @@ def _run_explain(args) -> dict:
 
     _integer("--subspaces", args.subspaces, minimum=2, maximum=MAX_COUNT)
     _integer("--retrain-steps", args.retrain_steps, minimum=1, maximum=MAX_COUNT)
+    _integer("--retrain-ratios", args.retrain_ratios, minimum=2, maximum=MAX_COUNT)
     _real("--accuracy-tol", args.accuracy_tol, nonnegative=True, high=1.0)
     _real("--eta", args.eta, positive=True)
     if args.eta >= 1:
@@ -650,6 +662,7 @@ def _run_explain(args) -> dict:
     options = attribution.AttributionOptions(num_subspaces=args.subspaces,
                                              l1_num_subspaces=max(2, args.subspaces // 3),
                                              retrain_steps=args.retrain_steps,
+                                             retrain_ratios=args.retrain_ratios,
                                              accuracy_tol=args.accuracy_tol)
     result = attribution.attribute(comparison, key=jax.random.key(args.seed + 1),
                                    options=options, eta=args.eta, progress=True,
@@ -736,6 +749,7 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
                         help="write the trained parameters to this .npz (default: not saved)")
     if not monte_carlo:
         parser.set_defaults(no_monte_carlo=True, l1_body_max_dim=None, l1_body_max_iters=None,
+                            l1_body_samples=None, l1_body_search=None,
                             l1_body_model_max_dim=None)
         return
     parser.add_argument("--no-monte-carlo", action="store_true",
@@ -750,6 +764,14 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
                              "there is reported as converged: false; not with --no-monte-carlo, "
                              "with --spectrum slq only with --l1-body-model-max-dim (default: "
                              "20000)")
+    parser.add_argument("--l1-body-samples", type=int,
+                        help="Gaussian samples per evaluation of the l1-induced body's delta, "
+                             ">= 2; not with --no-monte-carlo (default: 16; explain: 8)")
+    parser.add_argument("--l1-body-search", choices=L1_BODY_SEARCHES,
+                        help="how the l1-induced body's fixed point is searched: bisection of "
+                             "[0, 1], or steps from the ellipsoid's Monte Carlo prediction "
+                             "(same final bracket 1/32, fewer ADMM solves); not with "
+                             "--no-monte-carlo (default: bisection; explain: near_ellipsoid)")
     parser.add_argument("--l1-body-model-max-dim", type=int,
                         help="largest D for which the l1-induced body's Monte Carlo prediction "
                              "uses the low-rank Hessian model (the 64 sharpest eigenpairs, "
@@ -791,6 +813,9 @@ def _explain_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--subspaces", type=int, default=24,
                         help="random subspaces per removal ratio for the ellipsoid, >= 2 (the "
                              "l1 body uses a third of them)")
+    parser.add_argument("--retrain-ratios", type=int, default=26,
+                        help="removal ratios of the masked retraining, evenly spaced on [0, 1] "
+                             "(26: steps of 0.04), >= 2")
     parser.add_argument("--retrain-steps", type=int, default=2000,
                         help="masked Adam steps of the retraining on each support, >= 1")
     parser.add_argument("--accuracy-tol", type=float, default=0.01,

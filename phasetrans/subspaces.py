@@ -135,14 +135,19 @@ class _L1Data(NamedTuple):  # what the ADMM needs of (K, x0, Q), independent of 
     constant: jax.Array  # g*^T d + 1/2 d^T A d - lam ||w*||_1, d = x0 - w*
 
 
-def _l1_data(body: bodies.L1InducedBody, apex, basis) -> _L1Data:
+def _l1_gram(body: bodies.L1InducedBody, basis):
+    """Q^T A Q (k, k), symmetrised: the part of :class:`_L1Data` that does not depend on x0."""
     rotated = body.eigenvectors.T @ basis
     gram = rotated.T @ (body.eigenvalues[:, None] * rotated)
+    return 0.5 * (gram + gram.T)
+
+
+def _l1_data(body: bodies.L1InducedBody, apex, basis, gram) -> _L1Data:
     shift = body.eigenvectors.T @ (apex - body.center)
     offset = body.eigenvectors @ (body.eigenvalues * shift)
     constant = (body.gradient @ (apex - body.center) + 0.5 * jnp.sum(body.eigenvalues * shift**2)
                 - body.l1 * jnp.sum(jnp.abs(body.center)))
-    return _L1Data(basis, 0.5 * (gram + gram.T), basis.T @ (body.gradient + offset),
+    return _L1Data(basis, gram, basis.T @ (body.gradient + offset),
                    basis.T @ apex, apex, constant)
 
 
@@ -151,27 +156,36 @@ def _ratio(numerator, denominator):
     return numerator / jnp.maximum(denominator, jnp.finfo(jnp.result_type(numerator)).tiny)
 
 
+def _masked_spectrum(gram, mask):
+    """(curvature, vectors, trace): the eigendecomposition of P = Q_m^T A Q_m (Q_m = Q with the
+    columns off ``mask`` zeroed), where the masked coordinates get curvature tr(P) (or 1 if
+    P = 0): their right-hand sides are 0, and they stay out of the null space of the kept block,
+    whose threshold is relative to tr(P). Depends on (Q, mask) only, not on x0."""
+    maskf = mask.astype(gram.dtype)
+    gram = gram * maskf[:, None] * maskf[None, :]
+    trace = jnp.trace(gram)
+    shift = jnp.where(trace > 0, trace, 1.0)
+    curvature, vectors = jnp.linalg.eigh(gram + jnp.diag((1.0 - maskf) * shift))
+    return jnp.maximum(curvature, 0.0), vectors, trace
+
+
 def _l1_minimum(body: bodies.L1InducedBody, data: _L1Data, mask, *, tol, max_iters: int,
-                check_every: int, penalty, stop_level=None, active=True):
+                check_every: int, penalty, stop_level=None, active=True, spectrum=None):
     """ADMM for min_z f(x0 + Q_m z) (Q_m = Q with the columns off ``mask`` zeroed), see
     :func:`meets`. Returns (f at the last x0 + Q_m z, SolverInfo).
 
     ``stop_level``: also stop (residual 0) once the decision f_min <= stop_level is certified:
     by the value (a witness) or by the dual lower bound. ``active`` False skips the solve
-    (initial residual 0: used by the bisection under vmap)."""
+    (initial residual 0: used by the bisection under vmap). ``spectrum``:
+    ``_masked_spectrum(data.gram, mask)`` if already computed (default None: computed here)."""
     dtype = data.apex.dtype
     dim = data.apex.shape[0]
     eps = jnp.finfo(dtype).eps
     maskf = mask.astype(dtype)
     basis = data.basis * maskf
-    gram = data.gram * maskf[:, None] * maskf[None, :]
-    trace = jnp.trace(gram)
-    # masked coordinates get curvature tr(P) (or 1 if P = 0): their right-hand sides are 0, and
-    # they stay out of the null space of the kept block, whose threshold is relative to tr(P)
-    shift = jnp.where(trace > 0, trace, 1.0)
-    curvature, vectors = jnp.linalg.eigh(gram + jnp.diag((1.0 - maskf) * shift))
-    curvature = jnp.maximum(curvature, 0.0)
-    null = curvature <= 1e3 * eps * shift
+    curvature, vectors, trace = (_masked_spectrum(data.gram, mask) if spectrum is None
+                                 else spectrum)
+    null = curvature <= 1e3 * eps * jnp.where(trace > 0, trace, 1.0)
     linear = -data.linear * maskf  # h(z) = const - linear^T z + 1/2 z^T P z
     basis_apex = data.basis_apex * maskf
     lam = jnp.asarray(body.l1, dtype)
@@ -242,8 +256,9 @@ def _l1_minimum(body: bodies.L1InducedBody, data: _L1Data, mask, *, tol, max_ite
 
 @functools.partial(jax.jit, static_argnames=("max_iters", "check_every"))
 def _meets_l1(body, apex, basis, mask, tol, penalty, max_iters, check_every):
-    return _l1_minimum(body, _l1_data(body, apex, basis), mask, tol=tol, max_iters=max_iters,
-                       check_every=check_every, penalty=penalty)
+    data = _l1_data(body, apex, basis, _l1_gram(body, basis))
+    return _l1_minimum(body, data, mask, tol=tol, max_iters=max_iters, check_every=check_every,
+                       penalty=penalty)
 
 
 @jax.jit
@@ -438,24 +453,37 @@ def _ellipsoid_chunk(body, apexes, dims, key, start, size, rank):
 
 
 @functools.partial(jax.jit, static_argnames=("size", "rank", "max_iters", "check_every"))
-def _l1_chunk(body, apex, dims, key, start, tol, penalty, size, rank, max_iters, check_every):
-    """First index j of ``dims`` whose subspace meets K (len(dims) if none), by bisection: the
-    subspaces of one key are nested, so meeting is monotone in k."""
+def _l1_chunk(body, apexes, dims, key, start, tol, penalty, size, rank, max_iters, check_every):
+    """(size, m, K) flags and (size, m) SolverInfos: for subspace i of the chunk and apex j
+    (rows of ``apexes``, (m, D)), whether it meets K at dimension k, from the first index of
+    ``dims`` whose subspace meets K, found by bisection (the subspaces of one key are nested,
+    so meeting is monotone in k). The basis, Q^T A Q and, when the m bisections would need more
+    eigendecompositions than there are dims (m ceil(log2(K + 1)) > K), the masked spectra of
+    every k are computed once per subspace and shared by the apexes."""
     num_dims = dims.shape[0]
     steps = max(1, math.ceil(math.log2(num_dims + 1)))
+    shared = apexes.shape[0] * steps > num_dims
 
     def one(subspace_key):
-        basis = _haar_basis(subspace_key, apex.shape[0], rank, apex.dtype)
-        data = _l1_data(body, apex, basis)
+        basis = _haar_basis(subspace_key, apexes.shape[1], rank, apexes.dtype)
+        gram = _l1_gram(body, basis)
+        masks = jnp.arange(rank)[None, :] < dims[:, None]  # (K, rank)
+        spectra = jax.vmap(_masked_spectrum, in_axes=(None, 0))(gram, masks) if shared else None
+        # one apex after the other: a vmapped bisection would run every ADMM to the slowest
+        return jax.lax.map(lambda apex: _bisect(_l1_data(body, apex, basis, gram), spectra),
+                           apexes)
 
+    def _bisect(data, spectra):
         def bisect(_, carry):
             lo, hi, info = carry
             active = lo < hi
-            mid = (lo + hi) // 2
-            mask = jnp.arange(rank) < dims[jnp.minimum(mid, num_dims - 1)]
+            mid = jnp.minimum((lo + hi) // 2, num_dims - 1)
+            mask = jnp.arange(rank) < dims[mid]
+            spectrum = (None if spectra is None
+                        else jax.tree_util.tree_map(lambda a: a[mid], spectra))
             value, new = _l1_minimum(body, data, mask, tol=tol, max_iters=max_iters,
                                      check_every=check_every, penalty=penalty,
-                                     stop_level=body.epsilon, active=active)
+                                     stop_level=body.epsilon, active=active, spectrum=spectrum)
             hit = value <= body.epsilon
             lo = jnp.where(active & ~hit, mid + 1, lo)
             hi = jnp.where(active & hit, mid, hi)
@@ -464,7 +492,7 @@ def _l1_chunk(body, apex, dims, key, start, tol, penalty, size, rank, max_iters,
                               info.converged & (new.converged | ~active))
             return lo, hi, info
 
-        start_info = SolverInfo.exact(apex.dtype)
+        start_info = SolverInfo.exact(data.apex.dtype)
         lo, _, info = jax.lax.fori_loop(0, steps, bisect, (jnp.zeros((), jnp.int32),
                                                            jnp.asarray(num_dims, jnp.int32),
                                                            start_info))
@@ -531,7 +559,10 @@ def transitions(body, apexes, *, key, dims, num_subspaces: int, eta: float = 0.0
     ``transition(body, apexes[j], key=key, ...)`` exactly, and differences between apexes carry
     no independent subspace noise. For the ellipsoid one QR per subspace serves every apex and
     every k (m apexes cost about one transition: the QR is O(D k_max^2), each apex O(D k_max));
-    the l1-induced body runs its bisection per apex. Apexes inside K take no solves.
+    for the l1-induced body the basis and Q^T A Q serve every apex too, and so do the
+    eigendecompositions of its masked blocks (O(k_max^3) each) once the apexes' bisections would
+    need more of them than there are dims; each apex runs its own bisection of ADMM solves.
+    Apexes inside K take no solves.
 
     Args:
         apexes: (m, D) finite apexes x0 (e.g. the pruned points M_p ⊙ w* of m removal ratios).
@@ -580,22 +611,22 @@ def transitions(body, apexes, *, key, dims, num_subspaces: int, eta: float = 0.0
     # equal chunks (one compilation); the last one is padded with unused subspaces
     num_chunks = -(-num_subspaces // chunk_size)
     size = -(-num_subspaces // num_chunks)
-    # the l1 body: one bisection per apex; the ellipsoid: every outside apex in one QR
-    groups = [(j,) for j in outside] if is_l1 else [tuple(outside)] if outside else []
-    work = [(group, start) for group in groups for start in range(0, num_subspaces, size)]
+    # every outside apex through each chunk of subspaces at once (one basis per subspace)
+    starts = range(0, num_subspaces, size) if outside else ()
     chunk_infos = {j: [] for j in outside}
-    for group, start in track(work, desc="random subspaces", enabled=progress):
+    for start in track(starts, desc="random subspaces", enabled=progress):
         used = min(size, num_subspaces - start)
         if is_l1:
-            chunk_flags, chunk_info = _l1_chunk(body, apexes[group[0]], dims_arr, key, start,
-                                                tol, penalty, size, rank, max_iters, check_every)
-            chunk_flags = np.asarray(chunk_flags)[:, None]
-            chunk_infos[group[0]].append(SolverInfo.worst(SolverInfo(*(np.asarray(x)[:used]
-                                                                       for x in chunk_info))))
+            chunk_flags, chunk_info = _l1_chunk(body, apexes[np.array(outside)], dims_arr, key,
+                                                start, tol, penalty, size, rank, max_iters,
+                                                check_every)
+            for column, j in enumerate(outside):
+                chunk_infos[j].append(SolverInfo.worst(SolverInfo(
+                    *(np.asarray(x)[:used, column] for x in chunk_info))))
         else:
-            chunk_flags = _ellipsoid_chunk(body, apexes[np.array(group)], dims_arr, key, start,
+            chunk_flags = _ellipsoid_chunk(body, apexes[np.array(outside)], dims_arr, key, start,
                                            size, rank)
-        flags[start:start + used, list(group)] = np.asarray(chunk_flags)[:used]
+        flags[start:start + used, outside] = np.asarray(chunk_flags)[:used]
     for j, parts in chunk_infos.items():
         if parts:
             infos[j] = SolverInfo.combine(*parts)

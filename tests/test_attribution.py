@@ -87,6 +87,12 @@ def test_cli_explain_rejects_bad_flags_before_training(capsys):
     assert "--eta must be < 1" in capsys.readouterr().err
     assert cli.main(["explain", "--subspaces", "1"]) == 2
     assert "--subspaces must be >= 2" in capsys.readouterr().err
+    assert cli.main(["explain", "--retrain-ratios", "1"]) == 2
+    assert "--retrain-ratios must be >= 2" in capsys.readouterr().err
+
+
+def test_cli_searches_are_the_library_ones():
+    assert cli.L1_BODY_SEARCHES == predict.L1_BODY_SEARCHES
 
 
 def test_bad_options(small_attribution):

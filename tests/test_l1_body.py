@@ -170,6 +170,31 @@ def test_l1_body_fixed_point_for_a_ball():
     assert pred.removal_ratio == pytest.approx(expected, abs=0.03)
 
 
+@pytest.mark.parametrize("start", [0.05, 0.625, 0.95])
+def test_l1_body_search_from_a_start_brackets_the_same_fixed_point(start):
+    # the ball of the previous test (fixed point 0.63); from any start the last bracket is
+    # 2^-num_steps wide around the crossing, and a start near it needs at most 3 evaluations
+    dim, r, a, eps, num_steps = 200, 0.5, 2.0, 0.5, 6
+    body = bodies.L1InducedBody.create(center=jnp.zeros(dim), l1=0.0, epsilon=eps,
+                                        eigenvalues=jnp.full(dim, 2 * eps / r**2),
+                                        eigenvectors=jnp.eye(dim))
+    pred = predict.l1_body_prediction(body, lambda p: jnp.zeros(dim).at[0].set(-a * p),
+                                        key=jax.random.key(0), num_samples=64,
+                                        num_steps=num_steps, start=start)
+    expected = (r**2 / a**2) ** (1 / 3)
+    assert pred.removal_ratio == pytest.approx(expected, abs=0.03)
+    grid = np.asarray(pred.removal_ratios)
+    above = np.asarray(pred.statdim_ratio.mean) > grid
+    last_above = int(np.flatnonzero(above)[-1])
+    assert not above[last_above + 1:].any()        # one sign change, bracketed by neighbours
+    assert grid[last_above + 1] - grid[last_above] <= 2.0**-num_steps * (1 + 1e-9)
+    evaluations = grid.size - 2                     # p = 0 and p = 1 are known, not evaluated
+    assert evaluations <= (3 if abs(start - expected) < 2.0**-num_steps else 2 * num_steps + 1)
+    with pytest.raises(ValueError, match="start must be <= 1"):
+        predict.l1_body_prediction(body, lambda p: jnp.zeros(dim), key=jax.random.key(0),
+                                   start=1.5)
+
+
 def test_bad_input():
     hessian, center, gradient, l1, eps = _problem(4, 7)
     ok = dict(center=center, l1=l1, epsilon=eps)

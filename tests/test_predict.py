@@ -120,6 +120,16 @@ def test_unconverged_l1_body_reaches_the_prediction(trained):
                                   num_samples=2, num_steps=3, max_iters=20))
     info = starved.l1_body.info
     assert not info.converged and info.iterations == 20 and info.residual > 1e-3
+    # "near_ellipsoid" starts where the ellipsoid (here off: the formula) predicts
+    near = predict.predict(params, loss_fn, (ds.x_train, ds.y_train), **options,
+                           l1_body_options=predict.L1BodyOptions(
+                               num_samples=2, num_steps=3, max_iters=20, search="near_ellipsoid"))
+    start = min(max(near.formula.removal_ratio, 1 / 8), 7 / 8)
+    assert np.any(np.isclose(near.l1_body.removal_ratios, start, rtol=0, atol=1e-12))
+    assert not np.any(np.isclose(starved.l1_body.removal_ratios, start, rtol=0, atol=1e-6))
+    with pytest.raises(ValueError, match="l1_body_options.search must be one of"):
+        predict.predict(params, loss_fn, (ds.x_train, ds.y_train), **options,
+                        l1_body_options=predict.L1BodyOptions(search="newton"))
 
 
 @pytest.mark.slow  # 15-19 s; the levels themselves are tested in test_spectral_levels

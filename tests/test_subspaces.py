@@ -231,6 +231,31 @@ def test_transitions_share_subspaces_and_equal_transition_per_apex():
     assert l1_many[1].apex_inside and l1_many[1].info.iterations == 0
 
 
+def test_l1_transitions_share_the_masked_spectra_across_apexes():
+    # three apexes outside a curved l1 body: 3 bisections x 2 steps > 3 dims, so the masked
+    # eigendecompositions are computed once per subspace and shared; each apex must still get
+    # exactly its own transition
+    dim = 24
+    rng = np.random.default_rng(4)
+    root = rng.normal(size=(dim, dim)).astype(np.float32) / np.sqrt(dim)
+    center = rng.normal(size=dim).astype(np.float32)
+    body = bodies.L1InducedBody.create(center=center, l1=0.05, epsilon=0.5,
+                                        hessian=root @ root.T,
+                                        gradient=0.01 * rng.normal(size=dim).astype(np.float32))
+    direction = rng.normal(size=dim).astype(np.float32)
+    apexes = jnp.asarray(center + np.array([1.5, 2.0, 3.0])[:, None] * direction)
+    assert all(float(body.value(a)) > body.epsilon for a in apexes)
+    options = dict(key=jax.random.key(8), dims=[6, 12, 18], num_subspaces=12)
+    many = subspaces.transitions(body, apexes, **options)
+    for apex, result in zip(apexes, many, strict=True):
+        one = subspaces.transition(body, apex, **options)
+        np.testing.assert_array_equal(result.fraction.mean, one.fraction.mean)
+        assert result.info.converged and one.info.converged
+    fractions = np.array([r.fraction.mean for r in many])
+    assert np.all(np.diff(fractions, axis=0) <= 0)      # farther apexes meet less often
+    assert fractions.min() < 1 and fractions.max() > 0  # the grid sees a transition
+
+
 def test_transitions_validate_the_apexes():
     body, apex = _ball()
     ok = dict(key=jax.random.key(0), dims=[10, 20], num_subspaces=4)

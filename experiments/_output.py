@@ -54,18 +54,19 @@ def run_configs(out: pathlib.Path, configs: Sequence[tuple], compute: Callable, 
                 archs: Sequence[str]) -> list:
     """Compute one row per (dataset, arch, l1) configuration and keep the results file current.
 
-    Rows of other configurations already in ``out/results.json`` are kept (so a subset can be
-    rerun); each new row gets ``seconds``, replaces its configuration's old row, the rows stay
-    sorted by dataset, arch (in the order of ``datasets``, ``archs``) and l1, ``describe(row)``
-    is printed, and ``results.json`` and ``table.md`` (``table(rows)``) are rewritten after
-    every configuration, so an interrupted run keeps what it finished.
+    Rows of other configurations in ``out/results.json`` are kept (so a subset can be rerun);
+    each new row gets ``seconds``, replaces its configuration's old row, the rows stay sorted
+    by dataset, arch (in the order of ``datasets``, ``archs``) and l1, ``describe(row)`` is
+    printed, and ``results.json`` and ``table.md`` (``table(rows)``) are rewritten after every
+    configuration, so an interrupted run keeps what it finished. The file is read again just
+    before each write, so runs of different configurations side by side keep each other's rows.
     """
-    rows = [r for r in read_rows(out / "results.json") if config_key(r) not in set(configs)]
+    rows = read_rows(out / "results.json")
     for config in configs:
         start = time.perf_counter()
         row = compute(*config)
         row["seconds"] = time.perf_counter() - start
-        rows.append(row)
+        rows = [r for r in read_rows(out / "results.json") if config_key(r) != config] + [row]
         rows.sort(key=lambda r: (list(datasets).index(r["dataset"]),
                                  list(archs).index(config_key(r)[1]), r["l1"]))
         print(describe(row), f"({row['seconds']:.0f} s)", flush=True)

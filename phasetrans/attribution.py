@@ -303,7 +303,8 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
     retrain_grid = np.linspace(0.0, 1.0, options.retrain_ratios)
     result = retrain.retrain(c.network, c.params, c.data, retrain_grid, l1=c.l1,
                              steps=options.retrain_steps,
-                             learning_rate=options.retrain_learning_rate, devices=devices)
+                             learning_rate=options.retrain_learning_rate, progress=progress,
+                             devices=devices)
     epsilons = np.array([p.noise.epsilon.mean for p in predictions])
     first = retrain.thresholds(result, epsilon=epsilons, accuracy_tol=options.accuracy_tol)
     official = retrain.thresholds(result, epsilon=epsilons, accuracy_tol=options.accuracy_tol,

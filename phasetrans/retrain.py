@@ -53,6 +53,7 @@ import numpy as np
 import optax
 
 from phasetrans import _checks, nets, prune, train
+from phasetrans._progress import track
 from phasetrans.data import Dataset
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import SolverInfo
@@ -118,7 +119,7 @@ class RetrainResult(NamedTuple):
 
 def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *, l1: float,
             steps: int = 2000, learning_rate: float = 3e-3, prunable=None,
-            method: str = "global", tol: float = 1e-3,
+            method: str = "global", tol: float = 1e-3, progress: bool = False,
             devices: int | None = None) -> RetrainResult:
     """Masked retraining of every seed at every removal ratio, in one jitted vmap over (S, P).
 
@@ -145,6 +146,8 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
             weights, ``ndim >= 2``, as in training).
         method: ``"global"`` (default, LOMP's mask) or ``"layerwise"`` magnitude pruning.
         tol: ``info.converged`` is ``info.residual <= tol``; tol >= 0 (default 1e-3).
+        progress: a progress bar on stderr, one step per seed (default False). The seeds are
+            retrained one after the other, each seed's P ratios in one vmap.
         devices: how many devices share the S * P (seed, ratio) pairs (default None: one
             device); each device retrains a contiguous block of pairs in seed-major order (see
             :func:`phasetrans.devices.sharded_map`). The result is that of one device up to
@@ -164,13 +167,18 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
     tol = _checks.real("tol", tol, nonnegative=True)
     mesh = mesh_for(devices)
     _checks.finite("params_seeds", params_seeds)
-    prune._num_seeds(net, params_seeds)
+    num_seeds = prune._num_seeds(net, params_seeds)
     first = jax.tree_util.tree_map(lambda w: w[0], params_seeds)
     leaves, treedef = jax.tree_util.tree_flatten(prune._prunable(first, prunable))
     frozen = (treedef, tuple(bool(leaf) for leaf in leaves))  # hashable, for jit's static args
     arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
-    out = collect(_retrain(net, params_seeds, arrays, grid, method, frozen, steps, l1,
-                           learning_rate, tol, mesh), mesh=mesh)
+    per_seed = [collect(_retrain(net, jax.tree_util.tree_map(lambda w, s=s: w[s:s + 1],
+                                                             params_seeds),
+                                 arrays, grid, method, frozen, steps, l1, learning_rate, tol,
+                                 mesh), mesh=mesh)._replace(removal_ratios=None, l1=None)
+                for s in track(range(num_seeds), desc="retraining (per seed)",
+                               enabled=progress)]
+    out = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *per_seed)
     return out._replace(removal_ratios=np.asarray(grid), l1=l1)
 
 

@@ -37,3 +37,22 @@ def test_run_configs_resumes_replaces_and_sorts(tmp_path, capsys):
     assert _output.read_rows(tmp_path / "results.json") == rows
     assert (tmp_path / "table.md").read_text() == "3 rows\n"
     assert capsys.readouterr().out.splitlines()[0].startswith("mlp-64-16-10 (")
+
+
+def test_run_configs_keeps_rows_another_run_wrote_meanwhile(tmp_path, capsys):
+    def row(arch, value):
+        return {"dataset": "digits", "arch": f"mlp-64-{arch}-10", "l1": 1e-4, "value": value}
+
+    def compute(dataset, arch, l1):  # another process finishes configuration "32" meanwhile
+        others = [r for r in _output.read_rows(tmp_path / "results.json")
+                  if r["arch"] != "mlp-64-32-10"]
+        _output.write_rows(tmp_path, others + [row("32", 5.0)], "")
+        return row(arch, 3.0)
+
+    _output.write_rows(tmp_path, [row("16", 1.0)], "")
+    rows = _output.run_configs(tmp_path, [("digits", "8", 1e-4)], compute, table=lambda r: "",
+                               describe=lambda r: "", datasets=("digits",),
+                               archs=("8", "16", "32"))
+    assert [(r["arch"], r["value"]) for r in rows] == [
+        ("mlp-64-8-10", 3.0), ("mlp-64-16-10", 1.0), ("mlp-64-32-10", 5.0)]
+    assert _output.read_rows(tmp_path / "results.json") == rows

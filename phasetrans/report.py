@@ -35,6 +35,7 @@ def _monte_carlo_json(per_seed) -> dict | None:
     return {**_seed_summary([m.removal_ratio for m in per_seed], [m.interval for m in per_seed]),
             "converged": info.converged, "solver_info": info.to_dict(),
             "hessian_model": per_seed[0].hessian_model,
+            "num_samples": int(per_seed[0].statdim_ratio.num_samples),
             "statdim_curve": [{"removal_ratios": m.removal_ratios.tolist(),
                                "statdim_ratio": np.asarray(m.statdim_ratio.mean).tolist(),
                                "statdim_ratio_sem": np.asarray(m.statdim_ratio.sem).tolist()}

@@ -273,7 +273,7 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     saved = tmp_path / "params.npz"
     status = cli.main(["predict", "--dataset", "digits", "--arch", "8", "--seeds", "2",
                        "--steps", "300", "--figure", str(figure), "--save-params", str(saved),
-                       "--json"])
+                       "--l1-body-samples", "4", "--l1-body-search", "near_ellipsoid", "--json"])
     assert status == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
@@ -287,6 +287,7 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     assert out["mc_prediction"]["ellipsoid"]["converged"]
     l1 = out["mc_prediction"]["l1_body"]                 # D = 592 <= 1500: computed
     assert l1["converged"] and 0 <= l1["interval"][0] <= l1["removal_ratio"] <= l1["interval"][1]
+    assert l1["num_samples"] == 4
     assert figure.exists() and figure.stat().st_size > 10_000
     # the saved parameters reproduce the same prediction without training
     assert cli.main(["predict", "--arch", "8", "--seeds", "2", "--params", str(saved),

@@ -51,6 +51,7 @@ def test_summary_of_per_seed_values():
 def small_attribution():
     comparison = compare.compare(
         "digits", arch="8", l1=1e-4, num_seeds=2, steps=300,
+        ellipsoid_options=predict.EllipsoidOptions(num_ratios=5, num_samples=16),
         l1_body_options=predict.L1BodyOptions(max_dim=0))
     options = attribution.AttributionOptions(num_ratios=21, subspace_ratios=5, num_subspaces=8,
                                              l1_num_subspaces=2, retrain_ratios=11,

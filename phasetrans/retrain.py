@@ -172,12 +172,11 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
     leaves, treedef = jax.tree_util.tree_flatten(prune._prunable(first, prunable))
     frozen = (treedef, tuple(bool(leaf) for leaf in leaves))  # hashable, for jit's static args
     arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
-    per_seed = [collect(_retrain(net, jax.tree_util.tree_map(lambda w, s=s: w[s:s + 1],
-                                                             params_seeds),
-                                 arrays, grid, method, frozen, steps, l1, learning_rate, tol,
-                                 mesh), mesh=mesh)._replace(removal_ratios=None, l1=None)
-                for s in track(range(num_seeds), desc="retraining (per seed)",
-                               enabled=progress)]
+    per_seed = [jax.block_until_ready(collect(  # blocking: the bar moves when a seed is done
+        _retrain(net, jax.tree_util.tree_map(lambda w, s=s: w[s:s + 1], params_seeds), arrays,
+                 grid, method, frozen, steps, l1, learning_rate, tol, mesh),
+        mesh=mesh)._replace(removal_ratios=None, l1=None))
+        for s in track(range(num_seeds), desc="retraining (per seed)", enabled=progress)]
     out = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *per_seed)
     return out._replace(removal_ratios=np.asarray(grid), l1=l1)
 

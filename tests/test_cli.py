@@ -327,7 +327,6 @@ def test_predict_epsilon_allows_a_one_example_training_set(files, capsys):
     assert out["epsilon_meaning"] == "given by the user"
 
 
-@pytest.mark.slow  # 19-21 s; sweep's flags are checked in CI, its library in test_methods
 def test_cli_sweep_json_contract(tmp_path, capsys):
     figure = tmp_path / "methods.png"
     status = cli.main(["sweep", "--arch", "8", "--seeds", "2", "--steps", "300", "--ratios",

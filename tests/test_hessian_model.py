@@ -153,7 +153,6 @@ def test_matrix_free_path_never_builds_a_dense_matrix_beyond_5000():
                                    eigenvectors=jnp.ones((dim, 1)))
 
 
-@pytest.mark.slow  # 17-21 s; the low-rank body stays in CI via test_predict's low-rank test
 def test_low_rank_l1_body_is_the_dense_body_of_the_model_matrix(x64):
     """Every oracle of the O(D r) l1-induced body (conic ADMM in the (V^T x, x - V V^T x)
     coordinates, support minima through the matvec) equals the dense body built from the
@@ -192,7 +191,6 @@ def test_low_rank_l1_body_is_the_dense_body_of_the_model_matrix(x64):
     assert float(single.value) == pytest.approx(float(want.value[1]), abs=1e-7)
 
 
-@pytest.mark.slow  # 13 s; the low-rank body's algebra stays in CI (the dense-body test above)
 def test_low_rank_l1_body_brackets_the_exact_cone_on_a_trained_network(trained_spectrum):
     """Loewner order: bulk "upper" (A_model >= A) shrinks K and every cone it generates, bulk
     "lower" (A_model <= A) grows them, so sample by sample (same Gaussian draws) the squared

@@ -132,7 +132,6 @@ def test_unconverged_l1_body_reaches_the_prediction(trained):
                         l1_body_options=predict.L1BodyOptions(search="newton"))
 
 
-@pytest.mark.slow  # 15-19 s; the levels themselves are tested in test_spectral_levels
 def test_monte_carlo_ellipsoid_through_spectral_levels(trained):
     """SLQ spectra get the Monte Carlo ellipsoid from the spectral-levels model; with the exact
     spectrum, levels and H's eigenbasis give the same fixed point within the MC error plus the

@@ -61,7 +61,7 @@ def run_configs(out: pathlib.Path, configs: Sequence[tuple], compute: Callable, 
     configuration, so an interrupted run keeps what it finished. The file is read again just
     before each write, so runs of different configurations side by side keep each other's rows.
     """
-    rows = read_rows(out / "results.json")
+    rows = read_rows(out / "results.json")  # a damaged file stops the run before any work
     for config in configs:
         start = time.perf_counter()
         row = compute(*config)

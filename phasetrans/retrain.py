@@ -121,7 +121,8 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
             steps: int = 2000, learning_rate: float = 3e-3, prunable=None,
             method: str = "global", tol: float = 1e-3, progress: bool = False,
             devices: int | None = None) -> RetrainResult:
-    """Masked retraining of every seed at every removal ratio, in one jitted vmap over (S, P).
+    """Masked retraining of every seed at every removal ratio: the seeds one after the other,
+    each seed's P ratios in one jitted vmap.
 
     For seed s and ratio p: M_p = ``prune.mask_for(method, w*_s, p, prunable)``, x_p = M_p ⊙ w*_s,
     then ``steps`` full-batch Adam steps on F(w) = L_train(w) + lam ||w||_1 over
@@ -146,10 +147,9 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
             weights, ``ndim >= 2``, as in training).
         method: ``"global"`` (default, LOMP's mask) or ``"layerwise"`` magnitude pruning.
         tol: ``info.converged`` is ``info.residual <= tol``; tol >= 0 (default 1e-3).
-        progress: a progress bar on stderr, one step per seed (default False). The seeds are
-            retrained one after the other, each seed's P ratios in one vmap.
-        devices: how many devices share the S * P (seed, ratio) pairs (default None: one
-            device); each device retrains a contiguous block of pairs in seed-major order (see
+        progress: a progress bar on stderr, one step per seed (default False).
+        devices: how many devices share each seed's P ratios (default None: one device); each
+            device retrains a contiguous block of them (see
             :func:`phasetrans.devices.sharded_map`). The result is that of one device up to
             float32 rounding (XLA may reduce a batch of another size in another order: losses
             and F within one ulp, parameters within ~1e-7, accuracies identical, measured).
@@ -172,11 +172,15 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
     leaves, treedef = jax.tree_util.tree_flatten(prune._prunable(first, prunable))
     frozen = (treedef, tuple(bool(leaf) for leaf in leaves))  # hashable, for jit's static args
     arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
-    per_seed = [jax.block_until_ready(collect(  # blocking: the bar moves when a seed is done
-        _retrain(net, jax.tree_util.tree_map(lambda w, s=s: w[s:s + 1], params_seeds), arrays,
-                 grid, method, frozen, steps, l1, learning_rate, tol, mesh),
-        mesh=mesh)._replace(removal_ratios=None, l1=None))
-        for s in track(range(num_seeds), desc="retraining (per seed)", enabled=progress)]
+
+    def one_seed(s):  # blocks, so that the progress bar moves when seed s is done
+        params = jax.tree_util.tree_map(lambda w: w[s:s + 1], params_seeds)
+        out = collect(_retrain(net, params, arrays, grid, method, frozen, steps, l1,
+                               learning_rate, tol, mesh), mesh=mesh)
+        return jax.block_until_ready(out._replace(removal_ratios=None, l1=None))
+
+    per_seed = [one_seed(s) for s in track(range(num_seeds), desc="retraining (per seed)",
+                                           enabled=progress)]
     out = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *per_seed)
     return out._replace(removal_ratios=np.asarray(grid), l1=l1)
 

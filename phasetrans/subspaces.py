@@ -470,10 +470,10 @@ def _l1_chunk(body, apexes, dims, key, start, tol, penalty, size, rank, max_iter
         masks = jnp.arange(rank)[None, :] < dims[:, None]  # (K, rank)
         spectra = jax.vmap(_masked_spectrum, in_axes=(None, 0))(gram, masks) if shared else None
         # one apex after the other: a vmapped bisection would run every ADMM to the slowest
-        return jax.lax.map(lambda apex: _bisect(_l1_data(body, apex, basis, gram), spectra),
-                           apexes)
+        return jax.lax.map(lambda apex: first_meeting(_l1_data(body, apex, basis, gram),
+                                                      spectra), apexes)
 
-    def _bisect(data, spectra):
+    def first_meeting(data, spectra):
         def bisect(_, carry):
             lo, hi, info = carry
             active = lo < hi
@@ -613,19 +613,19 @@ def transitions(body, apexes, *, key, dims, num_subspaces: int, eta: float = 0.0
     size = -(-num_subspaces // num_chunks)
     # every outside apex through each chunk of subspaces at once (one basis per subspace)
     starts = range(0, num_subspaces, size) if outside else ()
+    outside_apexes = apexes[np.array(outside)] if outside else None
     chunk_infos = {j: [] for j in outside}
     for start in track(starts, desc="random subspaces", enabled=progress):
         used = min(size, num_subspaces - start)
         if is_l1:
-            chunk_flags, chunk_info = _l1_chunk(body, apexes[np.array(outside)], dims_arr, key,
-                                                start, tol, penalty, size, rank, max_iters,
-                                                check_every)
+            chunk_flags, chunk_info = _l1_chunk(body, outside_apexes, dims_arr, key, start, tol,
+                                                penalty, size, rank, max_iters, check_every)
             for column, j in enumerate(outside):
                 chunk_infos[j].append(SolverInfo.worst(SolverInfo(
                     *(np.asarray(x)[:used, column] for x in chunk_info))))
         else:
-            chunk_flags = _ellipsoid_chunk(body, apexes[np.array(outside)], dims_arr, key, start,
-                                           size, rank)
+            chunk_flags = _ellipsoid_chunk(body, outside_apexes, dims_arr, key, start, size,
+                                           rank)
         flags[start:start + used, outside] = np.asarray(chunk_flags)[:used]
     for j, parts in chunk_infos.items():
         if parts:

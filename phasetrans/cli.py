@@ -663,6 +663,7 @@ def _run_explain(args) -> dict:
                                              l1_num_subspaces=max(2, args.subspaces // 3),
                                              retrain_steps=args.retrain_steps,
                                              retrain_ratios=args.retrain_ratios,
+                                             retrain_sequential=args.retrain_sequential,
                                              accuracy_tol=args.accuracy_tol)
     result = attribution.attribute(comparison, key=jax.random.key(args.seed + 1),
                                    options=options, eta=args.eta, progress=True,
@@ -818,6 +819,11 @@ def _explain_command(subparsers) -> argparse.ArgumentParser:
                              "(26: steps of 0.04), >= 2")
     parser.add_argument("--retrain-steps", type=int, default=2000,
                         help="masked Adam steps of the retraining on each support, >= 1")
+    parser.add_argument("--retrain-sequential", action="store_true",
+                        help="retrain the removal ratios one after the other instead of in one "
+                             "vmap: faster where one network's activations on the training set "
+                             "are large (2.5x on the mnist1d CNN), 1.5x slower on the digits "
+                             "MLP 64-16-10")
     parser.add_argument("--accuracy-tol", type=float, default=0.01,
                         help="accuracy criterion: test accuracy >= unpruned - tol (fraction)")
     parser.add_argument("--eta", type=float, default=0.05,

@@ -313,11 +313,12 @@ def _evaluate(net, params_seeds, pruned, arrays, grid):
                        *jax.vmap(metrics)(params_seeds))
 
 
-def _seed_ratio_map(fn, shared, params_seeds, grid, *, mesh):
+def _seed_ratio_map(fn, shared, params_seeds, grid, *, mesh, sequential=False):
     """``fn(shared, params_s, s, grid[p])`` for every seed s and ratio p: outputs (S, P, ...).
 
     The S * P pairs, in seed-major order, are the items of
-    :func:`phasetrans.devices.sharded_map` (seed s's parameters are gathered from the replicated
+    :func:`phasetrans.devices.sharded_map` (vmapped, or one after the other with
+    ``sequential``; seed s's parameters are gathered from the replicated
     ``params_seeds`` on the device that needs them). Used by :func:`sweep` and
     :func:`phasetrans.retrain.retrain`; call inside ``jax.jit``.
     """
@@ -329,7 +330,7 @@ def _seed_ratio_map(fn, shared, params_seeds, grid, *, mesh):
         seed, ratio = pair
         return fn(shared, jax.tree_util.tree_map(lambda w: w[seed], params_seeds), seed, ratio)
 
-    out = sharded_map(one, (shared, params_seeds), pairs, mesh=mesh)
+    out = sharded_map(one, (shared, params_seeds), pairs, mesh=mesh, sequential=sequential)
     return jax.tree_util.tree_map(lambda a: a.reshape(num_seeds, num_ratios, *a.shape[1:]), out)
 
 

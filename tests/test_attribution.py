@@ -92,6 +92,24 @@ def test_cli_explain_rejects_bad_flags_before_training(capsys):
     assert "--retrain-ratios must be >= 2" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags", [[], ["--retrain-sequential"]])
+def test_cli_explain_passes_its_retrain_flags(flags, monkeypatch):
+    seen = {}
+
+    def stop(comparison, *, options, **kwargs):
+        seen["options"] = options
+        raise KeyboardInterrupt
+
+    class Trained:
+        warnings = ()
+
+    monkeypatch.setattr(compare, "compare", lambda *args, **kwargs: Trained())
+    monkeypatch.setattr(attribution, "attribute", stop)
+    assert cli.main(["explain", "--retrain-ratios", "11", *flags]) == 130
+    assert seen["options"].retrain_ratios == 11
+    assert seen["options"].retrain_sequential is bool(flags)
+
+
 def test_cli_searches_are_the_library_ones():
     assert cli.L1_BODY_SEARCHES == predict.L1_BODY_SEARCHES
 

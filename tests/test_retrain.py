@@ -128,6 +128,19 @@ def test_vmapped_equals_single_call_and_python_loop(mlp_run, digits):
         float(loss_fn(got, (digits.x_test, digits.y_test))), rel=1e-5)
 
 
+def test_sequential_equals_vmapped(mlp_run, digits):
+    # every (seed, ratio) at its own place: the grid runs one ratio after the other
+    net, params_seeds, result = mlp_run
+    one_by_one = retrain.retrain(net, params_seeds, digits, GRID, l1=L1, steps=STEPS,
+                                 sequential=True)
+    for name in ("objective", "train_loss", "test_accuracy", "oneshot_objective"):
+        np.testing.assert_allclose(getattr(one_by_one, name), getattr(result, name),
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
+    for a, b in zip(jax.tree_util.tree_leaves(one_by_one.params),
+                    jax.tree_util.tree_leaves(result.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def linear_run(digits):
     """Multinomial logistic regression (convex F): w* after 1000 Adam steps, and the same w*
@@ -279,6 +292,8 @@ def test_retrain_bad_input(digits):
         call(learning_rate=0.0)
     with pytest.raises(ValueError, match="method must be one of"):
         call(method="random")
+    with pytest.raises(TypeError, match="sequential must be True or False"):
+        call(sequential=1)
     with pytest.raises(TypeError, match="dataset must be"):
         retrain.retrain(net, seeds, (digits.x_train, digits.y_train), [0.5], l1=L1)
     with pytest.raises(TypeError, match="l1"):

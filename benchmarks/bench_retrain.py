@@ -29,7 +29,7 @@ RATIOS = np.linspace(0.0, 1.0, 51)
 
 def _case(dataset_name, arch, steps, repeats):
     dataset = data.load(dataset_name)
-    net = nets.parse_arch(arch, input_shape=dataset.input_shape, num_classes=10)
+    net = nets.parse_arch(arch, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
     params = jax.tree_util.tree_map(lambda w: w[None], net.init(key=jax.random.key(0)))
 
     def run(sequential):

@@ -32,6 +32,13 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
     return value
 
 
+def boolean(name: str, value) -> bool:
+    """Return ``value`` after checking it is ``True`` or ``False`` (not 0/1, not None)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def positive_int(name: str, value) -> int:
     """Return ``value`` as ``int`` after checking it is an integer >= 1."""
     return integer(name, value, minimum=1)

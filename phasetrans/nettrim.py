@@ -167,8 +167,7 @@ def solve_layer(x, y, *, epsilon, linear: bool = False, rho: float = 1.0, tol=No
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"x and y must have one row per sample, the same number of rows; got x "
                          f"of shape {x.shape} and y of shape {y.shape}")
-    if not isinstance(linear, bool):
-        raise TypeError(f"linear must be True or False, got {linear!r}")
+    linear = _checks.boolean("linear", linear)
     if not linear and np.any(np.asarray(y) < 0):
         raise ValueError("y must be >= 0 for a ReLU layer (the post-activation outputs "
                          "relu(x W + b)); pass linear=True for the linear read-out")

@@ -173,8 +173,7 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
     learning_rate = _checks.real("learning_rate", learning_rate, positive=True)
     _checks.one_of("method", method, METHODS)
     tol = _checks.real("tol", tol, nonnegative=True)
-    if not isinstance(sequential, bool):
-        raise TypeError(f"sequential must be True or False, got {sequential!r}")
+    sequential = _checks.boolean("sequential", sequential)
     mesh = mesh_for(devices)
     _checks.finite("params_seeds", params_seeds)
     num_seeds = prune._num_seeds(net, params_seeds)

@@ -271,6 +271,8 @@ def test_solve_layer_rejects_bad_input():
         nettrim.solve_layer(x, y, epsilon=1.0, max_iters=0)
     with pytest.raises(ValueError, match="rho must be > 0"):
         nettrim.solve_layer(x, y, epsilon=1.0, rho=0.0)
+    with pytest.raises(TypeError, match="linear must be True or False"):
+        nettrim.solve_layer(x, y, epsilon=1.0, linear=1)
 
 
 def test_prune_rejects_bad_input(mlp):

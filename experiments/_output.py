@@ -16,11 +16,37 @@ from collections.abc import Callable, Sequence
 from phasetrans import _io
 
 RESULTS = pathlib.Path("results")
+TRAININGS = {"stationary": {}, "budget_2000": {"steps": 2000, "optimizer": "adam"}}
+"""How an experiment trains its networks (``compare.compare`` keywords): to a stationary point
+of F (the default since the premise check), or the fixed budget of 2000 full-batch Adam steps
+that every result before it used; those rows are kept in ``results/<name>/budget_2000/``."""
 
 
-def directory(name: str, *, quick: bool) -> pathlib.Path:
-    """``results/<name>`` (or its ``quick`` subfolder), created if missing."""
-    path = RESULTS / name / "quick" if quick else RESULTS / name
+def add_training_flag(parser) -> None:
+    """``--training``: which of :data:`TRAININGS` (default ``stationary``)."""
+    parser.add_argument("--training", choices=tuple(TRAININGS), default="stationary",
+                        help="train to stationarity (default) or the fixed 2000-step Adam "
+                             "budget of the earlier results (into results/<name>/budget_2000/)")
+
+
+def premise_cell(row) -> str:
+    """A table cell for the premise check: 'yes'/'no' (w* a minimum of F at the scale of eps)
+    with the largest decrease of F under further optimisation in eps, and the training steps;
+    '—' for rows computed before the check existed."""
+    s = row.get("stationarity")
+    if s is None:
+        return "—"
+    steps = s["training"]["steps"]
+    taken = "" if steps is None else f", {min(steps)}–{max(steps)} steps"
+    return (f"{'yes' if s['is_minimum'] else 'no'} ({s['max_decrease_in_epsilon']:.2g} ε"
+            f"{taken})")
+
+
+def directory(name: str, *, quick: bool, training: str = "stationary") -> pathlib.Path:
+    """``results/<name>`` (``results/<name>/<training>`` for a training other than
+    ``stationary``; its ``quick`` subfolder for a quick run), created if missing."""
+    path = RESULTS / name if training == "stationary" else RESULTS / name / training
+    path = path / "quick" if quick else path
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -469,7 +469,8 @@ def _width_command(subparsers) -> argparse.ArgumentParser:
 
 # -------------------------------------------------------------------------------- predict
 
-_PREDICT_DEFAULTS = {"dataset": "digits", "steps": 2000}
+_PREDICT_DEFAULTS = {"dataset": "digits", "max_steps": 50000, "check_every": 500}
+OPTIMIZERS = ("prox-adam", "adam", "sgd")  # phasetrans.train.OPTIMIZERS (a test keeps them equal)
 L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")  # phasetrans.predict.L1_BODY_SEARCHES
 # explain's l1-body Monte Carlo: half the samples, the search started at the ellipsoid's
 # prediction (predict.L1BodyOptions), so that its default run stays within ~3 minutes at D ~ 1200
@@ -490,10 +491,21 @@ def _check_predict_flags(args) -> list[str]:
     _integer("--seeds", args.seeds, minimum=1, maximum=MAX_COUNT)
     _seed(args.seed)
     if args.params is not None:
-        _not_given("--steps", args.steps, "with --params: the networks are loaded, not trained")
-    if args.steps is None:
-        args.steps = _PREDICT_DEFAULTS["steps"]
-    _integer("--steps", args.steps, minimum=1, maximum=MAX_COUNT)
+        for flag, value in (("--steps", args.steps), ("--max-steps", args.max_steps),
+                            ("--optimizer", args.optimizer)):
+            _not_given(flag, value, "with --params: the networks are loaded, not trained")
+    if args.steps is not None:
+        _integer("--steps", args.steps, minimum=1, maximum=MAX_COUNT)
+        _not_given("--max-steps", args.max_steps, "with --steps: a fixed budget has no cap")
+    if args.max_steps is None:
+        args.max_steps = _PREDICT_DEFAULTS["max_steps"]
+    check_every = _PREDICT_DEFAULTS["check_every"]
+    _integer("--max-steps", args.max_steps, minimum=check_every, maximum=MAX_COUNT)
+    if args.max_steps % check_every:
+        raise UsageError(f"--max-steps must be a multiple of {check_every} (the stop rule is "
+                         f"checked every {check_every} steps), got {args.max_steps}")
+    if args.optimizer is None:
+        args.optimizer = OPTIMIZERS[0]
     _real("--floor", args.floor, positive=True)
     if args.epsilon is not None:
         _real("--epsilon", args.epsilon, positive=True)
@@ -587,7 +599,7 @@ def _comparison(args):
     """Check every flag and input file of ``predict``/``explain``, then train (or load),
     predict and prune: the :class:`phasetrans.compare.Comparison`."""
     notes = _check_predict_flags(args)
-    from phasetrans import compare, nets, predict
+    from phasetrans import compare, nets, predict, stationarity
 
     ds = _load_predict_data(args)
     with _reported_as("--arch"):
@@ -610,7 +622,11 @@ def _comparison(args):
     try:
         comparison = compare.compare(
             ds, arch=args.arch, l1=args.l1, num_seeds=args.seeds, seed=args.seed,
-            steps=args.steps, epsilon=args.epsilon,
+            steps=args.steps, optimizer=args.optimizer,
+            stop=None if args.steps is not None else stationarity.StopRule(
+                window=2000 if args.max_steps >= 2000 else args.max_steps,
+                max_steps=args.max_steps),
+            epsilon=args.epsilon,
             spectrum_options=predict.SpectrumOptions(method=args.spectrum),
             ellipsoid_options=predict.EllipsoidOptions(
                 max_dim=predict.EllipsoidOptions().max_dim if monte_carlo else 0),
@@ -729,8 +745,19 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
     parser.add_argument("--seed", type=int, default=0,
                         help=f"PRNG seed, an integer in [0, {MAX_SEED}]")
     parser.add_argument("--steps", type=int,
-                        help="full-batch Adam steps (iterations) >= 1; not with --params "
-                             f"(default: {_PREDICT_DEFAULTS['steps']})")
+                        help="a fixed budget of full-batch training steps >= 1 instead of "
+                             "training until w* is a stationary point of F; not with --params "
+                             "(default: none, train to stationarity; the results before the "
+                             "premise check used --steps 2000 --optimizer adam)")
+    parser.add_argument("--max-steps", type=int,
+                        help="cap on the steps of training to stationarity, a multiple of "
+                             f"{_PREDICT_DEFAULTS['check_every']} (a seed that reaches it is "
+                             "reported as not converged); not with --steps or --params "
+                             f"(default: {_PREDICT_DEFAULTS['max_steps']})")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS,
+                        help="training optimiser: proximal Adam (exact zeros; its fixed points "
+                             "are the stationary points of F) or optax Adam/SGD on F's "
+                             f"subgradient; not with --params (default: {OPTIMIZERS[0]})")
     parser.add_argument("--spectrum", choices=("exact", "slq"), default="exact",
                         help="Hessian spectrum: dense and exact (networks of at most "
                              "5000 parameters) or stochastic Lanczos quadrature")

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax.flatten_util import ravel_pytree
 
 from phasetrans import _checks, nets, train
@@ -337,7 +338,7 @@ def _seed_ratio_map(fn, shared, params_seeds, grid, *, mesh, sequential=False):
 @functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 9))
 def _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, keys, mesh):
     loss_fn = nets.cross_entropy(net.apply)
-    tx = train.OPTIMIZERS["adam"](lr)
+    tx = optax.adam(lr)
     prunable = jax.tree_util.tree_unflatten(frozen[0], frozen[1])
 
     metrics = functools.partial(_metrics, net)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasetrans import attribution, closed_forms
+from phasetrans import attribution, closed_forms, stationarity
 from phasetrans.compare import Comparison
 from phasetrans.estimate import SolverInfo
 
@@ -50,6 +50,41 @@ def _mean_sensitivity(per_seed_rows) -> list[dict]:
                      "epsilon_scale": group[0]["epsilon_scale"],
                      "predicted_removal_ratio": float(np.mean(values))})
     return rows
+
+
+def stationarity_json(c: Comparison) -> dict:
+    """``stationarity`` of every JSON document: how the networks were trained and how close
+    each w* is to a minimum of F (:mod:`phasetrans.stationarity`, measures (a) and (b))."""
+    per_seed = [s.to_dict() for s in c.stationarity]
+    minimum = all(s.is_minimum for s in c.stationarity)
+    return {
+        "training": c.training,
+        "is_minimum": minimum,
+        "verdict": ("w* is a minimum of F at the scale of eps on every seed (no further "
+                    "optimisation lowers F by more than eps)" if minimum
+                    else stationarity.NOT_A_MINIMUM),
+        "max_decrease_in_epsilon": max(s.decrease_in_epsilon for s in c.stationarity),
+        "max_relative_subgradient": max(s.relative_subgradient for s in c.stationarity),
+        "measures": {"relative_subgradient": "||min-norm subgradient of F|| / ||grad L|| at w*",
+                     "decrease_in_epsilon": "(F(w*) - lowest F in further_steps more steps of "
+                                            "optimizer from w*) / eps"},
+        "per_seed": per_seed}
+
+
+def premise_line(document: dict) -> str:
+    """One line of a readable summary: is the premise (w* minimises F) met, with the numbers."""
+    s = document["stationarity"]
+    t = s["training"]
+    if t["steps"] is None:
+        how = t["rule"]
+    else:
+        converged = sum(map(bool, t["converged"]))
+        how = (f"{t['optimizer']}, {min(t['steps'])}-{max(t['steps'])} steps, stop rule met on "
+               f"{converged} of {len(t['converged'])} seeds")
+    head = "premise holds" if s["is_minimum"] else "PREMISE FAILS"
+    return (f"  {head}: {s['verdict']} (trained with {how}; further optimisation lowers F by "
+            f"up to {s['max_decrease_in_epsilon']:.2f} eps; subgradient up to "
+            f"{s['max_relative_subgradient']:.2f} of ||grad L||)")
 
 
 def verdict(predicted: float, interval, empirical: float, window: float) -> str:
@@ -109,6 +144,7 @@ def comparison_json(c: Comparison) -> dict:
         "sensitivity": _mean_sensitivity([p.sensitivity for p in predictions]),
         "mc_prediction": mc,
         "trace_hessian": [p.spectrum["trace"] for p in predictions],
+        "stationarity": stationarity_json(c),
         "warnings": list(c.warnings),
     }
 
@@ -139,7 +175,7 @@ def summary_lines(document: dict) -> list[str]:
               f"  empirical, one-shot (accuracy >= unpruned, first failure): "
               f"{emp['accuracy']:.3f}; loss <= unpruned + eps: "
               + ("n/a" if emp["loss"] is None else f"{emp['loss']:.3f}"),
-              f"  verdict: {d['verdict']}"]
+              f"  verdict: {d['verdict']}", premise_line(d)]
     lines += [f"  warning: {w}" for w in d["warnings"]]
     return lines
 
@@ -158,6 +194,7 @@ def attribution_json(a) -> dict:
             "stages": attribution.stages(a),
             "solver_info": {name: info.to_dict() for name, info in a.info.items()},
             "retrain_converged_fraction": a.retrain_converged,
+            "stationarity": stationarity_json(c),
             "warnings": list(c.warnings)}
 
 
@@ -184,6 +221,7 @@ def attribution_lines(document: dict) -> list[str]:
         else:
             mark = "" if stage["within_window"] else " *"
             lines.append(f"    {stage['meaning']}: {stage['difference']:+.3f}{mark}")
+    lines.append(premise_line(d))
     lines += [f"  warning: {w}" for w in d["warnings"]]
     return lines
 
@@ -204,7 +242,7 @@ def methods_json(m) -> dict:
         "unpruned_test_accuracy": np.asarray(c.sweep.unpruned_test_accuracy).tolist(),
         "criterion": f"test accuracy >= unpruned - {m.accuracy_tol} (first failure)",
         "nettrim": {"epsilon": m.nettrim_epsilon, "variant": m.nettrim_variant},
-        "methods": {}, "warnings": list(c.warnings)}
+        "methods": {}, "stationarity": stationarity_json(c), "warnings": list(c.warnings)}
     for name, curve in m.curves.items():
         s = curve.sweep
         points = [{"removal_ratio": float(p),
@@ -239,5 +277,6 @@ def methods_lines(document: dict) -> list[str]:
         flag = "" if entry.get("converged", True) else "  (Net-Trim ADMM NOT converged)"
         lines.append(f"  {name:<10} {fmt(entry['threshold']):>7} "
                      f"{fmt(entry['effective_threshold']):>9}{flag}")
+    lines.append(premise_line(d))
     lines += [f"  warning: {w}" for w in d["warnings"]]
     return lines

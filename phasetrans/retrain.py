@@ -21,7 +21,7 @@ x_p = M_p ⊙ w* of V_p. This module measures both:
 eps, L <= L* + eps (pruning lowers lam ||w||_1, so the two differ) and test accuracy >= the
 unpruned one (the criterion of the [ZZSL] official code).
 
-Optimiser: full-batch Adam (``train.OPTIMIZERS["adam"]``, optax) on F, the mask held fixed: the
+Optimiser: full-batch Adam (``optax.adam``) on F, the mask held fixed: the
 gradient is masked and after every step the pruned coordinates are set to exactly 0. Adam is not
 monotone, so the iterate with the lowest F among x_p, x_1, ..., x_steps is returned (hence retrained
 F <= one-shot F by construction). Why Adam and not proximal gradient (ISTA with a backtracking line
@@ -200,7 +200,7 @@ def _retrain(net, params_seeds, arrays, grid, method, frozen, steps, l1, learnin
     loss_fn = nets.cross_entropy(net.apply)
     prunable = jax.tree_util.tree_unflatten(frozen[0], frozen[1])
     objective = train.objective(net, l1, prunable)
-    tx = train.OPTIMIZERS["adam"](learning_rate)
+    tx = optax.adam(learning_rate)
     window = max(1, math.ceil(_WINDOW * steps))
 
     def evaluate(arrays, params):

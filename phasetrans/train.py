@@ -1,9 +1,21 @@
 """Training with an l1 penalty (the first step of LOMP [ZZSL sec. 5]), vmappable over seeds.
 
-Objective: F(w) = L(w) + l1 * sum over prunable leaves of |w|, with L the mean cross-entropy of
-the training set (full batch) or of a random mini-batch per step. Optimiser: optax Adam or SGD.
-The whole loop is one ``lax.scan``; ``train_seeds`` vmaps it over keys, so S seeds are one
-compiled call.
+Objective: F(w) = L(w) + l1 * sum over prunable leaves of |w|, with L the mean loss of the
+training set (full batch) or of a random mini-batch per step. Optimisers:
+
+- ``"prox-adam"`` (default): Adam on grad L followed by the proximal step of the l1 term in
+  Adam's own metric, w <- soft(w - a m^/(sqrt(v^) + e), a l1 / (sqrt(v^) + e)) per coordinate
+  (ProxGen: Yun, Lozano, Yang, "Adaptive Proximal Gradient Methods for Structured Neural
+  Networks", NeurIPS 2021, sec. 3). It sets exact zeros, and its fixed points are exactly the
+  stationary points of F;
+- ``"adam"``, ``"sgd"``: optax on the subgradient of F (the l1 term's sign); they never set
+  exact zeros and hover around a minimum (the budget of every result before the premise check).
+
+Training runs either a fixed number of ``steps`` (one ``lax.scan``) or until a
+:class:`phasetrans.stationarity.StopRule` holds (the default: F has stopped decreasing and its
+minimum-norm subgradient is small, with a step cap); ``train_seeds`` vmaps either over keys,
+so S seeds are one compiled call. :func:`check_stationarity` measures how close any trained
+point is to a minimum of F (measures (a) and (b) of :mod:`phasetrans.stationarity`).
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -18,17 +31,32 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from phasetrans import _checks, _io, nets
+from phasetrans import _checks, _io, nets, stationarity
 from phasetrans.data import Dataset
 
-OPTIMIZERS = {"adam": optax.adam, "sgd": optax.sgd}
+OPTIMIZERS = ("prox-adam", "adam", "sgd")
+ADAM_B2, ADAM_EPS = 0.999, 1e-8  # optax's Adam defaults, which prox-adam's metric uses
+FURTHER_STEPS = 2000
+"""Default further steps of measure (b) in :func:`check_stationarity` (as many as the fixed
+training budget of every result before the premise check)."""
 
 
 class TrainResult(NamedTuple):
-    """``params`` after training and the objective F per step, ``loss_history`` (steps,)."""
+    """What training returns.
+
+    Attributes:
+        params: the trained parameters.
+        loss_history: F per step, (steps,), for a fixed budget; F at each check of the stop
+            rule, (max_steps // check_every,), NaN after the last check, otherwise.
+        steps: the optimisation steps taken.
+        converged: whether the stop rule held when training ended (for a fixed budget: whether
+            it holds at the end, evaluated with the default :class:`StopRule`).
+    """
 
     params: object
     loss_history: jax.Array
+    steps: jax.Array
+    converged: jax.Array
 
 
 def l1_norm(params, prunable) -> jax.Array:
@@ -46,82 +74,265 @@ def default_prunable(params):
 
 def objective(net: nets.Network, l1: float, prunable):
     """``F(params, (x, y)) = cross-entropy + l1 * ||prunable weights||_1``."""
-    loss_fn = nets.cross_entropy(net.apply)
+    return _penalised(nets.cross_entropy(net.apply), l1, prunable)
 
+
+def _penalised(loss_fn, l1, prunable):
     def f(params, batch):
         return loss_fn(params, batch) + l1 * l1_norm(params, prunable)
 
     return f
 
 
-def _check_config(dataset, l1, steps, learning_rate, batch_size, optimizer):
+def soft_threshold(x, threshold):
+    """sign(x) max(|x| - threshold, 0): the proximal map of threshold * |.| (exact zeros)."""
+    return jnp.sign(x) * jnp.maximum(jnp.abs(x) - threshold, 0.0)
+
+
+def prox_adam(learning_rate: float, *, l1: float, prunable) -> optax.GradientTransformation:
+    """Proximal Adam for L + l1 ||prunable||_1: feed it grad L, not the subgradient of F.
+
+    The update moves ``params`` to soft(w + u, a l1 / (sqrt(v^) + e)) on the prunable leaves,
+    u = -a m^ / (sqrt(v^) + e) Adam's step, v^ its bias-corrected second moment (ProxGen,
+    Yun et al. NeurIPS 2021, sec. 3); other leaves take the plain Adam step. A coordinate the
+    prox zeroes is exactly 0 after ``optax.apply_updates`` (w + (0 - w) == 0 in floating point).
+    """
+    base = optax.scale_by_adam(b2=ADAM_B2, eps=ADAM_EPS)
+
+    def update(grads, state, params):
+        directions, state = base.update(grads, state, params)
+        correction = 1.0 - ADAM_B2 ** state.count.astype(jnp.float32)
+
+        def leaf(w, direction, nu, penalised):
+            step = -learning_rate * direction
+            if not penalised:
+                return step
+            threshold = learning_rate * l1 / (jnp.sqrt(nu / correction) + ADAM_EPS)
+            return soft_threshold(w + step, threshold) - w
+
+        return jax.tree_util.tree_map(leaf, params, directions, state.nu, prunable), state
+
+    return optax.GradientTransformation(base.init, update)
+
+
+def _optimizer(name, learning_rate, l1, prunable):
+    if name == "prox-adam":
+        return prox_adam(learning_rate, l1=l1, prunable=prunable)
+    return {"adam": optax.adam, "sgd": optax.sgd}[name](learning_rate)
+
+
+def _check_options(l1, steps, stop, learning_rate, optimizer):
+    _checks.real("l1", l1, nonnegative=True)
+    if steps is not None and stop is not None:
+        raise ValueError("give steps (a fixed budget) or stop (a StopRule), not both")
+    if steps is not None:
+        _checks.positive_int("steps", steps)
+        stop = None
+    else:
+        if stop is None:
+            stop = stationarity.StopRule()
+        if not isinstance(stop, stationarity.StopRule):
+            raise TypeError(f"stop must be a phasetrans.stationarity.StopRule or None, got "
+                            f"{type(stop).__name__}")
+        stop = stop.validate()
+    _checks.real("learning_rate", learning_rate, positive=True)
+    _checks.one_of("optimizer", optimizer, OPTIMIZERS)
+    return stop
+
+
+def minimise(loss_fn: Callable, params, data, *, l1: float, prunable=None,
+             steps: int | None = None, stop: stationarity.StopRule | None = None,
+             learning_rate: float = 3e-3, batch_size: int | None = None,
+             optimizer: str = "prox-adam", key=None) -> TrainResult:
+    """Minimise F = ``loss_fn(params, batch)`` + l1 ||prunable leaves||_1 from ``params``.
+
+    Args:
+        loss_fn: (params, (x, y)) -> mean loss L.
+        params: the starting point (any pytree of float arrays).
+        data: the training set (x, y), leading example axis.
+        l1: lambda >= 0. prunable: bool pytree of penalised leaves (default: ``ndim >= 2``).
+        steps: a fixed budget; or ``stop`` (default when neither is given: ``StopRule()``),
+            train until F is stationary by that rule (see :class:`TrainResult`).
+        learning_rate: default 3e-3. optimizer: one of :data:`OPTIMIZERS` (default
+            ``"prox-adam"``).
+        batch_size: None (default) for full-batch steps, else examples per random mini-batch
+            (then ``key`` is required; the stop rule is evaluated on the full set).
+    """
+    stop = _check_options(l1, steps, stop, learning_rate, optimizer)
+    count = _checks.num_examples("data", data)
+    prunable = default_prunable(params) if prunable is None else prunable
+    if jax.tree_util.tree_structure(prunable) != jax.tree_util.tree_structure(params):
+        raise ValueError("prunable must be a pytree of bools with the structure of params, got "
+                         f"{jax.tree_util.tree_structure(prunable)}")
+    if batch_size is not None:
+        _checks.integer("batch_size", batch_size, minimum=1, maximum=count)
+        key = _checks.prng_key("key", key)
+    else:
+        key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
+    _checks.finite("params", params)
+    leaves, treedef = jax.tree_util.tree_flatten(prunable)
+    return _minimise(loss_fn, params, tuple(data), key, (treedef, tuple(map(bool, leaves))), l1,
+                     steps, stop, learning_rate, batch_size, optimizer)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 6, 7, 9, 10))
+def _minimise(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, batch_size,
+              optimizer):
+    prunable = jax.tree_util.tree_unflatten(*prunable)  # (treedef, bools): hashable for jit
+    return _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate,
+                batch_size, optimizer)
+
+
+def _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, batch_size,
+         optimizer):
+    """The traceable training loop behind :func:`minimise` and :func:`train`."""
+    x, y = data
+    f = _penalised(loss_fn, l1, prunable)
+    proximal = optimizer == "prox-adam"
+    opt = _optimizer(optimizer, learning_rate, l1, prunable)
+    differentiate = loss_fn if proximal else f
+
+    def step(carry, step_key):
+        params, opt_state = carry
+        if batch_size is None:
+            batch = (x, y)
+        else:
+            idx = jax.random.choice(step_key, x.shape[0], (batch_size,), replace=False)
+            batch = (x[idx], y[idx])
+        value, grads = jax.value_and_grad(differentiate)(params, batch)
+        if proximal:
+            value = value + l1 * l1_norm(params, prunable)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), value
+
+    def measure(params):
+        relative = stationarity.subgradient(loss_fn, params, (x, y), l1=l1,
+                                            prunable=prunable).relative
+        return f(params, (x, y)), relative
+
+    if stop is None:
+        (params, _), history = jax.lax.scan(step, (params, opt.init(params)),
+                                            jax.random.split(key, steps))
+        rule = stationarity.StopRule()
+        value, relative = measure(params)
+        before = history[max(steps - rule.window, 0)]
+        converged = (before - value <= rule.rtol * jnp.abs(value)) & (
+            relative <= rule.subgradient_rtol)
+        return TrainResult(params, history, jnp.asarray(steps), converged)
+
+    def advance(state):
+        params, opt_state, key = state
+        key, chunk_key = jax.random.split(key)
+        (params, opt_state), _ = jax.lax.scan(step, (params, opt_state),
+                                              jax.random.split(chunk_key, stop.check_every))
+        return params, opt_state, key
+
+    run = stationarity.run_until(stop, advance, lambda state: measure(state[0]),
+                                 (params, opt.init(params), key))
+    return TrainResult(run.state[0], run.history, run.steps, run.converged)
+
+
+def _check_config(dataset, l1, steps, stop, learning_rate, batch_size, optimizer):
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a phasetrans.data.Dataset, got {type(dataset).__name__}")
-    _checks.real("l1", l1, nonnegative=True)
-    _checks.positive_int("steps", steps)
-    _checks.real("learning_rate", learning_rate, positive=True)
+    stop = _check_options(l1, steps, stop, learning_rate, optimizer)
     if batch_size is not None:
         _checks.integer("batch_size", batch_size, minimum=1, maximum=len(dataset.y_train))
-    _checks.one_of("optimizer", optimizer, OPTIMIZERS)
+    return stop
 
 
-def train(net: nets.Network, dataset: Dataset, *, key, l1: float = 1e-4, steps: int = 2000,
+def train(net: nets.Network, dataset: Dataset, *, key, l1: float = 1e-4,
+          steps: int | None = None, stop: stationarity.StopRule | None = None,
           learning_rate: float = 3e-3, batch_size: int | None = None,
-          optimizer: str = "adam") -> TrainResult:
-    """Initialise with ``key`` and minimise the l1-regularised loss for ``steps`` steps.
+          optimizer: str = "prox-adam") -> TrainResult:
+    """Initialise with ``key`` and minimise the l1-regularised cross-entropy.
 
     Args:
         net: a :class:`phasetrans.nets.Network`.
         dataset: training data (``x_train``, ``y_train`` are used).
         key: PRNG key for initialisation and mini-batches (keyword-only, required).
         l1: penalty strength lambda >= 0 on the weights (``ndim >= 2`` leaves); default 1e-4.
-        steps, learning_rate, optimizer: optax ``"adam"`` (default) or ``"sgd"``.
+        steps: a fixed budget of steps; default None: train until ``stop`` holds.
+        stop: the :class:`phasetrans.stationarity.StopRule` (default ``StopRule()``: F
+            stationary, at most 50 000 steps); not with ``steps``.
+        learning_rate: default 3e-3; optimizer: one of :data:`OPTIMIZERS` (default
+            ``"prox-adam"``, the one that reaches stationarity, see the module docstring).
         batch_size: None (default) for full-batch steps, else examples per random mini-batch.
     """
     key = _checks.prng_key("key", key)
-    _check_config(dataset, l1, steps, learning_rate, batch_size, optimizer)
-    return _train(net, dataset.x_train, dataset.y_train, key, l1, steps, learning_rate,
+    stop = _check_config(dataset, l1, steps, stop, learning_rate, batch_size, optimizer)
+    return _train(net, dataset.x_train, dataset.y_train, key, l1, steps, stop, learning_rate,
                   batch_size, optimizer)
 
 
 def train_seeds(net: nets.Network, dataset: Dataset, *, keys, **options) -> TrainResult:
-    """:func:`train` for a batch of keys (S,) in one jitted, vmapped call; leading axis S."""
+    """:func:`train` for a batch of keys (S,) in one jitted, vmapped call; leading axis S (each
+    seed stops at its own check of the stop rule)."""
     keys = jnp.asarray(keys)
     if keys.ndim != 1 or not jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
         raise TypeError("keys must be a 1-D batch of typed keys, e.g. "
                         "jax.random.split(jax.random.key(0), 3)")
-    full = dict(l1=1e-4, steps=2000, learning_rate=3e-3, batch_size=None, optimizer="adam")
+    full = dict(l1=1e-4, steps=None, stop=None, learning_rate=3e-3, batch_size=None,
+                optimizer="prox-adam")
     unknown = set(options) - set(full)
     if unknown:
         raise TypeError(f"unknown training options {sorted(unknown)}; allowed {sorted(full)}")
     full.update(options)
-    _check_config(dataset, **full)
-    run = jax.vmap(_train, in_axes=(None, None, None, 0, None, None, None, None, None))
+    full["stop"] = _check_config(dataset, **full)
+    run = jax.vmap(_train, in_axes=(None, None, None, 0, None, None, None, None, None, None))
     return run(net, dataset.x_train, dataset.y_train, keys, full["l1"], full["steps"],
-               full["learning_rate"], full["batch_size"], full["optimizer"])
+               full["stop"], full["learning_rate"], full["batch_size"], full["optimizer"])
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 7, 8))
-def _train(net, x, y, key, l1, steps, learning_rate, batch_size, optimizer):
+@functools.partial(jax.jit, static_argnums=(0, 5, 6, 8, 9))
+def _train(net, x, y, key, l1, steps, stop, learning_rate, batch_size, optimizer):
     init_key, batch_key = jax.random.split(key)
     params = net.init(key=init_key)
-    f = objective(net, l1, default_prunable(params))
-    opt = OPTIMIZERS[optimizer](learning_rate)
+    return _run(nets.cross_entropy(net.apply), params, (x, y), batch_key,
+                default_prunable(params), l1, steps, stop, learning_rate, batch_size, optimizer)
 
-    def step(state, step_key):
-        params, opt_state = state
-        if batch_size is None:
-            batch = (x, y)
-        else:
-            idx = jax.random.choice(step_key, x.shape[0], (batch_size,), replace=False)
-            batch = (x[idx], y[idx])
-        value, grads = jax.value_and_grad(f)(params, batch)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), value
 
-    (params, _), history = jax.lax.scan(step, (params, opt.init(params)),
-                                        jax.random.split(batch_key, steps))
-    return TrainResult(params, history)
+def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: float,
+                       prunable=None, further_steps: int = FURTHER_STEPS,
+                       learning_rate: float = 3e-3, optimizer: str = "prox-adam"
+                       ) -> stationarity.Stationarity:
+    """How close ``params`` is to a minimum of F = L + l1 ||prunable||_1 (one network).
+
+    Measure (a): the minimum-norm subgradient of F at ``params`` (absolute and relative to
+    ||grad L||). Measure (b): the decrease of F over ``further_steps`` more full-batch steps of
+    ``optimizer`` from ``params`` (all weights free, fresh optimiser state; the smallest F on the
+    way counts), in units of ``epsilon``; above 1 eps, ``params`` is not a minimum at the scale
+    of the tolerance set S (see :mod:`phasetrans.stationarity`).
+
+    Args:
+        loss_fn: (params, (x, y)) -> mean training loss L. params: one network (no seed axis).
+        data: the training set (x, y). l1: lambda >= 0. epsilon: eps > 0 (the loss tolerance).
+        prunable: bool pytree of penalised leaves (default ``ndim >= 2``).
+        further_steps: default :data:`FURTHER_STEPS`; learning_rate: default 3e-3;
+        optimizer: default ``"prox-adam"``.
+    """
+    epsilon = _checks.real("epsilon", epsilon, positive=True)
+    further_steps = _checks.positive_int("further_steps", further_steps)
+    prunable = default_prunable(params) if prunable is None else prunable
+    further = minimise(loss_fn, params, data, l1=l1, prunable=prunable, steps=further_steps,
+                       learning_rate=learning_rate, optimizer=optimizer)
+    f = _penalised(loss_fn, l1, jax.tree_util.tree_map(bool, prunable))
+    data = tuple(data)
+    objective_value = float(f(params, data))
+    lowest = min(float(jnp.min(further.loss_history)), float(f(further.params, data)))
+    sub = stationarity.subgradient(loss_fn, params, data, l1=l1, prunable=prunable)
+    weights = [np.asarray(w) for w, keep in zip(jax.tree_util.tree_leaves(params),
+                                                jax.tree_util.tree_leaves(prunable),
+                                                strict=True) if keep]
+    total = sum(w.size for w in weights)
+    decrease = objective_value - lowest
+    return stationarity.Stationarity(
+        objective=objective_value, subgradient_norm=float(sub.norm),
+        gradient_norm=float(sub.gradient_norm), relative_subgradient=float(sub.relative),
+        further_objective=lowest, decrease=decrease, epsilon=epsilon,
+        decrease_in_epsilon=decrease / epsilon, is_minimum=decrease <= epsilon,
+        further_steps=further_steps, optimizer=optimizer, learning_rate=learning_rate,
+        zero_fraction=sum(int(np.sum(w == 0)) for w in weights) / max(total, 1))
 
 
 METADATA_KEY = "__metadata__"  # the params file's array holding the metadata as a JSON string

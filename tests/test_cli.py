@@ -93,6 +93,14 @@ ERROR_CASES = {
         (["--no-monte-carlo", "--l1-body-model-max-dim", "10"],
          "--l1-body-model-max-dim does not apply with --no-monte-carlo"),
         (["--params", "{tmp}/params.npz", "--steps", "10"], "--steps does not apply with --params"),
+        (["--params", "{tmp}/params.npz", "--optimizer", "adam"],
+         "--optimizer does not apply with --params"),
+        (["--params", "{tmp}/params.npz", "--max-steps", "1000"],
+         "--max-steps does not apply with --params"),
+        (["--steps", "10", "--max-steps", "1000"], "--max-steps does not apply with --steps"),
+        (["--max-steps", "700"], "--max-steps must be a multiple of 500"),
+        (["--max-steps", "0"], "--max-steps must be >= 500"),
+        (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice"),
         (["--params", "{tmp}/missing.npz"], "--params '{tmp}/missing.npz' does not exist"),
         (["--params", "{tmp}"], "--params '{tmp}' is not a file"),
         (["--params", "{tmp}/junk.npz"], "--params: params file"),
@@ -288,6 +296,14 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     l1 = out["mc_prediction"]["l1_body"]                 # D = 592 <= 1500: computed
     assert l1["converged"] and 0 <= l1["interval"][0] <= l1["removal_ratio"] <= l1["interval"][1]
     assert l1["num_samples"] == 4
+    premise = out["stationarity"]  # 300 Adam steps: not a minimum of F, and said so
+    assert premise["training"] == {"optimizer": "prox-adam", "learning_rate": 3e-3,
+                                   "rule": "fixed budget of 300 steps", "steps": [300, 300],
+                                   "converged": [False, False]}
+    assert not premise["is_minimum"] and premise["max_decrease_in_epsilon"] > 1
+    assert [s["decrease_in_epsilon"] > 1 for s in premise["per_seed"]] == [True, True]
+    assert sum("w* is not a minimum of F" in w for w in out["warnings"]) == 2
+    assert "w* is not a minimum of F" in captured.err
     assert figure.exists() and figure.stat().st_size > 10_000
     # the saved parameters reproduce the same prediction without training
     assert cli.main(["predict", "--arch", "8", "--seeds", "2", "--params", str(saved),
@@ -356,4 +372,5 @@ def test_cli_sweep_json_contract(tmp_path, capsys):
     assert cli.main(["sweep", "--arch", "8", "--seeds", "1", "--steps", "300", "--ratios", "3",
                      "--methods", "global"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert "predicted (width formula)" in lines[1] and lines[-1].split()[0] == "global"
+    assert "predicted (width formula)" in lines[1] and lines[4].split()[0] == "global"
+    assert "PREMISE FAILS" in lines[5]  # 300 Adam steps are not a minimum of F

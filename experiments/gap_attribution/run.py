@@ -3,8 +3,10 @@
     python -m experiments.gap_attribution.run [--quick] [--seeds 3] [--archs 16 cnn]
     python -m experiments.gap_attribution.plot          # -> figures/gap_attribution.png
 
-Each configuration trains ``--seeds`` networks, predicts (exact spectrum, eigenvalue treatment
-"abs"), prunes, and measures every step of the ladder (phasetrans.attribution): formula vs
+Each configuration trains ``--seeds`` networks (to a stationary point of F; ``--training
+budget_2000`` for the fixed budget of the earlier rows, kept in
+results/gap_attribution/budget_2000/), predicts (exact spectrum, eigenvalue treatment "abs"),
+prunes, and measures every step of the ladder (phasetrans.attribution): formula vs
 delta, random subspaces, exact support feasibility, masked retraining, one-shot criteria.
 Rows already in results.json for other configurations are kept, so a subset can be rerun.
 """
@@ -33,15 +35,16 @@ def table(rows) -> str:
              "retrain_F": "retr F", "retrain_L": "retr L", "retrain_accuracy": "retr acc",
              "oneshot_F": "1shot F", "oneshot_L": "1shot L", "oneshot_accuracy": "1shot acc",
              "oneshot_accuracy_official_rule": "1shot acc (official)"}
-    lines = ["| dataset | arch | λ | D | ±window | " + " | ".join(short[n] for n in names) + " |",
-             "|---" * (5 + len(names)) + "|"]
+    lines = ["| dataset | arch | λ | D | ±window | " + " | ".join(short[n] for n in names)
+             + " | w* a minimum? |", "|---" * (6 + len(names)) + "|"]
     for r in rows:
         cells = []
         for name in names:
             t = r["thresholds"][name]
             cells.append("—" if t is None or t["mean"] is None else f"{t['mean']:.2f}")
         lines.append(f"| {r['dataset']} | {r['arch']} | {r['l1']:g} | {r['num_params']} | "
-                     f"{r['window']['half_width']:.2f} | " + " | ".join(cells) + " |")
+                     f"{r['window']['half_width']:.2f} | " + " | ".join(cells)
+                     + f" | {_output.premise_cell(r)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -53,15 +56,17 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
     parser.add_argument("--archs", nargs="+", default=ARCHS)
     parser.add_argument("--l1s", nargs="+", type=float, default=L1S)
+    _output.add_training_flag(parser)
     args = parser.parse_args()
     configs = list(itertools.product(args.datasets, args.archs, args.l1s))
     seeds = args.seeds
     if args.quick:
         configs, seeds = [("digits", "16", 1e-4)], 1
-    out = _output.directory("gap_attribution", quick=args.quick)
+    out = _output.directory("gap_attribution", quick=args.quick, training=args.training)
 
     def compute(dataset, arch, l1):
-        comparison = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True)
+        comparison = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True,
+                                     **_output.TRAININGS[args.training])
         # one ratio at a time: the CNNs retrain 1.3-2.5x faster, the MLPs up to 1.5x slower
         options = attribution.AttributionOptions(retrain_sequential=arch == "cnn")
         return report.attribution_json(attribution.attribute(comparison, key=jax.random.key(1),

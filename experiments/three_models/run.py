@@ -33,8 +33,8 @@ def _predictions(row) -> dict:
 def table(rows) -> str:
     """Markdown: the three predictions (l1 body with its interval), empirical, |gaps|."""
     lines = ["| dataset | arch | λ | D | formula | MC ellipsoid | MC ℓ1 body [interval] | "
-             "empirical (acc) | empirical (loss) | best model |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "empirical (acc) | empirical (loss) | best model | w* a minimum? |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         pred, emp = _predictions(r), r["empirical_removal_ratio"]["accuracy"]
         lo, hi = r["mc_prediction"]["l1_body"]["interval"]
@@ -43,7 +43,8 @@ def table(rows) -> str:
             f"| {r['dataset']} | {r['arch']} | {r['l1']:g} | {r['num_params']} | "
             f"{pred['formula']:.3f} | {pred['ellipsoid']:.3f} | "
             f"{pred['l1_body']:.3f} [{lo:.3f}, {hi:.3f}] | {emp:.3f} | "
-            f"{r['empirical_removal_ratio']['loss']:.3f} | {best} |")
+            f"{r['empirical_removal_ratio']['loss']:.3f} | {best} | "
+            f"{_output.premise_cell(r)} |")
     gaps = {m: sum(abs(_predictions(r)[m] - r["empirical_removal_ratio"]["accuracy"])
                    for r in rows) / len(rows) for m in MODELS}
     lines.append("")
@@ -58,6 +59,7 @@ def main() -> None:
                         help="digits, one l1, one seed, into results/three_models/quick/")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--large", action="store_true", help="32-32 networks, one seed")
+    _output.add_training_flag(parser)
     args = parser.parse_args()
     configs = [(d, a, l1) for (d, a), l1 in itertools.product(
         LARGE if args.large else CONFIGS, L1S)]
@@ -66,13 +68,14 @@ def main() -> None:
         args.seeds = 1
     if args.quick:
         configs, args.seeds = [("digits", "16", 1e-4)], 1
-    out = _output.directory("three_models", quick=args.quick)
+    out = _output.directory("three_models", quick=args.quick, training=args.training)
     rows = []
     for dataset, arch, l1 in configs:
         start = time.perf_counter()
         row = report.comparison_json(compare.compare(
             dataset, arch=arch, l1=l1, num_seeds=args.seeds,
-            l1_body_options=predict.L1BodyOptions(max_dim=max_dim), progress=True))
+            l1_body_options=predict.L1BodyOptions(max_dim=max_dim), progress=True,
+            **_output.TRAININGS[args.training]))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
         print(f"{dataset} {arch} l1={l1:g}: {_predictions(row)} empirical "

@@ -1,6 +1,8 @@
 """``make demo``: the headline reproduction, quick version, on the bundled digits data.
 
-Trains 3 ℓ1-regularised MLPs (64-32-32-10) on sklearn's digits in one vmapped call, predicts
+Trains 3 ℓ1-regularised MLPs (64-32-32-10) on sklearn's digits in one vmapped call until each
+is a stationary point of F (proximal Adam and the default stop rule; every report then says how
+close each w* is to a minimum of F, the premise of the prediction), predicts
 their removal threshold (width formula with interval, sensitivity and the theory's window;
 Monte Carlo statistical dimension of the ellipsoid's cone), prunes each at 101 ratios and
 compares; then attributes the gap stage by stage (:func:`phasetrans.attribution.attribute`:

@@ -59,6 +59,11 @@ def main() -> None:
                         help="digits, one l1, one seed, into results/three_models/quick/")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--large", action="store_true", help="32-32 networks, one seed")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take the rows of predicted_vs_actual's results.json (same "
+                             "training): its compare() call with the default l1-body options "
+                             "(max_dim 1500) and 3 seeds is this run's, so nothing is "
+                             "recomputed; configurations missing there are computed")
     _output.add_training_flag(parser)
     args = parser.parse_args()
     configs = [(d, a, l1) for (d, a), l1 in itertools.product(
@@ -70,7 +75,16 @@ def main() -> None:
         configs, args.seeds = [("digits", "16", 1e-4)], 1
     out = _output.directory("three_models", quick=args.quick, training=args.training)
     rows = []
+    reusable = {}
+    if args.reuse and not args.large and not args.quick and args.seeds == 3:
+        source = _output.directory("predicted_vs_actual", quick=False, training=args.training)
+        reusable = {_output.config_key(r): r for r in _output.read_rows(source / "results.json")}
     for dataset, arch, l1 in configs:
+        if (dataset, arch, l1) in reusable:
+            rows.append(reusable[(dataset, arch, l1)])
+            print(f"{dataset} {arch} l1={l1:g}: reused from predicted_vs_actual", flush=True)
+            _output.write_rows(out, rows, table(rows), suffix=suffix)
+            continue
         start = time.perf_counter()
         row = report.comparison_json(compare.compare(
             dataset, arch=arch, l1=l1, num_seeds=args.seeds,

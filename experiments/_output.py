@@ -42,6 +42,23 @@ def premise_cell(row) -> str:
             f"{taken})")
 
 
+def plot_arguments(doc: str):
+    """The ``--training`` flag of a plot script (which results to draw), parsed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc)
+    add_training_flag(parser)
+    return parser.parse_args()
+
+
+def figure_path(name: str, training: str) -> pathlib.Path:
+    """``figures/<name>.png``, or ``figures/<name>_<training>.png`` for a training other than
+    ``stationary``; the folder is created if missing."""
+    path = pathlib.Path("figures") / (name if training == "stationary" else f"{name}_{training}")
+    path.parent.mkdir(exist_ok=True)
+    return path.with_suffix(".png")
+
+
 def directory(name: str, *, quick: bool, training: str = "stationary") -> pathlib.Path:
     """``results/<name>`` (``results/<name>/<training>`` for a training other than
     ``stationary``; its ``quick`` subfolder for a quick run), created if missing."""

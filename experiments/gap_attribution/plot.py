@@ -1,19 +1,17 @@
-"""figures/gap_attribution.png from results/gap_attribution/results.json (see run.py)."""
+"""figures/gap_attribution.png from results/gap_attribution/results.json (see run.py);
+``--training budget_2000``: the fixed-budget rows into figures/gap_attribution_budget_2000.png."""
 
 from __future__ import annotations
 
-import pathlib
-
+from experiments import _output
 from phasetrans import _io, plots
-
-RESULTS = pathlib.Path("results/gap_attribution/results.json")
-FIGURE = pathlib.Path("figures/gap_attribution.png")
 
 
 def main() -> None:
-    rows = _io.read_json(RESULTS)
-    FIGURE.parent.mkdir(exist_ok=True)
-    print(f"wrote {plots.ladders(rows, FIGURE)}")
+    training = _output.plot_arguments(__doc__).training
+    rows = _io.read_json(_output.directory("gap_attribution", quick=False, training=training)
+                         / "results.json")
+    print(f"wrote {plots.ladders(rows, _output.figure_path('gap_attribution', training))}")
 
 
 if __name__ == "__main__":

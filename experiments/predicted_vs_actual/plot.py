@@ -1,8 +1,7 @@
-"""Figures from results/predicted_vs_actual/results.json (see run.py)."""
+"""Figures from results/predicted_vs_actual/results.json (see run.py); ``--training
+budget_2000`` draws the fixed-budget rows into figures/*_budget_2000.png."""
 
 from __future__ import annotations
-
-import pathlib
 
 import matplotlib
 
@@ -10,10 +9,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from experiments import _output  # noqa: E402
 from phasetrans import _io  # noqa: E402
 
-RESULTS = pathlib.Path("results/predicted_vs_actual/results.json")
-FIGURES = pathlib.Path("figures")
 MARKERS = {"mlp": "o", "cnn": "s"}
 
 
@@ -85,10 +83,11 @@ def magnitude_and_sharpness(rows, path):
 
 
 def main() -> None:
-    rows = _io.read_json(RESULTS)
-    FIGURES.mkdir(exist_ok=True)
-    predicted_vs_actual(rows, FIGURES / "predicted_vs_actual.png")
-    magnitude_and_sharpness(rows, FIGURES / "magnitude_and_sharpness.png")
+    training = _output.plot_arguments(__doc__).training
+    rows = _io.read_json(_output.directory("predicted_vs_actual", quick=False,
+                                           training=training) / "results.json")
+    predicted_vs_actual(rows, _output.figure_path("predicted_vs_actual", training))
+    magnitude_and_sharpness(rows, _output.figure_path("magnitude_and_sharpness", training))
 
 
 if __name__ == "__main__":

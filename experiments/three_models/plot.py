@@ -1,18 +1,16 @@
-"""figures/three_models.png from results/three_models/results.json (see run.py)."""
+"""figures/three_models.png from results/three_models/results.json (see run.py); ``--training
+budget_2000``: the fixed-budget rows into figures/three_models_budget_2000.png."""
 
 from __future__ import annotations
-
-import pathlib
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from experiments import _output  # noqa: E402
 from phasetrans import _io  # noqa: E402
 
-RESULTS = pathlib.Path("results/three_models/results.json")
-FIGURE = pathlib.Path("figures/three_models.png")
 STYLE = {"formula": ("o", "C0", "width formula Σ rᵢ²/(R²+rᵢ²)"),
          "ellipsoid": ("s", "C1", "MC δ(cone), ellipsoid"),
          "l1_body": ("D", "C2", "MC δ(cone), ℓ1-induced body (±2 SEM)")}
@@ -60,10 +58,12 @@ def three_models(rows, path):
 
 
 def main() -> None:
-    rows = _io.read_json(RESULTS)
-    FIGURE.parent.mkdir(exist_ok=True)
-    three_models(rows, FIGURE)
-    print(f"wrote {FIGURE}")
+    training = _output.plot_arguments(__doc__).training
+    rows = _io.read_json(_output.directory("three_models", quick=False, training=training)
+                         / "results.json")
+    figure = _output.figure_path("three_models", training)
+    three_models(rows, figure)
+    print(f"wrote {figure}")
 
 
 if __name__ == "__main__":

@@ -56,3 +56,20 @@ def test_run_configs_keeps_rows_another_run_wrote_meanwhile(tmp_path, capsys):
     assert [(r["arch"], r["value"]) for r in rows] == [
         ("mlp-64-8-10", 3.0), ("mlp-64-16-10", 1.0), ("mlp-64-32-10", 5.0)]
     assert _output.read_rows(tmp_path / "results.json") == rows
+
+
+def test_training_variants_and_the_premise_cell(tmp_path, monkeypatch):
+    monkeypatch.setattr(_output, "RESULTS", tmp_path / "results")
+    assert _output.directory("e", quick=False, training="budget_2000") == (
+        tmp_path / "results" / "e" / "budget_2000")
+    assert _output.directory("e", quick=True, training="budget_2000").name == "quick"
+    assert _output.figure_path("e", "stationary").name == "e.png"
+    assert _output.figure_path("e", "budget_2000").name == "e_budget_2000.png"
+    assert _output.TRAININGS["budget_2000"] == {"steps": 2000, "optimizer": "adam"}
+    assert _output.premise_cell({}) == "—"  # rows from before the premise check
+    row = {"stationarity": {"is_minimum": False, "max_decrease_in_epsilon": 56.4,
+                            "training": {"steps": [2000, 2000]}}}
+    assert _output.premise_cell(row) == "no (56 ε, 2000–2000 steps)"
+    row["stationarity"].update(is_minimum=True, max_decrease_in_epsilon=0.0023,
+                               training={"steps": None})
+    assert _output.premise_cell(row) == "yes (0.0023 ε)"

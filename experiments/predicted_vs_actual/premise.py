@@ -5,7 +5,9 @@
 The rows of ``results/predicted_vs_actual/budget_2000/`` were computed before phasetrans checked
 whether w* minimises F, so this script retrains those networks exactly as they were (the same
 keys, 2000 full-batch Adam steps; training is deterministic on the CPU) and applies the premise
-check (``train.check_stationarity`` with each seed's eps from the old row). Beside it, the
+check (``train.check_stationarity`` with each seed's eps from the old row; a configuration
+already in ``results_premise.json`` keeps its check, so a rerun only fills in rows computed
+since). Beside it, the
 stationary rows of ``results/predicted_vs_actual/results.json`` (which carry their own check):
 steps, F, the decrease of F under 2000 further steps in eps, the relative subgradient, the
 exact zeros, the Hessian's negative / near-zero eigenvalue counts (exact spectrum, |lambda| <
@@ -81,6 +83,8 @@ def main() -> None:
     base = _output.RESULTS / "predicted_vs_actual"
     old = _output.read_rows(base / "budget_2000" / "results.json")
     new = {_output.config_key(r): r for r in _output.read_rows(base / "results.json")}
+    done = {_output.config_key(r): r["budget"]
+            for r in _output.read_rows(base / "results_premise.json")}
     rows = []
     for row in old:
         key = _output.config_key(row)
@@ -89,7 +93,7 @@ def main() -> None:
         rows.append({"dataset": row["dataset"], "arch": row["arch"], "l1": row["l1"],
                      "num_params": row["num_params"],
                      "steps": "—" if steps is None else f"{min(steps)}–{max(steps)}",
-                     "budget": _summary(row, budget_check(row)),
+                     "budget": done.get(key) or _summary(row, budget_check(row)),
                      "stationary": None if after is None
                      else _summary(after, after["stationarity"])})
         print(f"{key}: budget ΔF {rows[-1]['budget']['max_decrease_in_epsilon']:.3g} eps",

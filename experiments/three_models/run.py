@@ -63,7 +63,7 @@ def main() -> None:
                         help="take the rows of predicted_vs_actual's results.json (same "
                              "training): its compare() call with the default l1-body options "
                              "(max_dim 1500) and 3 seeds is this run's, so nothing is "
-                             "recomputed; configurations missing there are computed")
+                             "recomputed; configurations missing there are skipped")
     _output.add_training_flag(parser)
     args = parser.parse_args()
     configs = [(d, a, l1) for (d, a), l1 in itertools.product(
@@ -76,14 +76,20 @@ def main() -> None:
     out = _output.directory("three_models", quick=args.quick, training=args.training)
     rows = []
     reusable = {}
-    if args.reuse and not args.large and not args.quick and args.seeds == 3:
+    if args.reuse and (args.large or args.quick or args.seeds != 3):
+        parser.error("--reuse takes predicted_vs_actual's rows: 3 seeds, not --large/--quick")
+    if args.reuse:
         source = _output.directory("predicted_vs_actual", quick=False, training=args.training)
         reusable = {_output.config_key(r): r for r in _output.read_rows(source / "results.json")}
     for dataset, arch, l1 in configs:
-        if (dataset, arch, l1) in reusable:
-            rows.append(reusable[(dataset, arch, l1)])
-            print(f"{dataset} {arch} l1={l1:g}: reused from predicted_vs_actual", flush=True)
-            _output.write_rows(out, rows, table(rows), suffix=suffix)
+        if args.reuse:
+            found = reusable.get((dataset, arch, l1))
+            print(f"{dataset} {arch} l1={l1:g}: "
+                  + ("reused from predicted_vs_actual" if found else "not there: skipped"),
+                  flush=True)
+            if found:
+                rows.append(found)
+                _output.write_rows(out, rows, table(rows), suffix=suffix)
             continue
         start = time.perf_counter()
         row = report.comparison_json(compare.compare(

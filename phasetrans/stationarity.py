@@ -193,5 +193,4 @@ class Stationarity(NamedTuple):
                 f"by {self.decrease_in_epsilon:.1f} eps; train to stationarity)")
 
     def to_dict(self) -> dict:
-        return {name: (bool(v) if isinstance(v, bool) else v)
-                for name, v in self._asdict().items()}
+        return dict(self._asdict())

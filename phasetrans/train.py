@@ -127,7 +127,6 @@ def _check_options(l1, steps, stop, learning_rate, optimizer):
         raise ValueError("give steps (a fixed budget) or stop (a StopRule), not both")
     if steps is not None:
         _checks.positive_int("steps", steps)
-        stop = None
     else:
         if stop is None:
             stop = stationarity.StopRule()

@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from phasetrans import data, nets, retrain
+from phasetrans.problem import Problem
 
 CASES = (("mnist1d", "cnn"), ("digits", "cnn"), ("digits", "16"), ("mnist1d", "32-32"))
 RATIOS = np.linspace(0.0, 1.0, 51)
@@ -33,7 +34,8 @@ def _case(dataset_name, arch, steps, repeats):
     params = jax.tree_util.tree_map(lambda w: w[None], net.init(key=jax.random.key(0)))
 
     def run(sequential):
-        result = retrain.retrain(net, params, dataset, RATIOS, l1=1e-4, steps=steps,
+        result = retrain.retrain(Problem.from_network(net, params, dataset, l1=1e-4), RATIOS,
+                                 steps=steps,
                                  sequential=sequential)
         return jax.block_until_ready(result.objective)
 

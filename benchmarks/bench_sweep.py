@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from phasetrans import data, nets, prune, train
+from phasetrans.problem import Problem
 
 FC5 = (784, 1000, 600, 300, 100, 10)
 
@@ -49,7 +50,7 @@ def small_case(quick: bool) -> dict:
     grid = np.linspace(0, 1, num_ratios)
 
     def run_sweep():
-        out = prune.sweep(net, params, ds, grid)
+        out = prune.sweep(Problem.from_network(net, params, ds, l1=0.0), grid)
         jax.block_until_ready(out.test_accuracy)
         return out
 
@@ -228,7 +229,7 @@ def large_case(quick: bool, repeats: int) -> dict:
     grid = np.linspace(0, 1, num_ratios)
 
     def ours():
-        out = prune.sweep(net, params, ds, grid)
+        out = prune.sweep(Problem.from_network(net, params, ds, l1=0.0), grid)
         jax.block_until_ready(out)
         return out
 

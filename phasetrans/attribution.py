@@ -71,17 +71,21 @@ STAGES = (
 class Threshold(NamedTuple):
     """One threshold across seeds: ``per_seed`` (S,) removal ratios (NaN where undefined),
     their ``mean`` and ``interval`` (estimator intervals where the method has one, else the
-    spread over seeds); ``reason`` says why it is missing (then ``per_seed`` is empty)."""
+    spread over seeds); ``reason`` says why it is missing (then ``per_seed`` is empty);
+    ``converged`` is False when a solver behind it did not converge on some seed (the value
+    is then not certified, see ``Attribution.info``), None when no solver is behind it."""
 
     mean: float | None
     per_seed: list
     interval: tuple | None
     reason: str | None = None
+    converged: bool | None = None
 
     def to_dict(self) -> dict | None:
         if self.reason is not None:
             return None
-        return {"mean": self.mean, "per_seed": self.per_seed, "interval": list(self.interval)}
+        return {"mean": self.mean, "per_seed": self.per_seed, "interval": list(self.interval),
+                "converged": self.converged}
 
 
 class Attribution(NamedTuple):
@@ -151,6 +155,14 @@ def _summary(per_seed, intervals=None) -> Threshold:
                                             for v in values], interval)
 
 
+def _too_large(what: str, dim: int, limit: int, option: str) -> str:
+    """Why a costly step was not computed, in words."""
+    if limit == 0:
+        return f"not computed: {what} is turned off (AttributionOptions.{option} = 0)"
+    return (f"not computed: {what} is limited to networks of at most {limit} prunable weights "
+            f"(AttributionOptions.{option}); this one has {dim}")
+
+
 def _missing(reason: str) -> Threshold:
     return Threshold(None, [], None, reason)
 
@@ -168,7 +180,9 @@ def _subspace_threshold(body, apexes, ratios, *, key, num_subspaces, dim, max_it
     """Random-subspace 50% point in removal ratio: for each ratio p and its apex x_p (row of
     ``apexes``), the fraction of Haar subspaces of dimension k = D - floor(p D) through x_p
     meeting ``body`` (the same subspaces for every ratio: :func:`subspaces.transitions`);
-    returns (threshold, interval from the +-2 SEM band, worst SolverInfo)."""
+    returns (threshold, interval from the +-2 SEM band widened to at least half a grid step
+    on each side: the ratios are a grid, and a crossing is located no better than it,
+    worst SolverInfo)."""
     kept = dim - np.floor(np.asarray(ratios) * dim + 1e-6).astype(np.int64)
     grid = np.unique(kept)
     results = subspaces.transitions(body, apexes, key=key, dims=grid,
@@ -177,8 +191,11 @@ def _subspace_threshold(body, apexes, ratios, *, key, num_subspaces, dim, max_it
     fractions = np.array([r.fraction.mean[i] for r, i in zip(results, at, strict=True)])
     sems = np.array([r.fraction.sem[i] for r, i in zip(results, at, strict=True)])
     value = _crossing(ratios, fractions)
-    interval = (_crossing(ratios, np.clip(fractions - 2 * sems, 0, 1)),
-                _crossing(ratios, np.clip(fractions + 2 * sems, 0, 1)))
+    half_step = 0.5 * float(np.min(np.diff(np.sort(np.asarray(ratios, np.float64)))))
+    interval = (min(_crossing(ratios, np.clip(fractions - 2 * sems, 0, 1)),
+                    max(value - half_step, 0.0)),
+                max(_crossing(ratios, np.clip(fractions + 2 * sems, 0, 1)),
+                    min(value + half_step, 1.0)))
     return value, interval, SolverInfo.combine(*(r.info for r in results))
 
 
@@ -190,7 +207,7 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
                      with_l1_subspaces: bool) -> dict:
     """Steps 2 and 3 for seed ``s``: name -> (threshold, interval, SolverInfo)."""
     pred, model = c.predictions[s], c.predictions[s].model
-    params = jax.tree_util.tree_map(lambda w: w[s], c.params)
+    params, prunable = c.problem.seed(s), c.problem.prunable
     eps, dim = pred.noise.epsilon.mean, pred.num_params
     dtype = jnp.result_type(float)
     lam = jnp.asarray(formula.positive_eigenvalues(
@@ -204,7 +221,7 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
     out = {}
     # step 3: the actual nested supports, exactly (the ellipsoid: min 1/2 q^T A q vs eps)
     grid = np.linspace(0.0, 1.0, options.num_ratios)
-    _, keeps = prune.pruned_points(params, grid)
+    _, keeps = prune.pruned_points(params, grid, prunable)
     problems = {"support_ellipsoid": lambda: feasibility.support_minima(
         keeps, center=center, eigenvalues=lam, eigenvectors=vecs)}
     if dim <= options.l1_support_max_dim:
@@ -220,14 +237,14 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
     k_ell, k_l1 = jax.random.split(key)
     ratios = _around(centres["ellipsoid"] or pred.formula.removal_ratio,
                      options.subspace_ratios)
-    points, _ = prune.pruned_points(params, ratios)
+    points, _ = prune.pruned_points(params, ratios, prunable)
     out["random_subspace_ellipsoid"] = _subspace_threshold(
         bodies.Ellipsoid.create(semi_axes, vecs.T @ center), jnp.asarray(points, dtype) @ vecs,
         ratios, key=k_ell, num_subspaces=options.num_subspaces, dim=dim)
     if with_l1_subspaces:
         ratios = _around(centres["l1_body"] or pred.formula.removal_ratio,
                          options.subspace_ratios)
-        points, _ = prune.pruned_points(params, ratios)
+        points, _ = prune.pruned_points(params, ratios, prunable)
         out["random_subspace_l1_body"] = _subspace_threshold(
             l1_body, jnp.asarray(points, dtype), ratios, key=k_l1,
             num_subspaces=options.l1_num_subspaces, dim=dim, max_iters=options.l1_max_iters)
@@ -288,11 +305,14 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
         if not has_model:
             thresholds[name] = _missing("needs the exact spectrum (D <= 5000)")
         elif name == "random_subspace_l1_body" and not with_l1_subspaces:
-            thresholds[name] = _missing(f"l1-body ADMM per subspace skipped at D = {dim} > "
-                                        f"{options.l1_max_dim}")
+            thresholds[name] = _missing(_too_large("an ADMM solve of the l1-induced body per "
+                                                   "random subspace", dim, options.l1_max_dim,
+                                                   "l1_max_dim"))
         elif name == "support_l1_body" and dim > options.l1_support_max_dim:
-            thresholds[name] = _missing(f"l1-body support feasibility skipped at D = {dim} > "
-                                        f"{options.l1_support_max_dim}")
+            thresholds[name] = _missing(_too_large("the exact feasibility of the l1-induced "
+                                                   "body on each support", dim,
+                                                   options.l1_support_max_dim,
+                                                   "l1_support_max_dim"))
         else:
             values, seed_intervals, seed_infos = zip(*(seed[name] for seed in per_seed),
                                                      strict=True)
@@ -302,8 +322,7 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
 
     # steps 4 and 5: masked retraining and one-shot points on one grid, all seeds at once
     retrain_grid = np.linspace(0.0, 1.0, options.retrain_ratios)
-    result = retrain.retrain(c.network, c.params, c.data, retrain_grid, l1=c.l1,
-                             steps=options.retrain_steps,
+    result = retrain.retrain(c.problem, retrain_grid, steps=options.retrain_steps,
                              learning_rate=options.retrain_learning_rate, progress=progress,
                              sequential=options.retrain_sequential, devices=devices)
     epsilons = np.array([p.noise.epsilon.mean for p in predictions])
@@ -319,22 +338,29 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
         thresholds[name] = _summary(values)
     infos["retrain"] = SolverInfo.worst(result.info)
     converged = float(np.mean(np.asarray(result.info.converged)))
+    for name, info in infos.items():  # retraining's own measure: retrain_converged
+        if name in thresholds and thresholds[name].reason is None:
+            thresholds[name] = thresholds[name]._replace(converged=bool(info.converged))
     return Attribution(c, {name: thresholds[name] for name in THRESHOLDS}, window, infos,
                        converged)
 
 
 def stages(a: Attribution) -> list[dict]:
     """The ladder: for each step of ``STAGES``, the mean difference (to - from) and its
-    meaning, or the reason a step could not be measured."""
+    meaning, or the reason a step could not be measured. ``unconverged`` lists the ends whose
+    solver did not converge; such a step is never judged against the theory window
+    (``within_window`` None): its difference is not certified."""
     rows = []
     for start, end, meaning in STAGES:
         lo, hi = a.thresholds[start], a.thresholds[end]
         missing = next((t.reason for t in (lo, hi) if t.reason is not None), None)
         if missing is None and (lo.mean is None or hi.mean is None):
             missing = "a threshold is undefined on every seed"
+        unconverged = [name for name, t in ((start, lo), (end, hi)) if t.converged is False]
+        judged = missing is None and not unconverged
         rows.append({"from": start, "to": end, "meaning": meaning,
                      "difference": None if missing else hi.mean - lo.mean,
-                     "within_window": None if missing else
-                     bool(abs(hi.mean - lo.mean) <= a.window.half_width),
-                     "reason": missing})
+                     "within_window": bool(abs(hi.mean - lo.mean) <= a.window.half_width)
+                     if judged else None,
+                     "unconverged": unconverged, "reason": missing})
     return rows

@@ -469,7 +469,11 @@ def _width_command(subparsers) -> argparse.ArgumentParser:
 
 # -------------------------------------------------------------------------------- predict
 
-_PREDICT_DEFAULTS = {"dataset": "digits", "max_steps": 50000, "check_every": 500}
+_PREDICT_DEFAULTS = {"dataset": "digits", "arch": "32-32", "l1": 1e-4, "seeds": 3,
+                     "max_steps": 50000, "check_every": 500, "further_steps": 2000}
+_BUILT_IN_FLAGS = ("dataset", "data_file", "arch", "l1", "seeds", "params", "save_params",
+                   "steps", "max_steps", "optimizer")
+"""Flags of the built-in networks (data, network, training): not with --model."""
 OPTIMIZERS = ("prox-adam", "adam", "sgd")  # phasetrans.train.OPTIMIZERS (a test keeps them equal)
 L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")  # phasetrans.predict.L1_BODY_SEARCHES
 # explain's l1-body Monte Carlo: half the samples, the search started at the ellipsoid's
@@ -482,14 +486,23 @@ def _check_predict_flags(args) -> list[str]:
     stderr (outputs that exist and will be replaced)."""
     from phasetrans import predict
 
+    _seed(args.seed)
+    if args.model is not None:
+        for name in _BUILT_IN_FLAGS:
+            _not_given("--" + name.replace("_", "-"), getattr(args, name),
+                       "with --model: your Problem holds the data, the network and lambda")
+        _model_spec(args.model)
     if args.dataset is not None and args.data_file is not None:
         raise UsageError("--dataset and --data-file exclude each other: --data-file replaces the "
                          "built-in dataset")
-    if args.dataset is None:
+    if args.dataset is None and args.data_file is None and args.model is None:
         args.dataset = _PREDICT_DEFAULTS["dataset"]
-    _real("--l1", args.l1, nonnegative=True)
-    _integer("--seeds", args.seeds, minimum=1, maximum=MAX_COUNT)
-    _seed(args.seed)
+    for name in ("arch", "l1", "seeds"):
+        if getattr(args, name) is None and args.model is None:
+            setattr(args, name, _PREDICT_DEFAULTS[name])
+    if args.model is None:
+        _real("--l1", args.l1, nonnegative=True)
+        _integer("--seeds", args.seeds, minimum=1, maximum=MAX_COUNT)
     if args.params is not None:
         for flag, value in (("--steps", args.steps), ("--max-steps", args.max_steps),
                             ("--optimizer", args.optimizer)):
@@ -504,6 +517,7 @@ def _check_predict_flags(args) -> list[str]:
     if args.max_steps % check_every:
         raise UsageError(f"--max-steps must be a multiple of {check_every} (the stop rule is "
                          f"checked every {check_every} steps), got {args.max_steps}")
+    _integer("--further-steps", args.further_steps, minimum=1, maximum=MAX_COUNT)
     if args.optimizer is None:
         args.optimizer = OPTIMIZERS[0]
     _real("--floor", args.floor, positive=True)
@@ -569,37 +583,76 @@ def _num_params(net) -> int:
     return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(shapes))
 
 
-def _check_params_file(args, ds, net) -> None:
-    """Load ``--params`` as compare() will (same structure and metadata), reporting problems
-    under ``--params`` before anything is computed."""
-    import jax
+def _predict_options(args):
+    """The :class:`phasetrans.predict.PredictOptions` of the prediction flags."""
+    from phasetrans import predict
 
-    from phasetrans import compare, train
-
-    keys = jax.random.split(jax.random.key(args.seed), args.seeds)
-    like = jax.vmap(lambda k: net.init(key=k))(keys)
-    metadata = compare.params_metadata(ds.name, net.name, args.l1, args.seeds, args.seed,
-                                       args.steps)
-    expected = {k: v for k, v in metadata.items() if k != "steps"}
-    with _reported_as("--params"):
-        train.load_params(args.params, like, expected_metadata=expected)
-
-
-def _file_flag(err: BaseException, files: dict) -> str | None:
-    """The flag whose file an error raised inside compare() concerns, if any."""
-    for flag, path in files.items():
-        if path is not None and (path in str(err) or getattr(err, "filename", None) == path):
-            return flag
-    if isinstance(err, OSError) and files.get("--save-params") is not None:
-        return "--save-params"  # the only file compare() writes
-    return None
+    monte_carlo = not args.no_monte_carlo
+    return predict.PredictOptions(
+        epsilon=args.epsilon, eigen_treatment=args.eigen_treatment, floor=args.floor,
+        spectrum_options=predict.SpectrumOptions(method=args.spectrum),
+        ellipsoid_options=predict.EllipsoidOptions(
+            max_dim=predict.EllipsoidOptions().max_dim if monte_carlo else 0),
+        l1_body_options=predict.L1BodyOptions(
+            max_dim=args.l1_body_max_dim if monte_carlo else 0,
+            max_iters=args.l1_body_max_iters, num_samples=args.l1_body_samples,
+            search=args.l1_body_search,
+            model_max_dim=args.l1_body_model_max_dim if monte_carlo else 0))
 
 
-def _comparison(args):
-    """Check every flag and input file of ``predict``/``explain``, then train (or load),
-    predict and prune: the :class:`phasetrans.compare.Comparison`."""
-    notes = _check_predict_flags(args)
-    from phasetrans import compare, nets, predict, stationarity
+def _model_spec(spec: str) -> tuple[str, str]:
+    """``FILE.py:NAME`` split and checked (the file exists, NAME is an identifier)."""
+    path, _, name = spec.rpartition(":")
+    if not path or not name.isidentifier():
+        raise UsageError(f"--model must be FILE.py:NAME (NAME a Problem or a function returning "
+                         f"one), got {spec!r}")
+    if not path.endswith(".py"):
+        raise UsageError(f"--model {spec!r}: the file must be a Python file ending in .py")
+    _existing_file("--model", path)
+    return path, name
+
+
+def _user_problem(spec: str):
+    """Run the user's file and take NAME from it: a Problem, or a function returning one.
+    Whatever goes wrong in the user's code is one line naming the file (UsageError)."""
+    import importlib.util
+
+    from phasetrans.problem import Problem
+
+    path, name = _model_spec(spec)
+    where = f"--model {spec!r}"
+
+    def failed(step: str, err: BaseException) -> UsageError:
+        first = (str(err).strip().splitlines() or [""])[0]
+        return UsageError(f"{where}: {step} raised {type(err).__name__}: {first}")
+
+    module_spec = importlib.util.spec_from_file_location("phasetrans_user_model", path)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as err:  # the user's file: report it, not our traceback
+        raise failed(f"running {path}", err) from err
+    if not hasattr(module, name):
+        defined = sorted(k for k in vars(module) if not k.startswith("_"))
+        raise UsageError(f"{where}: {path} defines no {name!r} (it defines "
+                         f"{', '.join(defined) or 'nothing public'})")
+    value = getattr(module, name)
+    if callable(value) and not isinstance(value, Problem):
+        try:
+            value = value()
+        except Exception as err:
+            raise failed(f"{name}()", err) from err
+    if not isinstance(value, Problem):
+        raise UsageError(f"{where}: {name} is a {type(value).__name__}, not a phasetrans.Problem "
+                         "(build one with Problem.from_apply(apply, params, train=(x, y), "
+                         "test=(x, y), l1=...))")
+    return value
+
+
+def _built_in_problem(args, notes: list[str]):
+    """Train (or load ``--params``) the built-in networks of the flags, after checking the
+    data and network; notes are printed once the inputs are known to be good."""
+    from phasetrans import nets, predict, stationarity, train
 
     ds = _load_predict_data(args)
     with _reported_as("--arch"):
@@ -614,35 +667,46 @@ def _comparison(args):
         raise UsageError(f"--data-file {args.data_file!r} has {len(ds.y_train)} training "
                          "example; the default loss tolerance is the spread of mini-batch "
                          "losses, which needs >= 2 examples: give --epsilon")
-    if args.params is not None:
-        _check_params_file(args, ds, net)
+    if args.params is not None:  # loaded before anything is computed, errors under --params
+        with _reported_as("--params"):
+            problem = train.load_problem(args.params, ds, arch=args.arch, l1=args.l1,
+                                         num_seeds=args.seeds, seed=args.seed)
     for note in notes:
         _note(args.command, note)
-    monte_carlo = not args.no_monte_carlo
-    try:
-        comparison = compare.compare(
+    if args.params is None:
+        problem = train.train_problem(
             ds, arch=args.arch, l1=args.l1, num_seeds=args.seeds, seed=args.seed,
             steps=args.steps, optimizer=args.optimizer,
             stop=None if args.steps is not None else stationarity.StopRule(
                 window=2000 if args.max_steps >= 2000 else args.max_steps,
-                max_steps=args.max_steps),
-            epsilon=args.epsilon,
-            spectrum_options=predict.SpectrumOptions(method=args.spectrum),
-            ellipsoid_options=predict.EllipsoidOptions(
-                max_dim=predict.EllipsoidOptions().max_dim if monte_carlo else 0),
-            l1_body_options=predict.L1BodyOptions(
-                max_dim=args.l1_body_max_dim if monte_carlo else 0,
-                max_iters=args.l1_body_max_iters, num_samples=args.l1_body_samples,
-                search=args.l1_body_search,
-                model_max_dim=args.l1_body_model_max_dim if monte_carlo else 0),
-            eigen_treatment=args.eigen_treatment, floor=args.floor,
-            params_file=args.params, save_params_file=args.save_params, progress=True,
-            devices=args.devices)
-    except (ValueError, TypeError, OSError) as err:
-        flag = _file_flag(err, {"--save-params": args.save_params, "--params": args.params})
-        if flag is None:
-            raise
-        raise UsageError(f"{flag}: {_describe(err)}") from err
+                max_steps=args.max_steps))
+    if args.save_params is not None:
+        metadata = train.params_metadata(ds.name, problem.metadata["arch"], args.l1,
+                                         args.seeds, args.seed, args.steps)
+        with _reported_as("--save-params"):
+            train.save_params(args.save_params, problem.params, metadata=metadata)
+    return problem
+
+
+def _comparison(args):
+    """Check every flag and input file of ``predict``/``explain``/``sweep``, then take the
+    user's ``--model`` or train (or load) built-in networks, predict, check the premise and
+    prune: the :class:`phasetrans.compare.Comparison`."""
+    notes = _check_predict_flags(args)
+    import jax
+
+    from phasetrans import compare
+
+    if args.model is not None:
+        problem = _user_problem(args.model)
+        for note in notes:
+            _note(args.command, note)
+    else:
+        problem = _built_in_problem(args, notes)
+    comparison = compare.assess(problem, key=jax.random.key(args.seed),
+                                options=_predict_options(args),
+                                further_steps=args.further_steps, progress=True,
+                                devices=args.devices)
     for warning in comparison.warnings:
         _note(args.command, f"warning: {warning}")
     return comparison
@@ -667,6 +731,12 @@ def _run_explain(args) -> dict:
 
     from phasetrans import attribution, plots, report
 
+    defaults = attribution.AttributionOptions()
+    for name, default in (("subspaces", defaults.num_subspaces),
+                          ("retrain_steps", defaults.retrain_steps),
+                          ("retrain_ratios", defaults.retrain_ratios)):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     _integer("--subspaces", args.subspaces, minimum=2, maximum=MAX_COUNT)
     _integer("--retrain-steps", args.retrain_steps, minimum=1, maximum=MAX_COUNT)
     _integer("--retrain-ratios", args.retrain_ratios, minimum=2, maximum=MAX_COUNT)
@@ -736,12 +806,20 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
     parser.add_argument("--data-file",
                         help="local .npz with arrays x_train, y_train, x_test, y_test (e.g. "
                              "MNIST/CIFAR saved by you) instead of --dataset (default: none)")
-    parser.add_argument("--arch", default="32-32",
-                        help="hidden layer widths (units per layer) like 64-32, or 'cnn'")
-    parser.add_argument("--l1", type=float, default=1e-4,
-                        help="l1 penalty lambda >= 0 (nats per unit of sum |w|)")
-    parser.add_argument("--seeds", type=int, default=3,
-                        help="number of networks trained (vmapped), >= 1")
+    parser.add_argument("--model", metavar="FILE.py:NAME",
+                        help="your own trained model instead of a built-in one: NAME in FILE.py "
+                             "is a phasetrans.Problem (Problem.from_apply / from_loss: params, "
+                             "data, l1) or a function of no arguments returning one; not with "
+                             "the data, network and training flags (default: none)")
+    parser.add_argument("--arch",
+                        help="hidden layer widths (units per layer) like 64-32, or 'cnn' "
+                             f"(default: {_PREDICT_DEFAULTS['arch']})")
+    parser.add_argument("--l1", type=float,
+                        help="l1 penalty lambda >= 0 (nats per unit of sum |w|; default: "
+                             f"{_PREDICT_DEFAULTS['l1']})")
+    parser.add_argument("--seeds", type=int,
+                        help="number of networks trained (vmapped), >= 1 (default: "
+                             f"{_PREDICT_DEFAULTS['seeds']})")
     parser.add_argument("--seed", type=int, default=0,
                         help=f"PRNG seed, an integer in [0, {MAX_SEED}]")
     parser.add_argument("--steps", type=int,
@@ -754,6 +832,10 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
                              f"{_PREDICT_DEFAULTS['check_every']} (a seed that reaches it is "
                              "reported as not converged); not with --steps or --params "
                              f"(default: {_PREDICT_DEFAULTS['max_steps']})")
+    parser.add_argument("--further-steps", type=int, default=_PREDICT_DEFAULTS["further_steps"],
+                        help="premise check: full-batch steps of further training from w*; "
+                             "w* is reported as a minimum of F when they lower F by at most "
+                             "epsilon (default: %(default)s)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS,
                         help="training optimiser: proximal Adam (exact zeros; its fixed points "
                              "are the stationary points of F) or optax Adam/SGD on F's "
@@ -838,14 +920,16 @@ def _explain_command(subparsers) -> argparse.ArgumentParser:
                     "criteria (F, L, test accuracy; first-failure and the official rule). "
                     "Reports the theory window a_eta sqrt(D)/D beside every threshold.")
     _add_network_flags(parser)
-    parser.add_argument("--subspaces", type=int, default=24,
+    parser.add_argument("--subspaces", type=int,
                         help="random subspaces per removal ratio for the ellipsoid, >= 2 (the "
-                             "l1 body uses a third of them)")
-    parser.add_argument("--retrain-ratios", type=int, default=26,
-                        help="removal ratios of the masked retraining, evenly spaced on [0, 1] "
-                             "(26: steps of 0.04), >= 2")
-    parser.add_argument("--retrain-steps", type=int, default=2000,
-                        help="masked Adam steps of the retraining on each support, >= 1")
+                             "l1 body uses a third of them; default: "
+                             "AttributionOptions.num_subspaces)")
+    parser.add_argument("--retrain-ratios", type=int,
+                        help="removal ratios of the masked retraining, evenly spaced on [0, 1], "
+                             ">= 2 (default: AttributionOptions.retrain_ratios)")
+    parser.add_argument("--retrain-steps", type=int,
+                        help="masked Adam steps of the retraining on each support, >= 1 "
+                             "(default: AttributionOptions.retrain_steps)")
     parser.add_argument("--retrain-sequential", action="store_true",
                         help="retrain the removal ratios one after the other instead of in one "
                              "vmap: faster where one network's activations on the training set "

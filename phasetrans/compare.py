@@ -1,8 +1,10 @@
 """Predicted versus empirical pruning threshold for one configuration: the headline reproduction.
 
-:func:`compare` trains ``num_seeds`` networks with an l1 penalty in one vmapped call (LOMP's first
-step), predicts each one's removal threshold with :func:`phasetrans.predict.predict`, prunes
-every seed at every ratio of a grid in one vmapped sweep, and returns a :class:`Comparison`;
+:func:`assess` takes any :class:`phasetrans.problem.Problem` (your trained model, or built-in
+networks), predicts each network's removal threshold with :func:`phasetrans.predict.predict`,
+checks that each is a minimum of F (the prediction's premise), prunes every seed at every ratio
+of a grid in one vmapped sweep, and returns a :class:`Comparison`; :func:`compare` first trains
+``num_seeds`` built-in networks with an l1 penalty in one vmapped call (LOMP's first step);
 :mod:`phasetrans.report` turns it into JSON and a readable summary, :mod:`phasetrans.plots` into
 a figure. [ZZSL sec. 4-5; official code ``cal_rate.py`` / ``gaussian_width.py``.]
 """
@@ -14,59 +16,69 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from phasetrans import _checks, data, nets, predict, prune, stationarity, train
+from phasetrans import _checks, data, predict, prune, stationarity, train
 from phasetrans._progress import track
+from phasetrans.problem import Problem
 
 
 class Comparison(NamedTuple):
-    """Everything :func:`compare` computed.
+    """Everything :func:`assess` computed for a :class:`~phasetrans.problem.Problem`.
 
     Attributes:
-        dataset: the dataset's name; ``arch``: the network's name; ``l1``: training lambda.
-        num_classes: classes of the dataset (chance accuracy is 1 / num_classes).
+        problem: the networks compared (params with a leading seed axis), their model and data.
         predictions: one :class:`phasetrans.predict.Prediction` per seed.
         sweep: the one-shot sweep (:class:`phasetrans.prune.SweepResult`, seeds x ratios).
         empirical: :class:`phasetrans.prune.EmpiricalThreshold` per seed (first-failure rule).
         official: the same under the official code's rule (``rule="official"``).
         accuracy_tol: the accuracy criterion's tolerance.
         warnings: plain-language problems found (e.g. a network at chance accuracy).
-        network, params, data: the networks compared (``params`` with a leading seed axis)
-            and their data, for further analyses (:mod:`phasetrans.attribution`).
-        training: how the networks were trained: ``optimizer``, ``rule`` (the stop rule in
-            words, or the fixed budget), ``steps`` and ``converged`` per seed (None for loaded
-            params: unknown).
         stationarity: one :class:`phasetrans.stationarity.Stationarity` per seed: how close
             w* is to a minimum of F (the premise of the prediction).
+
+    ``dataset``, ``arch``, ``num_classes`` and ``training`` come from the problem's metadata
+    (``training``: how the networks were trained, ``optimizer``, ``rule``, ``steps`` and
+    ``converged`` per seed; None entries when unknown), ``l1`` is the problem's.
     """
 
-    dataset: str
-    arch: str
-    l1: float
-    num_classes: int
+    problem: Problem
     predictions: list
     sweep: prune.SweepResult
     empirical: prune.EmpiricalThreshold
     official: prune.EmpiricalThreshold
     accuracy_tol: float
     warnings: list
-    network: nets.Network
-    params: object
-    data: data.Dataset
-    training: dict
     stationarity: list
 
+    @property
+    def dataset(self) -> str:
+        return self.problem.metadata.get("dataset", "user data")
 
-def params_metadata(dataset_name: str, arch: str, l1: float, num_seeds: int, seed: int,
-                    steps: int | None) -> dict:
-    """What a params file records about how its networks were trained (checked on loading:
-    every key but ``steps``, None when trained to stationarity)."""
-    return {"dataset": dataset_name, "arch": arch, "l1": l1, "seeds": num_seeds, "seed": seed,
-            "steps": steps}
+    @property
+    def arch(self) -> str:
+        return self.problem.metadata.get("arch", "user model")
+
+    @property
+    def l1(self) -> float:
+        return self.problem.l1
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.problem.num_classes
+
+    @property
+    def training(self) -> dict:
+        return self.problem.metadata.get("training", {
+            "optimizer": None, "learning_rate": None,
+            "rule": f"given ({self.problem.metadata.get('source', 'unknown source')})",
+            "steps": None, "converged": None})
 
 
-def dead_network_warnings(unpruned_accuracy, num_classes: int) -> list[str]:
+def dead_network_warnings(unpruned_accuracy, num_classes: int | None) -> list[str]:
     """One warning per seed whose unpruned test accuracy is at or near chance (<= 1.5 / K):
-    such a network learned nothing, so its thresholds (often "1.0 = 1.0") mean nothing."""
+    such a network learned nothing, so its thresholds (often "1.0 = 1.0") mean nothing.
+    None when the number of classes is unknown."""
+    if num_classes is None:
+        return []
     chance = 1.0 / num_classes
     return [f"seed {s}: unpruned test accuracy {float(a):.3f} is at or near chance "
             f"({chance:.3f}); the network did not learn, so its thresholds are meaningless "
@@ -74,17 +86,64 @@ def dead_network_warnings(unpruned_accuracy, num_classes: int) -> list[str]:
             for s, a in enumerate(np.asarray(unpruned_accuracy)) if a <= 1.5 * chance]
 
 
+def assess(problem: Problem, *, key, options: predict.PredictOptions | None = None,
+           num_sweep_ratios: int = 101, accuracy_tol: float = 0.0,
+           further_steps: int = train.FURTHER_STEPS, progress: bool = False,
+           devices: int | None = None) -> Comparison:
+    """Predict, check the premise and prune the networks of ``problem``.
+
+    Args:
+        problem: a :class:`~phasetrans.problem.Problem` (your model or a built-in one).
+        key: PRNG key (keyword-only, required); the predictions use
+            :func:`phasetrans.predict.predict_problem`'s keys.
+        options: :class:`phasetrans.predict.PredictOptions` (None: the defaults).
+        num_sweep_ratios: grid size of the empirical one-shot sweep over [0, 1] (default 101).
+        accuracy_tol: accuracy criterion: pruned test accuracy >= unpruned - tol (default 0).
+        further_steps: measure (b) of every network's stationarity check
+            (:func:`phasetrans.train.check_stationarity`, eps = its prediction's; default
+            :data:`phasetrans.train.FURTHER_STEPS`).
+        progress: progress bars on stderr (default False).
+        devices: devices sharing the Monte Carlo samples, SLQ probes and the sweep's
+            (seed, ratio) pairs (:mod:`phasetrans.devices`; default None: one).
+    """
+    key = _checks.prng_key("key", key)
+    num_sweep_ratios = _checks.integer("num_sweep_ratios", num_sweep_ratios, minimum=2)
+    predictions = predict.predict_problem(problem, key=key, options=options, progress=progress,
+                                          devices=devices)
+    stationary = [train.check_stationarity(
+        problem.model.loss, problem.seed(s), problem.train, l1=problem.l1,
+        epsilon=p.noise.epsilon.mean, prunable=problem.prunable, further_steps=further_steps,
+        **_further_training(problem))
+        for s, p in track(enumerate(predictions), desc="stationarity (per seed)",
+                          total=problem.num_seeds, enabled=progress)]
+    grid = np.linspace(0.0, 1.0, num_sweep_ratios)
+    swept = prune.sweep(problem, grid, devices=devices)
+    epsilons = np.array([p.noise.epsilon.mean for p in predictions])
+    empirical = prune.empirical_threshold(swept, epsilon=epsilons, accuracy_tol=accuracy_tol)
+    official = prune.empirical_threshold(swept, epsilon=epsilons, accuracy_tol=accuracy_tol,
+                                         rule="official")
+    warnings = dead_network_warnings(swept.unpruned_test_accuracy, problem.num_classes)
+    warnings += [f"seed {s}: {st.warning()}" for s, st in enumerate(stationary)
+                 if st.warning() is not None]
+    return Comparison(problem, predictions, swept, empirical, official, accuracy_tol, warnings,
+                      stationary)
+
+
+def _further_training(problem: Problem) -> dict:
+    """The learning rate of the stationarity check: the training's when known."""
+    rate = problem.metadata.get("training", {}).get("learning_rate")
+    return {} if rate is None else {"learning_rate": rate}
+
+
 def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: float = 1e-4,
             num_seeds: int = 3, seed: int = 0, steps: int | None = None,
             stop: stationarity.StopRule | None = None, optimizer: str = "prox-adam",
-            learning_rate: float = 3e-3, epsilon: float | None = None,
-            spectrum_options: predict.SpectrumOptions | None = None,
-            ellipsoid_options: predict.EllipsoidOptions | None = None,
-            l1_body_options: predict.L1BodyOptions | None = None,
-            eigen_treatment: str = "abs", floor: float = 1e-4, num_sweep_ratios: int = 101,
-            accuracy_tol: float = 0.0, params_file=None, save_params_file=None,
+            learning_rate: float = 3e-3, options: predict.PredictOptions | None = None,
+            num_sweep_ratios: int = 101, accuracy_tol: float = 0.0, params_file=None,
+            save_params_file=None, further_steps: int = train.FURTHER_STEPS,
             progress: bool = False, devices: int | None = None) -> Comparison:
-    """Train, predict and prune.
+    """Train (:func:`phasetrans.train.train_problem`) or load
+    (:func:`phasetrans.train.load_problem`) built-in networks, then :func:`assess` them.
 
     Args:
         dataset: a name in ``data.DATASETS`` or a loaded :class:`phasetrans.data.Dataset`.
@@ -95,64 +154,23 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
             steps); ``steps`` for a fixed budget instead (the budget of the results before the
             premise check: ``steps=2000, optimizer="adam"``).
         num_seeds, seed: networks trained from ``jax.random.key(seed)`` split ``num_seeds`` ways.
-        epsilon: the loss tolerance; default (None): each seed's mini-batch loss spread.
-        spectrum_options, ellipsoid_options, l1_body_options, eigen_treatment, floor: passed to
-            :func:`predict.predict` (the Monte Carlo predictions are off with ``max_dim=0``).
-        num_sweep_ratios: grid size of the empirical sweep over [0, 1].
-        accuracy_tol: accuracy criterion: pruned test accuracy >= unpruned - tol.
+        options, num_sweep_ratios, accuracy_tol, further_steps, progress, devices: as
+            :func:`assess` (key ``jax.random.key(seed)``).
         params_file: an ``.npz`` from ``save_params_file`` (same arch, dataset, l1 and seeds):
-            skip training. Every network is checked for stationarity
-            (:func:`phasetrans.train.check_stationarity`, eps = its prediction's) either way.
+            skip training.
         save_params_file: write the trained parameters (leading seed axis) there (``.npz``).
-        progress: progress bars on stderr (default False).
-        devices: devices sharing the Monte Carlo samples, SLQ probes and the sweep's
-            (seed, ratio) pairs (:mod:`phasetrans.devices`; default None: one).
     """
-    ds = data.load(dataset, seed=seed) if isinstance(dataset, str) else dataset
-    net = nets.parse_arch(arch, input_shape=ds.input_shape, num_classes=ds.num_classes)
-    num_seeds = _checks.positive_int("num_seeds", num_seeds)
-    seed = _checks.integer("seed", seed, minimum=0)
-    keys = jax.random.split(jax.random.key(seed), num_seeds)
-    metadata = params_metadata(ds.name, net.name, l1, num_seeds, seed, steps)
-    rule = (f"fixed budget of {steps} steps" if steps is not None
-            else (stop or stationarity.StopRule()).describe())
     if params_file is None:
-        trained = train.train_seeds(net, ds, keys=keys, l1=l1, steps=steps, stop=stop,
-                                    optimizer=optimizer, learning_rate=learning_rate)
-        params = trained.params
-        training = {"optimizer": optimizer, "learning_rate": learning_rate, "rule": rule,
-                    "steps": np.asarray(trained.steps).tolist(),
-                    "converged": np.asarray(trained.converged).tolist()}
+        problem = train.train_problem(dataset, arch=arch, l1=l1, num_seeds=num_seeds, seed=seed,
+                                      steps=steps, stop=stop, optimizer=optimizer,
+                                      learning_rate=learning_rate)
     else:
-        like = jax.vmap(lambda k: net.init(key=k))(keys)
-        expected = {k: v for k, v in metadata.items() if k != "steps"}
-        params = train.load_params(params_file, like, expected_metadata=expected)
-        training = {"optimizer": None, "learning_rate": None, "rule": f"loaded from {params_file}",
-                    "steps": None, "converged": None}
+        problem = train.load_problem(params_file, dataset, arch=arch, l1=l1,
+                                     num_seeds=num_seeds, seed=seed)
     if save_params_file is not None:
-        train.save_params(save_params_file, params, metadata=metadata)
-    loss_fn = nets.cross_entropy(net.apply)
-    predictions = []
-    for s in track(range(num_seeds), desc="predict (per seed)", enabled=progress):
-        seed_params = jax.tree_util.tree_map(lambda w, s=s: w[s], params)
-        predictions.append(predict.predict(
-            seed_params, loss_fn, (ds.x_train, ds.y_train), key=jax.random.fold_in(keys[s], 1),
-            l1=l1, eigen_treatment=eigen_treatment, floor=floor, epsilon=epsilon,
-            spectrum_options=spectrum_options, ellipsoid_options=ellipsoid_options,
-            l1_body_options=l1_body_options, progress=progress, devices=devices))
-    stationary = [train.check_stationarity(
-        loss_fn, jax.tree_util.tree_map(lambda w, s=s: w[s], params), (ds.x_train, ds.y_train),
-        l1=l1, epsilon=p.noise.epsilon.mean, learning_rate=learning_rate)
-        for s, p in track(enumerate(predictions), desc="stationarity (per seed)",
-                          total=num_seeds, enabled=progress)]
-    grid = np.linspace(0.0, 1.0, num_sweep_ratios)
-    swept = prune.sweep(net, params, ds, grid, devices=devices)
-    epsilons = np.array([p.noise.epsilon.mean for p in predictions])
-    empirical = prune.empirical_threshold(swept, epsilon=epsilons, accuracy_tol=accuracy_tol)
-    official = prune.empirical_threshold(swept, epsilon=epsilons, accuracy_tol=accuracy_tol,
-                                         rule="official")
-    warnings = dead_network_warnings(swept.unpruned_test_accuracy, ds.num_classes)
-    warnings += [f"seed {s}: {st.warning()}" for s, st in enumerate(stationary)
-                 if st.warning() is not None]
-    return Comparison(ds.name, net.name, l1, ds.num_classes, predictions, swept, empirical,
-                      official, accuracy_tol, warnings, net, params, ds, training, stationary)
+        metadata = train.params_metadata(problem.metadata["dataset"], problem.metadata["arch"],
+                                         l1, num_seeds, seed, steps)
+        train.save_params(save_params_file, problem.params, metadata=metadata)
+    return assess(problem, key=jax.random.key(seed), options=options,
+                  num_sweep_ratios=num_sweep_ratios, accuracy_tol=accuracy_tol,
+                  further_steps=further_steps, progress=progress, devices=devices)

@@ -68,6 +68,17 @@ def _weight_shapes(params) -> list[tuple[int, ...]]:
     return shapes
 
 
+def supported(params) -> bool:
+    """Whether ``params`` has a layout this module understands (an MLP or CNN of
+    :mod:`phasetrans.nets`, see the module docstring); other models have no effective sparsity
+    here."""
+    try:
+        _weight_shapes(params)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _check_mask(params, mask) -> None:
     """``mask`` must be a bool pytree with the structure and leaf shapes of ``params``."""
     _checks.same_structure("mask", mask, "params", params)

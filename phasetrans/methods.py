@@ -25,7 +25,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from phasetrans import _checks, effective, nettrim, prune
+from phasetrans import _checks, effective, nets, nettrim, prune
 from phasetrans._progress import track
 from phasetrans.compare import Comparison
 from phasetrans.estimate import SolverInfo
@@ -70,7 +70,11 @@ class MethodComparison(NamedTuple):
 
 
 def _effective_ratios(params_seeds, masks) -> np.ndarray:
-    """(S, P) effective removal ratios of masks with leading axes (S, P)."""
+    """(S, P) effective removal ratios of masks with leading axes (S, P); NaN for a model
+    whose layout :mod:`phasetrans.effective` does not know (not a ``phasetrans.nets`` one)."""
+    leaves = jax.tree_util.tree_leaves(masks)
+    if not effective.supported(jax.tree_util.tree_map(lambda w: w[0], params_seeds)):
+        return np.full(np.shape(leaves[0])[:2], np.nan)
     per_ratio = jax.vmap(effective.effective_removal_ratio, in_axes=(None, 0))
     return np.asarray(jax.jit(jax.vmap(per_ratio))(params_seeds, masks))
 
@@ -86,9 +90,9 @@ def _at_threshold(grid, values, thresholds) -> np.ndarray:
 
 def _nettrim_sweep(c: Comparison, grid, epsilon, variant, max_iters, progress):
     """Net-Trim every seed on the training inputs: pruned params and masks (S, P, ...)."""
-    results = [nettrim.prune(c.network, jax.tree_util.tree_map(lambda w, s=s: w[s], c.params),
-                             c.data.x_train, grid, epsilon=epsilon, variant=variant,
-                             max_iters=max_iters)
+    x_train = c.problem.train[0]
+    results = [nettrim.prune(c.problem.model.apply, c.problem.seed(s), x_train, grid,
+                             epsilon=epsilon, variant=variant, max_iters=max_iters)
                for s in track(range(len(c.predictions)), desc="Net-Trim (per seed)",
                               enabled=progress)]
     stack = lambda *xs: np.stack(xs)  # noqa: E731
@@ -132,9 +136,11 @@ def sweep_methods(c: Comparison, *, methods=METHODS, key, num_ratios: int = 51,
     accuracy_tol = _checks.real("accuracy_tol", accuracy_tol, nonnegative=True)
     nettrim_epsilon = nettrim.relative_epsilon("nettrim_epsilon", nettrim_epsilon)
     _checks.one_of("nettrim_variant", nettrim_variant, nettrim.VARIANTS)
-    if "nettrim" in methods and not c.network.name.startswith("mlp"):
-        raise ValueError(f"method 'nettrim' prunes dense ReLU layers; {c.network.name} is not "
-                         "an MLP (drop 'nettrim' or use an MLP arch)")
+    relu_mlp = prune._mlp_activation(c.problem.model) is nets.ACTIVATIONS["relu"]
+    if "nettrim" in methods and not relu_mlp:
+        raise ValueError(f"method 'nettrim' prunes the dense ReLU layers of a "
+                         f"phasetrans.nets.mlp; {c.arch} is not one (drop 'nettrim' or use an "
+                         "MLP arch)")
     grid = np.linspace(0.0, 1.0, num_ratios)
     epsilons = np.array([p.noise.epsilon.mean for p in c.predictions])
     curves = {}
@@ -143,13 +149,12 @@ def sweep_methods(c: Comparison, *, methods=METHODS, key, num_ratios: int = 51,
         if method == "nettrim":
             params, masks, info = _nettrim_sweep(c, grid, nettrim_epsilon, nettrim_variant,
                                                  nettrim_max_iters, progress)
-            swept = prune.evaluate(c.network, c.params, params, c.data, grid)
+            swept = prune.evaluate(c.problem, params, grid)
         else:
             method_key = key if method == "random" else None
-            masks = prune.sweep_masks(c.network, c.params, grid, method=method, key=method_key)
-            swept = prune.sweep(c.network, c.params, c.data, grid, method=method,
-                                key=method_key, devices=devices)
-        ratios = _effective_ratios(c.params, masks)
+            masks = prune.sweep_masks(c.problem, grid, method=method, key=method_key)
+            swept = prune.sweep(c.problem, grid, method=method, key=method_key, devices=devices)
+        ratios = _effective_ratios(c.problem.params, masks)
         empirical = prune.empirical_threshold(swept, epsilon=epsilons,
                                               accuracy_tol=accuracy_tol)
         curves[method] = MethodCurve(method, swept, ratios, empirical,

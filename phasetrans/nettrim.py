@@ -85,7 +85,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, _loops, nets
+from phasetrans import _checks, _loops
 from phasetrans import prune as magnitude
 from phasetrans.estimate import SolverInfo
 
@@ -242,7 +242,7 @@ def _solve_layer(x, y, bound, epsilon, rho, tol, max_iters, *, linear):
     return LayerSolution(v[:-1], v[-1], info)
 
 
-def prune(net: nets.Network, params, x, removal_ratios, *, epsilon, variant: str = "parallel",
+def prune(apply, params, x, removal_ratios, *, epsilon, variant: str = "parallel",
           rho: float = 1.0, tol=None, max_iters: int = 5000) -> NetTrimResult:
     """Net-Trim a ReLU MLP layer by layer, then keep the largest entries per removal ratio.
 
@@ -269,8 +269,8 @@ def prune(net: nets.Network, params, x, removal_ratios, *, epsilon, variant: str
     ties), keeping the solution's values and bias elsewhere (module docstring: why).
 
     Args:
-        net: a ReLU MLP from ``nets.mlp`` (checked: every weight 2-D, and ``net.apply`` must
-            agree with a ReLU forward pass of ``params`` on ``x``).
+        apply: the forward pass of a ReLU MLP, e.g. ``nets.mlp(...).apply`` (checked:
+            ``apply`` must agree with a ReLU forward pass of ``params`` on ``x``).
         params: its parameters, a list of ``{"w": (N_in, N_out), "b": (N_out,)}``.
         x: (n, features) the inputs the layers are fitted on, typically the training set.
         removal_ratios: (P,) removal ratios in [0, 1].
@@ -281,9 +281,9 @@ def prune(net: nets.Network, params, x, removal_ratios, *, epsilon, variant: str
     Returns:
         ``NetTrimResult(params, masks, info)`` with a leading ratio axis P on every leaf.
     """
-    if not isinstance(net, nets.Network):
-        raise TypeError(f"net must be a phasetrans.nets.Network (nets.mlp), got "
-                        f"{type(net).__name__}")
+    if not callable(apply):
+        raise TypeError(f"apply must be a ReLU MLP's forward pass apply(params, x) (e.g. "
+                        f"nets.mlp(...).apply), got {type(apply).__name__}")
     _checks.one_of("variant", variant, VARIANTS)
     _check_mlp(params)
     x = _checks.array("x", x, ndim=2)
@@ -297,11 +297,11 @@ def prune(net: nets.Network, params, x, removal_ratios, *, epsilon, variant: str
     params = jax.tree_util.tree_map(lambda w: jnp.asarray(w, dtype), params)
     x = x.astype(dtype)
     outputs = _forward(params, x)[-1]
-    logits = jnp.asarray(net.apply(params, x))
+    logits = jnp.asarray(apply(params, x))
     scale = float(jnp.max(jnp.abs(outputs))) + 1.0
     if logits.shape != outputs.shape or not jnp.allclose(
             logits, outputs, rtol=0, atol=1e3 * float(jnp.finfo(dtype).eps) * scale):
-        raise ValueError("net must be a ReLU MLP (nets.mlp with activation='relu'): net.apply "
+        raise ValueError("apply must be a ReLU MLP (nets.mlp with activation='relu'): apply "
                          "disagrees with a ReLU forward pass of params")
     out = _prune(params, x, grid.astype(dtype), jnp.asarray(epsilon, dtype), rho, tol,
                  max_iters, variant=variant)

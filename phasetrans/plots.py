@@ -72,8 +72,9 @@ LADDERS_PER_ROW = 6
 def ladders(documents: list, path) -> pathlib.Path:
     """One ladder per configuration (``report.attribution_json`` documents): every threshold
     as a point with its interval on the removal-ratio axis, the theory window shaded around
-    the width formula's prediction; at most ``LADDERS_PER_ROW`` panels per row; written
-    atomically to ``path``."""
+    the width formula's prediction; a threshold whose solver did not converge is drawn hollow
+    (not certified); at most ``LADDERS_PER_ROW`` panels per row; written atomically to
+    ``path``."""
     names = list(_LADDER_STYLE)
     columns = min(len(documents), LADDERS_PER_ROW)
     rows = -(-len(documents) // columns)
@@ -92,8 +93,9 @@ def ladders(documents: list, path) -> pathlib.Path:
                 continue
             marker, color = _LADDER_STYLE[name]
             lo, hi = t["interval"]
+            hollow = {"mfc": "none"} if t.get("converged") is False else {}
             ax.errorbar([t["mean"]], [y], xerr=[[t["mean"] - lo], [hi - t["mean"]]],
-                        fmt=marker, color=color, ms=6, capsize=2)
+                        fmt=marker, color=color, ms=6, capsize=2, **hollow)
         ax.set_xlim(0, 1)
         ax.set_xlabel("removal ratio p")
         ax.set_title(f"{d['dataset']} {d['arch']}\nλ={d['l1']:g}, D={d['num_params']}",

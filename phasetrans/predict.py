@@ -33,8 +33,9 @@ from phasetrans import (
     spectrum,
     width,
 )
-from phasetrans._progress import track
+from phasetrans._progress import counter, track
 from phasetrans.estimate import Estimate, SolverInfo
+from phasetrans.problem import Problem, check_params
 
 MAX_EXACT_DIM = 5000
 """Largest parameter count for which :func:`predict` builds the dense Hessian (exact spectrum)."""
@@ -193,8 +194,8 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     h = 2.0 ** -num_steps
     # at most num_steps evaluations by bisection, 2 num_steps + 1 from a start
     keys = jax.random.split(key, num_steps if start is None else 2 * num_steps + 2)
-    bar = track(None, total=num_steps if start is None else None,
-                desc="l1-body fixed-point search", enabled=progress)
+    bar = counter(total=num_steps if start is None else None,
+                  desc="l1-body fixed-point search", enabled=progress)
 
     def above(p):  # evaluate delta/D at p: is it above the diagonal?
         res = width.cone_statdim(body, apex_at(p), key=keys[len(infos)],
@@ -236,9 +237,9 @@ def _low_rank_l1_body(eigvals, eigvecs, matvec, *, center, gradient, l1, epsilon
         top = hessian_model.exact(eigvals, eigvecs, rank=rank, **treatment)
         source = f"the {rank} largest treated exact eigenpairs"
     else:
-        pairs = spectrum.ritz_pairs(matvec, dim=center.size, key=key, num_iters=2 * rank)
-        top = hessian_model.from_ritz_pairs(pairs, rank=rank, **treatment)
-        source = f"the {rank} largest treated of {2 * rank} Ritz pairs"
+        top = hessian_model.from_matvec(matvec, dim=center.size, key=key, rank=rank,
+                                        **treatment)
+        source = f"the {rank} largest treated of {min(2 * rank, center.size)} Ritz pairs"
     beta = hessian_model.calibrated_bulk(top.eigenvalues, dim=center.size,
                                          removal_ratio=removal_ratio, distance=distance,
                                          epsilon=epsilon, floor=floor)
@@ -410,7 +411,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
             it (see :func:`phasetrans.sampling.gaussian_map`).
     """
     key = _checks.prng_key("key", key)
-    _checks.finite("params", params)
+    check_params(params)
     spec = _check_options("spectrum_options", spectrum_options or SpectrumOptions(),
                           SpectrumOptions)
     ell = _check_options("ellipsoid_options", ellipsoid_options or EllipsoidOptions(),
@@ -538,7 +539,8 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
             eigvals if spec.method == "exact" else None,
             eigvecs if spec.method == "exact" else None,
             None if spec.method == "exact" else matvec, center=w_star, gradient=gradient,
-            l1=l1, epsilon=eps, rank=l1o.rank, key=k_l1, eigen_treatment=eigen_treatment,
+            l1=l1, epsilon=eps, rank=l1o.rank, key=jax.random.fold_in(k_l1, 1),
+            eigen_treatment=eigen_treatment,
             floor=floor, removal_ratio=prediction.removal_ratio,
             distance=float(prune.pruned_distance(params, prediction.removal_ratio, prunable)))
     if with_l1_body or with_l1_model:
@@ -551,3 +553,40 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
                                            start=start, progress=progress, devices=devices)
         l1_prediction = l1_prediction._replace(hessian_model=description)
     return Prediction(prediction, rows, noise, dim, summary, ellipsoid, l1_prediction, model)
+
+
+class PredictOptions(NamedTuple):
+    """The options of :func:`predict` as one value (for :func:`predict_problem` and
+    :func:`phasetrans.compare.assess`); fields and defaults are :func:`predict`'s keywords."""
+
+    epsilon: float | None = None
+    eigen_treatment: str = "abs"
+    floor: float = 1e-4
+    num_ratios: int = 1001
+    noise_batch_size: int = 128
+    spectrum_options: SpectrumOptions | None = None
+    ellipsoid_options: EllipsoidOptions | None = None
+    l1_body_options: L1BodyOptions | None = None
+
+
+def predict_problem(problem: Problem, *, key, options: PredictOptions | None = None,
+                    progress: bool = False, devices: int | None = None) -> list[Prediction]:
+    """:func:`predict` for every network of ``problem`` (its loss, train data, lambda and
+    prunable leaves): seed s with key ``fold_in(split(key, S)[s], 1)`` (so a problem trained
+    from ``key`` by :func:`phasetrans.train.train_problem` predicts with the keys
+    :func:`phasetrans.compare.compare` always used). Returns one :class:`Prediction` per seed.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a phasetrans.Problem, got {type(problem).__name__}")
+    key = _checks.prng_key("key", key)
+    options = PredictOptions() if options is None else options
+    if not isinstance(options, PredictOptions):
+        raise TypeError(f"options must be a PredictOptions, got {type(options).__name__}")
+    keys = jax.random.split(key, problem.num_seeds)
+    return [predict(problem.seed(s), problem.model.loss, problem.train,
+                    key=jax.random.fold_in(keys[s], 1), l1=problem.l1,
+                    prunable=problem.prunable, progress=progress, devices=devices,
+                    **options._asdict())
+            for s in track(range(problem.num_seeds), desc="predict (per seed)",
+                           enabled=progress)]
+

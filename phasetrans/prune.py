@@ -20,9 +20,9 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import _checks, nets, train
-from phasetrans.data import Dataset
+from phasetrans import _checks, nets
 from phasetrans.devices import collect, mesh_for, sharded_map
+from phasetrans.problem import Problem, default_prunable
 
 METHODS = ("global", "layerwise", "random")
 """Masks of ``mask_for``/``sweep``: global or per-layer magnitude pruning, or uniformly random."""
@@ -33,7 +33,7 @@ RULES = ("first_failure", "last_pass", "official")
 
 def _prunable(params, prunable):
     if prunable is None:
-        return train.default_prunable(params)
+        return default_prunable(params)
     _checks.same_structure("prunable", prunable, "params", jax.tree_util.tree_map(
         lambda w: jnp.zeros((), bool), params))
     return prunable
@@ -166,50 +166,20 @@ class SweepResult(NamedTuple):
     unpruned_train_loss: jax.Array
 
 
-_SEED_AXIS_HINT = ("params_seeds needs a leading seed axis S (e.g. train_seeds(...).params, or add "
-                   "one to a single network's params with "
-                   "jax.tree_util.tree_map(lambda w: w[None], params))")
-
-
-def _num_seeds(net: nets.Network, params_seeds) -> int:
-    """S, after checking that ``params_seeds`` has a leading seed axis (ValueError otherwise)."""
-    leaves = jax.tree_util.tree_leaves(params_seeds)
-    if not leaves:
-        raise ValueError(f"params_seeds has no arrays; {_SEED_AXIS_HINT}")
-    shapes = [np.shape(w) for w in leaves]
-    single = jax.eval_shape(lambda: net.init(key=jax.random.key(0)))
-    if (jax.tree_util.tree_structure(params_seeds) == jax.tree_util.tree_structure(single)
-            and shapes == [w.shape for w in jax.tree_util.tree_leaves(single)]):
-        raise ValueError(f"{_SEED_AXIS_HINT}; got the parameter shapes of a single network "
-                         f"(net.init's shapes {shapes})")
-    leading = sorted({shape[0] if shape else None for shape in shapes}, key=str)
-    if len(leading) != 1 or leading[0] is None:
-        raise ValueError(f"{_SEED_AXIS_HINT}; got leaves whose leading axis sizes disagree "
-                         f"({', '.join(map(str, leading))}; None = a scalar leaf)")
-    return int(leading[0])
-
-
-def sweep(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *,
-          method: str = "global", prunable=None, finetune_steps: int = 0,
+def sweep(problem: Problem, removal_ratios, *, method: str = "global", finetune_steps: int = 0,
           finetune_learning_rate: float = 1e-3, key=None,
           devices: int | None = None) -> SweepResult:
     """Prune every seed at every removal ratio and evaluate, in one jitted vmap (no Python loop).
 
-    Seed s at ratio p is pruned with ``mask_for(method, params_s, p, prunable)`` and, when
-    ``finetune_steps`` > 0, fine-tuned with the mask held fixed; it is then evaluated on the
-    test and train sets (see ``SweepResult``).
+    Seed s at ratio p is pruned with ``mask_for(method, params_s, p, problem.prunable)`` and,
+    when ``finetune_steps`` > 0, fine-tuned with the mask held fixed; it is then evaluated on the
+    problem's test and train data (see ``SweepResult``).
 
     Args:
-        net: the network whose ``apply`` evaluates the pruned parameters (its ``init`` gives the
-            single-network shapes used to check ``params_seeds``).
-        params_seeds: parameters with a leading seed axis S (e.g. ``train_seeds(...).params``);
-            a single network's parameters raise ``ValueError``: add the axis with
-            ``jax.tree_util.tree_map(lambda w: w[None], params)``.
-        dataset: the train and test sets to evaluate on.
+        problem: the :class:`phasetrans.problem.Problem` (networks, model, data, prunable).
         removal_ratios: (P,) removal ratios in [0, 1].
         method: ``"global"`` (default), ``"layerwise"`` or ``"random"``.
-        prunable: bool per leaf (default: weights, not biases; see the module docstring).
-        finetune_steps: full-batch Adam steps on the cross-entropy with the mask held fixed
+        finetune_steps: full-batch Adam steps on the loss L with the mask held fixed
             (default 0: one-shot pruning, as LOMP).
         finetune_learning_rate: Adam's learning rate > 0 for fine-tuning (default 1e-3).
         key: PRNG key, keyword-only; required for ``method="random"`` (``TypeError``
@@ -229,45 +199,50 @@ def sweep(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *,
     per ratio. Accuracies are those of the per-pair route; losses agree to float32 rounding
     (the first layer's sums are added in another order).
     """
-    grid, keys, frozen = _sweep_setup(net, params_seeds, removal_ratios, method, prunable, key)
+    grid, keys, frozen = _sweep_setup(problem, removal_ratios, method, key)
     finetune_steps = _checks.integer("finetune_steps", finetune_steps, minimum=0)
     lr = _checks.real("finetune_learning_rate", finetune_learning_rate, positive=True)
     mesh = mesh_for(devices)
+    batches = (problem.train, problem.test)
     if (method != "layerwise" and finetune_steps == 0 and mesh.size == 1
-            and _nested_applies(net, params_seeds, dataset)):
-        return _nested_sweep(net, params_seeds, _arrays(dataset), grid, method, frozen, keys)
-    return collect(_sweep(net, params_seeds, _arrays(dataset), grid, method, frozen,
+            and _nested_applies(problem)):
+        return _nested_sweep(problem.model, problem.params, batches, grid, method, frozen, keys)
+    return collect(_sweep(problem.model, problem.params, batches, grid, method, frozen,
                           finetune_steps, lr, keys, mesh), mesh=mesh)
 
 
-def _sweep_setup(net, params_seeds, removal_ratios, method, prunable, key):
+def _check_problem(problem) -> Problem:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a phasetrans.Problem (Problem.from_apply, "
+                        f"from_loss or from_network), got {type(problem).__name__}")
+    return problem
+
+
+def _frozen(prunable):
+    """``prunable`` as a hashable (treedef, flags) pair, for jit's static arguments."""
+    leaves, treedef = jax.tree_util.tree_flatten(prunable)
+    return treedef, tuple(bool(leaf) for leaf in leaves)
+
+
+def _sweep_setup(problem, removal_ratios, method, key):
     """Validated (grid, per-seed keys or None, hashable prunable flags) of a sweep."""
+    _check_problem(problem)
     grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     _checks.one_of("method", method, METHODS)
     if method == "random":
         if key is None:
             raise TypeError("key is required for method='random': pass key=jax.random.key(seed)")
         key = _checks.prng_key("key", key)
-    _checks.finite("params_seeds", params_seeds)
-    num_seeds = _num_seeds(net, params_seeds)
-    first = jax.tree_util.tree_map(lambda w: w[0], params_seeds)
-    leaves, treedef = jax.tree_util.tree_flatten(_prunable(first, prunable))
-    frozen = (treedef, tuple(bool(leaf) for leaf in leaves))  # hashable, for jit's static args
-    keys = jax.random.split(key, num_seeds) if method == "random" else None
-    return grid, keys, frozen
+    keys = jax.random.split(key, problem.num_seeds) if method == "random" else None
+    return grid, keys, _frozen(problem.prunable)
 
 
-def _arrays(dataset: Dataset):
-    return dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
-
-
-def sweep_masks(net: nets.Network, params_seeds, removal_ratios, *, method: str = "global",
-                prunable=None, key=None):
-    """The masks :func:`sweep` evaluates: ``mask_for(method, params_s, p, prunable)`` for every
-    seed s and ratio p, as a bool pytree with leading axes (S, P); arguments as in
+def sweep_masks(problem: Problem, removal_ratios, *, method: str = "global", key=None):
+    """The masks :func:`sweep` evaluates: ``mask_for(method, params_s, p, problem.prunable)``
+    for every seed s and ratio p, as a bool pytree with leading axes (S, P); arguments as in
     :func:`sweep` (``key`` required for ``"random"``, split over seeds the same way)."""
-    grid, keys, frozen = _sweep_setup(net, params_seeds, removal_ratios, method, prunable, key)
-    return _sweep_masks(params_seeds, grid, keys, method, frozen)
+    grid, keys, frozen = _sweep_setup(problem, removal_ratios, method, key)
+    return _sweep_masks(problem.params, grid, keys, method, frozen)
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
@@ -282,34 +257,31 @@ def _sweep_masks(params_seeds, grid, keys, method, frozen):
     return jax.vmap(per_seed)(params_seeds, keys)
 
 
-def evaluate(net: nets.Network, params_seeds, pruned, dataset: Dataset,
-             removal_ratios) -> SweepResult:
+def evaluate(problem: Problem, pruned, removal_ratios) -> SweepResult:
     """A :class:`SweepResult` of networks pruned by any method (e.g. Net-Trim, which also
-    changes the kept weights): ``pruned`` has leading axes (S seeds, P ratios), ``params_seeds``
-    (S,) are the unpruned networks, ``removal_ratios`` the (P,) ratios of ``pruned``."""
+    changes the kept weights): ``pruned`` has leading axes (S seeds, P ratios) and the
+    structure of ``problem.params``; ``removal_ratios`` are the (P,) ratios of ``pruned``."""
+    _check_problem(problem)
     grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     _checks.finite("pruned", pruned)
-    num_seeds = _num_seeds(net, params_seeds)
-    expected = (num_seeds, grid.shape[0])
+    expected = (problem.num_seeds, grid.shape[0])
     for leaf in jax.tree_util.tree_leaves(pruned):
         if leaf.shape[:2] != expected:
             raise ValueError(f"pruned needs leading axes (seeds, ratios) = {expected}, got a "
                              f"leaf of shape {leaf.shape}")
-    return _evaluate(net, params_seeds, pruned, _arrays(dataset), grid)
+    return _evaluate(problem.model, problem.params, pruned, (problem.train, problem.test), grid)
 
 
-def _metrics(net, arrays, params):
+def _metrics(model, batches, params):
     """(test accuracy, test loss, train accuracy, train loss) of one network."""
-    x_train, y_train, x_test, y_test = arrays
-    loss_fn = nets.cross_entropy(net.apply)
-    return (nets.accuracy(net.apply, params, x_test, y_test), loss_fn(params, (x_test, y_test)),
-            nets.accuracy(net.apply, params, x_train, y_train),
-            loss_fn(params, (x_train, y_train)))
+    train_set, test_set = batches
+    return (model.accuracy(params, test_set), model.loss(params, test_set),
+            model.accuracy(params, train_set), model.loss(params, train_set))
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _evaluate(net, params_seeds, pruned, arrays, grid):
-    metrics = functools.partial(_metrics, net, arrays)
+def _evaluate(model, params_seeds, pruned, batches, grid):
+    metrics = functools.partial(_metrics, model, batches)
     return SweepResult(grid, *jax.vmap(jax.vmap(metrics))(pruned),
                        *jax.vmap(metrics)(params_seeds))
 
@@ -336,33 +308,32 @@ def _seed_ratio_map(fn, shared, params_seeds, grid, *, mesh, sequential=False):
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 9))
-def _sweep(net, params_seeds, arrays, grid, method, frozen, finetune_steps, lr, keys, mesh):
-    loss_fn = nets.cross_entropy(net.apply)
+def _sweep(model, params_seeds, batches, grid, method, frozen, finetune_steps, lr, keys, mesh):
     tx = optax.adam(lr)
     prunable = jax.tree_util.tree_unflatten(frozen[0], frozen[1])
 
-    metrics = functools.partial(_metrics, net)
+    metrics = functools.partial(_metrics, model)
 
     def finetune(params, mask, train_set):
         def step(state, _):
             p, s = state
-            grads = jax.grad(loss_fn)(p, train_set)
+            grads = jax.grad(model.loss)(p, train_set)
             updates, s = tx.update(grads, s, p)
             return (apply_mask(jax.tree_util.tree_map(jnp.add, p, updates), mask), s), None
 
         return jax.lax.scan(step, (params, tx.init(params)), None, length=finetune_steps)[0][0]
 
     def one(shared, params, seed, removal_ratio):
-        arrays, keys = shared
+        batches, keys = shared
         key = None if keys is None else keys[seed]
         mask = mask_for(method, params, removal_ratio, prunable, key=key)
         pruned = apply_mask(params, mask)
         if finetune_steps:
-            pruned = finetune(pruned, mask, arrays[:2])
-        return metrics(arrays, pruned)
+            pruned = finetune(pruned, mask, batches[0])
+        return metrics(batches, pruned)
 
-    pruned = _seed_ratio_map(one, (arrays, keys), params_seeds, grid, mesh=mesh)
-    unpruned = sharded_map(metrics, arrays, params_seeds, mesh=mesh)
+    pruned = _seed_ratio_map(one, (batches, keys), params_seeds, grid, mesh=mesh)
+    unpruned = sharded_map(metrics, batches, params_seeds, mesh=mesh)
     return SweepResult(grid, *pruned, *unpruned)
 
 
@@ -380,23 +351,32 @@ done as one dense product instead: about where both cost the same for a 784 x 10
 product; a 100-ratio grid adds ~8 entries per column per step, ~20 in the widest column)."""
 
 
-def _mlp_activation(net):
-    """The activation of a network made by :func:`phasetrans.nets.mlp`, else None."""
-    apply = getattr(net, "apply", None)
+def _mlp_activation(model):
+    """The activation of a model whose ``apply`` was made by :func:`phasetrans.nets.mlp` (with
+    the default loss and accuracy), else None."""
+    if model.loss_fn is not None or model.accuracy_fn is not None:
+        return None
+    apply = model.apply
     if getattr(apply, "__code__", None) is not _MLP_APPLY_CODE:
         return None
     act = inspect.getclosurevars(apply).nonlocals.get("act")
     return act if any(act is fn for fn in nets.ACTIVATIONS.values()) else None
 
 
-def _nested_applies(net, params_seeds, dataset) -> bool:
-    """Whether :func:`_nested_sweep` can evaluate ``net``: a :func:`phasetrans.nets.mlp` whose
-    ``params_seeds`` are a list of ``{"w": (S, a, b), "b": (S, b)}`` layers chaining the
-    dataset's features to the classes (anything else takes the generic route)."""
-    if _mlp_activation(net) is None or not isinstance(params_seeds, list) or not params_seeds:
+def _nested_applies(problem: Problem) -> bool:
+    """Whether :func:`_nested_sweep` can evaluate ``problem``: a :func:`phasetrans.nets.mlp`
+    whose parameters are a list of ``{"w": (S, a, b), "b": (S, b)}`` layers chaining the
+    data's features ``(x, y)`` to the classes (anything else takes the generic route)."""
+    params_seeds = problem.params
+    if (_mlp_activation(problem.model) is None or not isinstance(params_seeds, list)
+            or not params_seeds):
         return False
-    width = np.shape(dataset.x_train)[-1]
-    if np.ndim(dataset.x_train) != 2 or np.shape(dataset.x_test)[-1] != width:
+    batches = (problem.train, problem.test)
+    if not all(isinstance(b, tuple) and len(b) == 2 for b in batches):
+        return False
+    (x_train, _), (x_test, _) = batches
+    width = np.shape(x_train)[-1]
+    if np.ndim(x_train) != 2 or np.ndim(x_test) != 2 or np.shape(x_test)[-1] != width:
         return False
     for layer in params_seeds:
         if not isinstance(layer, dict) or set(layer) != {"w", "b"}:
@@ -509,7 +489,7 @@ def _logit_metrics(logits, y):
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 5))
-def _nested_sweep(net, params_seeds, arrays, grid, method, frozen, keys):
+def _nested_sweep(model, params_seeds, batches, grid, method, frozen, keys):
     """:func:`sweep` of a :func:`phasetrans.nets.mlp` with ``"global"`` or ``"random"`` one-shot
     masks: the same masks and metrics as the per-pair route :func:`_sweep`, computed per seed as
 
@@ -525,9 +505,9 @@ def _nested_sweep(net, params_seeds, arrays, grid, method, frozen, keys):
 
     Results are returned in the caller's ratio order.
     """
-    act = _mlp_activation(net)
+    act = _mlp_activation(model)
     prunable = jax.tree_util.tree_unflatten(*frozen)
-    x_train, y_train, x_test, y_test = arrays
+    (x_train, y_train), (x_test, y_test) = batches
     x = jnp.concatenate([x_test, x_train])
     n_test = x_test.shape[0]
     num_ratios = grid.shape[0]
@@ -561,7 +541,7 @@ def _nested_sweep(net, params_seeds, arrays, grid, method, frozen, keys):
         pruned = jax.lax.map(lambda params: per_seed(params, None), params_seeds)
     else:
         pruned = jax.lax.map(lambda item: per_seed(*item), (params_seeds, keys))
-    unpruned = jax.vmap(functools.partial(_metrics, net, arrays))(params_seeds)
+    unpruned = jax.vmap(functools.partial(_metrics, model, batches))(params_seeds)
     return SweepResult(grid, *pruned, *unpruned)
 
 

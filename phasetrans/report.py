@@ -149,12 +149,29 @@ def comparison_json(c: Comparison) -> dict:
     }
 
 
+def _percent(ratio) -> str:
+    return "none" if ratio is None else f"{100 * ratio:.0f} %"
+
+
+def plain_line(oneshot, predicted, interval) -> str:
+    """The first line of a summary, for a reader without the paper: how much one-shot
+    pruning removed before test accuracy dropped, and what the theory predicts."""
+    measured = ("one-shot pruning lost test accuracy at the first removal ratio tried"
+                if oneshot is None else
+                f"one-shot pruning kept test accuracy up to removing {_percent(oneshot)} of "
+                "the weights")
+    lo, hi = interval
+    return (f"{measured}; the theory predicts {_percent(predicted)} "
+            f"({_percent(lo)} to {_percent(hi)})")
+
+
 def summary_lines(document: dict) -> list[str]:
     """A short human-readable table of :func:`comparison_json`'s document."""
     d = document
     lo, hi = d["predicted_interval"]
     emp = d["empirical_removal_ratio"]
-    lines = [f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
+    lines = [plain_line(emp["accuracy"], d["predicted_removal_ratio"], (lo, hi)),
+             f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
              f"D = {d['num_params']} prunable weights",
              f"  eps = {d['epsilon']:.3g} ({d['epsilon_meaning']}); eigenvalue treatment "
              f"'{d['eigen_treatment']}'",
@@ -202,7 +219,15 @@ def attribution_lines(document: dict) -> list[str]:
     """A short table of :func:`attribution_json`'s document: thresholds, then the ladder."""
     d = document
     window = d["window"]
-    lines = [f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
+    thresholds = d["thresholds"]
+    formula = thresholds["formula"]
+    retrained = thresholds["retrain_F"]
+    lines = [plain_line(thresholds["oneshot_accuracy"]["mean"], formula["mean"],
+                        formula["interval"]),
+             "  retraining the kept weights stays within eps of the trained objective up to "
+             f"removing {_percent(retrained['mean'])}; "
+             f"{100 * d['retrain_converged_fraction']:.0f} % of the retraining runs converged",
+             f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
              f"D = {d['num_params']}; theory window ±{window['half_width']:.3f} "
              f"(eta = {window['eta']:g})",
              f"  {'threshold':<32} {'mean':>6}  interval"]
@@ -213,11 +238,16 @@ def attribution_lines(document: dict) -> list[str]:
             lines.append(f"  {name:<32} {'none':>6}  (fails at the first ratio on every seed)")
         else:
             lo, hi = t["interval"]
-            lines.append(f"  {name:<32} {t['mean']:>6.3f}  [{lo:.3f}, {hi:.3f}]")
+            note = ("  (its solver did not converge: not certified)"
+                    if t.get("converged") is False else "")
+            lines.append(f"  {name:<32} {t['mean']:>6.3f}  [{lo:.3f}, {hi:.3f}]{note}")
     lines.append("  ladder (difference = to - from; * = larger than the theory window):")
     for stage in d["stages"]:
         if stage["difference"] is None:
             lines.append(f"    {stage['meaning']}: not measured ({stage['reason']})")
+        elif stage.get("unconverged"):
+            lines.append(f"    {stage['meaning']}: {stage['difference']:+.3f} (not judged: "
+                         f"{', '.join(stage['unconverged'])} did not converge)")
         else:
             mark = "" if stage["within_window"] else " *"
             lines.append(f"    {stage['meaning']}: {stage['difference']:+.3f}{mark}")
@@ -267,7 +297,11 @@ def methods_lines(document: dict) -> list[str]:
     d = document
     p = d["predicted"]
     fmt = lambda x: "none" if x is None else f"{x:.3f}"  # noqa: E731
-    lines = [f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
+    best = max(d["methods"], key=lambda m: d["methods"][m]["threshold"] or -1.0)
+    lines = [f"{best} pruning removes the most before test accuracy drops "
+             f"({_percent(d['methods'][best]['threshold'])}); the theory predicts "
+             f"{_percent(p['removal_ratio'])}",
+             f"{d['dataset']}, {d['arch']}, l1 = {d['l1']:g}, {d['seeds']} seed(s), "
              f"D = {d['num_params']}",
              f"  predicted (width formula) {p['removal_ratio']:.3f} [{p['interval'][0]:.3f}, "
              f"{p['interval'][1]:.3f}], theory window ±{d['window']['half_width']:.3f}",

@@ -52,11 +52,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from phasetrans import _checks, nets, prune, train
+from phasetrans import _checks, prune, train
 from phasetrans._progress import track
-from phasetrans.data import Dataset
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import SolverInfo
+from phasetrans.problem import Problem
 
 METHODS = ("global", "layerwise")
 """Masks of :func:`retrain` (``prune.mask_for``'s deterministic methods)."""
@@ -117,10 +117,10 @@ class RetrainResult(NamedTuple):
     l1: float = 0.0
 
 
-def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *, l1: float,
-            steps: int = 2000, learning_rate: float = 3e-3, prunable=None,
-            method: str = "global", tol: float = 1e-3, progress: bool = False,
-            sequential: bool = False, devices: int | None = None) -> RetrainResult:
+def retrain(problem: Problem, removal_ratios, *, steps: int = 2000,
+            learning_rate: float = 3e-3, method: str = "global", tol: float = 1e-3,
+            progress: bool = False, sequential: bool = False,
+            devices: int | None = None) -> RetrainResult:
     """Masked retraining of every seed at every removal ratio: the seeds one after the other,
     each seed's P ratios in one jitted vmap (or one after the other, ``sequential``).
 
@@ -132,19 +132,14 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
     prediction and one-shot pruning.
 
     Args:
-        net: the network (its ``init`` gives the single-network shapes used to check
-            ``params_seeds``).
-        params_seeds: trained w* with a leading seed axis S (e.g. ``train_seeds(...).params``);
-            a single network's parameters raise ``ValueError``.
-        dataset: train set (F, L, retraining) and test set (accuracy, test loss).
+        problem: the :class:`phasetrans.problem.Problem`: w* (S seeds), the model, its train
+            data (F, L, retraining) and test data (accuracy, test loss), lam (its ``l1``: the
+            lam w* was trained with, so that F* is the value of the trained objective) and the
+            prunable leaves (pruned *and* carrying the l1 term).
         removal_ratios: (P,) removal ratios in [0, 1] (any order; :func:`thresholds` needs them
             increasing).
-        l1: lam >= 0, keyword-only and required: use the lam w* was trained with, so that F* is
-            the value of the trained objective.
         steps: Adam steps >= 1 (default 2000, as ``train.train``), the same for every (s, p).
         learning_rate: Adam's learning rate > 0 (default 3e-3, as ``train.train``).
-        prunable: bool per leaf: which leaves are pruned *and* carry the l1 term (default: the
-            weights, ``ndim >= 2``, as in training).
         method: ``"global"`` (default, LOMP's mask) or ``"layerwise"`` magnitude pruning.
         tol: ``info.converged`` is ``info.residual <= tol``; tol >= 0 (default 1e-3).
         progress: a progress bar on stderr, one step per seed (default False).
@@ -165,61 +160,54 @@ def retrain(net: nets.Network, params_seeds, dataset: Dataset, removal_ratios, *
     Returns:
         :class:`RetrainResult` with arrays (S, P) and unpruned values (S,).
     """
-    if not isinstance(dataset, Dataset):
-        raise TypeError(f"dataset must be a phasetrans.data.Dataset, got {type(dataset).__name__}")
+    prune._check_problem(problem)
     grid = _checks.removal_ratios("removal_ratios", removal_ratios)
-    l1 = _checks.real("l1", l1, nonnegative=True)
+    l1 = problem.l1
     steps = _checks.positive_int("steps", steps)
     learning_rate = _checks.real("learning_rate", learning_rate, positive=True)
     _checks.one_of("method", method, METHODS)
     tol = _checks.real("tol", tol, nonnegative=True)
     sequential = _checks.boolean("sequential", sequential)
     mesh = mesh_for(devices)
-    _checks.finite("params_seeds", params_seeds)
-    num_seeds = prune._num_seeds(net, params_seeds)
-    first = jax.tree_util.tree_map(lambda w: w[0], params_seeds)
-    leaves, treedef = jax.tree_util.tree_flatten(prune._prunable(first, prunable))
-    frozen = (treedef, tuple(bool(leaf) for leaf in leaves))  # hashable, for jit's static args
-    arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
+    frozen = prune._frozen(problem.prunable)
+    batches = (problem.train, problem.test)
 
     def one_seed(s):  # blocks, so that the progress bar moves when seed s is done
-        params = jax.tree_util.tree_map(lambda w: w[s:s + 1], params_seeds)
-        out = collect(_retrain(net, params, arrays, grid, method, frozen, steps, l1,
+        params = jax.tree_util.tree_map(lambda w: w[s:s + 1], problem.params)
+        out = collect(_retrain(problem.model, params, batches, grid, method, frozen, steps, l1,
                                learning_rate, tol, sequential, mesh), mesh=mesh)
         return jax.block_until_ready(out._replace(removal_ratios=None, l1=None))
 
-    per_seed = [one_seed(s) for s in track(range(num_seeds), desc="retraining (per seed)",
+    per_seed = [one_seed(s) for s in track(range(problem.num_seeds), desc="retraining (per seed)",
                                            enabled=progress)]
     out = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *per_seed)
     return out._replace(removal_ratios=np.asarray(grid), l1=l1)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 10, 11))
-def _retrain(net, params_seeds, arrays, grid, method, frozen, steps, l1, learning_rate, tol,
+def _retrain(model, params_seeds, batches, grid, method, frozen, steps, l1, learning_rate, tol,
              sequential, mesh):
-    loss_fn = nets.cross_entropy(net.apply)
     prunable = jax.tree_util.tree_unflatten(frozen[0], frozen[1])
-    objective = train.objective(net, l1, prunable)
+    objective = train.objective(model.loss, l1, prunable)
     tx = optax.adam(learning_rate)
     window = max(1, math.ceil(_WINDOW * steps))
 
-    def evaluate(arrays, params):
-        x_train, y_train, x_test, y_test = arrays
-        loss = loss_fn(params, (x_train, y_train))
+    def evaluate(batches, params):
+        train_set, test_set = batches
+        loss = model.loss(params, train_set)
         return (loss + l1 * train.l1_norm(params, prunable), loss,
-                nets.accuracy(net.apply, params, x_test, y_test),
-                loss_fn(params, (x_test, y_test)))
+                model.accuracy(params, test_set), model.loss(params, test_set))
 
     def better(f, x, best_f, best_x):  # keep the lowest-F iterate (ties: the earlier one)
         take = f < best_f
         return (jnp.where(take, f, best_f),
                 jax.tree_util.tree_map(lambda a, b: jnp.where(take, a, b), x, best_x))
 
-    def one(arrays, params, _, ratio):
-        train_set = arrays[:2]
+    def one(batches, params, _, ratio):
+        train_set = batches[0]
         mask = prune.mask_for(method, params, ratio, prunable)
         x0 = prune.apply_mask(params, mask)
-        oneshot = evaluate(arrays, x0)
+        oneshot = evaluate(batches, x0)
 
         def step(state, _):
             x, opt_state, best_f, best_x = state
@@ -236,11 +224,11 @@ def _retrain(net, params_seeds, arrays, grid, method, frozen, steps, l1, learnin
         end, before = history[-1], history[-1 - window]
         residual = jnp.abs(end - before) / jnp.maximum(jnp.abs(end), jnp.finfo(end.dtype).tiny)
         info = SolverInfo(jnp.asarray(steps, jnp.int32), residual, residual <= tol)
-        return evaluate(arrays, best_x), info, oneshot, best_x
+        return evaluate(batches, best_x), info, oneshot, best_x
 
-    retrained, info, oneshot, params = prune._seed_ratio_map(one, arrays, params_seeds, grid,
+    retrained, info, oneshot, params = prune._seed_ratio_map(one, batches, params_seeds, grid,
                                                              mesh=mesh, sequential=sequential)
-    unpruned = sharded_map(evaluate, arrays, params_seeds, mesh=mesh)
+    unpruned = sharded_map(evaluate, batches, params_seeds, mesh=mesh)
     return RetrainResult(grid, *retrained, info, *oneshot, *unpruned, params=params, l1=l1)
 
 

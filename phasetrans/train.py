@@ -31,8 +31,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from phasetrans import _checks, _io, nets, stationarity
+from phasetrans import _checks, _io, data, nets, stationarity
 from phasetrans.data import Dataset
+from phasetrans.problem import Problem, default_prunable
 
 OPTIMIZERS = ("prox-adam", "adam", "sgd")
 ADAM_B2, ADAM_EPS = 0.999, 1e-8  # optax's Adam defaults, which prox-adam's metric uses
@@ -67,17 +68,9 @@ def l1_norm(params, prunable) -> jax.Array:
     return sum(leaves, jnp.zeros(()))
 
 
-def default_prunable(params):
-    """Bool pytree: True for weight leaves (``ndim >= 2``), False for biases."""
-    return jax.tree_util.tree_map(lambda w: jnp.ndim(w) >= 2, params)
+def objective(loss_fn: Callable, l1: float, prunable) -> Callable:
+    """``F(params, batch) = loss_fn(params, batch) + l1 * ||prunable leaves||_1``."""
 
-
-def objective(net: nets.Network, l1: float, prunable):
-    """``F(params, (x, y)) = cross-entropy + l1 * ||prunable weights||_1``."""
-    return _penalised(nets.cross_entropy(net.apply), l1, prunable)
-
-
-def _penalised(loss_fn, l1, prunable):
     def f(params, batch):
         return loss_fn(params, batch) + l1 * l1_norm(params, prunable)
 
@@ -186,7 +179,7 @@ def _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, b
          optimizer):
     """The traceable training loop behind :func:`minimise` and :func:`train`."""
     x, y = data
-    f = _penalised(loss_fn, l1, prunable)
+    f = objective(loss_fn, l1, prunable)
     proximal = optimizer == "prox-adam"
     opt = _optimizer(optimizer, learning_rate, l1, prunable)
     differentiate = loss_fn if proximal else f
@@ -283,6 +276,71 @@ def train_seeds(net: nets.Network, dataset: Dataset, *, keys, **options) -> Trai
                full["stop"], full["learning_rate"], full["batch_size"], full["optimizer"])
 
 
+def params_metadata(dataset_name: str, arch: str, l1: float, num_seeds: int, seed: int,
+                    steps: int | None) -> dict:
+    """What a params file records about how its networks were trained (checked on loading:
+    every key but ``steps``, None when trained to stationarity)."""
+    return {"dataset": dataset_name, "arch": arch, "l1": l1, "seeds": num_seeds, "seed": seed,
+            "steps": steps}
+
+
+def _built_in(dataset, arch, num_seeds, seed):
+    """(dataset, network, per-seed keys) of a built-in configuration, validated."""
+    ds = data.load(dataset, seed=seed) if isinstance(dataset, str) else dataset
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"dataset must be a name in {data.DATASETS} or a Dataset, got "
+                        f"{type(dataset).__name__}")
+    net = nets.parse_arch(arch, input_shape=ds.input_shape, num_classes=ds.num_classes)
+    num_seeds = _checks.positive_int("num_seeds", num_seeds)
+    seed = _checks.integer("seed", seed, minimum=0)
+    return ds, net, jax.random.split(jax.random.key(seed), num_seeds)
+
+
+def train_problem(dataset: str | Dataset = "digits", *, arch: str = "32-32", l1: float = 1e-4,
+                  num_seeds: int = 1, seed: int = 0, steps: int | None = None,
+                  stop: stationarity.StopRule | None = None, optimizer: str = "prox-adam",
+                  learning_rate: float = 3e-3) -> Problem:
+    """Train ``num_seeds`` built-in networks (:func:`train_seeds`, keys
+    ``split(key(seed), num_seeds)``) and return them as a :class:`phasetrans.problem.Problem`.
+
+    Args:
+        dataset: a name in ``data.DATASETS`` (loaded with ``seed``) or a loaded ``Dataset``.
+        arch: ``"cnn"`` or hidden widths such as ``"32-32"`` (:func:`nets.parse_arch`).
+        l1, steps, stop, optimizer, learning_rate: as :func:`train` (default: proximal Adam
+            until the default :class:`~phasetrans.stationarity.StopRule` holds).
+
+    The problem's ``metadata`` holds :func:`params_metadata` and ``training``: the optimiser,
+    learning rate, the rule in words, and the steps taken and convergence per seed.
+    """
+    ds, net, keys = _built_in(dataset, arch, num_seeds, seed)
+    trained = train_seeds(net, ds, keys=keys, l1=l1, steps=steps, stop=stop,
+                          optimizer=optimizer, learning_rate=learning_rate)
+    rule = (f"fixed budget of {steps} steps" if steps is not None
+            else (stop or stationarity.StopRule()).describe())
+    training = {"optimizer": optimizer, "learning_rate": learning_rate, "rule": rule,
+                "steps": np.asarray(trained.steps).tolist(),
+                "converged": np.asarray(trained.converged).tolist()}
+    metadata = params_metadata(ds.name, net.name, l1, len(keys), seed, steps)
+    return Problem.from_network(net, trained.params, ds, l1=l1,
+                                metadata={**metadata, "training": training})
+
+
+def load_problem(path, dataset: str | Dataset = "digits", *, arch: str = "32-32",
+                 l1: float = 1e-4, num_seeds: int = 1, seed: int = 0) -> Problem:
+    """The built-in networks saved by :func:`save_params` (e.g. ``phasetrans predict
+    --save-params``) as a :class:`~phasetrans.problem.Problem`: the file must record the same
+    dataset, arch, l1, seeds and seed (``ValueError`` naming the file otherwise)."""
+    ds, net, keys = _built_in(dataset, arch, num_seeds, seed)
+    like = jax.vmap(lambda k: net.init(key=k))(keys)
+    metadata = params_metadata(ds.name, net.name, l1, len(keys), seed, None)
+    expected = {k: v for k, v in metadata.items() if k != "steps"}
+    params = load_params(path, like, expected_metadata=expected)
+    training = {"optimizer": None, "learning_rate": None, "rule": f"loaded from {path}",
+                "steps": None, "converged": None}
+    return Problem.from_network(net, params, ds, l1=l1,
+                                metadata={**metadata, "training": training})
+
+
 @functools.partial(jax.jit, static_argnums=(0, 5, 6, 8, 9))
 def _train(net, x, y, key, l1, steps, stop, learning_rate, batch_size, optimizer):
     init_key, batch_key = jax.random.split(key)
@@ -315,7 +373,7 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
     prunable = default_prunable(params) if prunable is None else prunable
     further = minimise(loss_fn, params, data, l1=l1, prunable=prunable, steps=further_steps,
                        learning_rate=learning_rate, optimizer=optimizer)
-    f = _penalised(loss_fn, l1, jax.tree_util.tree_map(bool, prunable))
+    f = objective(loss_fn, l1, jax.tree_util.tree_map(bool, prunable))
     data = tuple(data)
     objective_value = float(f(params, data))
     lowest = min(float(jnp.min(further.loss_history)), float(f(further.params, data)))

@@ -1,12 +1,14 @@
 """The attribution ladder: crossings and stages on hand values, and the pipeline end to end."""
 
 import json
+import types
 
 import jax
 import numpy as np
 import pytest
 
-from phasetrans import _io, attribution, cli, closed_forms, compare, predict, report
+from phasetrans import _io, attribution, cli, closed_forms, compare, predict, report, train
+from phasetrans.estimate import SolverInfo
 
 
 def test_crossing_interpolates_the_half_point():
@@ -51,8 +53,9 @@ def test_summary_of_per_seed_values():
 def small_attribution():
     comparison = compare.compare(
         "digits", arch="8", l1=1e-4, num_seeds=2, steps=300,
-        ellipsoid_options=predict.EllipsoidOptions(num_ratios=5, num_samples=16),
-        l1_body_options=predict.L1BodyOptions(max_dim=0))
+        options=predict.PredictOptions(
+            ellipsoid_options=predict.EllipsoidOptions(num_ratios=5, num_samples=16),
+            l1_body_options=predict.L1BodyOptions(max_dim=0)), further_steps=200)
     options = attribution.AttributionOptions(num_ratios=21, subspace_ratios=5, num_subspaces=8,
                                              l1_num_subspaces=2, retrain_ratios=11,
                                              retrain_steps=100)
@@ -103,11 +106,18 @@ def test_cli_explain_passes_its_retrain_flags(flags, monkeypatch):
     class Trained:
         warnings = ()
 
-    monkeypatch.setattr(compare, "compare", lambda *args, **kwargs: Trained())
+    monkeypatch.setattr(train, "train_problem", lambda *args, **kwargs: None)
+    monkeypatch.setattr(compare, "assess", lambda *args, **kwargs: Trained())
     monkeypatch.setattr(attribution, "attribute", stop)
     assert cli.main(["explain", "--retrain-ratios", "11", *flags]) == 130
     assert seen["options"].retrain_ratios == 11
     assert seen["options"].retrain_sequential is bool(flags)
+    # unset, the costs are the library's (AttributionOptions), never retyped
+    assert cli.main(["explain", *flags]) == 130
+    library = attribution.AttributionOptions()
+    assert (seen["options"].retrain_ratios, seen["options"].retrain_steps,
+            seen["options"].num_subspaces) == (library.retrain_ratios, library.retrain_steps,
+                                               library.num_subspaces)
 
 
 def test_cli_searches_are_the_library_ones():
@@ -128,7 +138,18 @@ def test_l1_support_can_be_skipped_with_a_reason(small_attribution):
                                              l1_support_max_dim=0)
     a = attribution.attribute(small_attribution.comparison, key=jax.random.key(0),
                               options=options)
-    assert "skipped at D = 592 > 0" in a.thresholds["support_l1_body"].reason
+    assert a.thresholds["support_l1_body"].reason == (
+        "not computed: the exact feasibility of the l1-induced body on each support is turned "
+        "off (AttributionOptions.l1_support_max_dim = 0)")
+    assert attribution._too_large("a step", 592, 500, "l1_max_dim") == (
+        "not computed: a step is limited to networks of at most 500 prunable weights "
+        "(AttributionOptions.l1_max_dim); this one has 592")
+    lines = report.attribution_lines(report.attribution_json(a))
+    oneshot = a.thresholds["oneshot_accuracy"].mean
+    assert lines[0].startswith(f"one-shot pruning kept test accuracy up to removing "
+                               f"{100 * oneshot:.0f} % of the weights; the theory predicts ")
+    assert lines[1].endswith(f"{100 * a.retrain_converged:.0f} % of the retraining runs "
+                             "converged")
     assert a.thresholds["support_ellipsoid"].reason is None
     stages = {s["from"] + ">" + s["to"]: s for s in attribution.stages(a)}
     assert stages["support_ellipsoid>support_l1_body"]["difference"] is None
@@ -154,3 +175,48 @@ def test_ladders_wrap_into_rows(tmp_path):
                                                   tmp_path / "seven.png"))
     assert seven.shape[0] == pytest.approx(2 * one.shape[0], rel=0.02)
     assert seven.shape[1] == pytest.approx(one.shape[1] * (6 * 3.2 + 1.5) / (3.2 + 1.5), rel=0.02)
+
+
+def test_random_subspace_interval_is_at_least_half_a_grid_step(monkeypatch):
+    """A sharp transition (fractions 1 then 0, no sampling spread) is located to the grid
+    only: the interval keeps half a step on each side instead of collapsing on the centre."""
+    ratios = np.linspace(0.552, 0.952, 9)  # step 0.05
+    fractions = np.array([1, 1, 1, 1, 0.5, 0, 0, 0, 0], float)
+    # one result per apex, indexed by subspace dimension k (ascending: p descending)
+    sharp = types.SimpleNamespace(fraction=types.SimpleNamespace(mean=fractions[::-1],
+                                                                 sem=np.zeros(9)),
+                                  info=SolverInfo(1, 0.0, True))
+    monkeypatch.setattr(attribution.subspaces, "transitions",
+                        lambda body, apexes, **kwargs: [sharp] * len(apexes))
+    dim = 1000
+    value, (lo, hi), _ = attribution._subspace_threshold(
+        None, np.zeros((9, dim)), ratios, key=jax.random.key(0), num_subspaces=4, dim=dim)
+    assert value == pytest.approx(0.752)
+    assert lo == pytest.approx(0.727) and hi == pytest.approx(0.777)
+
+
+def test_an_unconverged_threshold_is_marked_and_never_starred(small_attribution):
+    a = small_attribution
+    formula = a.thresholds["formula"]
+    far = attribution.Threshold(formula.mean + 0.5, [formula.mean + 0.5] * 2,
+                                (formula.mean + 0.4, formula.mean + 0.6), converged=False)
+    marked = a._replace(thresholds={**a.thresholds, "mc_ellipsoid": far})
+    row = next(r for r in attribution.stages(marked) if r["to"] == "mc_ellipsoid")
+    assert row["difference"] == pytest.approx(0.5)
+    assert row["within_window"] is None and row["unconverged"] == ["mc_ellipsoid"]
+    document = report.attribution_json(marked)
+    assert document["thresholds"]["mc_ellipsoid"]["converged"] is False
+    lines = "\n".join(report.attribution_lines(document))
+    assert "(its solver did not converge: not certified)" in lines
+    assert "+0.500 (not judged: mc_ellipsoid did not converge)" in lines
+    # converged solvers are said so; thresholds without a solver say nothing
+    assert a.thresholds["support_ellipsoid"].converged is True
+    assert a.thresholds["formula"].converged is None
+
+
+def test_plain_first_line_by_hand():
+    assert report.plain_line(0.66, 0.74, (0.64, 0.84)) == (
+        "one-shot pruning kept test accuracy up to removing 66 % of the weights; the theory "
+        "predicts 74 % (64 % to 84 %)")
+    assert report.plain_line(None, 0.5, (0.4, 0.6)).startswith(
+        "one-shot pruning lost test accuracy at the first removal ratio tried; ")

@@ -6,11 +6,12 @@ runs that train use tiny settings.
 
 import errno
 import json
+import types
 
 import numpy as np
 import pytest
 
-from phasetrans import cli, compare, plots, predict, report
+from phasetrans import cli, compare, plots, predict, report, train
 
 ERROR_CASES = {
     "width": [
@@ -200,7 +201,7 @@ def test_predict_notes_replaced_outputs_before_computing(tmp_path, monkeypatch, 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(compare, "compare", interrupted)
+    monkeypatch.setattr(train, "train_problem", interrupted)
     assert cli.main(["predict", "--arch", "4", "--figure", str(figure), "--save-params",
                      str(saved)]) == 130
     err = capsys.readouterr().err.strip().splitlines()
@@ -216,7 +217,9 @@ def test_predict_os_errors_are_reported_under_their_flag(tmp_path, monkeypatch, 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(compare, "compare", disk_full)
+    trained = types.SimpleNamespace(params=[], metadata={"arch": "mlp-64-4-10"})
+    monkeypatch.setattr(train, "train_problem", lambda *a, **k: trained)
+    monkeypatch.setattr(train, "save_params", disk_full)
     assert cli.main(["predict", "--arch", "4", "--save-params", saved]) == 2
     assert _one_error_line(capsys, "predict").endswith("--save-params: No space left on device")
 
@@ -228,7 +231,7 @@ def test_predict_os_errors_are_reported_under_their_flag(tmp_path, monkeypatch, 
     def denied(comparison, path):
         raise PermissionError(errno.EACCES, "Permission denied", path)
 
-    monkeypatch.setattr(compare, "compare", lambda *a, **k: Done())
+    monkeypatch.setattr(compare, "assess", lambda *a, **k: Done())
     monkeypatch.setattr(report, "comparison_json", lambda c: {})
     monkeypatch.setattr(plots, "width_curve", denied)
     assert cli.main(["predict", "--arch", "4", "--figure", figure]) == 2
@@ -280,7 +283,8 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     figure = tmp_path / "fig.png"
     saved = tmp_path / "params.npz"
     status = cli.main(["predict", "--dataset", "digits", "--arch", "8", "--seeds", "2",
-                       "--steps", "300", "--figure", str(figure), "--save-params", str(saved),
+                       "--steps", "300", "--further-steps", "200", "--figure", str(figure),
+                       "--save-params", str(saved),
                        "--l1-body-samples", "4", "--l1-body-search", "near_ellipsoid", "--json"])
     assert status == 0
     captured = capsys.readouterr()
@@ -307,7 +311,8 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     assert figure.exists() and figure.stat().st_size > 10_000
     # the saved parameters reproduce the same prediction without training
     assert cli.main(["predict", "--arch", "8", "--seeds", "2", "--params", str(saved),
-                     "--no-monte-carlo", "--figure", str(figure), "--json"]) == 0
+                     "--further-steps", "200", "--no-monte-carlo", "--figure", str(figure),
+                     "--json"]) == 0
     captured = capsys.readouterr()
     again = json.loads(captured.out)
     assert again["predicted_per_seed"] == out["predicted_per_seed"]
@@ -325,7 +330,7 @@ def test_cli_predict_bad_arch(capsys):
 
 def test_predict_warns_about_a_dead_network(capsys):
     assert cli.main(["predict", "--arch", "4", "--l1", "10", "--steps", "100", "--seeds", "1",
-                     "--no-monte-carlo", "--json"]) == 0
+                     "--further-steps", "100", "--no-monte-carlo", "--json"]) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
     warnings = [line for line in captured.err.splitlines()
@@ -336,8 +341,8 @@ def test_predict_warns_about_a_dead_network(capsys):
 
 def test_predict_epsilon_allows_a_one_example_training_set(files, capsys):
     assert cli.main(["predict", "--data-file", str(files / "one.npz"), "--arch", "4",
-                     "--seeds", "1", "--steps", "20", "--no-monte-carlo", "--epsilon", "0.05",
-                     "--json"]) == 0
+                     "--seeds", "1", "--steps", "20", "--further-steps", "100",
+                     "--no-monte-carlo", "--epsilon", "0.05", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["epsilon"] == pytest.approx(0.05)
     assert out["epsilon_meaning"] == "given by the user"
@@ -345,9 +350,9 @@ def test_predict_epsilon_allows_a_one_example_training_set(files, capsys):
 
 def test_cli_sweep_json_contract(tmp_path, capsys):
     figure = tmp_path / "methods.png"
-    status = cli.main(["sweep", "--arch", "8", "--seeds", "2", "--steps", "300", "--ratios",
-                       "11", "--methods", "global,random,nettrim", "--figure", str(figure),
-                       "--json"])
+    status = cli.main(["sweep", "--arch", "8", "--seeds", "2", "--steps", "300",
+                       "--further-steps", "100", "--ratios", "11", "--methods",
+                       "global,random,nettrim", "--figure", str(figure), "--json"])
     assert status == 0
     out = json.loads(capsys.readouterr().out)
     assert list(out["methods"]) == ["global", "random", "nettrim"]
@@ -369,8 +374,96 @@ def test_cli_sweep_json_contract(tmp_path, capsys):
             assert entry["effective_threshold"] >= entry["threshold"] - 2 / 592
     assert "converged" in out["methods"]["nettrim"] and "converged" not in out["methods"]["global"]
     assert figure.exists() and figure.stat().st_size > 10_000
-    assert cli.main(["sweep", "--arch", "8", "--seeds", "1", "--steps", "300", "--ratios", "3",
-                     "--methods", "global"]) == 0
+    assert cli.main(["sweep", "--arch", "8", "--seeds", "1", "--steps", "300",
+                     "--further-steps", "100", "--ratios", "3", "--methods", "global"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert "predicted (width formula)" in lines[1] and lines[4].split()[0] == "global"
-    assert "PREMISE FAILS" in lines[5]  # 300 Adam steps are not a minimum of F
+    assert lines[0].startswith("global pruning removes the most before test accuracy drops")
+    assert "predicted (width formula)" in lines[2] and lines[5].split()[0] == "global"
+    assert "PREMISE FAILS" in lines[6]  # 300 Adam steps are not a minimum of F
+
+
+USER_MODEL = '''
+import jax.numpy as jnp
+
+from phasetrans import data
+from phasetrans.problem import Problem
+
+ds = data.load("digits")
+SETS = {"train": (ds.x_train[:400], ds.y_train[:400]), "test": (ds.x_test, ds.y_test)}
+
+
+def apply(p, x):
+    return x @ p["w"] + p["b"]
+
+
+params = {"w": 0.01 * jnp.cos(jnp.arange(640.0)).reshape(64, 10), "b": jnp.zeros(10)}
+problem = Problem.from_apply(apply, params, l1=1e-3, **SETS)
+not_a_problem = 3
+
+
+def make():
+    return problem
+
+
+def broken():
+    raise RuntimeError("boom\\nsecond line")
+
+
+def bad_data():
+    return Problem.from_apply(apply, params, l1=1e-3, train=(ds.x_train[:, :10], ds.y_train),
+                              test=SETS["test"])
+
+
+def step_counter():
+    return Problem.from_apply(apply, {**params, "step": jnp.asarray(1)}, l1=1e-3, **SETS)
+'''
+
+
+@pytest.fixture(scope="module")
+def user_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "mine.py"
+    path.write_text(USER_MODEL)
+    (path.parent / "syntax.py").write_text("def broken(:\n")
+    return path
+
+
+def test_predict_and_sweep_take_a_users_model(user_model, capsys):
+    for name in ("problem", "make"):
+        assert cli.main(["predict", "--model", f"{user_model}:{name}", "--no-monte-carlo",
+                         "--further-steps", "50", "--seeds", "1", "--json"]) == 2  # not --seeds
+        assert "--seeds does not apply with --model" in _one_error_line(capsys, "predict")
+        assert cli.main(["predict", "--model", f"{user_model}:{name}", "--no-monte-carlo",
+                         "--further-steps", "50", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["num_params"] == 640 and out["dataset"] == "user data"
+        assert out["stationarity"]["training"]["rule"] == "given (from_apply)"
+    assert cli.main(["sweep", "--model", f"{user_model}:make", "--further-steps", "50",
+                     "--ratios", "3", "--methods", "global,random", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["methods"]) == ["global", "random"]
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    ("{dir}/none.py:problem", "--model '{dir}/none.py' does not exist"),
+    ("{dir}/mine.py", "--model must be FILE.py:NAME"),
+    ("{dir}/mine.py:missing", "defines no 'missing' (it defines Problem, SETS, apply, "),
+    ("{dir}/mine.py:not_a_problem", "not_a_problem is a int, not a phasetrans.Problem"),
+    ("{dir}/mine.py:broken", "broken() raised RuntimeError: boom"),
+    ("{dir}/mine.py:bad_data", "bad_data() raised ValueError: the model does not evaluate the "
+                               "train data"),
+    ("{dir}/mine.py:step_counter", "step_counter() raised TypeError: params['step'] has dtype "
+                                   "int32"),
+    ("{dir}/syntax.py:broken", "running {dir}/syntax.py raised SyntaxError"),
+])
+def test_model_errors_are_one_line_naming_the_file(user_model, capsys, model, message):
+    directory = str(user_model.parent)
+    assert cli.main(["predict", "--model", model.format(dir=directory)]) == 2
+    line = _one_error_line(capsys, "predict")
+    assert message.format(dir=directory) in line, line
+
+
+def test_model_excludes_the_built_in_flags(user_model, capsys):
+    for flags in (["--arch", "16"], ["--dataset", "digits"], ["--l1", "0.1"],
+                  ["--steps", "10"], ["--params", "p.npz"]):
+        assert cli.main(["predict", "--model", f"{user_model}:make", *flags]) == 2
+        assert f"{flags[0]} does not apply with --model" in _one_error_line(capsys, "predict")

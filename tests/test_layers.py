@@ -9,7 +9,7 @@ LAYERS = {  # module -> layer; a module may import its own layer and the layers 
     "shared": ["_checks", "_io", "_loops", "_progress", "estimate", "sampling", "devices"],
     "geometry": ["bodies", "closed_forms", "conic_admm", "projections", "width", "feasibility",
                  "subspaces"],
-    "networks": ["data", "nets", "stationarity", "train", "prune", "retrain", "spectrum",
+    "networks": ["data", "nets", "problem", "stationarity", "train", "prune", "retrain", "spectrum",
                  "effective", "nettrim"],
     "theory": ["formula", "hessian_model", "spectral_levels", "predict"],
     "applications": ["compare", "attribution", "methods", "report", "cs", "plots", "cli",

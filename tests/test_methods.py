@@ -5,13 +5,16 @@ import numpy as np
 import pytest
 
 from phasetrans import compare, effective, methods, nets, nettrim, predict, prune, report
+from phasetrans.problem import Model
 
 
 @pytest.fixture(scope="module")
 def comparison():
     return compare.compare("digits", arch="8", l1=1e-4, num_seeds=2, steps=300,
-                           ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
-                           l1_body_options=predict.L1BodyOptions(max_dim=0))
+                           options=predict.PredictOptions(
+                               ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
+                               l1_body_options=predict.L1BodyOptions(max_dim=0)),
+                           further_steps=200)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +33,9 @@ def test_curves_evaluate_the_masks_they_measure(comparison, swept):
     grid = np.linspace(0, 1, 6)
     keys = jax.random.split(jax.random.key(3), 2)
     for s in range(2):
-        params = _seed(c.params, s)
-        trimmed = nettrim.prune(c.network, params, c.data.x_train, grid, epsilon=0.05)
+        params = c.problem.seed(s)
+        x_train, _ = c.problem.train
+        trimmed = nettrim.prune(c.problem.model.apply, params, x_train, grid, epsilon=0.05)
         for j in (1, 3, 4):
             for name, mask, pruned in (
                     ("global", prune.global_magnitude(params, grid[j]), None),
@@ -39,7 +43,7 @@ def test_curves_evaluate_the_masks_they_measure(comparison, swept):
                     ("nettrim", _seed(trimmed.masks, j), _seed(trimmed.params, j))):
                 curve = swept.curves[name]
                 pruned = prune.apply_mask(params, mask) if pruned is None else pruned
-                accuracy = nets.accuracy(c.network.apply, pruned, c.data.x_test, c.data.y_test)
+                accuracy = c.problem.model.accuracy(pruned, c.problem.test)
                 assert curve.sweep.test_accuracy[s, j] == pytest.approx(float(accuracy)), name
                 assert curve.effective_removal_ratios[s, j] == pytest.approx(
                     float(effective.effective_removal_ratio(params, mask)), abs=1e-6), name
@@ -94,8 +98,9 @@ def test_bad_input(comparison, kwargs, error, match):
 
 
 def test_nettrim_needs_an_mlp(comparison):
-    cnn = comparison._replace(network=nets.cnn((8, 8), 10))
-    with pytest.raises(ValueError, match="not an MLP"):
-        methods.sweep_methods(cnn, key=jax.random.key(0))
+    tanh = nets.mlp([64, 8, 10], activation="tanh")
+    other = comparison._replace(problem=comparison.problem.replace(model=Model(tanh.apply)))
+    with pytest.raises(ValueError, match="prunes the dense ReLU layers"):
+        methods.sweep_methods(other, key=jax.random.key(0))
     with pytest.raises(TypeError, match="key"):
         methods.sweep_methods(comparison, key=None)

@@ -148,7 +148,7 @@ def pruned(mlp):
     net, params, x = mlp
     with jax.enable_x64(True):
         params, x = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), (params, x))
-        return params, x, {variant: nettrim.prune(net, params, x, GRID, epsilon=0.05,
+        return params, x, {variant: nettrim.prune(net.apply, params, x, GRID, epsilon=0.05,
                                                   variant=variant, tol=PRUNE_TOL)
                            for variant in nettrim.VARIANTS}
 
@@ -238,7 +238,7 @@ def _relative_errors(net, params, x, result):
 @pytest.mark.parametrize("variant", nettrim.VARIANTS)
 def test_tight_epsilon_at_p0_reproduces_the_network(x64, mlp, pruned, variant):
     params, x, _ = pruned
-    result = nettrim.prune(mlp[0], params, x, GRID, epsilon=1e-3, variant=variant,
+    result = nettrim.prune(mlp[0].apply, params, x, GRID, epsilon=1e-3, variant=variant,
                            tol=PRUNE_TOL)
     assert result.info.converged
     error = _relative_errors(mlp[0], params, x, result)
@@ -250,7 +250,7 @@ def test_tight_epsilon_at_p0_reproduces_the_network(x64, mlp, pruned, variant):
 @pytest.mark.parametrize("variant", nettrim.VARIANTS)
 def test_float32_defaults_reproduce_the_network_at_p0(mlp, variant):
     net, params, x = mlp
-    result = nettrim.prune(net, params, x, GRID, epsilon=1e-3, variant=variant)
+    result = nettrim.prune(net.apply, params, x, GRID, epsilon=1e-3, variant=variant)
     assert result.info.converged and result.params[0]["w"].dtype == jnp.float32
     assert _relative_errors(net, params, x, result)[0] < 1e-2
 
@@ -279,24 +279,24 @@ def test_prune_rejects_bad_input(mlp):
     net, params, x = mlp
     for epsilon in (0.0, -0.1, 1.0, 1.5):
         with pytest.raises(ValueError, match=r"epsilon .* must lie in \(0, 1\)"):
-            nettrim.prune(net, params, x, GRID, epsilon=epsilon)
+            nettrim.prune(net.apply, params, x, GRID, epsilon=epsilon)
     for ratios in ([-0.1, 0.5], [0.5, 1.2], [], [[0.5]]):
         with pytest.raises(ValueError, match="removal_ratios must"):
-            nettrim.prune(net, params, x, ratios, epsilon=0.1)
+            nettrim.prune(net.apply, params, x, ratios, epsilon=0.1)
     with pytest.raises(ValueError, match="variant must be one of 'parallel', 'cascade'"):
-        nettrim.prune(net, params, x, GRID, epsilon=0.1, variant="serial")
+        nettrim.prune(net.apply, params, x, GRID, epsilon=0.1, variant="serial")
     with pytest.raises(ValueError, match="x contains NaN"):
-        nettrim.prune(net, params, x.at[3, 5].set(jnp.nan), GRID, epsilon=0.1)
+        nettrim.prune(net.apply, params, x.at[3, 5].set(jnp.nan), GRID, epsilon=0.1)
     with pytest.raises(ValueError, match="64 input features"):
-        nettrim.prune(net, params, x[:, :10], GRID, epsilon=0.1)
+        nettrim.prune(net.apply, params, x[:, :10], GRID, epsilon=0.1)
     tanh = nets.mlp([64, 16, 10], activation="tanh")
     with pytest.raises(ValueError, match="ReLU MLP"):
-        nettrim.prune(tanh, params, x, GRID, epsilon=0.1)
+        nettrim.prune(tanh.apply, params, x, GRID, epsilon=0.1)
     cnn = nets.cnn((8, 8), 10)  # its parameters' shapes, without the cost of cnn.init
     cnn_params = [{"w": jnp.ones((3, 3, 1, 8)), "b": jnp.ones(8)},
                   {"w": jnp.ones((128, 10)), "b": jnp.ones(10)}]
     with pytest.raises(ValueError, match="ReLU MLP"):
-        nettrim.prune(cnn, cnn_params, x, GRID, epsilon=0.1)
-    with pytest.raises(TypeError, match="net must be a phasetrans.nets.Network"):
-        nettrim.prune(net.apply, params, x, GRID, epsilon=0.1)
+        nettrim.prune(cnn.apply, cnn_params, x, GRID, epsilon=0.1)
+    with pytest.raises(TypeError, match="apply must be a ReLU MLP's forward pass"):
+        nettrim.prune(net, params, x, GRID, epsilon=0.1)
     assert math.isclose(nettrim.CASCADE_INFLATION**2, 1.1)

@@ -89,6 +89,10 @@ def test_predict_bad_input(trained):
     bad = jax.tree_util.tree_map(lambda w: w * jnp.nan, params)
     with pytest.raises(ValueError, match="params.*NaN"):
         predict.predict(bad, loss_fn, d, key=key, l1=0.0)
+    # an integer leaf (an optimiser's step counter) is named up front, not inside the Hessian
+    counted = {"net": params, "step": jnp.asarray(7, jnp.int32)}
+    with pytest.raises(TypeError, match=r"params\['step'\] has dtype int32.*Drop integer"):
+        predict.predict(counted, lambda p, b: loss_fn(p["net"], b), d, key=key, l1=0.0)
     # the l1-induced body needs the training lambda: no silent l1 = 0
     with pytest.raises(ValueError, match="l1 is required"):
         predict.predict(params, loss_fn, d, key=key)
@@ -186,3 +190,36 @@ def test_l1_body_through_the_low_rank_model(trained):
     with pytest.raises(ValueError, match="rank must be < D"):
         predict.predict(params, loss_fn, batch, **kw, l1_body_options=options._replace(
             rank=592))
+    # D / 2 <= rank < D: 2 rank Lanczos steps are clamped to D (they raised "num_iters must
+    # be <= D", an argument the user never passed)
+    wide = predict.predict(params, loss_fn, batch, **kw,
+                           l1_body_options=options._replace(rank=400, num_samples=2,
+                                                            num_steps=1, max_iters=200),
+                           spectrum_options=predict.SpectrumOptions("slq", num_probes=2,
+                                                                    num_iters=10)).l1_body
+    assert wide.hessian_model.startswith("low-rank model: the 400 largest treated of 592 Ritz")
+
+
+def test_ritz_start_and_l1_search_use_different_keys(trained, monkeypatch):
+    net, ds, params = trained
+    seen = {}
+    ritz_pairs = predict.spectrum.ritz_pairs
+
+    def record_ritz(*args, key, **kwargs):
+        seen["ritz"] = jax.random.key_data(key)
+        return ritz_pairs(*args, key=key, **kwargs)
+
+    def record_search(*args, key, **kwargs):
+        seen["search"] = jax.random.key_data(key)
+        raise KeyboardInterrupt  # enough: both keys are known
+
+    monkeypatch.setattr(predict.spectrum, "ritz_pairs", record_ritz)
+    monkeypatch.setattr(predict, "l1_body_prediction", record_search)
+    with pytest.raises(KeyboardInterrupt):
+        predict.predict(params, nets.cross_entropy(net.apply), (ds.x_train, ds.y_train),
+                        key=jax.random.key(3), epsilon=0.01, l1=1e-4,
+                        ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
+                        spectrum_options=predict.SpectrumOptions("slq", num_probes=2,
+                                                                 num_iters=10),
+                        l1_body_options=predict.L1BodyOptions(max_dim=0, model_max_dim=1000))
+    assert not np.array_equal(seen["ritz"], seen["search"])

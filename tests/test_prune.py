@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 
 from phasetrans import data, nets, prune, train
+from phasetrans.problem import Model, Problem
 
 PARAMS = [{"w": jnp.array([[0.5, -3.0], [0.1, 2.0]]), "b": jnp.array([9.0, 0.01])},
           {"w": jnp.array([[-0.2], [1.0]]), "b": jnp.array([0.0])}]
+
+
+def _problem(net, params_seeds, dataset, **options):
+    return Problem.from_network(net, params_seeds, dataset, l1=0.0, **options)
 
 
 def _kept(mask):
@@ -61,7 +66,7 @@ def test_sweep_equals_per_ratio_reference():
     net = nets.mlp([64, 16, 10])
     res = train.train_seeds(net, ds, keys=jax.random.split(jax.random.key(0), 2), steps=150)
     grid = np.array([0.0, 0.3, 0.6, 0.9])
-    sw = prune.sweep(net, res.params, ds, grid)
+    sw = prune.sweep(_problem(net, res.params, ds), grid)
     loss_fn = nets.cross_entropy(net.apply)
     for s in range(2):
         params = jax.tree_util.tree_map(lambda w, s=s: w[s], res.params)
@@ -72,7 +77,7 @@ def test_sweep_equals_per_ratio_reference():
             loss = loss_fn(pruned, (ds.x_train, ds.y_train))
             assert float(sw.train_loss[s, j]) == pytest.approx(float(loss), rel=1e-5)
     np.testing.assert_allclose(sw.test_accuracy[:, 0], sw.unpruned_test_accuracy, atol=1e-6)
-    tuned = prune.sweep(net, res.params, ds, grid, finetune_steps=20)
+    tuned = prune.sweep(_problem(net, res.params, ds), grid, finetune_steps=20)
     assert np.all(np.asarray(tuned.train_loss[:, -1]) < np.asarray(sw.train_loss[:, -1]))
 
 
@@ -165,7 +170,7 @@ class _Counter:
         logit = x[:, 0] * kept[0] + x[:, 1] * kept[1]
         return jnp.stack([logit, jnp.zeros_like(logit)], axis=-1)
 
-    net = nets.Network(lambda *, key: _Counter.params, apply, "counter")
+    net = nets.Network(lambda *, key: _Counter.params, apply.__func__, "counter")
     dataset = data.Dataset(jnp.array([[1.0, 0.0]]), jnp.array([0], jnp.int32),
                            jnp.array([[0.0, 1.0]]), jnp.array([0], jnp.int32), 2, "counter",
                            (2,))
@@ -189,7 +194,7 @@ GRID = np.array([0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
 
 
 def test_sweep_layerwise_and_global_remove_hand_counts():
-    layerwise = prune.sweep(_Counter.net, _Counter.seeds(2), _Counter.dataset, GRID,
+    layerwise = prune.sweep(_problem(_Counter.net, _Counter.seeds(2), _Counter.dataset), GRID,
                             method="layerwise")
     kept0, kept1 = _Counter.kept(layerwise)
     # floor(p n_l) removed per layer: n = 12 -> 0, 3, 6, 9, 10, 12; n = 6 -> 0, 1, 3, 4, 5, 6
@@ -198,15 +203,15 @@ def test_sweep_layerwise_and_global_remove_hand_counts():
     assert _Counter.count(layerwise.unpruned_train_loss).tolist() == [12, 12]
     assert _Counter.count(layerwise.unpruned_test_loss).tolist() == [6, 6]
     # global: floor(p 18) = 0, 4, 9, 13, 16, 18 removed, the small layer-0 weights first
-    kept0, kept1 = _Counter.kept(prune.sweep(_Counter.net, _Counter.seeds(2), _Counter.dataset,
-                                             GRID, key=jax.random.key(0)))  # key: unused
+    problem = _problem(_Counter.net, _Counter.seeds(2), _Counter.dataset)
+    kept0, kept1 = _Counter.kept(prune.sweep(problem, GRID, key=jax.random.key(0)))  # key unused
     np.testing.assert_array_equal(kept0, [[12, 8, 3, 0, 0, 0]] * 2)
     np.testing.assert_array_equal(kept1, [[6, 6, 6, 5, 2, 0]] * 2)
 
 
 def test_sweep_random_removes_floor_pd_and_depends_on_the_key():
     seeds = _Counter.seeds(4)  # identical seeds: any difference comes from the keys
-    runs = [_Counter.kept(prune.sweep(_Counter.net, seeds, _Counter.dataset, GRID,
+    runs = [_Counter.kept(prune.sweep(_problem(_Counter.net, seeds, _Counter.dataset), GRID,
                                       method="random", key=jax.random.key(k))) for k in (0, 1)]
     removed = np.floor(GRID * 18 + 1e-9).astype(int)  # 0, 4, 9, 13, 16, 18
     for kept0, kept1 in runs:
@@ -214,7 +219,7 @@ def test_sweep_random_removes_floor_pd_and_depends_on_the_key():
         assert np.all(np.diff(kept0, axis=1) <= 0) and np.all(np.diff(kept1, axis=1) <= 0)
         assert len({tuple(row) for row in kept0}) > 1  # each seed has its own key
     assert not np.array_equal(runs[0][0], runs[1][0])  # and the key matters
-    again = _Counter.kept(prune.sweep(_Counter.net, seeds, _Counter.dataset, GRID,
+    again = _Counter.kept(prune.sweep(_problem(_Counter.net, seeds, _Counter.dataset), GRID,
                                       method="random", key=jax.random.key(0)))
     np.testing.assert_array_equal(again, runs[0])
     # seed s uses split(key, S)[s]: the masks random_mask draws with it
@@ -228,16 +233,17 @@ def test_sweep_random_removes_floor_pd_and_depends_on_the_key():
 def test_sweep_requires_a_key_and_a_seed_axis():
     seeds = _Counter.seeds(2)
     with pytest.raises(TypeError, match="key is required for method='random'"):
-        prune.sweep(_Counter.net, seeds, _Counter.dataset, GRID, method="random")
+        prune.sweep(_problem(_Counter.net, seeds, _Counter.dataset), GRID, method="random")
     with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
-        prune.sweep(_Counter.net, seeds, _Counter.dataset, GRID, method="random", key=0)
-    with pytest.raises(ValueError, match=r"params_seeds needs a leading seed axis.*single"):
-        prune.sweep(_Counter.net, _Counter.params, _Counter.dataset, GRID)
+        prune.sweep(_problem(_Counter.net, seeds, _Counter.dataset), GRID, method="random", key=0)
+    with pytest.raises(ValueError, match=r"needs a leading seed axis.*single network"):
+        prune.sweep(_problem(_Counter.net, _Counter.params, _Counter.dataset), GRID)
     ragged = [{"w": seeds[0]["w"], "b": seeds[0]["b"][:1]}, seeds[1]]
-    with pytest.raises(ValueError, match=r"params_seeds needs a leading seed axis.*disagree"):
-        prune.sweep(_Counter.net, ragged, _Counter.dataset, GRID)
+    with pytest.raises(ValueError, match=r"needs one leading seed axis on every leaf"):
+        prune.sweep(_problem(_Counter.net, ragged, _Counter.dataset), GRID)
     one = jax.tree_util.tree_map(lambda w: w[None], _Counter.params)  # the suggested fix
-    assert prune.sweep(_Counter.net, one, _Counter.dataset, GRID).test_loss.shape == (1, 6)
+    problem = _problem(_Counter.net, one, _Counter.dataset)
+    assert prune.sweep(problem, GRID).test_loss.shape == (1, 6)
 
 
 def test_bad_input():
@@ -261,9 +267,10 @@ def test_bad_input():
 def _generic_sweep(net, params_seeds, dataset, grid, *, method="global", prunable=None,
                    key=None):
     """The per-pair vmapped route of ``sweep`` (one mask per (seed, ratio) pair)."""
-    grid, keys, frozen = prune._sweep_setup(net, params_seeds, grid, method, prunable, key)
-    return prune._sweep(net, params_seeds, prune._arrays(dataset), grid, method, frozen, 0,
-                        1e-3, keys, prune.mesh_for(None))
+    problem = _problem(net, params_seeds, dataset, prunable=prunable)
+    grid, keys, frozen = prune._sweep_setup(problem, grid, method, key)
+    return prune._sweep(problem.model, problem.params, (problem.train, problem.test), grid,
+                        method, frozen, 0, 1e-3, keys, prune.mesh_for(None))
 
 
 def _dyadic_mlp(widths, num_seeds, seed=0):
@@ -348,7 +355,8 @@ def test_nested_sweep_equals_generic_at_every_removal_count(monkeypatch, dense_s
         raise AssertionError("the generic route was taken")
 
     monkeypatch.setattr(prune, "_sweep", no_generic)
-    got = prune.sweep(net, params, ds, grid, method=method, prunable=flags, key=key)
+    got = prune.sweep(_problem(net, params, ds, prunable=flags), grid, method=method,
+                      key=key)
     # exact logits on both routes: losses agree to the rounding of log-softmax alone
     _assert_same_sweep(got, want, rtol=1e-6)
     # and they see single entries: while the networks are alive (the first D / 2 removals),
@@ -390,7 +398,7 @@ def test_nested_sweep_equals_generic_on_trained_digits(activation, method):
     res = train.train_seeds(net, ds, keys=jax.random.split(jax.random.key(0), 2), steps=100)
     grid = np.array([0.0, 0.1, 0.1, 0.35, 0.6, 0.8, 0.9, 0.95, 0.99, 1.0])
     key = jax.random.key(3)
-    got = prune.sweep(net, res.params, ds, grid, method=method, key=key)
+    got = prune.sweep(_problem(net, res.params, ds), grid, method=method, key=key)
     want = _generic_sweep(net, res.params, ds, grid, method=method, key=key)
     _assert_same_sweep(got, want, rtol=1e-5)
     assert float(got.test_accuracy[0, 0]) > 0.5  # trained: the comparison is not all chance
@@ -402,16 +410,17 @@ def test_nested_sweep_only_where_it_applies(monkeypatch):
     monkeypatch.setattr(prune, "_nested_sweep", lambda *a: calls.append(a[4]) or nested(*a))
     net, params, ds, _ = _dyadic_mlp((5, 6, 3), num_seeds=2)
     grid = [0.0, 0.5, 1.0]
-    prune.sweep(net, params, ds, grid)
-    prune.sweep(net, params, ds, grid, method="random", key=jax.random.key(0))
+    prune.sweep(_problem(net, params, ds), grid)
+    prune.sweep(_problem(net, params, ds), grid, method="random", key=jax.random.key(0))
     assert calls == ["global", "random"]
-    prune.sweep(net, params, ds, grid, method="layerwise")
-    prune.sweep(net, params, ds, grid, finetune_steps=2)
-    prune.sweep(_Counter.net, _Counter.seeds(2), _Counter.dataset, grid)  # not a nets.mlp
+    prune.sweep(_problem(net, params, ds), grid, method="layerwise")
+    prune.sweep(_problem(net, params, ds), grid, finetune_steps=2)
+    prune.sweep(_problem(_Counter.net, _Counter.seeds(2), _Counter.dataset), grid)  # not a nets.mlp
     assert calls == ["global", "random"]
-    assert prune._mlp_activation(net) is jax.nn.relu
-    assert prune._mlp_activation(_Counter.net) is None
-    assert prune._mlp_activation(nets.cnn((8, 8), 10)) is None
+    assert prune._mlp_activation(Model(net.apply)) is jax.nn.relu
+    assert prune._mlp_activation(Model(net.apply, loss_fn=lambda p, b: 0.0)) is None
+    assert prune._mlp_activation(Model(_Counter.net.apply)) is None
+    assert prune._mlp_activation(Model(nets.cnn((8, 8), 10).apply)) is None
 
 
 def test_pruned_points_by_hand():

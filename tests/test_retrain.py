@@ -6,6 +6,7 @@ import optax
 import pytest
 
 from phasetrans import data, nets, prune, retrain, train
+from phasetrans.problem import Problem
 
 L1 = 1e-3
 GRID = np.array([0.0, 0.3, 0.6, 0.9])
@@ -14,6 +15,10 @@ STEPS = 40
 
 def _seed(tree, s):
     return jax.tree_util.tree_map(lambda w: w[s], tree)
+
+
+def _problem(net, params_seeds, dataset, *, l1):
+    return Problem.from_network(net, params_seeds, dataset, l1=l1)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +32,7 @@ def mlp_run(digits):
     net = nets.mlp([64, 8, 10])
     trained = train.train_seeds(net, digits, keys=jax.random.split(jax.random.key(0), 2),
                                 steps=200, l1=L1)
-    result = retrain.retrain(net, trained.params, digits, GRID, l1=L1, steps=STEPS)
+    result = retrain.retrain(_problem(net, trained.params, digits, l1=L1), GRID, steps=STEPS)
     return net, trained.params, result
 
 
@@ -71,8 +76,8 @@ def test_vmapped_equals_single_call_and_python_loop(mlp_run, digits):
     net, params_seeds, result = mlp_run
     s, j = 1, 2
     w_star = _seed(params_seeds, s)
-    single = retrain.retrain(net, jax.tree_util.tree_map(lambda w: w[None], w_star), digits,
-                             GRID[j:j + 1], l1=L1, steps=STEPS)
+    one = jax.tree_util.tree_map(lambda w: w[None], w_star)
+    single = retrain.retrain(_problem(net, one, digits, l1=L1), GRID[j:j + 1], steps=STEPS)
     for name in ("objective", "train_loss", "test_accuracy", "test_loss", "oneshot_objective",
                  "oneshot_train_loss", "oneshot_test_accuracy", "oneshot_test_loss"):
         np.testing.assert_allclose(getattr(single, name)[0, 0], getattr(result, name)[s, j],
@@ -84,7 +89,7 @@ def test_vmapped_equals_single_call_and_python_loop(mlp_run, digits):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # an independent Python loop: masked Adam on F, keeping the lowest-F iterate, and the
     # relative change of that F over the last ceil(0.1 * 40) = 4 steps
-    f = train.objective(net, L1, train.default_prunable(w_star))
+    f = train.objective(nets.cross_entropy(net.apply), L1, train.default_prunable(w_star))
     batch = (digits.x_train, digits.y_train)
     mask = prune.global_magnitude(w_star, float(GRID[j]))
     tx = optax.adam(3e-3)
@@ -131,7 +136,7 @@ def test_vmapped_equals_single_call_and_python_loop(mlp_run, digits):
 def test_sequential_equals_vmapped(mlp_run, digits):
     # every (seed, ratio) at its own place: the grid runs one ratio after the other
     net, params_seeds, result = mlp_run
-    one_by_one = retrain.retrain(net, params_seeds, digits, GRID, l1=L1, steps=STEPS,
+    one_by_one = retrain.retrain(_problem(net, params_seeds, digits, l1=L1), GRID, steps=STEPS,
                                  sequential=True)
     for name in ("objective", "train_loss", "test_accuracy", "oneshot_objective"):
         np.testing.assert_allclose(getattr(one_by_one, name), getattr(result, name),
@@ -148,7 +153,8 @@ def linear_run(digits):
     net = nets.mlp([64, 10])
     rough = train.train_seeds(net, digits, keys=jax.random.split(jax.random.key(1), 2),
                               steps=1000, l1=L1).params
-    polish = retrain.retrain(net, rough, digits, [0.0], l1=L1, steps=2000, learning_rate=1e-3)
+    polish = retrain.retrain(_problem(net, rough, digits, l1=L1), [0.0], steps=2000,
+                             learning_rate=1e-3)
     return net, rough, jax.tree_util.tree_map(lambda w: w[:, 0], polish.params)
 
 
@@ -156,7 +162,7 @@ def test_ratio_zero_from_converged_w_barely_moves_f(linear_run, digits):
     net, rough, converged = linear_run
 
     def relative_gain(params_seeds):
-        r = retrain.retrain(net, params_seeds, digits, [0.0], l1=L1, steps=100,
+        r = retrain.retrain(_problem(net, params_seeds, digits, l1=L1), [0.0], steps=100,
                             learning_rate=1e-3)
         start, end = np.asarray(r.unpruned_objective), np.asarray(r.objective[:, 0])
         assert np.all(end <= start + 1e-7)
@@ -170,8 +176,8 @@ def test_ratio_zero_from_converged_w_barely_moves_f(linear_run, digits):
 
 def test_progress_bar_per_seed_changes_nothing(linear_run, digits, capsys):
     net, rough, _ = linear_run
-    quiet = retrain.retrain(net, rough, digits, [0.0, 0.5], l1=L1, steps=3)
-    shown = retrain.retrain(net, rough, digits, [0.0, 0.5], l1=L1, steps=3, progress=True)
+    quiet = retrain.retrain(_problem(net, rough, digits, l1=L1), [0.0, 0.5], steps=3)
+    shown = retrain.retrain(_problem(net, rough, digits, l1=L1), [0.0, 0.5], steps=3, progress=True)
     assert "retraining (per seed)" in capsys.readouterr().err
     np.testing.assert_array_equal(quiet.objective, shown.objective)
     assert quiet.objective.shape == (2, 2)
@@ -180,7 +186,7 @@ def test_progress_bar_per_seed_changes_nothing(linear_run, digits, capsys):
 def test_residual_is_relative_change_over_last_steps(linear_run, digits):
     # steps = 1: the window is the single step, residual = |F_1 - F_0| / |F_1|, B_1 <= F_0
     net, rough, _ = linear_run
-    r = retrain.retrain(net, rough, digits, [0.0, 0.5], l1=L1, steps=1, tol=0.5)
+    r = retrain.retrain(_problem(net, rough, digits, l1=L1), [0.0, 0.5], steps=1, tol=0.5)
     end, start = np.asarray(r.objective, np.float64), np.asarray(r.oneshot_objective, np.float64)
     # atol: the residual uses the training objective's F, the report evaluate()'s sum: they
     # can differ by a float32 ulp (at p = 0, where the step does not move F)
@@ -275,9 +281,9 @@ def test_retrain_bad_input(digits):
     single = net.init(key=jax.random.key(0))
     seeds = jax.tree_util.tree_map(lambda w: w[None], single)
 
-    def call(params=seeds, ratios=(0.0, 0.5), **options):
-        options = {"l1": L1, "steps": 2, **options}
-        return retrain.retrain(net, params, digits, ratios, **options)
+    def call(params=seeds, ratios=(0.0, 0.5), l1=L1, **options):
+        return retrain.retrain(_problem(net, params, digits, l1=l1), ratios,
+                               **{"steps": 2, **options})
 
     for ratios in ([-0.1, 0.5], [0.5, 1.5], [0.2, np.nan]):
         with pytest.raises(ValueError, match="removal_ratios"):
@@ -295,6 +301,6 @@ def test_retrain_bad_input(digits):
     with pytest.raises(TypeError, match="sequential must be True or False"):
         call(sequential=1)
     with pytest.raises(TypeError, match="dataset must be"):
-        retrain.retrain(net, seeds, (digits.x_train, digits.y_train), [0.5], l1=L1)
-    with pytest.raises(TypeError, match="l1"):
-        retrain.retrain(net, seeds, digits, [0.5])  # l1 is required
+        _problem(net, seeds, (digits.x_train, digits.y_train), l1=L1)
+    with pytest.raises(TypeError, match="problem must be a phasetrans.Problem"):
+        retrain.retrain(net, [0.5])

@@ -22,6 +22,7 @@ import pytest
 
 from phasetrans import bodies, devices, nets, prune, retrain, sampling, spectrum, width
 from phasetrans.data import Dataset
+from phasetrans.problem import Problem
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -34,6 +35,7 @@ CHILD = textwrap.dedent("""
     from jax.flatten_util import ravel_pytree
 
     from phasetrans import bodies, data, devices, nets, prune, retrain, sampling, spectrum, width
+    from phasetrans.problem import Problem
 
     KEY = jax.random.key(3)
 
@@ -113,13 +115,14 @@ CHILD = textwrap.dedent("""
 
     grid = np.linspace(0.0, 0.9, 5)  # 2 seeds x 5 ratios = 10 pairs
     # random masks: the per-seed keys travel with the pairs (retrain below: global masks)
-    sweeps = {n: prune.sweep(net, params, ds, grid, method="random", key=KEY, devices=n)
+    problem = Problem.from_network(net, params, ds, l1=1e-3)
+    sweeps = {n: prune.sweep(problem, grid, method="random", key=KEY, devices=n)
               for n in (1, 3)}
     report["sweep"] = compare(sweeps)
     report["sweep_accuracy"] = compare({n: (s.test_accuracy, s.train_accuracy,
                                             s.unpruned_test_accuracy)
                                         for n, s in sweeps.items()})
-    retrained = {n: retrain.retrain(net, params, ds, grid, l1=1e-3, steps=10, devices=n)
+    retrained = {n: retrain.retrain(problem, grid, steps=10, devices=n)
                  for n in (1, 4)}
     report["retrain"] = compare({n: r._replace(info=None, params=None)
                                  for n, r in retrained.items()})
@@ -244,9 +247,9 @@ def test_bad_devices():
     tiny = Dataset(jnp.ones((4, 3)), jnp.zeros(4, jnp.int32), jnp.ones((4, 3)),
                    jnp.zeros(4, jnp.int32), 2, "tiny", (3,))
     with pytest.raises(ValueError, match=f"devices must be <= {visible}"):
-        prune.sweep(net, params, tiny, [0.5], devices=visible + 1)
+        prune.sweep(Problem.from_network(net, params, tiny, l1=0.0), [0.5], devices=visible + 1)
     with pytest.raises(ValueError, match="devices must be >= 1"):
-        retrain.retrain(net, params, tiny, [0.5], l1=0.0, devices=0)
+        retrain.retrain(Problem.from_network(net, params, tiny, l1=0.0), [0.5], devices=0)
 
 
 def _free_port() -> int:

@@ -147,8 +147,9 @@ def test_trained_to_stationarity_on_l1_logistic_regression_matches_scipy():
     stop = stationarity.StopRule(rtol=1e-7, subgradient_rtol=1e-3, max_steps=30_000)
     result = train.train(net, ds, key=jax.random.key(0), l1=l1, stop=stop)
     assert bool(result.converged) and int(result.steps) < 30_000
-    value = float(train.objective(net, l1, train.default_prunable(result.params))(
-        result.params, (ds.x_train, ds.y_train)))
+    f = train.objective(nets.cross_entropy(net.apply), l1,
+                        train.default_prunable(result.params))
+    value = float(f(result.params, (ds.x_train, ds.y_train)))
     assert abs(value - reference) <= 1e-6 * reference
     assert np.mean(np.asarray(result.params[0]["w"]) == 0) > 0.3  # exact zeros, as the minimum
     # at the minimum, measure (b) finds nothing below it
@@ -190,7 +191,8 @@ def test_seeds_stop_each_at_their_own_check():
                               stop=stop)
     steps = np.asarray(batch.steps)
     assert np.all(steps < 10_000) and steps[0] != steps[1]  # the rule, at different checks
-    f = train.objective(net, l1, train.default_prunable(net.init(key=jax.random.key(0))))
+    f = train.objective(nets.cross_entropy(net.apply), l1,
+                        train.default_prunable(net.init(key=jax.random.key(0))))
     for s in range(2):
         history = np.asarray(batch.loss_history[s])
         last = steps[s] // stop.check_every - 1
@@ -210,3 +212,4 @@ def test_cli_optimizers_and_defaults_are_the_library_ones():
     rule = stationarity.StopRule()
     assert cli._PREDICT_DEFAULTS["max_steps"] == rule.max_steps
     assert cli._PREDICT_DEFAULTS["check_every"] == rule.check_every
+    assert cli._PREDICT_DEFAULTS["further_steps"] == train.FURTHER_STEPS

@@ -56,8 +56,8 @@ def main() -> None:
     def compute(dataset, arch, l1):
         comparison = compare.compare(
             dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True,
-            ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
-            l1_body_options=predict.L1BodyOptions(max_dim=0))
+            options=predict.PredictOptions(ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
+                                           l1_body_options=predict.L1BodyOptions(max_dim=0)))
         return report.methods_json(methods.sweep_methods(comparison, key=jax.random.key(2),
                                                          progress=True))
 

@@ -32,7 +32,6 @@ from phasetrans import (
     compare,
     feasibility,
     hessian_model,
-    nets,
     predict,
     prune,
     report,
@@ -66,8 +65,7 @@ def _retrained(c: compare.Comparison) -> dict:
         return {"reason": f"D = {dim} > {RETRAIN_MAX_DIM}: {RETRAIN_STEPS} full-batch steps on "
                           f"{RETRAIN_RATIOS.size} ratios x seeds do not fit this study's budget "
                           "on 2 CPU cores"}
-    result = retrain.retrain(c.network, c.params, c.data, RETRAIN_RATIOS, l1=c.l1,
-                             steps=RETRAIN_STEPS)
+    result = retrain.retrain(c.problem, RETRAIN_RATIOS, steps=RETRAIN_STEPS)
     eps = np.array([p.noise.epsilon.mean for p in c.predictions])
     t = retrain.thresholds(result, epsilon=eps, accuracy_tol=ACCURACY_TOL)
     return {"ratios": RETRAIN_RATIOS.tolist(), "steps": RETRAIN_STEPS,
@@ -81,14 +79,13 @@ def _support(c: compare.Comparison) -> dict:
     model (phasetrans.hessian_model: top SUPPORT_RANK Ritz pairs of 2 x SUPPORT_RANK Lanczos
     steps): the threshold with the formula-calibrated bulk, and the Loewner bracket."""
     grid = np.linspace(0.0, 1.0, 41)
-    loss_fn = nets.cross_entropy(c.network.apply)
     out = {"rank": SUPPORT_RANK, "calibrated": [], "upper_bulk": [], "lower_bulk": []}
     for s, pred in enumerate(c.predictions):
-        params = jax.tree_util.tree_map(lambda w, s=s: w[s], c.params)
+        params = c.problem.seed(s)
         flat = ravel_pytree(params)[0]
         index = np.flatnonzero(prune.prunable_flat_mask(params))
         matvec = spectrum.restrict(spectrum.hessian_vector_product(
-            loss_fn, params, (c.data.x_train, c.data.y_train)), index, flat.size)
+            c.problem.model.loss, params, c.problem.train), index, flat.size)
         pairs = spectrum.ritz_pairs(matvec, dim=index.size, key=jax.random.key(s),
                                     num_iters=2 * SUPPORT_RANK)
         eps, p_star = pred.noise.epsilon.mean, pred.formula.removal_ratio
@@ -110,8 +107,9 @@ def _support(c: compare.Comparison) -> dict:
 def compute(dataset: str, arch: str, l1: float, *, seeds: int) -> dict:
     c = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True,
                         accuracy_tol=ACCURACY_TOL,
-                        spectrum_options=SPECTRUM,
-                        l1_body_options=predict.L1BodyOptions(max_dim=0))
+                        options=predict.PredictOptions(
+                            spectrum_options=SPECTRUM,
+                            l1_body_options=predict.L1BodyOptions(max_dim=0)))
     doc = report.comparison_json(c)
     return {"dataset": doc["dataset"], "arch": doc["arch"], "l1": l1,
             "width": int(arch.split("-")[0]), "seeds": seeds, "num_params": doc["num_params"],

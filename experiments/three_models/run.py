@@ -94,7 +94,8 @@ def main() -> None:
         start = time.perf_counter()
         row = report.comparison_json(compare.compare(
             dataset, arch=arch, l1=l1, num_seeds=args.seeds,
-            l1_body_options=predict.L1BodyOptions(max_dim=max_dim), progress=True,
+            options=predict.PredictOptions(
+                l1_body_options=predict.L1BodyOptions(max_dim=max_dim)), progress=True,
             **_output.TRAININGS[args.training]))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)

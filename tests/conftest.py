@@ -1,6 +1,7 @@
 """Shared fixtures. float64 is a scoped opt-in (``x64`` fixture), never global."""
 
 import jax
+import numpy as np
 import pytest
 
 
@@ -37,3 +38,22 @@ def trained_spectrum():
     return {"net": net, "data": ds, "params": params, "loss_fn": loss_fn, "index": index,
             "epsilon": 0.01, "eigenvalues": eigenvalues, "eigenvectors": eigenvectors,
             "center": np.asarray(flat)[index], "matvec": matvec}
+
+
+def _check_walkthrough(documents: dict, dim: int) -> None:
+    """What every example must produce: the prediction with its premise check, the sweep of
+    three methods and the attribution ladder, on the model's D prunable weights."""
+    predicted, swept, explained = documents["predict"], documents["sweep"], documents["explain"]
+    assert predicted["num_params"] == swept["num_params"] == explained["num_params"] == dim
+    assert 0.0 <= predicted["predicted_removal_ratio"] <= 1.0
+    assert predicted["stationarity"]["per_seed"][0]["further_steps"] == 100
+    assert float(np.mean(predicted["unpruned_test_accuracy"])) > 0.5  # the model learned
+    assert list(swept["methods"]) == ["global", "layerwise", "random"]
+    assert explained["thresholds"]["support_ellipsoid"] is not None
+    assert any(stage["difference"] is not None for stage in explained["stages"])
+
+
+@pytest.fixture
+def check_walkthrough():
+    """The checks of an example's predict -> sweep -> explain documents (examples/)."""
+    return _check_walkthrough

@@ -95,3 +95,10 @@ def test_live_module_equals_pytorch():
         interop.from_module(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh()))
     assert jax.tree_util.tree_structure(imported.params) == jax.tree_util.tree_structure(
         [{"w": 0, "b": 0}] * 2)
+
+
+def test_torch_example_runs_end_to_end(capsys, check_walkthrough):
+    from examples import torch_import
+
+    check_walkthrough(torch_import.main(quick=True), 4 * 9 + 6 * 4 * 9 + 96 * 10)
+    assert "PyTorch CNN (imported)" in capsys.readouterr().out

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 from scipy import optimize
 
-from phasetrans import cs
+from phasetrans.applications import cs
 
 
 def linprog_bp(matrix, measurements):

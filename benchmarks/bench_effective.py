@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import linalg, optimize
 
-from phasetrans import data, effective, nets, nettrim, prune, train
+from phasetrans.networks import data, effective, nets, nettrim, prune, train
 
 REPEATS = 3
 

@@ -30,8 +30,8 @@ import numpy as np
 import scipy.linalg
 from scipy import optimize
 
-from phasetrans import feasibility
 from phasetrans.estimate import SolverInfo
+from phasetrans.geometry import feasibility
 
 
 def _problem(dim: int, seed: int = 0):

@@ -21,8 +21,8 @@ import time
 import jax
 import numpy as np
 
-from phasetrans import data, nets, retrain
-from phasetrans.problem import Problem
+from phasetrans.networks import data, nets, retrain
+from phasetrans.networks.problem import Problem
 
 CASES = (("mnist1d", "cnn"), ("digits", "cnn"), ("digits", "16"), ("mnist1d", "32-32"))
 RATIOS = np.linspace(0.0, 1.0, 51)

@@ -33,7 +33,7 @@ REPEATS = 3
 def _worker(devices: int, samples: list[int]) -> dict:
     import jax
 
-    from phasetrans import bodies, width
+    from phasetrans.geometry import bodies, width
 
     x0 = np.zeros(DIM)
     x0[:DIM // 10] = 1.0

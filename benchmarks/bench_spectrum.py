@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import data, nets, spectrum
+from phasetrans.networks import data, nets, spectrum
 
 FC5_WIDTHS = (784, 1000, 600, 300, 100, 10)
 FC5_QUICK_WIDTHS = (784, 100, 60, 30, 10, 10)

@@ -22,7 +22,7 @@ import time
 import jax
 import numpy as np
 
-from phasetrans import data, nets, train
+from phasetrans.networks import data, nets, train
 
 CASES = (("digits", "16"), ("digits", "32-32"), ("mnist1d", "16"))
 LEARNING_RATES = {"prox-adam": 3e-3, "adam": 3e-3, "sgd": 0.1}

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_subspaces.py [--quick] [--repeats N]
 
-The attribution's step 2 (``phasetrans.attribution``): for 9 removal ratios p around the
+The attribution's step 2 (``phasetrans.applications.attribution``): for 9 removal ratios p around
+the
 prediction, the fraction of 24 Haar subspaces of dimension k = (1 - p) D through the pruned
 point x_p that meet the ellipsoid. ``subspaces.transitions`` sends every x_p through the same
 subspaces, so one QR per subspace serves all 9 apexes; the baseline calls
@@ -23,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import bodies, subspaces
+from phasetrans.geometry import bodies, subspaces
 
 
 def _problem(dim: int, num_ratios: int = 9, seed: int = 0):

@@ -35,8 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import data, nets, prune, train
-from phasetrans.problem import Problem
+from phasetrans.networks import data, nets, prune, train
+from phasetrans.networks.problem import Problem
 
 FC5 = (784, 1000, 600, 300, 100, 10)
 

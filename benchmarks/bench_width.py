@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from scipy import optimize
 
-from phasetrans import bodies, closed_forms, width
+from phasetrans.geometry import bodies, closed_forms, width
 
 
 def _baseline_sample(g, signs):

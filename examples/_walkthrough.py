@@ -6,8 +6,9 @@ import argparse
 
 import jax
 
-from phasetrans import attribution, compare, methods, predict, report
-from phasetrans.problem import Problem
+from phasetrans.applications import attribution, compare, methods, report
+from phasetrans.networks.problem import Problem
+from phasetrans.theory import predict
 
 QUICK = {
     "predict": predict.PredictOptions(

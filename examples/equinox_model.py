@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import optax
 
 from examples._walkthrough import quick_flag, walkthrough
-from phasetrans import data, nets
-from phasetrans.problem import Problem
+from phasetrans.networks import data, nets
+from phasetrans.networks.problem import Problem
 
 L1 = 1e-3
 

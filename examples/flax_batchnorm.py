@@ -19,8 +19,8 @@ import jax
 import optax
 
 from examples._walkthrough import quick_flag, walkthrough
-from phasetrans import data, train
-from phasetrans.problem import Problem
+from phasetrans.networks import data, train
+from phasetrans.networks.problem import Problem
 
 L1 = 1e-3
 

@@ -32,7 +32,7 @@ import numpy as np
 
 def statistical_dimension(dim: int, samples: int, seed: int, devices: int):
     """delta of the l1 descent cone at a (dim // 10)-sparse point, split across ``devices``."""
-    from phasetrans import bodies, width  # no JAX work before jax.distributed.initialize
+    from phasetrans.geometry import bodies, width  # no JAX work before jax.distributed.initialize
 
     x0 = np.zeros(dim)
     x0[:dim // 10] = 1.0
@@ -52,7 +52,7 @@ def main() -> None:
         jax.distributed.initialize(coordinator_address=os.environ["COORDINATOR_ADDRESS"],
                                    num_processes=int(os.environ["NUM_PROCESSES"]),
                                    process_id=int(os.environ["PROCESS_ID"]))
-    from phasetrans import closed_forms
+    from phasetrans.geometry import closed_forms
 
     est = statistical_dimension(args.dim, args.samples, args.seed, jax.device_count())
     print(json.dumps({"process": jax.process_index(), "processes": jax.process_count(),

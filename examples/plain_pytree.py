@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 
 from examples._walkthrough import quick_flag, walkthrough
-from phasetrans import data, nets, stationarity, train
-from phasetrans.problem import Problem
+from phasetrans.networks import data, nets, stationarity, train
+from phasetrans.networks.problem import Problem
 
 L1 = 1e-3
 

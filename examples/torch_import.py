@@ -1,7 +1,8 @@
 """A PyTorch checkpoint: an ``nn.Sequential`` CNN's state_dict in a ``.safetensors`` file,
 imported into JAX (no torch needed), fine-tuned on digits, then pruned-and-explained.
 
-``phasetrans.interop.from_state_dict(path, layers)`` reads the weights with NumPy and rebuilds
+``phasetrans.networks.interop.from_state_dict(path, layers)`` reads the weights with NumPy and
+rebuilds
 PyTorch's forward pass (layouts unchanged: ``(n, C, H, W)`` images, Linear weights ``(out,
 in)``), so masks map back to the checkpoint's keys (``imported.names``). The checkpoint here is
 the small CNN of tests/fixtures (made by PyTorch with tests/fixtures/make_torch_fixture.py,
@@ -14,8 +15,8 @@ from __future__ import annotations
 import pathlib
 
 from examples._walkthrough import quick_flag, walkthrough
-from phasetrans import data, interop, nets, stationarity, train
-from phasetrans.problem import Problem
+from phasetrans.networks import data, interop, nets, stationarity, train
+from phasetrans.networks.problem import Problem
 
 CHECKPOINT = pathlib.Path(__file__).resolve().parents[1] / "tests/fixtures/torch_cnn.safetensors"
 LAYERS = [interop.Layer("conv2d", padding=1), "relu",

@@ -5,7 +5,8 @@ is a stationary point of F (proximal Adam and the default stop rule; every repor
 close each w* is to a minimum of F, the premise of the prediction), predicts
 their removal threshold (width formula with interval, sensitivity and the theory's window;
 Monte Carlo statistical dimension of the ellipsoid's cone), prunes each at 101 ratios and
-compares; then attributes the gap stage by stage (:func:`phasetrans.attribution.attribute`:
+compares; then attributes the gap stage by stage
+(:func:`phasetrans.applications.attribution.attribute`:
 12 random subspaces and the actual supports on the ellipsoid, 1000-step masked retraining on
 17 ratios, one-shot criteria; the l1 body's support chain, ~12 min at this D = 3392, is
 skipped and reported as missing). Writes results/demo/summary.json (the comparison, with the
@@ -22,7 +23,8 @@ import time
 
 import jax
 
-from phasetrans import _io, attribution, compare, plots, report
+from phasetrans import _io
+from phasetrans.applications import attribution, compare, plots, report
 
 OUT = pathlib.Path("results/demo")
 ATTRIBUTION = attribution.AttributionOptions(l1_support_max_dim=0, num_subspaces=12,

@@ -1,8 +1,10 @@
 """Independent items split across devices: a 1-D device mesh and the one sharded map.
 
 Every estimator whose work is a batch of independent items (Monte Carlo samples in
-:func:`phasetrans.sampling.gaussian_map`, SLQ probes in :func:`phasetrans.spectrum.slq`, the
-(seed, ratio) pairs of :func:`phasetrans.prune.sweep` and :func:`phasetrans.retrain.retrain`)
+:func:`phasetrans.sampling.gaussian_map`, SLQ probes in :func:`phasetrans.networks.spectrum.slq`,
+the
+(seed, ratio) pairs of :func:`phasetrans.networks.prune.sweep` and
+:func:`phasetrans.networks.retrain.retrain`)
 maps a per-item function with :func:`sharded_map` inside its jitted function, then hands the
 outputs back with :func:`collect`. Device k of an N-device mesh evaluates a contiguous block of
 items; no arithmetic mixes items, the per-item random keys and probes are drawn from the

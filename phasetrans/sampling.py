@@ -1,6 +1,7 @@
 """The one Monte Carlo sampler: Gaussian samples in memory-sized jitted chunks.
 
-Every estimator in :mod:`phasetrans.width` draws g ~ N(0, I_D) through :func:`gaussian_map`.
+Every estimator in :mod:`phasetrans.geometry.width` draws g ~ N(0, I_D) through
+:func:`gaussian_map`.
 Sample i uses the key ``fold_in(key, i)``, so the samples do not depend on the chunk size nor on
 how many devices share them (nor do the outputs, bit for bit, on the device count: see
 :func:`gaussian_map`). Each chunk is one jitted ``vmap`` of the per-sample function

@@ -21,7 +21,7 @@ def trained_spectrum():
     import numpy as np
     from jax.flatten_util import ravel_pytree
 
-    from phasetrans import data, nets, prune, spectrum, train
+    from phasetrans.networks import data, nets, prune, spectrum, train
 
     ds = data.load("digits")
     net = nets.mlp([64, 16, 10])

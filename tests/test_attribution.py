@@ -7,8 +7,12 @@ import jax
 import numpy as np
 import pytest
 
-from phasetrans import _io, attribution, cli, closed_forms, compare, predict, report, train
+from phasetrans import _io, cli
+from phasetrans.applications import attribution, compare, report
 from phasetrans.estimate import SolverInfo
+from phasetrans.geometry import closed_forms
+from phasetrans.networks import train
+from phasetrans.theory import predict
 
 
 def test_crossing_interpolates_the_half_point():
@@ -160,7 +164,7 @@ def test_ladders_wrap_into_rows(tmp_path):
     row's), missing thresholds (None) are skipped."""
     import matplotlib.image
 
-    from phasetrans import plots
+    from phasetrans.applications import plots
 
     def document(i):
         mean = 0.1 * (i % 9)

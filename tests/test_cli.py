@@ -11,7 +11,10 @@ import types
 import numpy as np
 import pytest
 
-from phasetrans import cli, compare, plots, predict, report, train
+from phasetrans import cli
+from phasetrans.applications import compare, plots, report
+from phasetrans.networks import train
+from phasetrans.theory import predict
 
 ERROR_CASES = {
     "width": [
@@ -385,8 +388,8 @@ def test_cli_sweep_json_contract(tmp_path, capsys):
 USER_MODEL = '''
 import jax.numpy as jnp
 
-from phasetrans import data
-from phasetrans.problem import Problem
+from phasetrans.networks import data
+from phasetrans.networks.problem import Problem
 
 ds = data.load("digits")
 SETS = {"train": (ds.x_train[:400], ds.y_train[:400]), "test": (ds.x_test, ds.y_test)}

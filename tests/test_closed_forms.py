@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from phasetrans import closed_forms
+from phasetrans.geometry import closed_forms
 
 
 def _psi_by_quadrature(s, d):

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from phasetrans import cli, closed_forms, cs
+from phasetrans import cli
+from phasetrans.applications import cs
 from phasetrans.estimate import Estimate, SolverInfo
+from phasetrans.geometry import closed_forms
 
 
 def _linprog_bp(matrix, measurements):

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import data, nets, train
+from phasetrans.networks import data, nets, train
 
 
 @pytest.fixture(scope="module")

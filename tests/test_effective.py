@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import effective, nets, prune
+from phasetrans.networks import effective, nets, prune
 
 MLP = nets.mlp([3, 3, 2])
 DEEP = nets.mlp([3, 3, 3, 2])

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import data
+from phasetrans.networks import data
 
 EXAMPLES = {"plain_pytree": 64 * 8 + 8 * 10, "equinox_model": 64 * 8 + 8 * 8 + 8 * 10,
             "flax_batchnorm": 64 * 8 + 8 * 10}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from phasetrans import bodies, feasibility
+from phasetrans.geometry import bodies, feasibility
 
 
 def _eig(matrix):

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import formula
+from phasetrans.theory import formula
 
 
 def _terms(lams, eps, R):

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import feasibility, formula, hessian_model, prune, spectrum
+from phasetrans.geometry import feasibility
+from phasetrans.networks import prune, spectrum
+from phasetrans.theory import formula, hessian_model
 
 
 def _spectrum(dim, seed):
@@ -157,7 +159,7 @@ def test_low_rank_l1_body_is_the_dense_body_of_the_model_matrix(x64):
     """Every oracle of the O(D r) l1-induced body (conic ADMM in the (V^T x, x - V V^T x)
     coordinates, support minima through the matvec) equals the dense body built from the
     model's D x D matrix, on the same inputs and Gaussian draws."""
-    from phasetrans import bodies, width
+    from phasetrans.geometry import bodies, width
 
     lam, vecs = _spectrum(40, 2)
     model = hessian_model.exact(lam, vecs, rank=5, bulk=0.3)
@@ -197,7 +199,7 @@ def test_low_rank_l1_body_brackets_the_exact_cone_on_a_trained_network(trained_s
     projections onto cone(K - x_p) of the two models bracket the exact one (up to the Ritz
     residuals and the ADMM tolerance), on the trained digits network at p = 0.9 (outside
     all three bodies)."""
-    from phasetrans import bodies
+    from phasetrans.geometry import bodies
 
     t = trained_spectrum
     lam, vecs, params = t["eigenvalues"], t["eigenvectors"], t["params"]
@@ -230,7 +232,7 @@ def test_low_rank_l1_body_brackets_the_exact_cone_on_a_trained_network(trained_s
 
 
 def test_l1_body_model_bad_input():
-    from phasetrans import bodies
+    from phasetrans.geometry import bodies
 
     lam, vecs = _spectrum(20, 6)
     model = hessian_model.exact(lam, vecs, rank=3, bulk=0.2)

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import data, interop, prune
-from phasetrans.problem import Problem
+from phasetrans.networks import data, interop, prune
+from phasetrans.networks.problem import Problem
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 LAYERS = {"mlp": ["linear", "relu", "linear"],

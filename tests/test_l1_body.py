@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from phasetrans import bodies, closed_forms, conic_admm, predict, projections, width
+from phasetrans.geometry import bodies, closed_forms, conic_admm, projections, width
+from phasetrans.theory import predict
 
 
 def _problem(dim, seed, *, l1=0.3, eps=0.2):

@@ -1,11 +1,13 @@
-"""Pruning methods side by side (phasetrans.methods) and their report."""
+"""Pruning methods side by side (phasetrans.applications.methods) and their report."""
 
 import jax
 import numpy as np
 import pytest
 
-from phasetrans import compare, effective, methods, nets, nettrim, predict, prune, report
-from phasetrans.problem import Model
+from phasetrans.applications import compare, methods, report
+from phasetrans.networks import effective, nets, nettrim, prune
+from phasetrans.networks.problem import Model
+from phasetrans.theory import predict
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,9 @@ def test_methods_json_means_and_lines(swept):
     assert doc["predicted"]["per_seed"] == [p.formula.removal_ratio
                                             for p in swept.comparison.predictions]
     lines = report.methods_lines(doc)
-    assert [line.split()[0] for line in lines[4:7]] == ["global", "random", "nettrim"]
-    assert lines[7].startswith("  PREMISE FAILS: w* is not a minimum of F")  # 300 Adam steps
+    assert lines[0].endswith(f"the theory predicts {100 * doc['predicted']['removal_ratio']:.0f} %")
+    assert [line.split()[0] for line in lines[5:8]] == ["global", "random", "nettrim"]
+    assert lines[8].startswith("  PREMISE FAILS: w* is not a minimum of F")  # 300 Adam steps
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [

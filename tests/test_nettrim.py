@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from phasetrans import data, nets, nettrim, prune, train
+from phasetrans.networks import data, nets, nettrim, prune, train
 
 GRID = np.array([0.0, 0.3, 0.55, 1.0])
 

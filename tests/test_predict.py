@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import data, formula, nets, predict, prune, train
+from phasetrans.networks import data, nets, prune, train
+from phasetrans.theory import formula, predict
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,8 @@ def test_unconverged_l1_body_reaches_the_prediction(trained):
 def test_monte_carlo_ellipsoid_through_spectral_levels(trained):
     """SLQ spectra get the Monte Carlo ellipsoid from the spectral-levels model; with the exact
     spectrum, levels and H's eigenbasis give the same fixed point within the MC error plus the
-    binning (32 levels) and, for SLQ, the quadratures (stated in phasetrans.spectral_levels)."""
+    binning (32 levels) and, for SLQ, the quadratures (stated in
+    phasetrans.theory.spectral_levels)."""
     net, ds, params = trained
     loss_fn = nets.cross_entropy(net.apply)
     kw = dict(key=jax.random.key(3), epsilon=0.01, l1_body_options=predict.L1BodyOptions(

@@ -6,8 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import attribution, compare, data, nets, predict, prune, retrain, train
-from phasetrans.problem import Model, Problem
+from phasetrans.applications import attribution, compare
+from phasetrans.networks import data, nets, prune, retrain, train
+from phasetrans.networks.problem import Model, Problem
+from phasetrans.theory import predict
 
 OFF = predict.PredictOptions(ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
                              l1_body_options=predict.L1BodyOptions(max_dim=0))
@@ -19,7 +21,7 @@ def digits():
 
 
 def _dict_model(key, hidden=6):
-    """A plain-pytree model (not phasetrans.nets): a dict of arrays, tanh, a skip term."""
+    """A plain-pytree model (not phasetrans.networks.nets): a dict of arrays, tanh, a skip term."""
     k1, k2 = jax.random.split(key)
     params = {"hidden": {"kernel": 0.1 * jax.random.normal(k1, (64, hidden)),
                          "bias": jnp.zeros(hidden)},

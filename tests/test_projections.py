@@ -5,7 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import _loops, bodies, predict, projections, width
+from phasetrans import _loops
+from phasetrans.geometry import bodies, projections, width
+from phasetrans.theory import predict
 
 
 def _circular_statdim(dim, sin_alpha):

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import data, nets, prune, train
-from phasetrans.problem import Model, Problem
+from phasetrans.networks import data, nets, prune, train
+from phasetrans.networks.problem import Model, Problem
 
 PARAMS = [{"w": jnp.array([[0.5, -3.0], [0.1, 2.0]]), "b": jnp.array([9.0, 0.01])},
           {"w": jnp.array([[-0.2], [1.0]]), "b": jnp.array([0.0])}]

@@ -5,8 +5,8 @@ import numpy as np
 import optax
 import pytest
 
-from phasetrans import data, nets, prune, retrain, train
-from phasetrans.problem import Problem
+from phasetrans.networks import data, nets, prune, retrain, train
+from phasetrans.networks.problem import Problem
 
 L1 = 1e-3
 GRID = np.array([0.0, 0.3, 0.6, 0.9])

@@ -20,9 +20,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from phasetrans import bodies, devices, nets, prune, retrain, sampling, spectrum, width
-from phasetrans.data import Dataset
-from phasetrans.problem import Problem
+from phasetrans import devices, sampling
+from phasetrans.geometry import bodies, width
+from phasetrans.networks import nets, prune, retrain, spectrum
+from phasetrans.networks.data import Dataset
+from phasetrans.networks.problem import Problem
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -34,8 +36,10 @@ CHILD = textwrap.dedent("""
     import numpy as np
     from jax.flatten_util import ravel_pytree
 
-    from phasetrans import bodies, data, devices, nets, prune, retrain, sampling, spectrum, width
-    from phasetrans.problem import Problem
+    from phasetrans import devices, sampling
+    from phasetrans.geometry import bodies, width
+    from phasetrans.networks import data, nets, prune, retrain, spectrum
+    from phasetrans.networks.problem import Problem
 
     KEY = jax.random.key(3)
 

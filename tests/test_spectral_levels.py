@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import bodies, closed_forms, prune, spectral_levels, spectrum, width
+from phasetrans.geometry import bodies, closed_forms, width
+from phasetrans.networks import prune, spectrum
+from phasetrans.theory import spectral_levels
 
 
 def _rotation(dim, seed):

@@ -5,7 +5,7 @@ import optax
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import spectrum
+from phasetrans.networks import spectrum
 
 
 def _mlp_problem(n=37, seed=0):
@@ -206,7 +206,7 @@ def test_count_bounds_hold_for_every_probe_on_a_dense_spectrum(x64):
 
 
 def test_count_bounds_cover_the_exact_counts_of_a_trained_network():
-    from phasetrans import data, nets, train
+    from phasetrans.networks import data, nets, train
 
     ds = data.load("digits")
     net = nets.mlp([64, 16, 10])

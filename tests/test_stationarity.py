@@ -8,7 +8,7 @@ import pytest
 import scipy.optimize
 from sklearn.linear_model import Lasso
 
-from phasetrans import data, nets, stationarity, train
+from phasetrans.networks import data, nets, stationarity, train
 
 
 def test_min_norm_subgradient_by_hand():

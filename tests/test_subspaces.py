@@ -10,7 +10,7 @@ import pytest
 import scipy.optimize
 from scipy import stats
 
-from phasetrans import bodies, closed_forms, subspaces
+from phasetrans.geometry import bodies, closed_forms, subspaces
 
 BALL_DIM, BALL_RADIUS, BALL_DISTANCE = 200, 0.5, 1.0
 

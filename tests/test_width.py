@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans import bodies, width
-from phasetrans import closed_forms as cf
+from phasetrans.geometry import bodies, width
+from phasetrans.geometry import closed_forms as cf
 
 KEY = jax.random.key(2024)
 N = 3000

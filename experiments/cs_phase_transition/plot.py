@@ -18,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from phasetrans import _io, cs  # noqa: E402
+from phasetrans import _io
+from phasetrans.applications import cs  # noqa: E402
 
 RESULTS = Path("results/cs_phase_transition")
 FIGURES = Path("figures")

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import cs
+from phasetrans.applications import cs
 
 RESULTS = Path("results/cs_phase_transition")
 SEED = 0

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from experiments import _output
-from phasetrans import _io, plots
+from phasetrans import _io
+from phasetrans.applications import plots
 
 
 def main() -> None:

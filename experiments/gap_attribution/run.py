@@ -6,7 +6,7 @@
 Each configuration trains ``--seeds`` networks (to a stationary point of F; ``--training
 budget_2000`` for the fixed budget of the earlier rows, kept in
 results/gap_attribution/budget_2000/), predicts (exact spectrum, eigenvalue treatment "abs"),
-prunes, and measures every step of the ladder (phasetrans.attribution): formula vs
+prunes, and measures every step of the ladder (phasetrans.applications.attribution): formula vs
 delta, random subspaces, exact support feasibility, masked retraining, one-shot criteria.
 Rows already in results.json for other configurations are kept, so a subset can be rerun.
 """
@@ -19,7 +19,7 @@ import itertools
 import jax
 
 from experiments import _output
-from phasetrans import attribution, compare, report
+from phasetrans.applications import attribution, compare, report
 
 ARCHS = ("16", "32-32", "cnn")
 DATASETS = ("digits", "mnist1d")

@@ -4,11 +4,11 @@
 
 For one trained network per family (digits 64-16-10, D = 1184; mnist1d 40-32-32-10, D = 2624;
 l1 = 1e-4, 2000 full-batch Adam steps, seed 0), the Monte Carlo fixed point p = delta(cone(K -
-x_p)) / D of the l1-induced body K [ZZSL sec. 4] (phasetrans.predict.l1_body_prediction: 5
+x_p)) / D of the l1-induced body K [ZZSL sec. 4] (phasetrans.theory.predict.l1_body_prediction: 5
 bisection steps x 16 samples) with H from
 
 - its exact eigendecomposition (|lambda|, as predict does), and
-- the low-rank model of phasetrans.hessian_model (the 64 largest of 128 Ritz pairs, treatment
+- the low-rank model of phasetrans.theory.hessian_model (the 64 largest of 128 Ritz pairs, treatment
   "abs" with floor 1e-4) with the bulk "lower" (upper bound), "upper" (lower bound) and
   calibrated on the width formula's fixed point (the point estimate),
 
@@ -27,8 +27,11 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from experiments import _output
-from phasetrans import _io, bodies, data, formula, hessian_model, nets, predict, prune, spectrum
-from phasetrans import train as training
+from phasetrans import _io
+from phasetrans.geometry import bodies
+from phasetrans.networks import data, nets, prune, spectrum
+from phasetrans.networks import train as training
+from phasetrans.theory import formula, hessian_model, predict
 
 NETWORKS = (("digits", (64, 16, 10)), ("mnist1d", (40, 32, 32, 10)))
 L1, STEPS, RANK = 1e-4, 2000, 64

@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from experiments import _output
-from phasetrans import data, nets, train
+from phasetrans.networks import data, nets, train
 
 BUDGET = _output.TRAININGS["budget_2000"]
 

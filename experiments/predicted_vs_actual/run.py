@@ -15,7 +15,7 @@ import argparse
 import itertools
 
 from experiments import _output
-from phasetrans import compare, report
+from phasetrans.applications import compare, report
 
 ARCHS = ("16", "32-32", "cnn")
 DATASETS = ("digits", "mnist1d")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pathlib
 
-from phasetrans import _io, plots
+from phasetrans import _io
+from phasetrans.applications import plots
 
 RESULTS = pathlib.Path("results/pruning_comparison/results.json")
 FIGURES = pathlib.Path("figures")

@@ -7,7 +7,8 @@
 Each configuration (digits and mnist1d; MLPs 16 and 32-32; lambda = 1e-4) trains ``--seeds``
 networks, predicts their threshold (width formula, exact spectrum, eigenvalue treatment "abs"),
 and prunes them one-shot with global magnitude (LOMP), layer-wise magnitude, random masks and
-Net-Trim (parallel, relative epsilon 0.05) on 51 ratios (phasetrans.methods). Rows already in
+Net-Trim (parallel, relative epsilon 0.05) on 51 ratios (phasetrans.applications.methods). Rows
+already in
 results.json for other configurations are kept, so a subset can be rerun.
 """
 
@@ -19,7 +20,8 @@ import itertools
 import jax
 
 from experiments import _output
-from phasetrans import compare, methods, predict, report
+from phasetrans.applications import compare, methods, report
+from phasetrans.theory import predict
 
 ARCHS = ("16", "32-32")
 DATASETS = ("digits", "mnist1d")

@@ -8,13 +8,13 @@ One family: mnist1d MLPs 40-h-h-10 (two hidden layers of width h; D = 1056 at h 
 networks each. Every width uses the same matrix-free pipeline, so the numbers are comparable
 across D: the width formula on an SLQ spectrum (16 probes x 60 Lanczos steps, eigenvalue
 treatment "abs", floor 1e-4) with its interval, the Monte Carlo ellipsoid prediction through
-the spectral-levels model (32 levels; phasetrans.spectral_levels), the theory's window
+the spectral-levels model (32 levels; phasetrans.theory.spectral_levels), the theory's window
 +-a_eta sqrt(D) / D, one-shot global magnitude thresholds (accuracy within 0.01 of the
 unpruned network's, and train loss <= L* + eps; 101 ratios), the support feasibility
 threshold of the global magnitude masks in the low-rank Hessian model (64 Ritz pairs + a
-formula-calibrated bulk, with its Loewner bracket; phasetrans.hessian_model), and, where
+formula-calibrated bulk, with its Loewner bracket; phasetrans.theory.hessian_model), and, where
 affordable (D <= 25 000), masked retraining on 11 ratios (300 full-batch Adam steps on
-F = L + lam ||w||_1; phasetrans.retrain). Rows already in results.json for other widths
+F = L + lam ||w||_1; phasetrans.networks.retrain). Rows already in results.json for other widths
 are kept, so widths can be added one at a time.
 """
 
@@ -28,16 +28,10 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from experiments import _output
-from phasetrans import (
-    compare,
-    feasibility,
-    hessian_model,
-    predict,
-    prune,
-    report,
-    retrain,
-    spectrum,
-)
+from phasetrans.applications import compare, report
+from phasetrans.geometry import feasibility
+from phasetrans.networks import prune, retrain, spectrum
+from phasetrans.theory import hessian_model, predict
 
 DATASET = "mnist1d"
 L1 = 1e-4
@@ -76,7 +70,7 @@ def _retrained(c: compare.Comparison) -> dict:
 
 def _support(c: compare.Comparison) -> dict:
     """Support feasibility of the global magnitude masks (41 ratios) in the low-rank Hessian
-    model (phasetrans.hessian_model: top SUPPORT_RANK Ritz pairs of 2 x SUPPORT_RANK Lanczos
+    model (phasetrans.theory.hessian_model: top SUPPORT_RANK Ritz pairs of 2 x SUPPORT_RANK Lanczos
     steps): the threshold with the formula-calibrated bulk, and the Loewner bracket."""
     grid = np.linspace(0.0, 1.0, 41)
     out = {"rank": SUPPORT_RANK, "calibrated": [], "upper_bulk": [], "lower_bulk": []}

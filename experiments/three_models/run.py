@@ -15,7 +15,8 @@ import itertools
 import time
 
 from experiments import _output
-from phasetrans import compare, predict, report
+from phasetrans.applications import compare, report
+from phasetrans.theory import predict
 
 CONFIGS = (("digits", "16"), ("digits", "cnn"), ("mnist1d", "16"))
 LARGE = (("digits", "32-32"), ("mnist1d", "32-32"))  # D = 3392, 2624

@@ -1,6 +1,7 @@
 """Exact and asymptotic Gaussian widths and statistical dimensions, each with its reference.
 
-These are the oracles the Monte Carlo estimators in :mod:`phasetrans.width` are tested against.
+These are the oracles the Monte Carlo estimators in :mod:`phasetrans.geometry.width` are tested
+against.
 Conventions: g ~ N(0, I_D); the Gaussian width is w(T) = E sup_{x in T} <g, x>; the statistical
 dimension of a closed convex cone is delta(C) = E ||Pi_C(g)||^2.
 """

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from phasetrans import _io  # noqa: E402
-from phasetrans.compare import Comparison  # noqa: E402
+from phasetrans.applications.compare import Comparison  # noqa: E402
 
 
 def _save(fig, path, dpi=110) -> pathlib.Path:

@@ -6,13 +6,17 @@ only the single point x_p, by a different criterion. Each step between the two i
 its own [ZZSL sec. 4; ALMT Thm I]:
 
 1. formula vs delta: the width formula vs the Monte Carlo delta of the same ellipsoid's cone;
-2. kinematic formula: random k-dim subspaces through x_p (:mod:`phasetrans.subspaces`) vs delta;
-3. support vs random: the actual magnitude support V_p, exactly (:mod:`phasetrans.feasibility`);
-4. model vs network: masked retraining of F = L + lam ||w||_1 on V_p (:mod:`phasetrans.retrain`);
+2. kinematic formula: random k-dim subspaces through x_p (:mod:`phasetrans.geometry.subspaces`) vs
+delta;
+3. support vs random: the actual magnitude support V_p, exactly
+(:mod:`phasetrans.geometry.feasibility`);
+4. model vs network: masked retraining of F = L + lam ||w||_1 on V_p
+(:mod:`phasetrans.networks.retrain`);
 5. feasible vs one-shot, and the criterion (F, L, test accuracy) and rule (first failure vs the
    official code's scan) of the measured threshold.
 
-:func:`attribute` takes a :class:`phasetrans.compare.Comparison` (trained networks, their
+:func:`attribute` takes a :class:`phasetrans.applications.compare.Comparison` (trained networks,
+their
 predictions and one-shot sweep) and returns an :class:`Attribution` with every threshold per seed,
 the theory window +-a_eta sqrt(D) / D, and the ladder of consecutive differences.
 """
@@ -25,19 +29,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import (
-    _checks,
-    bodies,
-    closed_forms,
-    feasibility,
-    formula,
-    prune,
-    retrain,
-    subspaces,
-)
+from phasetrans import _checks
 from phasetrans._progress import track
-from phasetrans.compare import Comparison
+from phasetrans.applications.compare import Comparison
 from phasetrans.estimate import SolverInfo
+from phasetrans.geometry import bodies, closed_forms, feasibility, subspaces
+from phasetrans.networks import prune, retrain
+from phasetrans.theory import formula
 
 THRESHOLDS = ("formula", "mc_ellipsoid", "mc_l1_body", "random_subspace_ellipsoid",
               "random_subspace_l1_body", "support_ellipsoid", "support_l1_body", "retrain_F",
@@ -92,7 +90,7 @@ class Attribution(NamedTuple):
     """The stage-by-stage attribution of one configuration (see the module docstring).
 
     Attributes:
-        comparison: the :class:`~phasetrans.compare.Comparison` it extends.
+        comparison: the :class:`~phasetrans.applications.compare.Comparison` it extends.
         thresholds: name (``THRESHOLDS``) -> :class:`Threshold`.
         window: ``closed_forms.TheoryWindow`` at D (half-width in removal ratio).
         info: name -> worst ``SolverInfo`` of the solvers behind that threshold.
@@ -263,7 +261,7 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
     l1-induced body).
 
     Args:
-        comparison: from :func:`phasetrans.compare.compare`.
+        comparison: from :func:`phasetrans.applications.compare.compare`.
         key: PRNG key (keyword-only, required) for the random subspaces.
         options: :class:`AttributionOptions` (None: the defaults).
         eta: level of the theory window a_eta sqrt(D) [ALMT Thm I] (default 0.05).

@@ -31,9 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, _loops, bodies, closed_forms
+from phasetrans import _checks, _loops
 from phasetrans._progress import track
 from phasetrans.estimate import Estimate, SolverInfo, from_samples
+from phasetrans.geometry import bodies, closed_forms
 
 CHUNK_ELEMENTS = 2**21
 """Default chunk: subspaces per jitted call so that chunk x D x k_max is about this many."""
@@ -92,8 +93,8 @@ def random_basis(*, key, dim: int, rank: int, dtype=None) -> jax.Array:
 
 def level(body) -> float:
     """The level the minimum of :func:`meets` is compared with: x0 + span(Q) meets K iff
-    ``value <= level(body)`` (1 for an :class:`~phasetrans.bodies.Ellipsoid`, eps for an
-    :class:`~phasetrans.bodies.L1InducedBody`)."""
+    ``value <= level(body)`` (1 for an :class:`~phasetrans.geometry.bodies.Ellipsoid`, eps for an
+    :class:`~phasetrans.geometry.bodies.L1InducedBody`)."""
     _check_body(body)
     return 1.0 if isinstance(body, bodies.Ellipsoid) else float(body.epsilon)
 
@@ -278,11 +279,11 @@ def meets(body, apex, basis, *, tol: float | None = None, max_iters: int = 20000
 
     x0 + span(Q) meets K iff the returned value is <= ``level(body)``.
 
-    - :class:`~phasetrans.bodies.Ellipsoid` E = {x : sum_i ((x_i - c_i) / a_i)^2 <= 1}: the
+    - :class:`~phasetrans.geometry.bodies.Ellipsoid` E = {x : sum_i ((x_i - c_i) / a_i)^2 <= 1}: the
       value is min_z ||b + M z||^2 with b = (x0 - c) / a, M = diag(1/a) Q, an exact least
       squares solved by QR (``SolverInfo.exact()``). For a ball of radius r this is
       dist(c, x0 + span Q)^2 / r^2.
-    - :class:`~phasetrans.bodies.L1InducedBody` K = {w : f(w) <= eps},
+    - :class:`~phasetrans.geometry.bodies.L1InducedBody` K = {w : f(w) <= eps},
       f(w) = g*^T q + 1/2 q^T A q + lam (||w||_1 - ||w*||_1), q = w - w*: the value is
       min_z f(x0 + Q z), by ADMM [Boyd, Parikh, Chu, Peleato, Eckstein, "Distributed
       optimization and statistical learning via the alternating direction method of
@@ -373,7 +374,8 @@ class SubspaceTransition(NamedTuple):
             kinematic formula implies [ALMT Thm I].
         removal_ratio_50: 1 - k50 / D, the removal ratio at the 50% point.
         eta, a_eta: the theorem's level and a_eta = sqrt(8 log(4 / eta)) (the values of
-            ``phasetrans.closed_forms.theory_window``, whose ``half_width`` a_eta / sqrt(D) is
+            ``phasetrans.geometry.closed_forms.theory_window``, whose ``half_width`` a_eta /
+            sqrt(D) is
             the window in removal ratio); :attr:`half_width_dims` = a_eta sqrt(D) is it in k.
         info: worst ``SolverInfo`` over all solves (exact for the ellipsoid).
         apex_inside: x0 lies in K (then every subspace meets it: fraction 1, k50 NaN).

@@ -18,7 +18,8 @@ V_T meets K = {m <= eps} iff the minimum of m over q_T is <= eps:
   whenever |T| exceeds the rank of A (trained networks: many zero eigenvalues after clipping), so
   the minimiser is taken with pseudo-inverse semantics: the minimum-norm q_T
   (:func:`ellipsoid_support_minimum`).
-- **l1-induced body** (:class:`phasetrans.bodies.L1InducedBody`): smooth + separable l1 in w_T,
+- **l1-induced body** (:class:`phasetrans.geometry.bodies.L1InducedBody`): smooth + separable l1 in
+  w_T,
   solved by FISTA [BT09] with adaptive restart [OC15] and certified by a duality gap
   (:func:`l1_support_minimum`).
 
@@ -56,8 +57,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, _loops, bodies
+from phasetrans import _checks, _loops
 from phasetrans.estimate import SolverInfo
+from phasetrans.geometry import bodies
 
 MAX_DENSE_DIM = 5000
 """Largest D of the dense (eigendecomposition) path; beyond it use the ``*_matfree`` functions."""
@@ -556,7 +558,8 @@ def l1_support_minimum(body: bodies.L1InducedBody, keep, *, tol=None,
 
     Args:
         body: the l1-induced body (its eigendecomposition, gradient g*, center w*, lam);
-            D <= ``MAX_DENSE_DIM``. A low-rank body (:func:`phasetrans.hessian_model.l1_body`)
+            D <= ``MAX_DENSE_DIM``. A low-rank body
+            (:func:`phasetrans.theory.hessian_model.l1_body`)
             goes to :func:`l1_support_minimum_matfree` with its exact lambda_max.
         keep: (D,) bool, True = kept; an empty support is valid (value m(-w*)).
         tol: bound on the relative gap; default 1e-8 in float64, 1e-4 in float32.
@@ -567,7 +570,7 @@ def l1_support_minimum(body: bodies.L1InducedBody, keep, *, tol=None,
         <= tol.
     """
     if not isinstance(body, bodies.L1InducedBody):
-        raise TypeError(f"body must be a phasetrans.bodies.L1InducedBody (build it with "
+        raise TypeError(f"body must be a phasetrans.geometry.bodies.L1InducedBody (build it with "
                         f".create), got {type(body).__name__}")
     if body.low_rank:
         return l1_support_minimum_matfree(body.hessian_operator(), body.center, keep,
@@ -668,7 +671,7 @@ def support_minima(keeps, *, body: bodies.L1InducedBody | None = None, center=No
     masked matrix, in chunks of supports (``jax.lax.map(batch_size=...)``, about 2^25
     numbers per chunk). Problem and path:
 
-    - ``body`` (:class:`phasetrans.bodies.L1InducedBody`): :func:`l1_support_minimum`
+    - ``body`` (:class:`phasetrans.geometry.bodies.L1InducedBody`): :func:`l1_support_minimum`
       (nothing else but ``lipschitz``, ``tol``, ``max_iters``).
     - ``center`` with ``eigenvalues`` + ``eigenvectors`` (dense) or ``matvec``
       (matrix-free): the ellipsoid if ``l1`` is None (then ``gradient`` must be None),
@@ -689,7 +692,7 @@ def support_minima(keeps, *, body: bodies.L1InducedBody | None = None, center=No
         if given:
             raise ValueError(f"body already holds the model; do not also pass {given}")
         if not isinstance(body, bodies.L1InducedBody):
-            raise TypeError(f"body must be a phasetrans.bodies.L1InducedBody, got "
+            raise TypeError(f"body must be a phasetrans.geometry.bodies.L1InducedBody, got "
                             f"{type(body).__name__}")
         if body.low_rank:  # the model's matvec is O(D r): the matrix-free path
             return support_minima(keeps, center=body.center, matvec=body.hessian_operator(),

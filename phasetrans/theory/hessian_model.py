@@ -3,13 +3,14 @@
 For D beyond a dense eigendecomposition (~5000) the support feasibility of a pruned support
 (does the kept-coordinate subspace meet the quadratic model's ellipsoid? [ZZSL sec. 4]) needs
 the treated Hessian A = H+ (eigenvalues made positive by an eigenvalue treatment,
-:mod:`phasetrans.formula`) through something cheaper than D x D.
+:mod:`phasetrans.theory.formula`) through something cheaper than D x D.
 The model is
 
     A_model = V diag(a) V^T + beta (I - V V^T),
 
 V (D, r) the Ritz vectors of the r largest treated Ritz values a of one reorthogonalised
-Lanczos run on H (:func:`phasetrans.spectrum.ritz_pairs`; both ends of the spectrum converge
+Lanczos run on H (:func:`phasetrans.networks.spectrum.ritz_pairs`; both ends of the spectrum
+converge
 first, so the sharpest directions, negative curvature included under ``"abs"``, are the kept
 ones), and beta one bulk value on the orthogonal complement. Every spectral function costs
 O(D r): f(A_model) v = V (f(a) - f(beta)) V^T v + f(beta) v (:meth:`HessianModel.apply`).
@@ -45,9 +46,9 @@ feasibility threshold is 0.20 exactly, 0.025 (upper) to 0.70 (lower), 0.225 cali
 (tests/test_hessian_model.py, README "Large networks"). The bracket is wide because trained
 networks have hundreds of near-flat directions whose curvature the one bulk value cannot
 resolve: use the model where a matrix-vector product is all a solver needs
-(:func:`phasetrans.feasibility.support_minima` with ``matvec=model.operator()``); the Monte
+(:func:`phasetrans.geometry.feasibility.support_minima` with ``matvec=model.operator()``); the Monte
 Carlo statistical dimension of the ellipsoid has an exact reduction that keeps the bulk's
-spectrum (:mod:`phasetrans.spectral_levels`).
+spectrum (:mod:`phasetrans.theory.spectral_levels`).
 
 The l1-induced body has no such reduction (its l1 term is not rotation invariant), so its
 matrix-free Monte Carlo runs on this model (:func:`l1_body`: the conic ADMM in the coordinates
@@ -73,7 +74,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, bodies, formula, spectrum
+from phasetrans import _checks
+from phasetrans.geometry import bodies
+from phasetrans.networks import spectrum
+from phasetrans.theory import formula
 
 BULK_RULES = ("lower", "upper")
 """Named choices of the bulk value (module docstring); a positive float is also accepted."""
@@ -115,13 +119,13 @@ class HessianModel(NamedTuple):
 
     def operator(self) -> jax.tree_util.Partial:
         """``matvec`` as a pytree (``jax.tree_util.Partial``) for the matrix-free solvers of
-        :mod:`phasetrans.feasibility`: the (D, r) factor enters jit as an argument."""
+        :mod:`phasetrans.geometry.feasibility`: the (D, r) factor enters jit as an argument."""
         return jax.tree_util.Partial(_model_matvec, self.eigenvalues, self.eigenvectors,
                                      self.bulk)
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray]:
         """(nodes (1, r + 1), weights (1, r + 1)): the model's spectral measure for
-        :func:`phasetrans.formula.statdim_ratio` (the r kept values with weight 1/D each,
+        :func:`phasetrans.theory.formula.statdim_ratio` (the r kept values with weight 1/D each,
         beta with weight (D - r)/D)."""
         dim, rank = self.dim, self.rank
         nodes = np.append(np.asarray(self.eigenvalues, np.float64), float(self.bulk))
@@ -149,10 +153,11 @@ def from_ritz_pairs(pairs: spectrum.RitzPairs, *, rank: int, eigen_treatment: st
     """The model from Ritz pairs: keep the ``rank`` largest treated Ritz values.
 
     Args:
-        pairs: :class:`phasetrans.spectrum.RitzPairs` of H (untreated, any sign).
+        pairs: :class:`phasetrans.networks.spectrum.RitzPairs` of H (untreated, any sign).
         rank: r, 1 <= r < D and <= the number of pairs (keep r well below it: the last Ritz
             pairs of a run have not converged; their residuals are in ``residuals``).
-        eigen_treatment, floor: as :func:`phasetrans.formula.positive_eigenvalues` (``"abs"``:
+        eigen_treatment, floor: as :func:`phasetrans.theory.formula.positive_eigenvalues`
+            (``"abs"``:
             max(|lambda|, floor), otherwise max(lambda, floor)); floor > 0.
         bulk: ``"lower"``, ``"upper"`` (default) or a float > 0, e.g. from
             :func:`calibrated_bulk` (module docstring).
@@ -229,7 +234,7 @@ def l1_body(model: HessianModel, *, center, l1: float, epsilon: float,
             gradient=None) -> bodies.L1InducedBody:
     """The l1-induced body [ZZSL sec. 4] with H = A_model: every oracle (the conic ADMM of its
     Monte Carlo statistical dimension, support minima) then costs O(D r) per step
-    (:mod:`phasetrans.conic_admm`), so it runs where H's eigendecomposition cannot.
+    (:mod:`phasetrans.geometry.conic_admm`), so it runs where H's eigendecomposition cannot.
 
     Args:
         model: the :class:`HessianModel` (treated values; bulk beta on the complement).

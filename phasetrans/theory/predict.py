@@ -8,7 +8,7 @@ subspace meets the loss-tolerance set S = {w : F(w) <= F(w*) + eps}; by the appr
 formula [ALMT Thm I] that happens when (1 - p) D + delta(cone(S - M_p w*)) > D, so the largest
 prunable removal ratio is the fixed point p = delta(p) / D. :func:`predict` computes it three ways:
 
-1. the paper's width formula (:mod:`phasetrans.formula`) on the Hessian spectrum;
+1. the paper's width formula (:mod:`phasetrans.theory.formula`) on the Hessian spectrum;
 2. the Monte Carlo delta of the quadratic model's ellipsoid cone (:func:`ellipsoid_prediction`);
 3. the Monte Carlo delta of the l1-induced body's cone (:func:`l1_body_prediction`).
 """
@@ -23,19 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import (
-    _checks,
-    bodies,
-    formula,
-    hessian_model,
-    prune,
-    spectral_levels,
-    spectrum,
-    width,
-)
+from phasetrans import _checks
 from phasetrans._progress import counter, track
 from phasetrans.estimate import Estimate, SolverInfo
-from phasetrans.problem import Problem, check_params
+from phasetrans.geometry import bodies, width
+from phasetrans.networks import prune, spectrum
+from phasetrans.networks.problem import Problem, check_params
+from phasetrans.theory import formula, hessian_model, spectral_levels
 
 MAX_EXACT_DIM = 5000
 """Largest parameter count for which :func:`predict` builds the dense Hessian (exact spectrum)."""
@@ -52,7 +46,7 @@ class MonteCarloPrediction(NamedTuple):
         statdim_ratio: ``Estimate`` of delta/D there: (G,) means, (G,) SEMs, samples per point.
         info: worst :class:`~phasetrans.estimate.SolverInfo` over every projection.
         hessian_model: which Hessian the bodies used (``"exact eigendecomposition"`` or a
-            description of the :mod:`phasetrans.spectral_levels` model).
+            description of the :mod:`phasetrans.theory.spectral_levels` model).
     """
 
     removal_ratio: float
@@ -83,8 +77,9 @@ def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios
     so delta(cone(E_p)) is the statistical dimension the kinematic formula needs [ZZSL sec. 4,
     ALMT Thm I]; the paper's width formula approximates it. Works in H's eigenbasis (a rotated
     standard Gaussian is standard Gaussian), where E_p is an axis-aligned
-    :class:`~phasetrans.bodies.Ellipsoid` with semi-axes sqrt(2 eps / lambda_i), and estimates
-    delta with :func:`phasetrans.width.cone_statdim` (D exactly when the apex is inside).
+    :class:`~phasetrans.geometry.bodies.Ellipsoid` with semi-axes sqrt(2 eps / lambda_i), and
+    estimates
+    delta with :func:`phasetrans.geometry.width.cone_statdim` (D exactly when the apex is inside).
 
     Args:
         eigenvalues: (D,) positive eigenvalues of H (see :func:`formula.positive_eigenvalues`).
@@ -122,11 +117,12 @@ def levels_prediction(levels_at: Callable, removal_ratios, *, dim: int, epsilon,
                       devices: int | None = None, hessian_model: str = "spectral levels"
                       ) -> MonteCarloPrediction:
     """:func:`ellipsoid_prediction` without eigenvectors: the same fixed point with delta from
-    :func:`phasetrans.spectral_levels.statdim` (exact for the levels' Hessian; see that module
+    :func:`phasetrans.theory.spectral_levels.statdim` (exact for the levels' Hessian; see that
+    module
     for what the binning and the quadratures change).
 
     Args:
-        levels_at: p -> :class:`phasetrans.spectral_levels.Levels` of (H+, c_p) for removal
+        levels_at: p -> :class:`phasetrans.theory.spectral_levels.Levels` of (H+, c_p) for removal
             ratio p (c_p = w* - M_p ⊙ w*), or None when c_p = 0 (the apex is w*: delta = D).
         removal_ratios: (G,) increasing grid. dim: D. epsilon, key, num_samples, num_sem,
             progress, devices: as :func:`ellipsoid_prediction`.
@@ -156,11 +152,12 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
                        devices: int | None = None) -> MonteCarloPrediction:
     """Fixed point p = delta(cone(K - x_p)) / D for the l1-induced body K, by a bracketing search.
 
-    K is :class:`phasetrans.bodies.L1InducedBody` (the second-order model of the l1-regularised
+    K is :class:`phasetrans.geometry.bodies.L1InducedBody` (the second-order model of the
+    l1-regularised
     loss [ZZSL sec. 4]) and x_p = M_p ⊙ w* the pruned weights. The gap delta/D - p is 1 at p = 0
     (x_0 = w* is in K, the cone is R^D) and <= 0 at p = 1, and decreases in p. The search
     brackets its sign change to a width h = 2^-``num_steps``, each evaluation estimating delta
-    with :func:`phasetrans.width.cone_statdim` (``num_samples`` ADMM solves of at most
+    with :func:`phasetrans.geometry.width.cone_statdim` (``num_samples`` ADMM solves of at most
     ``max_iters`` iterations; free when x_p lies in K):
 
     - ``start=None`` (default): bisection of [0, 1], ``num_steps`` evaluations;
@@ -178,7 +175,7 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     narrower than the theory window.
 
     Args:
-        body: the :class:`~phasetrans.bodies.L1InducedBody` around w*.
+        body: the :class:`~phasetrans.geometry.bodies.L1InducedBody` around w*.
         apex_at: p -> x_p, (D,) pruned weights for removal ratio p.
         key: PRNG key (keyword-only, required).
         start: where the search starts (default None: bisection of [0, 1]).
@@ -285,9 +282,11 @@ class L1BodyOptions(NamedTuple):
     spectrum and D <= ``max_dim`` H is the exact eigendecomposition (O(D^2) per ADMM
     iteration, thousands of iterations per sample; ``max_dim=0`` turns it off); otherwise,
     for D <= ``model_max_dim`` (default 0: off), the low-rank model of
-    :mod:`phasetrans.hessian_model` with the ``rank`` largest of 2 ``rank`` Ritz pairs and the
+    :mod:`phasetrans.theory.hessian_model` with the ``rank`` largest of 2 ``rank`` Ritz pairs and
+    the
     formula-calibrated bulk (O(D rank) per iteration; what it changes:
-    :func:`phasetrans.hessian_model.l1_body`). ``search``: ``"bisection"`` of [0, 1] (default)
+    :func:`phasetrans.theory.hessian_model.l1_body`). ``search``: ``"bisection"`` of [0, 1]
+    (default)
     or ``"near_ellipsoid"``: the search of :func:`l1_body_prediction` starts at the ellipsoid's
     Monte Carlo prediction (the formula's where there is none); the same bracket width
     2^-``num_steps``, fewer solves when the two bodies agree (3 seeds of digits 64-16-10 with 8
@@ -386,10 +385,10 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
     (``spectrum_options``); R(p) from the global magnitude masks on a grid of ``num_ratios``
     removal ratios; the fixed point of the width formula with its interval and sensitivity;
     the Monte Carlo ellipsoid prediction (``ellipsoid_options``; H's eigenbasis for an exact
-    spectrum, the spectral-levels model of :mod:`phasetrans.spectral_levels` otherwise) and
+    spectrum, the spectral-levels model of :mod:`phasetrans.theory.spectral_levels` otherwise) and
     the l1-induced body's (``l1_body_options``; for an exact spectrum H's eigenvalues via
     :func:`formula.psd_eigenvalues`, otherwise the low-rank model of
-    :mod:`phasetrans.hessian_model` when ``L1BodyOptions.model_max_dim`` allows; g* the loss
+    :mod:`phasetrans.theory.hessian_model` when ``L1BodyOptions.model_max_dim`` allows; g* the loss
     gradient at w*, lam = ``l1``). Options left
     at None take the defaults of :class:`SpectrumOptions`, :class:`EllipsoidOptions` and
     :class:`L1BodyOptions`.
@@ -404,7 +403,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
         eigen_treatment, floor: see ``formula.EIGEN_TREATMENTS``; default ``"abs"`` (as the
             paper) with floor 1e-4 (also the |lambda| threshold for counting near-zero ones).
         epsilon: the loss tolerance; default (None): estimated from mini-batch losses.
-        prunable: which leaves count (see :mod:`phasetrans.prune`); default the weights.
+        prunable: which leaves count (see :mod:`phasetrans.networks.prune`); default the weights.
         progress: progress bars on stderr for the Monte Carlo predictions (default False).
         devices: devices sharing the SLQ probes and the Monte Carlo samples
             (:mod:`phasetrans.devices`; default None: one device). The numbers do not depend on
@@ -557,7 +556,8 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
 
 class PredictOptions(NamedTuple):
     """The options of :func:`predict` as one value (for :func:`predict_problem` and
-    :func:`phasetrans.compare.assess`); fields and defaults are :func:`predict`'s keywords."""
+    :func:`phasetrans.applications.compare.assess`); fields and defaults are :func:`predict`'s
+    keywords."""
 
     epsilon: float | None = None
     eigen_treatment: str = "abs"
@@ -573,8 +573,9 @@ def predict_problem(problem: Problem, *, key, options: PredictOptions | None = N
                     progress: bool = False, devices: int | None = None) -> list[Prediction]:
     """:func:`predict` for every network of ``problem`` (its loss, train data, lambda and
     prunable leaves): seed s with key ``fold_in(split(key, S)[s], 1)`` (so a problem trained
-    from ``key`` by :func:`phasetrans.train.train_problem` predicts with the keys
-    :func:`phasetrans.compare.compare` always used). Returns one :class:`Prediction` per seed.
+    from ``key`` by :func:`phasetrans.networks.train.train_problem` predicts with the keys
+    :func:`phasetrans.applications.compare.compare` always used). Returns one :class:`Prediction`
+    per seed.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a phasetrans.Problem, got {type(problem).__name__}")

@@ -14,7 +14,8 @@ not make a unit alive: a unit whose incoming weights are all pruned is unreachab
 nonzero bias, so its outgoing weights are not effective. The effective removal ratio
 1 - (#effective prunable entries) / D is never below the direct one, 1 - (#kept) / D.
 
-Networks are those of :mod:`phasetrans.nets` (a list of ``{"w", "b"}`` dicts), told apart by
+Networks are those of :mod:`phasetrans.networks.nets` (a list of ``{"w", "b"}`` dicts), told apart
+by
 their weight shapes:
 
 - MLP: every ``w`` is (n_in, n_out); the units are the neurons.
@@ -23,7 +24,7 @@ their weight shapes:
   channel i connects to channel c when any kernel entry [..., i, c] is kept. The first dense
   layer reads the flattened (spatial..., C) output, so feature f belongs to channel f % C.
 
-Masks are bool pytrees like ``params`` (True = kept; see :mod:`phasetrans.prune`); D is the
+Masks are bool pytrees like ``params`` (True = kept; see :mod:`phasetrans.networks.prune`); D is the
 number of prunable entries (default: the weights, not the biases).
 """
 
@@ -33,17 +34,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, prune
+from phasetrans import _checks
+from phasetrans.networks import prune
 
 _LAYOUT = ("params must be an MLP (2-D weights) or a CNN (a 3-D or 4-D convolution kernel, then "
-           "2-D dense weights) of phasetrans.nets")
+           "2-D dense weights) of phasetrans.networks.nets")
 
 
 def _weight_shapes(params) -> list[tuple[int, ...]]:
     """The shapes of the layers' weights, after checking they form an MLP or a CNN."""
     if not isinstance(params, list | tuple):
         raise TypeError(f"params must be a list of {{'w', 'b'}} dicts (one per layer, as "
-                        f"phasetrans.nets makes), got {type(params).__name__}")
+                        f"phasetrans.networks.nets makes), got {type(params).__name__}")
     for index, layer in enumerate(params):
         if not (isinstance(layer, dict) and "w" in layer):
             raise TypeError(f"params[{index}] must be a dict with the layer's weight 'w' (and "
@@ -70,7 +72,8 @@ def _weight_shapes(params) -> list[tuple[int, ...]]:
 
 def supported(params) -> bool:
     """Whether ``params`` has a layout this module understands (an MLP or CNN of
-    :mod:`phasetrans.nets`, see the module docstring); other models have no effective sparsity
+    :mod:`phasetrans.networks.nets`, see the module docstring); other models have no effective
+    sparsity
     here."""
     try:
         _weight_shapes(params)
@@ -86,7 +89,7 @@ def _check_mask(params, mask) -> None:
         if jnp.result_type(leaf) != jnp.bool_:
             raise TypeError(f"mask{jax.tree_util.keystr(path)} must be bool (True = kept), got "
                             f"dtype {jnp.result_type(leaf)}; e.g. use w != 0 or "
-                            f"phasetrans.prune.mask_for")
+                            f"phasetrans.networks.prune.mask_for")
 
 
 def effective_mask(params, mask):
@@ -149,7 +152,8 @@ def removal_ratio(params, mask, prunable=None) -> jax.Array:
         params: any parameter pytree.
         mask: bool pytree with the structure and leaf shapes of ``params`` (True = kept).
         prunable: bool per leaf saying which leaves count (default: the weights, ``ndim >= 2``
-            leaves, not the biases; see :mod:`phasetrans.prune`). D is their number of entries;
+            leaves, not the biases; see :mod:`phasetrans.networks.prune`). D is their number of
+            entries;
             D = 0 raises ``ValueError``.
 
     Returns:

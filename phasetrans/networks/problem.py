@@ -11,7 +11,8 @@ Build one from your own pieces, for any JAX model (Equinox, Flax, plain function
 
 (``apply(params, x) -> logits``; the loss is the mean softmax cross-entropy of integer labels
 and the accuracy the arg-max's), or from any loss with :meth:`Problem.from_loss`; the built-in
-trainers return one (:func:`phasetrans.train.train_problem`). Inputs are validated once, here:
+trainers return one (:func:`phasetrans.networks.train.train_problem`). Inputs are validated once,
+here:
 finite floating parameters (an integer leaf, such as a step counter, is named with how to drop
 it), one leading seed axis when ``seed_axis=True``, batches with a shared example axis, and a
 model that evaluates the data to a scalar loss (checked with ``jax.eval_shape``, no compute).
@@ -27,8 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, nets
-from phasetrans.data import Dataset
+from phasetrans import _checks
+from phasetrans.networks import nets
+from phasetrans.networks.data import Dataset
 
 
 def default_prunable(params):
@@ -41,7 +43,7 @@ class Model(NamedTuple):
 
     Functions only, so it is hashable and jitted code takes it as a static argument (a jit
     cache entry per model, not per call). ``apply(params, x) -> logits`` gives the default
-    loss (mean softmax cross-entropy, :func:`phasetrans.nets.cross_entropy`) and accuracy
+    loss (mean softmax cross-entropy, :func:`phasetrans.networks.nets.cross_entropy`) and accuracy
     (arg-max); ``loss_fn(params, batch) -> mean loss`` and ``accuracy_fn(params, batch) ->
     fraction correct`` replace them.
     """
@@ -207,12 +209,14 @@ class Problem:
     def from_network(cls, net: nets.Network, params, dataset: Dataset, *, l1: float,
                      prunable=None, seed_axis: bool = True,
                      metadata: dict | None = None) -> Problem:
-        """A built-in network (:mod:`phasetrans.nets`) on a :class:`phasetrans.data.Dataset`;
+        """A built-in network (:mod:`phasetrans.networks.nets`) on a
+        :class:`phasetrans.networks.data.Dataset`;
         ``params`` with a leading seed axis by default (as ``train_seeds`` returns them)."""
         if not isinstance(net, nets.Network):
-            raise TypeError(f"net must be a phasetrans.nets.Network, got {type(net).__name__}")
+            raise TypeError(f"net must be a phasetrans.networks.nets.Network, got "
+                            f"{type(net).__name__}")
         if not isinstance(dataset, Dataset):
-            raise TypeError(f"dataset must be a phasetrans.data.Dataset, got "
+            raise TypeError(f"dataset must be a phasetrans.networks.data.Dataset, got "
                             f"{type(dataset).__name__}")
         single = jax.eval_shape(lambda: net.init(key=jax.random.key(0)))
         if seed_axis and (jax.tree_util.tree_structure(params)
@@ -226,7 +230,8 @@ class Problem:
             net.apply, params, train=(dataset.x_train, dataset.y_train),
             test=(dataset.x_test, dataset.y_test), l1=l1, prunable=prunable,
             seed_axis=seed_axis,
-            metadata={"source": "phasetrans.nets", "dataset": dataset.name, "arch": net.name,
+            metadata={"source": "phasetrans.networks.nets", "dataset": dataset.name,
+                      "arch": net.name,
                       "num_classes": dataset.num_classes, **(metadata or {})})
 
     @classmethod

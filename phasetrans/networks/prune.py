@@ -20,9 +20,10 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import _checks, nets
+from phasetrans import _checks
 from phasetrans.devices import collect, mesh_for, sharded_map
-from phasetrans.problem import Problem, default_prunable
+from phasetrans.networks import nets
+from phasetrans.networks.problem import Problem, default_prunable
 
 METHODS = ("global", "layerwise", "random")
 """Masks of ``mask_for``/``sweep``: global or per-layer magnitude pruning, or uniformly random."""
@@ -176,7 +177,7 @@ def sweep(problem: Problem, removal_ratios, *, method: str = "global", finetune_
     problem's test and train data (see ``SweepResult``).
 
     Args:
-        problem: the :class:`phasetrans.problem.Problem` (networks, model, data, prunable).
+        problem: the :class:`phasetrans.networks.problem.Problem` (networks, model, data, prunable).
         removal_ratios: (P,) removal ratios in [0, 1].
         method: ``"global"`` (default), ``"layerwise"`` or ``"random"``.
         finetune_steps: full-batch Adam steps on the loss L with the mask held fixed
@@ -193,7 +194,7 @@ def sweep(problem: Problem, removal_ratios, *, method: str = "global", finetune_
             may reduce a batch of another size in another order).
 
     One-shot (``finetune_steps`` = 0) ``"global"`` and ``"random"`` sweeps of a
-    :func:`phasetrans.nets.mlp` on one device take a faster route with the same masks (see
+    :func:`phasetrans.networks.nets.mlp` on one device take a faster route with the same masks (see
     :func:`_nested_sweep`): one sort per seed instead of one per (seed, ratio) pair, and the
     first layer's pre-activations of all ratios from nested corrections instead of one product
     per ratio. Accuracies are those of the per-pair route; losses agree to float32 rounding
@@ -293,7 +294,7 @@ def _seed_ratio_map(fn, shared, params_seeds, grid, *, mesh, sequential=False):
     :func:`phasetrans.devices.sharded_map` (vmapped, or one after the other with
     ``sequential``; seed s's parameters are gathered from the replicated
     ``params_seeds`` on the device that needs them). Used by :func:`sweep` and
-    :func:`phasetrans.retrain.retrain`; call inside ``jax.jit``.
+    :func:`phasetrans.networks.retrain.retrain`; call inside ``jax.jit``.
     """
     num_seeds, num_ratios = jax.tree_util.tree_leaves(params_seeds)[0].shape[0], grid.shape[0]
     pairs = (jnp.repeat(jnp.arange(num_seeds), num_ratios), jnp.tile(grid, num_seeds))
@@ -352,7 +353,8 @@ product; a 100-ratio grid adds ~8 entries per column per step, ~20 in the widest
 
 
 def _mlp_activation(model):
-    """The activation of a model whose ``apply`` was made by :func:`phasetrans.nets.mlp` (with
+    """The activation of a model whose ``apply`` was made by
+    :func:`phasetrans.networks.nets.mlp` (with
     the default loss and accuracy), else None."""
     if model.loss_fn is not None or model.accuracy_fn is not None:
         return None
@@ -364,7 +366,8 @@ def _mlp_activation(model):
 
 
 def _nested_applies(problem: Problem) -> bool:
-    """Whether :func:`_nested_sweep` can evaluate ``problem``: a :func:`phasetrans.nets.mlp`
+    """Whether :func:`_nested_sweep` can evaluate ``problem``: a
+    :func:`phasetrans.networks.nets.mlp`
     whose parameters are a list of ``{"w": (S, a, b), "b": (S, b)}`` layers chaining the
     data's features ``(x, y)`` to the classes (anything else takes the generic route)."""
     params_seeds = problem.params
@@ -482,7 +485,7 @@ def _nested_products(xt, w, kept_for, num_ratios: int, fn):
 
 
 def _logit_metrics(logits, y):
-    """(accuracy, mean cross-entropy) of (n, classes) logits, as :mod:`phasetrans.nets`."""
+    """(accuracy, mean cross-entropy) of (n, classes) logits, as :mod:`phasetrans.networks.nets`."""
     accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == y)
     loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
     return accuracy, loss
@@ -490,7 +493,8 @@ def _logit_metrics(logits, y):
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 5))
 def _nested_sweep(model, params_seeds, batches, grid, method, frozen, keys):
-    """:func:`sweep` of a :func:`phasetrans.nets.mlp` with ``"global"`` or ``"random"`` one-shot
+    """:func:`sweep` of a :func:`phasetrans.networks.nets.mlp` with ``"global"`` or ``"random"``
+    one-shot
     masks: the same masks and metrics as the per-pair route :func:`_sweep`, computed per seed as
 
     1. one stable argsort of the ranking values (|w| or the seed's uniform noise) gives every

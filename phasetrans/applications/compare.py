@@ -1,11 +1,13 @@
 """Predicted versus empirical pruning threshold for one configuration: the headline reproduction.
 
-:func:`assess` takes any :class:`phasetrans.problem.Problem` (your trained model, or built-in
-networks), predicts each network's removal threshold with :func:`phasetrans.predict.predict`,
+:func:`assess` takes any :class:`phasetrans.networks.problem.Problem` (your trained model, or
+built-in
+networks), predicts each network's removal threshold with :func:`phasetrans.theory.predict.predict`,
 checks that each is a minimum of F (the prediction's premise), prunes every seed at every ratio
 of a grid in one vmapped sweep, and returns a :class:`Comparison`; :func:`compare` first trains
 ``num_seeds`` built-in networks with an l1 penalty in one vmapped call (LOMP's first step);
-:mod:`phasetrans.report` turns it into JSON and a readable summary, :mod:`phasetrans.plots` into
+:mod:`phasetrans.applications.report` turns it into JSON and a readable summary,
+:mod:`phasetrans.applications.plots` into
 a figure. [ZZSL sec. 4-5; official code ``cal_rate.py`` / ``gaussian_width.py``.]
 """
 
@@ -16,23 +18,26 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from phasetrans import _checks, data, predict, prune, stationarity, train
+from phasetrans import _checks
 from phasetrans._progress import track
-from phasetrans.problem import Problem
+from phasetrans.networks import data, prune, stationarity, train
+from phasetrans.networks.problem import Problem
+from phasetrans.theory import predict
 
 
 class Comparison(NamedTuple):
-    """Everything :func:`assess` computed for a :class:`~phasetrans.problem.Problem`.
+    """Everything :func:`assess` computed for a :class:`~phasetrans.networks.problem.Problem`.
 
     Attributes:
         problem: the networks compared (params with a leading seed axis), their model and data.
-        predictions: one :class:`phasetrans.predict.Prediction` per seed.
-        sweep: the one-shot sweep (:class:`phasetrans.prune.SweepResult`, seeds x ratios).
-        empirical: :class:`phasetrans.prune.EmpiricalThreshold` per seed (first-failure rule).
+        predictions: one :class:`phasetrans.theory.predict.Prediction` per seed.
+        sweep: the one-shot sweep (:class:`phasetrans.networks.prune.SweepResult`, seeds x ratios).
+        empirical: :class:`phasetrans.networks.prune.EmpiricalThreshold` per seed (first-failure
+        rule).
         official: the same under the official code's rule (``rule="official"``).
         accuracy_tol: the accuracy criterion's tolerance.
         warnings: plain-language problems found (e.g. a network at chance accuracy).
-        stationarity: one :class:`phasetrans.stationarity.Stationarity` per seed: how close
+        stationarity: one :class:`phasetrans.networks.stationarity.Stationarity` per seed: how close
             w* is to a minimum of F (the premise of the prediction).
 
     ``dataset``, ``arch``, ``num_classes`` and ``training`` come from the problem's metadata
@@ -93,15 +98,15 @@ def assess(problem: Problem, *, key, options: predict.PredictOptions | None = No
     """Predict, check the premise and prune the networks of ``problem``.
 
     Args:
-        problem: a :class:`~phasetrans.problem.Problem` (your model or a built-in one).
+        problem: a :class:`~phasetrans.networks.problem.Problem` (your model or a built-in one).
         key: PRNG key (keyword-only, required); the predictions use
-            :func:`phasetrans.predict.predict_problem`'s keys.
-        options: :class:`phasetrans.predict.PredictOptions` (None: the defaults).
+            :func:`phasetrans.theory.predict.predict_problem`'s keys.
+        options: :class:`phasetrans.theory.predict.PredictOptions` (None: the defaults).
         num_sweep_ratios: grid size of the empirical one-shot sweep over [0, 1] (default 101).
         accuracy_tol: accuracy criterion: pruned test accuracy >= unpruned - tol (default 0).
         further_steps: measure (b) of every network's stationarity check
-            (:func:`phasetrans.train.check_stationarity`, eps = its prediction's; default
-            :data:`phasetrans.train.FURTHER_STEPS`).
+            (:func:`phasetrans.networks.train.check_stationarity`, eps = its prediction's; default
+            :data:`phasetrans.networks.train.FURTHER_STEPS`).
         progress: progress bars on stderr (default False).
         devices: devices sharing the Monte Carlo samples, SLQ probes and the sweep's
             (seed, ratio) pairs (:mod:`phasetrans.devices`; default None: one).
@@ -142,15 +147,15 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
             num_sweep_ratios: int = 101, accuracy_tol: float = 0.0, params_file=None,
             save_params_file=None, further_steps: int = train.FURTHER_STEPS,
             progress: bool = False, devices: int | None = None) -> Comparison:
-    """Train (:func:`phasetrans.train.train_problem`) or load
-    (:func:`phasetrans.train.load_problem`) built-in networks, then :func:`assess` them.
+    """Train (:func:`phasetrans.networks.train.train_problem`) or load
+    (:func:`phasetrans.networks.train.load_problem`) built-in networks, then :func:`assess` them.
 
     Args:
-        dataset: a name in ``data.DATASETS`` or a loaded :class:`phasetrans.data.Dataset`.
+        dataset: a name in ``data.DATASETS`` or a loaded :class:`phasetrans.networks.data.Dataset`.
         arch: ``"cnn"`` or hidden widths such as ``"32-32"``.
         l1, steps, stop, optimizer, learning_rate: training (full batch, see
-            :func:`phasetrans.train.train`): by default proximal Adam until the default
-            :class:`~phasetrans.stationarity.StopRule` holds (F stationary, at most 50 000
+            :func:`phasetrans.networks.train.train`): by default proximal Adam until the default
+            :class:`~phasetrans.networks.stationarity.StopRule` holds (F stationary, at most 50 000
             steps); ``steps`` for a fixed budget instead (the budget of the results before the
             premise check: ``steps=2000, optimizer="adam"``).
         num_seeds, seed: networks trained from ``jax.random.key(seed)`` split ``num_seeds`` ways.

@@ -1,7 +1,7 @@
 """The conic ADMM that projects onto the l1-induced body and the cone it generates.
 
 The second-order model of the l1-regularised loss around a trained w* gives the body
-[ZZSL sec. 4; reference: the l1-induced body of :class:`phasetrans.bodies.L1InducedBody`]
+[ZZSL sec. 4; reference: the l1-induced body of :class:`phasetrans.geometry.bodies.L1InducedBody`]
 
     K = {w : g*^T q + 1/2 q^T H q + lam (||w||_1 - ||w*||_1) <= eps},   q = w - w*,
 
@@ -25,7 +25,7 @@ eigenbasis plus a rank-one and a 2 x 2 correction, so an iteration costs two D x
 (matrix products when vmapped over samples).
 
 Low-rank Hessians (matrix-free, large D): for H = V diag(a) V^T + beta (I - V V^T) with V (D, r),
-r < D (:class:`phasetrans.hessian_model.HessianModel`), the "eigenbasis" coordinates of x are
+r < D (:class:`phasetrans.theory.hessian_model.HessianModel`), the "eigenbasis" coordinates of x are
 (V^T x, x - V V^T x) in R^(r + D), with eigenvalues (a, beta, ..., beta): an isometry of R^D
 onto a subspace that every ADMM step maps into itself (the complement block is only ever
 scaled by one number), so the same iteration runs at O(D r) per step and O(D r) memory
@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 
 from phasetrans import _loops
-from phasetrans.projections import ConeProjection, Projection
+from phasetrans.geometry.projections import ConeProjection, Projection
 
 
 class ConicData(NamedTuple):

@@ -2,7 +2,7 @@
 
 The Monte Carlo prediction of [ZZSL sec. 4] needs delta(cone(E)) for the ellipsoid
 E = {x : 1/2 (x - c)^T A (x - c) <= eps} seen from the pruned point (c = w* - M_p ⊙ w*, the
-pruned-away part; A = H+ the treated Hessian). In H's eigenbasis (:mod:`phasetrans.predict`)
+pruned-away part; A = H+ the treated Hessian). In H's eigenbasis (:mod:`phasetrans.theory.predict`)
 that costs a D x D eigendecomposition. This module needs neither eigenvectors nor D x D:
 
 **Exact reduction.** If A has m distinct eigenvalues v_j with eigenspaces of dimension n_j
@@ -21,11 +21,12 @@ each level takes the weighted geometric mean of its eigenvalues (the estimate); 
 order, hence E_lo ⊇ E ⊇ E_hi and delta_lo >= delta >= delta_hi: the binning error is bracketed.
 
 **Matrix-free inputs.** The counts n_j = D mu_H(bin j) come from the SLQ quadrature of H
-(:func:`phasetrans.spectrum.slq`; its probes' spread gives their error), the energies
+(:func:`phasetrans.networks.spectrum.slq`; its probes' spread gives their error), the energies
 e_j = ||c||^2 mu_c(bin j) from one Lanczos run started at c
-(:func:`phasetrans.spectrum.vector_quadrature`): both are Gauss quadratures of the same
+(:func:`phasetrans.networks.spectrum.vector_quadrature`): both are Gauss quadratures of the same
 operator, so the quadrature error of a sharp bin indicator (see
-:func:`phasetrans.spectrum.count_bounds`) enters both; measured against the exact answer on a
+:func:`phasetrans.networks.spectrum.count_bounds`) enters both; measured against the exact answer
+on a
 trained network in tests/test_spectral_levels.py and the README ("Large networks").
 
 What the model keeps, compared with the paper's width formula (which sees only the spectral
@@ -43,9 +44,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, bodies, formula, sampling, spectrum
+from phasetrans import _checks, sampling
 from phasetrans.estimate import Estimate, SolverInfo, from_samples
-from phasetrans.width import StatisticalDimension
+from phasetrans.geometry import bodies
+from phasetrans.geometry.width import StatisticalDimension
+from phasetrans.networks import spectrum
+from phasetrans.theory import formula
 
 ROUNDINGS = ("geometric", "lower", "upper")
 """Which value a level takes: weighted geometric mean of its eigenvalues, smallest, largest."""
@@ -143,7 +147,7 @@ def quadrature_levels(sq: spectrum.SpectralQuadrature, matvec: Callable, center,
                       floor: float = 1e-4, rounding: str = "geometric") -> Levels:
     """:class:`Levels` from HVPs only: counts from the SLQ quadrature ``sq`` (all probes'
     nodes pooled, weights averaged), energies from ``num_iters`` Lanczos steps of ``matvec``
-    started at ``center`` (:func:`phasetrans.spectrum.vector_quadrature`). Cost: num_iters
+    started at ``center`` (:func:`phasetrans.networks.spectrum.vector_quadrature`). Cost: num_iters
     matvecs; memory num_iters x D.
 
     Args:
@@ -187,12 +191,12 @@ def statdim(levels: Levels, *, epsilon: float, key, num_samples: int,
     ``devices`` and the per-sample keys behave as for every width estimator), cuts it into
     one segment of n_j coordinates per level (z_j its first coordinate, chi_j the norm of the
     rest: exactly the law of the reduced coordinates) and projects (z_j, chi_j)_j onto the
-    2m-dimensional cone (:class:`phasetrans.bodies.GeneratedCone`).
+    2m-dimensional cone (:class:`phasetrans.geometry.bodies.GeneratedCone`).
 
     Args:
         levels: a :class:`Levels`. epsilon: eps > 0. key: PRNG key (keyword-only, required).
         num_samples: >= 2; chunk_size, progress, devices: as for
-            :func:`phasetrans.width.statistical_dimension`.
+            :func:`phasetrans.geometry.width.statistical_dimension`.
     """
     if not isinstance(levels, Levels):
         raise TypeError(f"levels must be spectral_levels.Levels, got {type(levels).__name__}")

@@ -5,7 +5,7 @@ Pruning], and so do most of its users. :func:`from_state_dict` rebuilds such a n
 ``state_dict`` — a ``.safetensors`` file read with the small ``safetensors`` package and NumPy
 (no torch, no pickle) or any mapping of arrays — and the list of its layers;
 :func:`from_module` reads a live ``nn.Sequential`` when torch happens to be installed. Both
-return ``(apply, params)`` for :meth:`phasetrans.problem.Problem.from_apply`:
+return ``(apply, params)`` for :meth:`phasetrans.networks.problem.Problem.from_apply`:
 
 - ``params``: one ``{"w", "b"}`` dict per Linear / Conv2d, in PyTorch's own layouts (Linear
   ``(out, in)``, Conv2d ``(out, in, kh, kw)``), so a mask or a pruned weight maps back to the

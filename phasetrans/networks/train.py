@@ -12,10 +12,11 @@ training set (full batch) or of a random mini-batch per step. Optimisers:
   exact zeros and hover around a minimum (the budget of every result before the premise check).
 
 Training runs either a fixed number of ``steps`` (one ``lax.scan``) or until a
-:class:`phasetrans.stationarity.StopRule` holds (the default: F has stopped decreasing and its
+:class:`phasetrans.networks.stationarity.StopRule` holds (the default: F has stopped decreasing and
+its
 minimum-norm subgradient is small, with a step cap); ``train_seeds`` vmaps either over keys,
 so S seeds are one compiled call. :func:`check_stationarity` measures how close any trained
-point is to a minimum of F (measures (a) and (b) of :mod:`phasetrans.stationarity`).
+point is to a minimum of F (measures (a) and (b) of :mod:`phasetrans.networks.stationarity`).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from phasetrans import _checks, _io, data, nets, stationarity
-from phasetrans.data import Dataset
-from phasetrans.problem import Problem, default_prunable
+from phasetrans import _checks, _io
+from phasetrans.networks import data, nets, stationarity
+from phasetrans.networks.data import Dataset
+from phasetrans.networks.problem import Problem, default_prunable
 
 OPTIMIZERS = ("prox-adam", "adam", "sgd")
 ADAM_B2, ADAM_EPS = 0.999, 1e-8  # optax's Adam defaults, which prox-adam's metric uses
@@ -124,8 +126,8 @@ def _check_options(l1, steps, stop, learning_rate, optimizer):
         if stop is None:
             stop = stationarity.StopRule()
         if not isinstance(stop, stationarity.StopRule):
-            raise TypeError(f"stop must be a phasetrans.stationarity.StopRule or None, got "
-                            f"{type(stop).__name__}")
+            raise TypeError(f"stop must be a phasetrans.networks.stationarity.StopRule or None, "
+                            f"got {type(stop).__name__}")
         stop = stop.validate()
     _checks.real("learning_rate", learning_rate, positive=True)
     _checks.one_of("optimizer", optimizer, OPTIMIZERS)
@@ -226,7 +228,8 @@ def _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, b
 
 def _check_config(dataset, l1, steps, stop, learning_rate, batch_size, optimizer):
     if not isinstance(dataset, Dataset):
-        raise TypeError(f"dataset must be a phasetrans.data.Dataset, got {type(dataset).__name__}")
+        raise TypeError(f"dataset must be a phasetrans.networks.data.Dataset, got "
+                        f"{type(dataset).__name__}")
     stop = _check_options(l1, steps, stop, learning_rate, optimizer)
     if batch_size is not None:
         _checks.integer("batch_size", batch_size, minimum=1, maximum=len(dataset.y_train))
@@ -240,12 +243,12 @@ def train(net: nets.Network, dataset: Dataset, *, key, l1: float = 1e-4,
     """Initialise with ``key`` and minimise the l1-regularised cross-entropy.
 
     Args:
-        net: a :class:`phasetrans.nets.Network`.
+        net: a :class:`phasetrans.networks.nets.Network`.
         dataset: training data (``x_train``, ``y_train`` are used).
         key: PRNG key for initialisation and mini-batches (keyword-only, required).
         l1: penalty strength lambda >= 0 on the weights (``ndim >= 2`` leaves); default 1e-4.
         steps: a fixed budget of steps; default None: train until ``stop`` holds.
-        stop: the :class:`phasetrans.stationarity.StopRule` (default ``StopRule()``: F
+        stop: the :class:`phasetrans.networks.stationarity.StopRule` (default ``StopRule()``: F
             stationary, at most 50 000 steps); not with ``steps``.
         learning_rate: default 3e-3; optimizer: one of :data:`OPTIMIZERS` (default
             ``"prox-adam"``, the one that reaches stationarity, see the module docstring).
@@ -301,13 +304,14 @@ def train_problem(dataset: str | Dataset = "digits", *, arch: str = "32-32", l1:
                   stop: stationarity.StopRule | None = None, optimizer: str = "prox-adam",
                   learning_rate: float = 3e-3) -> Problem:
     """Train ``num_seeds`` built-in networks (:func:`train_seeds`, keys
-    ``split(key(seed), num_seeds)``) and return them as a :class:`phasetrans.problem.Problem`.
+    ``split(key(seed), num_seeds)``) and return them as a
+    :class:`phasetrans.networks.problem.Problem`.
 
     Args:
         dataset: a name in ``data.DATASETS`` (loaded with ``seed``) or a loaded ``Dataset``.
         arch: ``"cnn"`` or hidden widths such as ``"32-32"`` (:func:`nets.parse_arch`).
         l1, steps, stop, optimizer, learning_rate: as :func:`train` (default: proximal Adam
-            until the default :class:`~phasetrans.stationarity.StopRule` holds).
+            until the default :class:`~phasetrans.networks.stationarity.StopRule` holds).
 
     The problem's ``metadata`` holds :func:`params_metadata` and ``training``: the optimiser,
     learning rate, the rule in words, and the steps taken and convergence per seed.
@@ -328,7 +332,8 @@ def train_problem(dataset: str | Dataset = "digits", *, arch: str = "32-32", l1:
 def load_problem(path, dataset: str | Dataset = "digits", *, arch: str = "32-32",
                  l1: float = 1e-4, num_seeds: int = 1, seed: int = 0) -> Problem:
     """The built-in networks saved by :func:`save_params` (e.g. ``phasetrans predict
-    --save-params``) as a :class:`~phasetrans.problem.Problem`: the file must record the same
+    --save-params``) as a :class:`~phasetrans.networks.problem.Problem`: the file must record the
+    same
     dataset, arch, l1, seeds and seed (``ValueError`` naming the file otherwise)."""
     ds, net, keys = _built_in(dataset, arch, num_seeds, seed)
     like = jax.vmap(lambda k: net.init(key=k))(keys)
@@ -359,7 +364,7 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
     ||grad L||). Measure (b): the decrease of F over ``further_steps`` more full-batch steps of
     ``optimizer`` from ``params`` (all weights free, fresh optimiser state; the smallest F on the
     way counts), in units of ``epsilon``; above 1 eps, ``params`` is not a minimum at the scale
-    of the tolerance set S (see :mod:`phasetrans.stationarity`).
+    of the tolerance set S (see :mod:`phasetrans.networks.stationarity`).
 
     Args:
         loss_fn: (params, (x, y)) -> mean training loss L. params: one network (no seed axis).

@@ -7,7 +7,7 @@ Cones (``is_cone = True``) offer ``project(g)``; those whose projection is itera
 ``projection(g) -> (point, SolverInfo, ...)``. All oracles act on one vector (D,) and are
 jit/vmap friendly; batch with ``jax.vmap``. Integer fields (``dim``) are read in Python only.
 Constructors (``create``) validate their arguments. The algorithms behind the projections live
-in :mod:`phasetrans.projections` and :mod:`phasetrans.conic_admm`.
+in :mod:`phasetrans.geometry.projections` and :mod:`phasetrans.geometry.conic_admm`.
 [Amelunxen, Lotz, McCoy, Tropp 2014 (ALMT) sec. 2-4 for the cones; Rockafellar, Convex
 Analysis, for support functions and the Moreau decomposition.]
 """
@@ -21,7 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from optax import projections as optax_projections
 
-from phasetrans import _checks, conic_admm, projections
+from phasetrans import _checks
+from phasetrans.geometry import conic_admm, projections
 
 
 def _dim_radius(dim, radius):
@@ -104,7 +105,8 @@ class Ellipsoid(NamedTuple):
         return g @ self.center + jnp.sqrt(jnp.sum((self.semi_axes * g) ** 2))
 
     def projection(self, y) -> projections.Projection:
-        """Pi_E(y) by :func:`phasetrans.projections.onto_ellipsoid`, with its SolverInfo."""
+        """Pi_E(y) by :func:`phasetrans.geometry.projections.onto_ellipsoid`, with its
+        SolverInfo."""
         return projections.onto_ellipsoid(y, eigenvalues=1.0 / self.semi_axes**2,
                                           center=self.center, epsilon=0.5)
 
@@ -201,7 +203,7 @@ class CircularCone(NamedTuple):
 def ball_cone(*, dim: int, radius: float, distance: float):
     """cone(B(distance e_1, radius)): circular with sin(angle) = radius / distance (whole space,
     returned as ``Subspace(dim, dim)``, when radius >= distance). Its statistical dimension is
-    :func:`phasetrans.closed_forms.ball_cone_statdim` (same arguments)."""
+    :func:`phasetrans.geometry.closed_forms.ball_cone_statdim` (same arguments)."""
     dim, radius = _dim_radius(dim, radius)
     distance = _checks.real("distance", distance, positive=True)
     if radius >= distance:
@@ -212,7 +214,8 @@ def ball_cone(*, dim: int, radius: float, distance: float):
 class L1DescentCone(NamedTuple):
     """Descent cone of ||.||_1 at x0: {d : ||x0 + t d||_1 <= ||x0||_1 for some t > 0} [ALMT 4.5].
 
-    Projection by :func:`phasetrans.projections.onto_l1_descent_cone` (Moreau and Newton on the
+    Projection by :func:`phasetrans.geometry.projections.onto_l1_descent_cone` (Moreau and Newton
+    on the
     piecewise-linear multiplier).
     """
 
@@ -237,7 +240,8 @@ class L1DescentCone(NamedTuple):
 
 class GeneratedCone(NamedTuple):
     """cone(K) = {t x : t >= 0, x in K} of a body with ``project`` and ``support`` and 0 not in K;
-    projection by :func:`phasetrans.projections.onto_generated_cone` (golden section over t).
+    projection by :func:`phasetrans.geometry.projections.onto_generated_cone` (golden section over
+    t).
 
     ``tol`` bounds the projection's KKT certificate for ``converged``; default (None) 1e-3 in
     float32 (golden section resolves t* to ~sqrt(machine eps)) and 1e-6 in float64.
@@ -277,10 +281,10 @@ class L1InducedBody(NamedTuple):
     l1 strength, eps the loss tolerance. Along flat directions of H the ellipsoid
     {1/2 q^T H q <= eps} is unbounded; the l1 term bounds K there. Stored with H's
     eigendecomposition (D, D), or for large D with a low-rank model H = V diag(a) V^T +
-    bulk (I - V V^T), V (D, r), r < D (:func:`phasetrans.hessian_model.l1_body`; every oracle
-    then costs O(D r), see :mod:`phasetrans.conic_admm`); build it with :meth:`create`.
+    bulk (I - V V^T), V (D, r), r < D (:func:`phasetrans.theory.hessian_model.l1_body`; every oracle
+    then costs O(D r), see :mod:`phasetrans.geometry.conic_admm`); build it with :meth:`create`.
     Oracles: ``value(w)`` (the left-hand side), ``contains``, ``projection(y)`` /
-    ``project(y)`` (the conic ADMM of :mod:`phasetrans.conic_admm` with t = 1),
+    ``project(y)`` (the conic ADMM of :mod:`phasetrans.geometry.conic_admm` with t = 1),
     ``cone_at(apex)`` and ``hessian_operator()`` (v -> H v as a pytree).
     """
 
@@ -304,7 +308,7 @@ class L1InducedBody(NamedTuple):
         (r,), ``eigenvectors`` (D, r) orthonormal columns, r < D, and ``bulk`` >= 0 (H's value on
         the complement of V's span; required exactly then). Eigenvalues below
         ``-psd_tol * max|lambda|`` raise ``ValueError`` (apply an eigenvalue treatment from
-        :data:`phasetrans.formula.EIGEN_TREATMENTS` first); smaller negative round-off is
+        :data:`phasetrans.theory.formula.EIGEN_TREATMENTS` first); smaller negative round-off is
         clipped to 0. ``gradient`` g* defaults to 0; ``l1`` = lam >= 0; ``epsilon`` = eps > 0.
         """
         center = _checks.array("center", center, ndim=1)
@@ -386,7 +390,8 @@ class L1InducedBody(NamedTuple):
                                      epsilon=self.epsilon, apex=apex, bulk=self.bulk)
 
     def projection(self, y, **options) -> projections.Projection:
-        """Pi_K(y) by :func:`phasetrans.conic_admm.solve` with its SolverInfo; ``options`` as
+        """Pi_K(y) by :func:`phasetrans.geometry.conic_admm.solve` with its SolverInfo;
+        ``options`` as
         for that function (``tol``, ``max_iters``, ...)."""
         result = conic_admm.solve(self.conic_data(self.center), y - self.center,
                                   free_scale=False, **options)
@@ -410,7 +415,8 @@ def _hessian_matvec(eigenvalues, eigenvectors, bulk, v):
 class L1InducedCone(NamedTuple):
     """cone(K - x0) = {t (w - x0) : t >= 0, w in K}: the l1-induced body seen from x0 outside K.
 
-    Projection by :func:`phasetrans.conic_admm.solve` with a free scale t; ``tol`` bounds its
+    Projection by :func:`phasetrans.geometry.conic_admm.solve` with a free scale t; ``tol`` bounds
+    its
     relative primal/dual residual (default 1e-3 in float32, 1e-4 in float64: on trained networks
     statistical dimensions move by < 1e-3 relative below that), ``max_iters`` its budget.
     Build with :meth:`create`. Monte Carlo estimators draw ``samples_per_chunk`` samples per
@@ -441,7 +447,7 @@ class L1InducedCone(NamedTuple):
     def projection(self, g, **options) -> projections.ConeProjection:
         """Pi_C(g) (``point``), its SolverInfo, and the scale t with point / t + x0 in K;
         ``options`` override ``tol`` / ``max_iters`` and pass ADMM settings
-        (:func:`phasetrans.conic_admm.solve`)."""
+        (:func:`phasetrans.geometry.conic_admm.solve`)."""
         options = {"tol": self.tol, "max_iters": self.max_iters, **options}
         return conic_admm.solve(self.data, g, free_scale=True, **options)
 

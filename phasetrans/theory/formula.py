@@ -22,7 +22,7 @@ axis: the exact spectrum is one "probe" with weights 1/D; SLQ gives one measure 
 the spread across probes is the spectrum's contribution to the interval of the prediction.
 
 The full prediction pipeline (Hessian, R(p), formula and Monte Carlo) is
-:func:`phasetrans.predict.predict`.
+:func:`phasetrans.theory.predict.predict`.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@
   and Newton on the piecewise-linear multiplier.
 
 The l1-induced body and its cone are projected by the conic ADMM of
-:mod:`phasetrans.conic_admm`. Closed-form projections (balls, orthant, circular cone) live with
-their bodies in :mod:`phasetrans.bodies`. All functions act on one vector (D,); batch with
+:mod:`phasetrans.geometry.conic_admm`. Closed-form projections (balls, orthant, circular cone) live
+with
+their bodies in :mod:`phasetrans.geometry.bodies`. All functions act on one vector (D,); batch with
 ``jax.vmap``.
 """
 

@@ -93,9 +93,10 @@ def statistical_dimension(cone, *, key, num_samples: int, chunk_size: int | None
 
     Cones with an iterative projection (``projection(g) -> (point, SolverInfo, ...)``) report
     the worst SolverInfo over the samples; closed-form ones report an exact info. A cone may set
-    ``samples_per_chunk``, the default ``chunk_size`` (:class:`~phasetrans.bodies.L1InducedCone`
+    ``samples_per_chunk``, the default ``chunk_size``
+    (:class:`~phasetrans.geometry.bodies.L1InducedCone`
     does). For a body K (not a cone) use :func:`cone_statdim` or
-    :class:`~phasetrans.bodies.GeneratedCone`.
+    :class:`~phasetrans.geometry.bodies.GeneratedCone`.
     """
     if not getattr(cone, "is_cone", False):
         raise ValueError(f"statistical_dimension needs a cone, got a {type(cone).__name__}; for "

@@ -207,7 +207,7 @@ def _cs_distinct(grid: int, dim: int) -> tuple[int, int]:
     ``dim``, rounded as ``cs.success_grid`` rounds them (nearest integer in [1, dim])."""
     import numpy as np
 
-    from phasetrans import cs
+    from phasetrans.applications import cs
 
     counts = [np.unique(np.clip(np.rint(np.asarray(f) * dim), 1, dim)).size
               for f in cs.grid_fractions(grid)]
@@ -275,7 +275,7 @@ def _run_cs(args) -> dict:
     _check_cs_flags(args)
     import jax
 
-    from phasetrans import cs
+    from phasetrans.applications import cs
 
     options = ({} if args.solver == "bp" else
                {"depth": args.depth, "init_scale": args.init_scale, "num_iters": args.iters})
@@ -359,8 +359,8 @@ def _width_body(args):
     """(body or cone, quantity, closed form, closed-form name) for ``phasetrans width``."""
     import numpy as np
 
-    from phasetrans import bodies
-    from phasetrans import closed_forms as cf
+    from phasetrans.geometry import bodies
+    from phasetrans.geometry import closed_forms as cf
 
     dim, r = args.dim, args.radius
     if args.body in ("l2-ball", "l1-ball", "linf-ball"):
@@ -413,7 +413,7 @@ def _run_width(args) -> dict:
     _check_width_flags(args)
     import jax
 
-    from phasetrans import width
+    from phasetrans.geometry import width
 
     body, quantity, closed, name = _width_body(args)
     estimator = (width.gaussian_width if quantity == "gaussian_width"
@@ -474,8 +474,9 @@ _PREDICT_DEFAULTS = {"dataset": "digits", "arch": "32-32", "l1": 1e-4, "seeds": 
 _BUILT_IN_FLAGS = ("dataset", "data_file", "arch", "l1", "seeds", "params", "save_params",
                    "steps", "max_steps", "optimizer")
 """Flags of the built-in networks (data, network, training): not with --model."""
-OPTIMIZERS = ("prox-adam", "adam", "sgd")  # phasetrans.train.OPTIMIZERS (a test keeps them equal)
-L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")  # phasetrans.predict.L1_BODY_SEARCHES
+# phasetrans.networks.train.OPTIMIZERS (a test keeps them equal)
+OPTIMIZERS = ("prox-adam", "adam", "sgd")
+L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")  # phasetrans.theory.predict.L1_BODY_SEARCHES
 # explain's l1-body Monte Carlo: half the samples, the search started at the ellipsoid's
 # prediction (predict.L1BodyOptions), so that its default run stays within ~3 minutes at D ~ 1200
 _EXPLAIN_L1_DEFAULTS = {"l1_body_samples": 8, "l1_body_search": "near_ellipsoid"}
@@ -484,7 +485,7 @@ _EXPLAIN_L1_DEFAULTS = {"l1_body_samples": 8, "l1_body_search": "near_ellipsoid"
 def _check_predict_flags(args) -> list[str]:
     """Check and complete the flags of ``predict`` (no file is read); returns notes for
     stderr (outputs that exist and will be replaced)."""
-    from phasetrans import predict
+    from phasetrans.theory import predict
 
     _seed(args.seed)
     if args.model is not None:
@@ -566,7 +567,7 @@ def _check_predict_flags(args) -> list[str]:
 
 
 def _load_predict_data(args):
-    from phasetrans import data
+    from phasetrans.networks import data
 
     if args.data_file is not None:
         with _reported_as("--data-file"):
@@ -584,8 +585,8 @@ def _num_params(net) -> int:
 
 
 def _predict_options(args):
-    """The :class:`phasetrans.predict.PredictOptions` of the prediction flags."""
-    from phasetrans import predict
+    """The :class:`phasetrans.theory.predict.PredictOptions` of the prediction flags."""
+    from phasetrans.theory import predict
 
     monte_carlo = not args.no_monte_carlo
     return predict.PredictOptions(
@@ -617,7 +618,7 @@ def _user_problem(spec: str):
     Whatever goes wrong in the user's code is one line naming the file (UsageError)."""
     import importlib.util
 
-    from phasetrans.problem import Problem
+    from phasetrans.networks.problem import Problem
 
     path, name = _model_spec(spec)
     where = f"--model {spec!r}"
@@ -652,7 +653,8 @@ def _user_problem(spec: str):
 def _built_in_problem(args, notes: list[str]):
     """Train (or load ``--params``) the built-in networks of the flags, after checking the
     data and network; notes are printed once the inputs are known to be good."""
-    from phasetrans import nets, predict, stationarity, train
+    from phasetrans.networks import nets, stationarity, train
+    from phasetrans.theory import predict
 
     ds = _load_predict_data(args)
     with _reported_as("--arch"):
@@ -691,11 +693,11 @@ def _built_in_problem(args, notes: list[str]):
 def _comparison(args):
     """Check every flag and input file of ``predict``/``explain``/``sweep``, then take the
     user's ``--model`` or train (or load) built-in networks, predict, check the premise and
-    prune: the :class:`phasetrans.compare.Comparison`."""
+    prune: the :class:`phasetrans.applications.compare.Comparison`."""
     notes = _check_predict_flags(args)
     import jax
 
-    from phasetrans import compare
+    from phasetrans.applications import compare
 
     if args.model is not None:
         problem = _user_problem(args.model)
@@ -714,7 +716,7 @@ def _comparison(args):
 
 def _run_predict(args) -> dict:
     """``phasetrans predict``: the comparison, its report, optionally the figure."""
-    from phasetrans import plots, report
+    from phasetrans.applications import plots, report
 
     comparison = _comparison(args)
     document = report.comparison_json(comparison)
@@ -729,7 +731,7 @@ def _run_explain(args) -> dict:
     """``phasetrans explain``: the comparison, then every stage of the attribution ladder."""
     import jax
 
-    from phasetrans import attribution, plots, report
+    from phasetrans.applications import attribution, plots, report
 
     defaults = attribution.AttributionOptions()
     for name, default in (("subspaces", defaults.num_subspaces),
@@ -766,7 +768,7 @@ def _run_sweep(args) -> dict:
     """``phasetrans sweep``: train and predict (width formula), then prune with every method."""
     import jax
 
-    from phasetrans import methods, plots, report
+    from phasetrans.applications import methods, plots, report
 
     names = [m.strip() for m in args.methods.split(",")]
     for name in names:

@@ -2,17 +2,18 @@
 
 The predicted threshold claims a limit on how much of a network *any* pruning can remove
 [ZZSL sec. 4]. :func:`sweep_methods` puts that claim against the methods a pruning researcher
-would try on the networks of a :class:`phasetrans.compare.Comparison`:
+would try on the networks of a :class:`phasetrans.applications.compare.Comparison`:
 
 - ``"global"``: global magnitude pruning, one-shot (LOMP's pruning step) [ZZSL sec. 5];
 - ``"layerwise"``: the same fraction of smallest-|w| entries removed in every layer;
 - ``"random"``: uniformly random supports (a baseline);
 - ``"nettrim"``: layer-wise convex pruning [Net-Trim, Aghasi et al. 2017, sec. 3], which
   re-fits the kept weights of every layer to the unpruned layer's outputs
-  (:mod:`phasetrans.nettrim`; MLPs only).
+  (:mod:`phasetrans.networks.nettrim`; MLPs only).
 
 Every mask is also measured by its *effective* removal ratio [Vysogorets & Kempe 2023, sec. 3]
-(:mod:`phasetrans.effective`): weights that no longer lie on an input-to-output path count as
+(:mod:`phasetrans.networks.effective`): weights that no longer lie on an input-to-output path count
+as
 removed, so a method may look better in direct than in effective terms. A method's *effective
 threshold* is the effective removal ratio of its mask at its (direct, first-failure) accuracy
 threshold.
@@ -25,10 +26,11 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from phasetrans import _checks, effective, nets, nettrim, prune
+from phasetrans import _checks
 from phasetrans._progress import track
-from phasetrans.compare import Comparison
+from phasetrans.applications.compare import Comparison
 from phasetrans.estimate import SolverInfo
+from phasetrans.networks import effective, nets, nettrim, prune
 
 METHODS = ("global", "layerwise", "random", "nettrim")
 """The methods :func:`sweep_methods` compares."""
@@ -40,9 +42,9 @@ class MethodCurve(NamedTuple):
     Attributes:
         method: a name in ``METHODS``.
         sweep: test/train accuracy and loss of the pruned networks
-            (:class:`phasetrans.prune.SweepResult`, (S, P)).
+            (:class:`phasetrans.networks.prune.SweepResult`, (S, P)).
         effective_removal_ratios: (S, P) effective removal ratio of each mask [VK].
-        empirical: per-seed thresholds (:class:`phasetrans.prune.EmpiricalThreshold`,
+        empirical: per-seed thresholds (:class:`phasetrans.networks.prune.EmpiricalThreshold`,
             first-failure rule) in direct removal ratio.
         effective_threshold: (S,) effective removal ratio at ``empirical.accuracy`` (NaN where
             that is NaN).
@@ -71,7 +73,8 @@ class MethodComparison(NamedTuple):
 
 def _effective_ratios(params_seeds, masks) -> np.ndarray:
     """(S, P) effective removal ratios of masks with leading axes (S, P); NaN for a model
-    whose layout :mod:`phasetrans.effective` does not know (not a ``phasetrans.nets`` one)."""
+    whose layout :mod:`phasetrans.networks.effective` does not know (not a
+    ``phasetrans.networks.nets`` one)."""
     leaves = jax.tree_util.tree_leaves(masks)
     if not effective.supported(jax.tree_util.tree_map(lambda w: w[0], params_seeds)):
         return np.full(np.shape(leaves[0])[:2], np.nan)
@@ -108,7 +111,8 @@ def sweep_methods(c: Comparison, *, methods=METHODS, key, num_ratios: int = 51,
     """Prune the networks of ``c`` with every method on one grid of removal ratios.
 
     Args:
-        c: a :class:`phasetrans.compare.Comparison` (its networks, data and epsilon per seed
+        c: a :class:`phasetrans.applications.compare.Comparison` (its networks, data and epsilon
+            per seed
             are used).
         methods: names in ``METHODS`` (default: all; ``"nettrim"`` needs an MLP).
         key: PRNG key (keyword-only, required): the random masks.
@@ -139,8 +143,8 @@ def sweep_methods(c: Comparison, *, methods=METHODS, key, num_ratios: int = 51,
     relu_mlp = prune._mlp_activation(c.problem.model) is nets.ACTIVATIONS["relu"]
     if "nettrim" in methods and not relu_mlp:
         raise ValueError(f"method 'nettrim' prunes the dense ReLU layers of a "
-                         f"phasetrans.nets.mlp; {c.arch} is not one (drop 'nettrim' or use an "
-                         "MLP arch)")
+                         f"phasetrans.networks.nets.mlp; {c.arch} is not one (drop 'nettrim' or "
+                         "use an MLP arch)")
     grid = np.linspace(0.0, 1.0, num_ratios)
     epsilons = np.array([p.noise.epsilon.mean for p in c.predictions])
     curves = {}

@@ -1,4 +1,4 @@
-"""Reports of a :class:`phasetrans.compare.Comparison`: the JSON document and a short summary.
+"""Reports of a :class:`phasetrans.applications.compare.Comparison`: JSON and a short summary.
 
 This is the one place where result objects become JSON (``comparison_json``) or text
 (``summary_lines``); the CLI, ``make demo`` and the experiments all use it. JSON keys are listed
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasetrans import attribution, closed_forms, stationarity
-from phasetrans.compare import Comparison
+from phasetrans.applications import attribution
+from phasetrans.applications.compare import Comparison
 from phasetrans.estimate import SolverInfo
+from phasetrans.geometry import closed_forms
+from phasetrans.networks import stationarity
 
 
 def _seed_summary(values, intervals) -> dict:
@@ -54,7 +56,7 @@ def _mean_sensitivity(per_seed_rows) -> list[dict]:
 
 def stationarity_json(c: Comparison) -> dict:
     """``stationarity`` of every JSON document: how the networks were trained and how close
-    each w* is to a minimum of F (:mod:`phasetrans.stationarity`, measures (a) and (b))."""
+    each w* is to a minimum of F (:mod:`phasetrans.networks.stationarity`, measures (a) and (b))."""
     per_seed = [s.to_dict() for s in c.stationarity]
     minimum = all(s.is_minimum for s in c.stationarity)
     return {
@@ -198,7 +200,8 @@ def summary_lines(document: dict) -> list[str]:
 
 
 def attribution_json(a) -> dict:
-    """The JSON document of an :class:`phasetrans.attribution.Attribution` (``explain``)."""
+    """The JSON document of an :class:`phasetrans.applications.attribution.Attribution`
+    (``explain``)."""
     c = a.comparison
     return {"dataset": c.dataset, "arch": c.arch, "l1": c.l1, "seeds": len(c.predictions),
             "num_params": c.predictions[0].num_params,
@@ -257,7 +260,8 @@ def attribution_lines(document: dict) -> list[str]:
 
 
 def methods_json(m) -> dict:
-    """The JSON document of a :class:`phasetrans.methods.MethodComparison` (``sweep``): per
+    """The JSON document of a :class:`phasetrans.applications.methods.MethodComparison`
+    (``sweep``): per
     method the seed-mean curve, its direct and effective thresholds; the prediction for
     reference."""
     c = m.comparison

@@ -8,7 +8,7 @@ threshold and misses it above, where
     F(w) = L(w) + lam ||w||_1,
 
 L the mean training cross-entropy (full batch) and the l1 norm over the prunable leaves (as in
-:func:`phasetrans.train.objective`). One-shot pruning tests only the single point
+:func:`phasetrans.networks.train.objective`). One-shot pruning tests only the single point
 x_p = M_p ⊙ w* of V_p. This module measures both:
 
 - **feasibility of V_p** (:func:`retrain`): minimise F over V_p starting from x_p, the mask held
@@ -30,7 +30,8 @@ shrank the step size to ~1e-4 while the gradient mapping was still ~3e-3 (probab
 is not smooth), and F stalled (digits, MLP 64-16-10, lam = 1e-3, w* from 3000 Adam steps: F = 0.1257
 from ISTA vs 0.1024 from Adam after 3000 steps at p = 0, 0.152 vs 0.149 at p = 0.9). A local
 optimiser's F only bounds feasibility, so the one that reaches lower F gives the tighter bound; Adam
-is also what produced w* (:func:`phasetrans.train.train`), so at p = 0 retraining continues the
+is also what produced w* (:func:`phasetrans.networks.train.train`), so at p = 0 retraining
+continues the
 training. The price: the sub-gradient of |w| makes small kept weights chatter around 0 at the scale
 of the learning rate (they cost about lam * learning_rate each).
 
@@ -52,11 +53,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from phasetrans import _checks, prune, train
+from phasetrans import _checks
 from phasetrans._progress import track
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import SolverInfo
-from phasetrans.problem import Problem
+from phasetrans.networks import prune, train
+from phasetrans.networks.problem import Problem
 
 METHODS = ("global", "layerwise")
 """Masks of :func:`retrain` (``prune.mask_for``'s deterministic methods)."""
@@ -132,7 +134,8 @@ def retrain(problem: Problem, removal_ratios, *, steps: int = 2000,
     prediction and one-shot pruning.
 
     Args:
-        problem: the :class:`phasetrans.problem.Problem`: w* (S seeds), the model, its train
+        problem: the :class:`phasetrans.networks.problem.Problem`: w* (S seeds), the model, its
+            train
             data (F, L, retraining) and test data (accuracy, test loss), lam (its ``l1``: the
             lam w* was trained with, so that F* is the value of the trained objective) and the
             prunable leaves (pruned *and* carrying the l1 term).

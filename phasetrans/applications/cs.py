@@ -26,10 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, special
 
-from phasetrans import _checks, _loops, closed_forms
+from phasetrans import _checks, _loops
 from phasetrans._progress import track
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import Estimate, SolverInfo
+from phasetrans.geometry import closed_forms
 
 SOLVERS = ("bp", "overparam")
 """Solvers of ``success_grid``: basis pursuit (ADMM) or overparameterized gradient descent."""

@@ -86,8 +86,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from phasetrans import _checks, _loops
-from phasetrans import prune as magnitude
 from phasetrans.estimate import SolverInfo
+from phasetrans.networks import prune as magnitude
 
 VARIANTS = ("parallel", "cascade")
 """Net-Trim variants of :func:`prune`: inputs from the original or from the pruned network."""

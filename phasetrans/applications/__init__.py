@@ -1,0 +1,3 @@
+"""Applications: predicted vs measured (``compare``), the attribution ladder
+(``attribution``), other pruning methods (``methods``), JSON and text reports (``report``),
+figures (``plots``) and the compressed-sensing phase transition (``cs``)."""

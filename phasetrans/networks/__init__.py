@@ -1,0 +1,5 @@
+"""Networks: offline data (``data``), built-in MLP/CNN (``nets``), the pruning ``Problem``
+(``problem``), PyTorch import (``interop``), l1-penalised training and its stop rule
+(``train``, ``stationarity``), masks and sweeps (``prune``), masked retraining (``retrain``),
+Hessian spectra (``spectrum``), effective sparsity (``effective``) and Net-Trim
+(``nettrim``). Imports the shared kernels and ``geometry``."""

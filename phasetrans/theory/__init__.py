@@ -1,0 +1,3 @@
+"""Theory: the width formula (``formula``), the matrix-free Hessian models
+(``hessian_model``, ``spectral_levels``) and the prediction pipeline (``predict``). Imports
+``networks``, ``geometry`` and the shared kernels."""

@@ -8,7 +8,8 @@ of a grid in one vmapped sweep, and returns a :class:`Comparison`; :func:`compar
 ``num_seeds`` built-in networks with an l1 penalty in one vmapped call (LOMP's first step);
 :mod:`phasetrans.applications.report` turns it into JSON and a readable summary,
 :mod:`phasetrans.applications.plots` into
-a figure. [ZZSL sec. 4-5; official code ``cal_rate.py`` / ``gaussian_width.py``.]
+a figure. [ZZSL sec. 4-5; official code ``cal_rate.py`` / ``gaussian_width.py``,
+https://github.com/QiaozheZhang/Global-One-shot-Pruning at commit e7c95904617b.]
 """
 
 from __future__ import annotations

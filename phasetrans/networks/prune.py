@@ -561,7 +561,8 @@ class EmpiricalThreshold(NamedTuple):
 
     - ``"first_failure"`` (default): the largest p such that every grid ratio <= p passes;
     - ``"last_pass"``: the largest passing p anywhere on the grid;
-    - ``"official"``: the rule of the ZZSL official code (``gaussian_width.py``): scanning down
+    - ``"official"``: the rule of the ZZSL official code (``gaussian_width.py`` of
+      https://github.com/QiaozheZhang/Global-One-shot-Pruning, commit e7c95904617b): scanning down
       from the top of the grid, the first p whose pruned test accuracy is *strictly above* the
       unpruned one (with ``accuracy_tol`` > 0: strictly above unpruned - ``accuracy_tol``); for
       the loss criterion likewise the first p whose train loss is strictly below unpruned +

@@ -2,7 +2,8 @@
 fixed point, interval, sensitivity, and the loss tolerance eps [ZZSL].
 
 Zhang, Zhang, Sun, Liu, "How Sparse Can We Prune A Deep Network: A Fundamental Limit
-Perspective", NeurIPS 2024 (arXiv 2306.05857), section 4 and the official code's ``cal_rate.py``.
+Perspective", NeurIPS 2024 (arXiv 2306.05857), section 4 and the official code's ``cal_rate.py``
+(https://github.com/QiaozheZhang/Global-One-shot-Pruning, commit e7c95904617b).
 
 The pruned network M_p ⊙ w* keeps (1 - p) D coordinates. Pruning succeeds when the kept-coordinate
 subspace meets the loss-tolerance set S = {w : F(w) <= F(w*) + eps}; by the approximate kinematic
@@ -114,8 +115,8 @@ def fixed_point(removal_ratios, curve) -> float:
     Returns the first grid point if c(p0) <= p0 there already, and 1.0 if the curve stays above
     the diagonal on the whole grid (the network could be pruned completely).
 
-    [ZZSL, official ``cal_rate.py``: the grid point minimising |W(R(p))/D - p|; interpolation
-    removes the grid's discretisation error.]
+    [ZZSL, official code ``cal_rate.py`` at commit e7c95904617b: the grid point minimising
+    |W(R(p))/D - p|; interpolation removes the grid's discretisation error.]
     """
     p = np.asarray(_checks.array("removal_ratios", removal_ratios, ndim=1), dtype=np.float64)
     c = np.asarray(_checks.array("curve", curve, shape=p.shape), dtype=np.float64)

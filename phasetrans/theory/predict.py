@@ -1,7 +1,8 @@
 """Predict the pruning threshold of a trained network: the formula and two Monte Carlo checks.
 
 [ZZSL] Zhang, Zhang, Sun, Liu, "How Sparse Can We Prune A Deep Network: A Fundamental Limit
-Perspective", NeurIPS 2024 (arXiv 2306.05857), section 4; official code ``cal_rate.py``.
+Perspective", NeurIPS 2024 (arXiv 2306.05857), section 4; official code ``cal_rate.py``
+(https://github.com/QiaozheZhang/Global-One-shot-Pruning, commit e7c95904617b).
 
 The pruned network M_p ⊙ w* keeps (1 - p) D coordinates. Pruning succeeds when the kept-coordinate
 subspace meets the loss-tolerance set S = {w : F(w) <= F(w*) + eps}; by the approximate kinematic

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks
+from phasetrans import _checks, limits
 from phasetrans._progress import track
 from phasetrans.applications.compare import Comparison
 from phasetrans.estimate import SolverInfo
@@ -120,7 +120,8 @@ class AttributionOptions(NamedTuple):
     its ratios one after the other (``retrain.retrain``'s ``sequential``: 2.5x faster on
     the mnist1d CNN, default False); ``l1_support_max_dim``: the l1 body's support feasibility
     (a FISTA chain over the nested supports, the costliest step: ~12 min at D = 3392 on 2
-    cores) is computed for D <= this (default 5000: always with an exact spectrum);
+    cores) is computed for D <= this (default ``limits.MAX_DENSE_DIM``: always with an exact
+    spectrum);
     ``accuracy_tol``: the accuracy criterion's tolerance (default 0.01: retraining from w*
     itself moves test accuracy by about a point, so a zero tolerance fails at p = 0).
     """
@@ -135,7 +136,7 @@ class AttributionOptions(NamedTuple):
     retrain_steps: int = 2000
     retrain_learning_rate: float = 3e-3
     retrain_sequential: bool = False
-    l1_support_max_dim: int = 5000
+    l1_support_max_dim: int = limits.MAX_DENSE_DIM
     accuracy_tol: float = 0.01
 
 
@@ -301,7 +302,8 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
                                desc="attribution (per seed)", enabled=progress)]
     for name in names:
         if not has_model:
-            thresholds[name] = _missing("needs the exact spectrum (D <= 5000)")
+            thresholds[name] = _missing(f"needs the exact spectrum (at most "
+                                        f"{limits.MAX_DENSE_DIM} parameters)")
         elif name == "random_subspace_l1_body" and not with_l1_subspaces:
             thresholds[name] = _missing(_too_large("an ADMM solve of the l1-induced body per "
                                                    "random subspace", dim, options.l1_max_dim,

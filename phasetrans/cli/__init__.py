@@ -24,7 +24,7 @@ import pathlib
 import sys
 import time
 
-from phasetrans import _io
+from phasetrans import _io, limits
 
 EXIT_USAGE = 2
 """Exit status of a user error (argparse's convention)."""
@@ -844,7 +844,8 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
                              f"subgradient; not with --params (default: {OPTIMIZERS[0]})")
     parser.add_argument("--spectrum", choices=("exact", "slq"), default="exact",
                         help="Hessian spectrum: dense and exact (networks of at most "
-                             "5000 parameters) or stochastic Lanczos quadrature")
+                             f"{limits.MAX_DENSE_DIM} parameters) or stochastic Lanczos "
+                             "quadrature")
     parser.add_argument("--eigen-treatment", choices=("abs", "floor", "drop", "flat"),
                         default="abs", help="how eigenvalues <= --floor enter the formula")
     parser.add_argument("--floor", type=float, default=1e-4,

@@ -23,12 +23,12 @@ V_T meets K = {m <= eps} iff the minimum of m over q_T is <= eps:
   solved by FISTA [BT09] with adaptive restart [OC15] and certified by a duality gap
   (:func:`l1_support_minimum`).
 
-Both have a dense path (A from its eigendecomposition, D <= 5000) and a matrix-free path that
-needs only products v -> A v (``*_matfree``; no D x D array is built). :func:`support_minima`
-solves a batch of supports (e.g. the global magnitude masks on a grid of removal ratios) with
-one ``jax.vmap`` of the same single-support cores, and :func:`threshold` turns the minima into
-the model's exact removal threshold (reference step 3 of the gap attribution: any difference
-from the random-subspace threshold measures how far a magnitude support is from a random
+Both have a dense path (A from its eigendecomposition, D <= ``MAX_DENSE_DIM``) and a matrix-free
+path that needs only products v -> A v (``*_matfree``; no D x D array is built).
+:func:`support_minima` solves a batch of supports (e.g. the global magnitude masks on a grid of
+removal ratios) with one ``jax.vmap`` of the same single-support cores, and :func:`threshold` turns
+the minima into the model's exact removal threshold (reference step 3 of the gap attribution: any
+difference from the random-subspace threshold measures how far a magnitude support is from a random
 subspace). For nested supports T' ⊂ T the minima are non-decreasing (smaller feasible set).
 
 Every minimum returns a :class:`SupportMinimum` ``(value, point, info)``: ``value`` = m at the
@@ -57,11 +57,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, _loops
+from phasetrans import _checks, _loops, limits
 from phasetrans.estimate import SolverInfo
 from phasetrans.geometry import bodies
 
-MAX_DENSE_DIM = 5000
+MAX_DENSE_DIM = limits.MAX_DENSE_DIM
 """Largest D of the dense (eigendecomposition) path; beyond it use the ``*_matfree`` functions."""
 
 _CELLS_PER_CHUNK = 2**25
@@ -318,7 +318,7 @@ def ellipsoid_support_minimum(eigenvalues, eigenvectors, center, keep, *, tol=No
     Args:
         eigenvalues: (D,) of A >= 0 (round-off negatives down to -1e-6 max|lambda| are
             clipped; more negative ones raise: treat them first).
-        eigenvectors: (D, D) orthonormal columns. D <= ``MAX_DENSE_DIM`` (5000).
+        eigenvectors: (D, D) orthonormal columns. D <= ``MAX_DENSE_DIM``.
         center: w* (D,); its dtype sets the computation's.
         keep: (D,) bool, True = kept. An empty support is valid (everything pruned: the value
             is m(-w*) = 1/2 w*^T A w*, ``point`` = 0); the full support gives 0 at w*.

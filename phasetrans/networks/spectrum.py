@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import _checks
+from phasetrans import _checks, limits
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import Estimate, from_samples
 
@@ -84,7 +84,7 @@ def restrict(matvec: Callable, index, dim: int) -> Callable:
 
 
 def hessian_matrix(loss_fn: Callable, params, data, batch_size: int | None = None,
-                   max_dim: int = 5000) -> jax.Array:
+                   max_dim: int = limits.MAX_DENSE_DIM) -> jax.Array:
     """Dense (D, D) Hessian of the full-data loss, column by column from HVPs (D <= max_dim)."""
     dim = int(ravel_pytree(params)[0].size)
     if dim > _checks.positive_int("max_dim", max_dim):

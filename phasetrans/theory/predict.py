@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import _checks
+from phasetrans import _checks, limits
 from phasetrans._progress import counter, track
 from phasetrans.estimate import Estimate, SolverInfo
 from phasetrans.geometry import bodies, width
@@ -32,7 +32,7 @@ from phasetrans.networks import prune, spectrum
 from phasetrans.networks.problem import Problem, check_params
 from phasetrans.theory import formula, hessian_model, spectral_levels
 
-MAX_EXACT_DIM = 5000
+MAX_EXACT_DIM = limits.MAX_DENSE_DIM
 """Largest parameter count for which :func:`predict` builds the dense Hessian (exact spectrum)."""
 
 EXACT_MODEL = "exact eigendecomposition"
@@ -252,7 +252,7 @@ def _low_rank_l1_body(eigvals, eigvecs, matvec, *, center, gradient, l1, epsilon
 class SpectrumOptions(NamedTuple):
     """How :func:`predict` gets the Hessian spectrum of the prunable coordinates.
 
-    ``method``: ``"exact"`` (dense Hessian and eigh; D <= ``spectrum.hessian_matrix``'s 5000)
+    ``method``: ``"exact"`` (dense Hessian and eigh; D <= ``MAX_EXACT_DIM``)
     or ``"slq"`` (``num_probes`` probes of ``num_iters`` Lanczos steps); ``hvp_batch_size``:
     examples per Hessian-vector-product batch (None: all at once).
     """

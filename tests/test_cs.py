@@ -152,6 +152,22 @@ def test_logistic_transition_recovers_a_known_midpoint():
                                 for s in (10, 20)])
 
 
+def test_logistic_sem_is_never_overconfident_nor_exploding():
+    """A step between two cells is located to the grid (SEM half a spacing, not the Fisher
+    information's 0 or 280); a flat row's SEM is undetermined (NaN), not 2.5."""
+    fractions = np.linspace(0.1, 0.9, 9)
+    step = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1.0])
+    almost = np.array([0, 0, 0, 0, 0.05, 1, 1, 1, 1.0])
+    for rates in (step, almost):
+        centre, sem = cs._logistic_midpoint(fractions, rates, 20)
+        assert 0.5 <= centre <= 0.6 and sem == pytest.approx(0.05)
+    smooth = np.array([0, 0.1, 0.2, 0.4, 0.5, 0.6, 0.8, 0.9, 1.0])
+    centre, sem = cs._logistic_midpoint(fractions, smooth, 20)
+    assert centre == pytest.approx(0.5, abs=1e-6) and 0.01 < sem < 0.05
+    flat = np.array([0.45, 0.5, 0.55, 0.5, 0.45, 0.55, 0.5, 0.45, 0.55])
+    assert np.isnan(cs._logistic_midpoint(fractions, flat, 4)[1])
+
+
 def test_basis_pursuit_transition_is_within_005_of_psi():
     grid = cs.success_grid(key=jax.random.key(5), dim=50, num_trials=12,
                            sparsity_fractions=[0.1, 0.2, 0.3],
@@ -251,3 +267,14 @@ def test_cli_cs_json(capsys):
     assert set(out["solver_info"]) == {"iterations", "residual", "converged"}
     assert cli.main(["cs", "--dim", "20", "--trials", "2", "--seed", "0", "--solver",
                      "overparam", "--init-scale", "-1"]) == 2
+
+
+def test_cs_summary_says_when_the_sem_is_undetermined():
+    rows = [{"sparsity_fraction": 0.1, "empirical_measurement_fraction": 0.807,
+             "empirical_sem": None, "theory_measurement_fraction": 0.45},
+            {"sparsity_fraction": 0.2, "empirical_measurement_fraction": 0.5,
+             "empirical_sem": 0.02, "theory_measurement_fraction": 0.6}]
+    result = {"solver": "bp", "transition": rows, "dim": 10, "trials": 4, "grid": [0] * 4,
+              "tol": 1e-3, "solver_info": {"converged": True, "iterations": 3, "residual": 0.0}}
+    lines = cli._cs_summary(result)
+    assert "0.807 (SEM undetermined)" in lines[2] and "0.500 ± 0.020" in lines[3]

@@ -477,7 +477,12 @@ def transition(grid: PhaseGrid) -> Transition:
     """Fit P(success) = sigmoid((m/d - c) / w) per sparsity row by maximum likelihood.
 
     The trials of a row are binomial; c is the empirical 50% point. A row whose success rates
-    are all >= 1/2 or all <= 1/2 has no crossing inside the grid and gets NaN.
+    are all >= 1/2 or all <= 1/2 has no crossing inside the grid and gets NaN. The SEM is the
+    Fisher-information one, except where the fit cannot give it: a transition sharper than the
+    grid (fewer than two cells with a success rate strictly between 0 and 1, where the width is
+    not identified and the information degenerates to 0 or explodes) is located to the grid,
+    SEM = half a spacing; a fit whose SEM exceeds the grid's range (a flat row) leaves it
+    undetermined, NaN.
     """
     fractions = grid.measurement_fractions
     fits = [_logistic_midpoint(fractions, rate, grid.num_trials) for rate in grid.success_rate]
@@ -505,12 +510,16 @@ def _logistic_midpoint(fractions, rates, num_trials) -> tuple[float, float]:
     center, width = fit.x[0], np.exp(fit.x[1])
     if not fractions.min() <= center <= fractions.max():
         return np.nan, np.nan
+    if np.sum((rates > 0) & (rates < 1)) < 2:  # a step the grid does not resolve
+        return float(center), spacing / 2
     eta = (fractions - center) / width
     p = special.expit(eta)
     jac = np.stack([-1 / width * np.ones_like(eta), -eta / width], axis=1)  # d eta/d(c, w)
     info = (jac * (num_trials * p * (1 - p))[:, None]).T @ jac
-    cov = np.linalg.pinv(info)
-    return float(center), float(np.sqrt(max(cov[0, 0], 0.0)))
+    sem = float(np.sqrt(max(np.linalg.pinv(info)[0, 0], 0.0)))
+    if not np.isfinite(sem) or sem > fractions.max() - fractions.min():
+        return float(center), np.nan  # the fit does not locate the crossing
+    return float(center), sem
 
 
 def report(grid: PhaseGrid) -> dict:

@@ -261,8 +261,9 @@ def _cs_summary(result: dict) -> list[str]:
              f"  {'s/d':>6}  {'empirical m/d at 50%':<22}  theory m/d (psi/d)"]
     for row in result["transition"]:
         emp, sem = row["empirical_measurement_fraction"], row["empirical_sem"]
-        text = (f"{emp:.3f} ± {sem:.3f}" if math.isfinite(emp)
-                else "no 50% crossing in grid")
+        text = ("no 50% crossing in grid" if not math.isfinite(emp)
+                else f"{emp:.3f} (SEM undetermined)" if sem is None or not math.isfinite(sem)
+                else f"{emp:.3f} ± {sem:.3f}")
         lines.append(f"  {row['sparsity_fraction']:>6.3f}  {text:<22}  "
                      f"{row['theory_measurement_fraction']:.3f}")
     lines.append(f"  solver converged in every trial: {'yes' if info['converged'] else 'NO'} "

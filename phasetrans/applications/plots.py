@@ -73,8 +73,8 @@ def ladders(documents: list, path) -> pathlib.Path:
     """One ladder per configuration (``report.attribution_json`` documents): every threshold
     as a point with its interval on the removal-ratio axis, the theory window shaded around
     the width formula's prediction; a threshold whose solver did not converge is drawn hollow
-    (not certified); at most ``LADDERS_PER_ROW`` panels per row; written atomically to
-    ``path``."""
+    (not certified), an empty row says why in grey; the key is in each panel's title (off the
+    points); at most ``LADDERS_PER_ROW`` panels per row; written atomically to ``path``."""
     names = list(_LADDER_STYLE)
     columns = min(len(documents), LADDERS_PER_ROW)
     rows = -(-len(documents) // columns)
@@ -85,11 +85,14 @@ def ladders(documents: list, path) -> pathlib.Path:
     for ax, d in zip(axes.ravel()[:len(documents)], documents, strict=True):
         formula_mean = d["thresholds"]["formula"]["mean"]
         half = d["window"]["half_width"]
-        ax.axvspan(formula_mean - half, formula_mean + half, color="0.85",
-                   label="theory window ±a_η√D/D")
+        ax.axvspan(formula_mean - half, formula_mean + half, color="0.85")
         for y, name in enumerate(names):
             t = d["thresholds"][name]
             if t is None or t["mean"] is None:
+                why = ("undefined on every seed" if t is not None
+                       else d.get("missing", {}).get(name, "not computed"))
+                ax.text(0.02, y, why if len(why) <= 48 else why[:45] + "...", fontsize=5.5,
+                        color="0.45", va="center")
                 continue
             marker, color = _LADDER_STYLE[name]
             lo, hi = t["interval"]
@@ -98,14 +101,14 @@ def ladders(documents: list, path) -> pathlib.Path:
                         fmt=marker, color=color, ms=6, capsize=2, **hollow)
         ax.set_xlim(0, 1)
         ax.set_xlabel("removal ratio p")
-        ax.set_title(f"{d['dataset']} {d['arch']}\nλ={d['l1']:g}, D={d['num_params']}",
-                     fontsize=8)
+        ax.set_title(f"{d['dataset']} {d['arch']}\nλ={d['l1']:g}, D={d['num_params']}\n"
+                     f"grey: theory window ±{half:.2f}; hollow: unconverged",
+                     fontsize=7)
         ax.grid(alpha=0.3)
     axes[0][0].set_yticks(range(len(names)), names)
     for row in axes:
         row[0].tick_params(axis="y", labelsize=7)
     axes[0][0].invert_yaxis()
-    axes[0][0].legend(fontsize=7, loc="lower left")
     return _save(fig, path)
 
 

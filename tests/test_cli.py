@@ -439,7 +439,7 @@ def test_predict_and_sweep_take_a_users_model(user_model, capsys):
                          "--further-steps", "50", "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["num_params"] == 640 and out["dataset"] == "user data"
-        assert out["stationarity"]["training"]["rule"] == "given (from_apply)"
+        assert out["stationarity"]["training"]["rule"] == "yours (from_apply)"
     assert cli.main(["sweep", "--model", f"{user_model}:make", "--further-steps", "50",
                      "--ratios", "3", "--methods", "global,random", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -106,7 +106,7 @@ def test_built_in_and_user_path_give_identical_numbers(digits):
     for name in ("test_accuracy", "test_loss", "train_loss", "unpruned_train_loss"):
         np.testing.assert_array_equal(getattr(built.sweep, name), getattr(again.sweep, name))
     assert [s.decrease for s in built.stationarity] == [s.decrease for s in again.stationarity]
-    assert again.dataset == "user data" and again.training["rule"] == "given (from_apply)"
+    assert again.dataset == "user data" and again.training["rule"] == "yours (from_apply)"
     wrapped = prune.sweep(mine.replace(model=Model(lambda p, x: net.apply(p, x))),
                           built.sweep.removal_ratios)
     np.testing.assert_array_equal(wrapped.test_accuracy, built.sweep.test_accuracy)

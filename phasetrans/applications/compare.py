@@ -75,7 +75,7 @@ class Comparison(NamedTuple):
     def training(self) -> dict:
         return self.problem.metadata.get("training", {
             "optimizer": None, "learning_rate": None,
-            "rule": f"given ({self.problem.metadata.get('source', 'unknown source')})",
+            "rule": f"yours ({self.problem.metadata.get('source', 'unknown source')})",
             "steps": None, "converged": None})
 
 

@@ -84,7 +84,7 @@ def premise_line(document: dict) -> str:
         how = (f"{t['optimizer']}, {min(t['steps'])}-{max(t['steps'])} steps, stop rule met on "
                f"{converged} of {len(t['converged'])} seeds")
     head = "premise holds" if s["is_minimum"] else "PREMISE FAILS"
-    return (f"  {head}: {s['verdict']} (trained with {how}; further optimisation lowers F by "
+    return (f"  {head}: {s['verdict']} (training: {how}; further optimisation lowers F by "
             f"up to {s['max_decrease_in_epsilon']:.2f} eps; subgradient up to "
             f"{s['max_relative_subgradient']:.2f} of ||grad L||)")
 

@@ -3,14 +3,13 @@
     python benchmarks/bench_subspaces.py [--quick] [--repeats N]
 
 The attribution's step 2 (``phasetrans.applications.attribution``): for 9 removal ratios p around
-the
-prediction, the fraction of 24 Haar subspaces of dimension k = (1 - p) D through the pruned
+the prediction, the fraction of 24 Haar subspaces of dimension k = (1 - p) D through the pruned
 point x_p that meet the ellipsoid. ``subspaces.transitions`` sends every x_p through the same
-subspaces, so one QR per subspace serves all 9 apexes; the baseline calls
-``subspaces.transition`` once per apex (what the attribution did before: a QR per subspace and
-apex). Both jitted and warm, timed side by side in one run, ``--repeats`` times. The ellipsoid
-has a trained-network-like spectrum (semi-axes sqrt(2 eps / lambda) over six decades) and the
-apexes are global magnitude prunings of a Laplace w*. Full: D = 3392 (the demo's 64-32-32-10);
+subspaces, so one QR per subspace serves all 9 apexes; the baseline calls ``subspaces.transition``
+once per apex (what the attribution did before: a QR per subspace and apex). Both jitted and warm,
+timed side by side in one run, ``--repeats`` times. The ellipsoid has a trained-network-like
+spectrum (semi-axes sqrt(2 eps / lambda) over six decades) and the apexes are global magnitude
+prunings of a Laplace w*. Full: D = 3392 (the demo's 64-32-32-10);
 ``--quick``: D = 1184. Last line: JSON.
 """
 

@@ -2,12 +2,11 @@
 imported into JAX (no torch needed), fine-tuned on digits, then pruned-and-explained.
 
 ``phasetrans.networks.interop.from_state_dict(path, layers)`` reads the weights with NumPy and
-rebuilds
-PyTorch's forward pass (layouts unchanged: ``(n, C, H, W)`` images, Linear weights ``(out,
-in)``), so masks map back to the checkpoint's keys (``imported.names``). The checkpoint here is
-the small CNN of tests/fixtures (made by PyTorch with tests/fixtures/make_torch_fixture.py,
-untrained); use your own file and layer list instead. With torch installed,
-``interop.from_module(module)`` reads a live ``nn.Sequential`` directly.
+rebuilds PyTorch's forward pass (layouts unchanged: ``(n, C, H, W)`` images, Linear weights ``(out,
+in)``), so masks map back to the checkpoint's keys (``imported.names``). The checkpoint here is the
+small CNN of tests/fixtures (made by PyTorch with tests/fixtures/make_torch_fixture.py, untrained);
+use your own file and layer list instead. With torch installed, ``interop.from_module(module)``
+reads a live ``nn.Sequential`` directly.
 """
 
 from __future__ import annotations

@@ -2,17 +2,15 @@
 
 Every estimator whose work is a batch of independent items (Monte Carlo samples in
 :func:`phasetrans.sampling.gaussian_map`, SLQ probes in :func:`phasetrans.networks.spectrum.slq`,
-the
-(seed, ratio) pairs of :func:`phasetrans.networks.prune.sweep` and
-:func:`phasetrans.networks.retrain.retrain`)
-maps a per-item function with :func:`sharded_map` inside its jitted function, then hands the
-outputs back with :func:`collect`. Device k of an N-device mesh evaluates a contiguous block of
-items; no arithmetic mixes items, the per-item random keys and probes are drawn from the
-caller's key exactly as on one device, the outputs come back in item order and every reduction
-over items happens afterwards, in item order. So the numbers do not depend on N, to the last
-bit where every item is computed in a batch of the same size as on one device (the Monte
-Carlo chunks and SLQ probes are); a vmap over ceil(n / N) items per device may round
-differently (XLA can reduce in another order for another batch size: one float32 ulp in the
+the (seed, ratio) pairs of :func:`phasetrans.networks.prune.sweep` and
+:func:`phasetrans.networks.retrain.retrain`) maps a per-item function with :func:`sharded_map`
+inside its jitted function, then hands the outputs back with :func:`collect`. Device k of an
+N-device mesh evaluates a contiguous block of items; no arithmetic mixes items, the per-item random
+keys and probes are drawn from the caller's key exactly as on one device, the outputs come back in
+item order and every reduction over items happens afterwards, in item order. So the numbers do not
+depend on N, to the last bit where every item is computed in a batch of the same size as on one
+device (the Monte Carlo chunks and SLQ probes are); a vmap over ceil(n / N) items per device may
+round differently (XLA can reduce in another order for another batch size: one float32 ulp in the
 sweep and retrain losses, measured in ``tests/test_sharding.py``).
 
 A mesh spans the first N of ``jax.devices()``: on one host its local devices (GPUs, TPU cores,

@@ -8,8 +8,7 @@ Each configuration (digits and mnist1d; MLPs 16 and 32-32; lambda = 1e-4) trains
 networks, predicts their threshold (width formula, exact spectrum, eigenvalue treatment "abs"),
 and prunes them one-shot with global magnitude (LOMP), layer-wise magnitude, random masks and
 Net-Trim (parallel, relative epsilon 0.05) on 51 ratios (phasetrans.applications.methods). Rows
-already in
-results.json for other configurations are kept, so a subset can be rerun.
+already in results.json for other configurations are kept, so a subset can be rerun.
 """
 
 from __future__ import annotations

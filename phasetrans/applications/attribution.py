@@ -16,9 +16,8 @@ delta;
    official code's scan) of the measured threshold.
 
 :func:`attribute` takes a :class:`phasetrans.applications.compare.Comparison` (trained networks,
-their
-predictions and one-shot sweep) and returns an :class:`Attribution` with every threshold per seed,
-the theory window +-a_eta sqrt(D) / D, and the ladder of consecutive differences.
+their predictions and one-shot sweep) and returns an :class:`Attribution` with every threshold per
+seed, the theory window +-a_eta sqrt(D) / D, and the ladder of consecutive differences.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Predicted versus empirical pruning threshold for one configuration: the headline reproduction.
 
 :func:`assess` takes any :class:`phasetrans.networks.problem.Problem` (your trained model, or
-built-in
-networks), predicts each network's removal threshold with :func:`phasetrans.theory.predict.predict`,
-checks that each is a minimum of F (the prediction's premise), prunes every seed at every ratio
-of a grid in one vmapped sweep, and returns a :class:`Comparison`; :func:`compare` first trains
-``num_seeds`` built-in networks with an l1 penalty in one vmapped call (LOMP's first step);
+built-in networks), predicts each network's removal threshold with
+:func:`phasetrans.theory.predict.predict`, checks that each is a minimum of F (the prediction's
+premise), prunes every seed at every ratio of a grid in one vmapped sweep, and returns a
+:class:`Comparison`; :func:`compare` first trains ``num_seeds`` built-in networks with an l1 penalty
+in one vmapped call (LOMP's first step);
 :mod:`phasetrans.applications.report` turns it into JSON and a readable summary,
 :mod:`phasetrans.applications.plots` into
 a figure. [ZZSL sec. 4-5; official code ``cal_rate.py`` / ``gaussian_width.py``,

@@ -13,8 +13,7 @@ would try on the networks of a :class:`phasetrans.applications.compare.Compariso
 
 Every mask is also measured by its *effective* removal ratio [Vysogorets & Kempe 2023, sec. 3]
 (:mod:`phasetrans.networks.effective`): weights that no longer lie on an input-to-output path count
-as
-removed, so a method may look better in direct than in effective terms. A method's *effective
+as removed, so a method may look better in direct than in effective terms. A method's *effective
 threshold* is the effective removal ratio of its mask at its (direct, first-failure) accuracy
 threshold.
 """
@@ -111,9 +110,8 @@ def sweep_methods(c: Comparison, *, methods=METHODS, key, num_ratios: int = 51,
     """Prune the networks of ``c`` with every method on one grid of removal ratios.
 
     Args:
-        c: a :class:`phasetrans.applications.compare.Comparison` (its networks, data and epsilon
-            per seed
-            are used).
+        c: a :class:`phasetrans.applications.compare.Comparison` (its networks, data and epsilon per
+            seed are used).
         methods: names in ``METHODS`` (default: all; ``"nettrim"`` needs an MLP).
         key: PRNG key (keyword-only, required): the random masks.
         num_ratios: grid size over [0, 1] (default 51, step 0.02).

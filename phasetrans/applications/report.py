@@ -260,9 +260,8 @@ def attribution_lines(document: dict) -> list[str]:
 
 
 def methods_json(m) -> dict:
-    """The JSON document of a :class:`phasetrans.applications.methods.MethodComparison`
-    (``sweep``): per
-    method the seed-mean curve, its direct and effective thresholds; the prediction for
+    """The JSON document of a :class:`phasetrans.applications.methods.MethodComparison` (``sweep``):
+    per method the seed-mean curve, its direct and effective thresholds; the prediction for
     reference."""
     c = m.comparison
     predictions = c.predictions

@@ -214,9 +214,8 @@ def ball_cone(*, dim: int, radius: float, distance: float):
 class L1DescentCone(NamedTuple):
     """Descent cone of ||.||_1 at x0: {d : ||x0 + t d||_1 <= ||x0||_1 for some t > 0} [ALMT 4.5].
 
-    Projection by :func:`phasetrans.geometry.projections.onto_l1_descent_cone` (Moreau and Newton
-    on the
-    piecewise-linear multiplier).
+    Projection by :func:`phasetrans.geometry.projections.onto_l1_descent_cone` (Moreau and Newton on
+    the piecewise-linear multiplier).
     """
 
     signs: jax.Array
@@ -390,9 +389,8 @@ class L1InducedBody(NamedTuple):
                                      epsilon=self.epsilon, apex=apex, bulk=self.bulk)
 
     def projection(self, y, **options) -> projections.Projection:
-        """Pi_K(y) by :func:`phasetrans.geometry.conic_admm.solve` with its SolverInfo;
-        ``options`` as
-        for that function (``tol``, ``max_iters``, ...)."""
+        """Pi_K(y) by :func:`phasetrans.geometry.conic_admm.solve` with its SolverInfo; ``options``
+        as for that function (``tol``, ``max_iters``, ...)."""
         result = conic_admm.solve(self.conic_data(self.center), y - self.center,
                                   free_scale=False, **options)
         return projections.Projection(result.point + self.center, result.info)
@@ -416,8 +414,7 @@ class L1InducedCone(NamedTuple):
     """cone(K - x0) = {t (w - x0) : t >= 0, w in K}: the l1-induced body seen from x0 outside K.
 
     Projection by :func:`phasetrans.geometry.conic_admm.solve` with a free scale t; ``tol`` bounds
-    its
-    relative primal/dual residual (default 1e-3 in float32, 1e-4 in float64: on trained networks
+    its relative primal/dual residual (default 1e-3 in float32, 1e-4 in float64: on trained networks
     statistical dimensions move by < 1e-3 relative below that), ``max_iters`` its budget.
     Build with :meth:`create`. Monte Carlo estimators draw ``samples_per_chunk`` samples per
     jitted call: a vmapped ADMM runs until its slowest sample stops, so chunks stay small.

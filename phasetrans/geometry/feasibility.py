@@ -19,8 +19,7 @@ V_T meets K = {m <= eps} iff the minimum of m over q_T is <= eps:
   the minimiser is taken with pseudo-inverse semantics: the minimum-norm q_T
   (:func:`ellipsoid_support_minimum`).
 - **l1-induced body** (:class:`phasetrans.geometry.bodies.L1InducedBody`): smooth + separable l1 in
-  w_T,
-  solved by FISTA [BT09] with adaptive restart [OC15] and certified by a duality gap
+  w_T, solved by FISTA [BT09] with adaptive restart [OC15] and certified by a duality gap
   (:func:`l1_support_minimum`).
 
 Both have a dense path (A from its eigendecomposition, D <= ``MAX_DENSE_DIM``) and a matrix-free

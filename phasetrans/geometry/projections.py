@@ -10,9 +10,8 @@
 
 The l1-induced body and its cone are projected by the conic ADMM of
 :mod:`phasetrans.geometry.conic_admm`. Closed-form projections (balls, orthant, circular cone) live
-with
-their bodies in :mod:`phasetrans.geometry.bodies`. All functions act on one vector (D,); batch with
-``jax.vmap``.
+with their bodies in :mod:`phasetrans.geometry.bodies`. All functions act on one vector (D,); batch
+with ``jax.vmap``.
 """
 
 from __future__ import annotations

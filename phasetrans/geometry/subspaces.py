@@ -374,9 +374,8 @@ class SubspaceTransition(NamedTuple):
             kinematic formula implies [ALMT Thm I].
         removal_ratio_50: 1 - k50 / D, the removal ratio at the 50% point.
         eta, a_eta: the theorem's level and a_eta = sqrt(8 log(4 / eta)) (the values of
-            ``phasetrans.geometry.closed_forms.theory_window``, whose ``half_width`` a_eta /
-            sqrt(D) is
-            the window in removal ratio); :attr:`half_width_dims` = a_eta sqrt(D) is it in k.
+            ``phasetrans.geometry.closed_forms.theory_window``, whose ``half_width`` a_eta / sqrt(D)
+            is the window in removal ratio); :attr:`half_width_dims` = a_eta sqrt(D) is it in k.
         info: worst ``SolverInfo`` over all solves (exact for the ellipsoid).
         apex_inside: x0 lies in K (then every subspace meets it: fraction 1, k50 NaN).
     """

@@ -15,8 +15,7 @@ nonzero bias, so its outgoing weights are not effective. The effective removal r
 1 - (#effective prunable entries) / D is never below the direct one, 1 - (#kept) / D.
 
 Networks are those of :mod:`phasetrans.networks.nets` (a list of ``{"w", "b"}`` dicts), told apart
-by
-their weight shapes:
+by their weight shapes:
 
 - MLP: every ``w`` is (n_in, n_out); the units are the neurons.
 - CNN: the first ``w`` is a convolution kernel (k, k, C_in, C) or (k, C_in, C), the following
@@ -73,8 +72,7 @@ def _weight_shapes(params) -> list[tuple[int, ...]]:
 def supported(params) -> bool:
     """Whether ``params`` has a layout this module understands (an MLP or CNN of
     :mod:`phasetrans.networks.nets`, see the module docstring); other models have no effective
-    sparsity
-    here."""
+    sparsity here."""
     try:
         _weight_shapes(params)
     except (TypeError, ValueError):

@@ -30,10 +30,9 @@ shrank the step size to ~1e-4 while the gradient mapping was still ~3e-3 (probab
 is not smooth), and F stalled (digits, MLP 64-16-10, lam = 1e-3, w* from 3000 Adam steps: F = 0.1257
 from ISTA vs 0.1024 from Adam after 3000 steps at p = 0, 0.152 vs 0.149 at p = 0.9). A local
 optimiser's F only bounds feasibility, so the one that reaches lower F gives the tighter bound; Adam
-is also what produced w* (:func:`phasetrans.networks.train.train`), so at p = 0 retraining
-continues the
-training. The price: the sub-gradient of |w| makes small kept weights chatter around 0 at the scale
-of the learning rate (they cost about lam * learning_rate each).
+is also what produced w* (:func:`phasetrans.networks.train.train`), so at p = 0 retraining continues
+the training. The price: the sub-gradient of |w| makes small kept weights chatter around 0 at the
+scale of the learning rate (they cost about lam * learning_rate each).
 
 References:
     [ZZSL] Q. Zhang, R. Zhang, J. Sun, Y. Liu, "How sparse can we prune a deep network: a
@@ -135,8 +134,7 @@ def retrain(problem: Problem, removal_ratios, *, steps: int = 2000,
 
     Args:
         problem: the :class:`phasetrans.networks.problem.Problem`: w* (S seeds), the model, its
-            train
-            data (F, L, retraining) and test data (accuracy, test loss), lam (its ``l1``: the
+            train data (F, L, retraining) and test data (accuracy, test loss), lam (its ``l1``: the
             lam w* was trained with, so that F* is the value of the trained objective) and the
             prunable leaves (pruned *and* carrying the l1 term).
         removal_ratios: (P,) removal ratios in [0, 1] (any order; :func:`thresholds` needs them

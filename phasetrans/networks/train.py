@@ -13,10 +13,9 @@ training set (full batch) or of a random mini-batch per step. Optimisers:
 
 Training runs either a fixed number of ``steps`` (one ``lax.scan``) or until a
 :class:`phasetrans.networks.stationarity.StopRule` holds (the default: F has stopped decreasing and
-its
-minimum-norm subgradient is small, with a step cap); ``train_seeds`` vmaps either over keys,
-so S seeds are one compiled call. :func:`check_stationarity` measures how close any trained
-point is to a minimum of F (measures (a) and (b) of :mod:`phasetrans.networks.stationarity`).
+its minimum-norm subgradient is small, with a step cap); ``train_seeds`` vmaps either over keys, so
+S seeds are one compiled call. :func:`check_stationarity` measures how close any trained point is to
+a minimum of F (measures (a) and (b) of :mod:`phasetrans.networks.stationarity`).
 """
 
 from __future__ import annotations
@@ -333,8 +332,7 @@ def load_problem(path, dataset: str | Dataset = "digits", *, arch: str = "32-32"
                  l1: float = 1e-4, num_seeds: int = 1, seed: int = 0) -> Problem:
     """The built-in networks saved by :func:`save_params` (e.g. ``phasetrans predict
     --save-params``) as a :class:`~phasetrans.networks.problem.Problem`: the file must record the
-    same
-    dataset, arch, l1, seeds and seed (``ValueError`` naming the file otherwise)."""
+    same dataset, arch, l1, seeds and seed (``ValueError`` naming the file otherwise)."""
     ds, net, keys = _built_in(dataset, arch, num_seeds, seed)
     like = jax.vmap(lambda k: net.init(key=k))(keys)
     metadata = params_metadata(ds.name, net.name, l1, len(keys), seed, None)

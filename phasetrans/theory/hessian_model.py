@@ -10,9 +10,8 @@ The model is
 
 V (D, r) the Ritz vectors of the r largest treated Ritz values a of one reorthogonalised
 Lanczos run on H (:func:`phasetrans.networks.spectrum.ritz_pairs`; both ends of the spectrum
-converge
-first, so the sharpest directions, negative curvature included under ``"abs"``, are the kept
-ones), and beta one bulk value on the orthogonal complement. Every spectral function costs
+converge first, so the sharpest directions, negative curvature included under ``"abs"``, are the
+kept ones), and beta one bulk value on the orthogonal complement. Every spectral function costs
 O(D r): f(A_model) v = V (f(a) - f(beta)) V^T v + f(beta) v (:meth:`HessianModel.apply`).
 
 Why not Lanczos matrix functions (f(H) v from k Lanczos steps started at v, e.g. matfree's

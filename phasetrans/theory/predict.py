@@ -79,8 +79,8 @@ def ellipsoid_prediction(eigenvalues, eigenvectors, pruned_parts, removal_ratios
     ALMT Thm I]; the paper's width formula approximates it. Works in H's eigenbasis (a rotated
     standard Gaussian is standard Gaussian), where E_p is an axis-aligned
     :class:`~phasetrans.geometry.bodies.Ellipsoid` with semi-axes sqrt(2 eps / lambda_i), and
-    estimates
-    delta with :func:`phasetrans.geometry.width.cone_statdim` (D exactly when the apex is inside).
+    estimates delta with :func:`phasetrans.geometry.width.cone_statdim` (D exactly when the apex is
+    inside).
 
     Args:
         eigenvalues: (D,) positive eigenvalues of H (see :func:`formula.positive_eigenvalues`).
@@ -119,8 +119,7 @@ def levels_prediction(levels_at: Callable, removal_ratios, *, dim: int, epsilon,
                       ) -> MonteCarloPrediction:
     """:func:`ellipsoid_prediction` without eigenvectors: the same fixed point with delta from
     :func:`phasetrans.theory.spectral_levels.statdim` (exact for the levels' Hessian; see that
-    module
-    for what the binning and the quadratures change).
+    module for what the binning and the quadratures change).
 
     Args:
         levels_at: p -> :class:`phasetrans.theory.spectral_levels.Levels` of (H+, c_p) for removal
@@ -154,11 +153,10 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     """Fixed point p = delta(cone(K - x_p)) / D for the l1-induced body K, by a bracketing search.
 
     K is :class:`phasetrans.geometry.bodies.L1InducedBody` (the second-order model of the
-    l1-regularised
-    loss [ZZSL sec. 4]) and x_p = M_p ⊙ w* the pruned weights. The gap delta/D - p is 1 at p = 0
-    (x_0 = w* is in K, the cone is R^D) and <= 0 at p = 1, and decreases in p. The search
-    brackets its sign change to a width h = 2^-``num_steps``, each evaluation estimating delta
-    with :func:`phasetrans.geometry.width.cone_statdim` (``num_samples`` ADMM solves of at most
+    l1-regularised loss [ZZSL sec. 4]) and x_p = M_p ⊙ w* the pruned weights. The gap delta/D - p is
+    1 at p = 0 (x_0 = w* is in K, the cone is R^D) and <= 0 at p = 1, and decreases in p. The search
+    brackets its sign change to a width h = 2^-``num_steps``, each evaluation estimating delta with
+    :func:`phasetrans.geometry.width.cone_statdim` (``num_samples`` ADMM solves of at most
     ``max_iters`` iterations; free when x_p lies in K):
 
     - ``start=None`` (default): bisection of [0, 1], ``num_steps`` evaluations;
@@ -284,12 +282,10 @@ class L1BodyOptions(NamedTuple):
     iteration, thousands of iterations per sample; ``max_dim=0`` turns it off); otherwise,
     for D <= ``model_max_dim`` (default 0: off), the low-rank model of
     :mod:`phasetrans.theory.hessian_model` with the ``rank`` largest of 2 ``rank`` Ritz pairs and
-    the
-    formula-calibrated bulk (O(D rank) per iteration; what it changes:
+    the formula-calibrated bulk (O(D rank) per iteration; what it changes:
     :func:`phasetrans.theory.hessian_model.l1_body`). ``search``: ``"bisection"`` of [0, 1]
-    (default)
-    or ``"near_ellipsoid"``: the search of :func:`l1_body_prediction` starts at the ellipsoid's
-    Monte Carlo prediction (the formula's where there is none); the same bracket width
+    (default) or ``"near_ellipsoid"``: the search of :func:`l1_body_prediction` starts at the
+    ellipsoid's Monte Carlo prediction (the formula's where there is none); the same bracket width
     2^-``num_steps``, fewer solves when the two bodies agree (3 seeds of digits 64-16-10 with 8
     samples: 141 s -> 74 s on 2 cores)."""
 

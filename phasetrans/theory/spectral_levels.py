@@ -25,9 +25,8 @@ order, hence E_lo ⊇ E ⊇ E_hi and delta_lo >= delta >= delta_hi: the binning 
 e_j = ||c||^2 mu_c(bin j) from one Lanczos run started at c
 (:func:`phasetrans.networks.spectrum.vector_quadrature`): both are Gauss quadratures of the same
 operator, so the quadrature error of a sharp bin indicator (see
-:func:`phasetrans.networks.spectrum.count_bounds`) enters both; measured against the exact answer
-on a
-trained network in tests/test_spectral_levels.py and the README ("Large networks").
+:func:`phasetrans.networks.spectrum.count_bounds`) enters both; measured against the exact answer on
+a trained network in tests/test_spectral_levels.py and the README ("Large networks").
 
 What the model keeps, compared with the paper's width formula (which sees only the spectral
 measure and ||c|| = R): how c's energy is spread over the spectrum (e_j), i.e. whether the

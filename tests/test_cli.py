@@ -220,7 +220,8 @@ def test_predict_os_errors_are_reported_under_their_flag(tmp_path, monkeypatch, 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    trained = types.SimpleNamespace(params=[], metadata={"arch": "mlp-64-4-10"})
+    trained = types.SimpleNamespace(params=[], metadata=train.params_metadata(
+        "digits", "mlp-64-4-10", 1e-4, 3, 0, None))
     monkeypatch.setattr(train, "train_problem", lambda *a, **k: trained)
     monkeypatch.setattr(train, "save_params", disk_full)
     assert cli.main(["predict", "--arch", "4", "--save-params", saved]) == 2

@@ -165,3 +165,21 @@ def test_from_loss_with_its_own_accuracy(digits):
     assert float(swept.train_loss[0, 0]) == pytest.approx(
         float(loss(params, (digits.x_train, digits.y_train))), rel=1e-6)
     assert problem.num_classes is None
+
+
+def test_save_problem_round_trips_built_in_networks_only(digits, tmp_path):
+    trained = train.train_problem(digits, arch="4", l1=1e-4, num_seeds=2, seed=1, steps=5)
+    path = tmp_path / "p.npz"
+    train.save_problem(path, trained)
+    loaded = train.load_problem(path, digits, arch="4", l1=1e-4, num_seeds=2, seed=1)
+    for a, b in zip(jax.tree_util.tree_leaves(trained.params),
+                    jax.tree_util.tree_leaves(loaded.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="arch"):  # another network's record
+        train.load_problem(path, digits, arch="8", l1=1e-4, num_seeds=2, seed=1)
+    apply, params = _dict_model(jax.random.key(0))
+    mine = Problem.from_apply(apply, params, train=(digits.x_train, digits.y_train),
+                              test=(digits.x_test, digits.y_test), l1=1e-4)
+    with pytest.raises(ValueError, match="only built-in networks"):
+        train.save_problem(tmp_path / "q.npz", mine)
+

@@ -174,9 +174,7 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
         problem = train.load_problem(params_file, dataset, arch=arch, l1=l1,
                                      num_seeds=num_seeds, seed=seed)
     if save_params_file is not None:
-        metadata = train.params_metadata(problem.metadata["dataset"], problem.metadata["arch"],
-                                         l1, num_seeds, seed, steps)
-        train.save_params(save_params_file, problem.params, metadata=metadata)
+        train.save_problem(save_params_file, problem)
     return assess(problem, key=jax.random.key(seed), options=options,
                   num_sweep_ratios=num_sweep_ratios, accuracy_tol=accuracy_tol,
                   further_steps=further_steps, progress=progress, devices=devices)

@@ -684,10 +684,8 @@ def _built_in_problem(args, notes: list[str]):
                 window=2000 if args.max_steps >= 2000 else args.max_steps,
                 max_steps=args.max_steps))
     if args.save_params is not None:
-        metadata = train.params_metadata(ds.name, problem.metadata["arch"], args.l1,
-                                         args.seeds, args.seed, args.steps)
         with _reported_as("--save-params"):
-            train.save_params(args.save_params, problem.params, metadata=metadata)
+            train.save_problem(args.save_params, problem)
     return problem
 
 

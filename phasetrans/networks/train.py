@@ -278,12 +278,15 @@ def train_seeds(net: nets.Network, dataset: Dataset, *, keys, **options) -> Trai
                full["stop"], full["learning_rate"], full["batch_size"], full["optimizer"])
 
 
+PARAMS_KEYS = ("dataset", "arch", "l1", "seeds", "seed", "steps")
+"""What a params file of built-in networks records (see :func:`params_metadata`)."""
+
+
 def params_metadata(dataset_name: str, arch: str, l1: float, num_seeds: int, seed: int,
                     steps: int | None) -> dict:
     """What a params file records about how its networks were trained (checked on loading:
     every key but ``steps``, None when trained to stationarity)."""
-    return {"dataset": dataset_name, "arch": arch, "l1": l1, "seeds": num_seeds, "seed": seed,
-            "steps": steps}
+    return dict(zip(PARAMS_KEYS, (dataset_name, arch, l1, num_seeds, seed, steps), strict=True))
 
 
 def _built_in(dataset, arch, num_seeds, seed):
@@ -342,6 +345,19 @@ def load_problem(path, dataset: str | Dataset = "digits", *, arch: str = "32-32"
                 "steps": None, "converged": None}
     return Problem.from_network(net, params, ds, l1=l1,
                                 metadata={**metadata, "training": training})
+
+
+def save_problem(path, problem: Problem) -> None:
+    """Write the networks of a built-in problem (:func:`train_problem`, :func:`load_problem`)
+    to ``path`` with the :func:`params_metadata` :func:`load_problem` checks
+    (:func:`save_params`). A problem of your own has no such record (``ValueError``): save its
+    params with :func:`save_params` and your own metadata."""
+    missing = [key for key in PARAMS_KEYS if key not in problem.metadata]
+    if missing:
+        raise ValueError(f"problem metadata lacks {missing}: only built-in networks "
+                         "(train_problem, load_problem) are saved with save_problem")
+    save_params(path, problem.params,
+                metadata={key: problem.metadata[key] for key in PARAMS_KEYS})
 
 
 @functools.partial(jax.jit, static_argnums=(0, 5, 6, 8, 9))

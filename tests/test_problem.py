@@ -84,8 +84,11 @@ def test_problem_rejects_bad_input(digits):
     with pytest.raises(ValueError, match="loss on the train data must be a scalar"):
         Problem.from_loss(lambda p, b: jnp.zeros(3), params, accuracy=lambda p, b: 1.0,
                           l1=0.0, **sets)
-    with pytest.raises(TypeError, match="problem must be a phasetrans.Problem"):
-        prune.sweep(params, [0.0, 1.0])
+    for capability in (lambda: prune.sweep(params, [0.0, 1.0]),
+                       lambda: retrain.retrain(params, [0.0]),
+                       lambda: predict.predict_problem(params, key=jax.random.key(0))):
+        with pytest.raises(TypeError, match="problem must be a phasetrans.Problem"):
+            capability()
 
 
 def test_built_in_and_user_path_give_identical_numbers(digits):

@@ -300,7 +300,8 @@ def methods_lines(document: dict) -> list[str]:
     d = document
     p = d["predicted"]
     fmt = lambda x: "none" if x is None else f"{x:.3f}"  # noqa: E731
-    best = max(d["methods"], key=lambda m: d["methods"][m]["threshold"] or -1.0)
+    best = max(d["methods"], key=lambda m: -1.0 if d["methods"][m]["threshold"] is None
+               else d["methods"][m]["threshold"])
     lines = [f"{best} pruning removes the most before test accuracy drops "
              f"({_percent(d['methods'][best]['threshold'])}); the theory predicts "
              f"{_percent(p['removal_ratio'])}",

@@ -112,6 +112,15 @@ def _checked_batch(name: str, batch):
     return jax.tree_util.tree_map(jnp.asarray, batch)
 
 
+def check_problem(problem) -> Problem:
+    """``problem`` after checking it is a :class:`Problem` (``TypeError`` saying how to build
+    one): what every capability taking a problem calls first."""
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a phasetrans.Problem (Problem.from_apply, "
+                        f"from_loss or from_network), got {type(problem).__name__}")
+    return problem
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Problem:
     """A trained network (or S of them) to prune: see the module docstring.

@@ -23,7 +23,7 @@ from jax.flatten_util import ravel_pytree
 from phasetrans import _checks
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.networks import nets
-from phasetrans.networks.problem import Problem, default_prunable
+from phasetrans.networks.problem import Problem, check_problem, default_prunable
 
 METHODS = ("global", "layerwise", "random")
 """Masks of ``mask_for``/``sweep``: global or per-layer magnitude pruning, or uniformly random."""
@@ -212,13 +212,6 @@ def sweep(problem: Problem, removal_ratios, *, method: str = "global", finetune_
                           finetune_steps, lr, keys, mesh), mesh=mesh)
 
 
-def _check_problem(problem) -> Problem:
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a phasetrans.Problem (Problem.from_apply, "
-                        f"from_loss or from_network), got {type(problem).__name__}")
-    return problem
-
-
 def _frozen(prunable):
     """``prunable`` as a hashable (treedef, flags) pair, for jit's static arguments."""
     leaves, treedef = jax.tree_util.tree_flatten(prunable)
@@ -227,7 +220,7 @@ def _frozen(prunable):
 
 def _sweep_setup(problem, removal_ratios, method, key):
     """Validated (grid, per-seed keys or None, hashable prunable flags) of a sweep."""
-    _check_problem(problem)
+    check_problem(problem)
     grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     _checks.one_of("method", method, METHODS)
     if method == "random":
@@ -262,7 +255,7 @@ def evaluate(problem: Problem, pruned, removal_ratios) -> SweepResult:
     """A :class:`SweepResult` of networks pruned by any method (e.g. Net-Trim, which also
     changes the kept weights): ``pruned`` has leading axes (S seeds, P ratios) and the
     structure of ``problem.params``; ``removal_ratios`` are the (P,) ratios of ``pruned``."""
-    _check_problem(problem)
+    check_problem(problem)
     grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     _checks.finite("pruned", pruned)
     expected = (problem.num_seeds, grid.shape[0])

@@ -57,7 +57,7 @@ from phasetrans._progress import track
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import SolverInfo
 from phasetrans.networks import prune, train
-from phasetrans.networks.problem import Problem
+from phasetrans.networks.problem import Problem, check_problem
 
 METHODS = ("global", "layerwise")
 """Masks of :func:`retrain` (``prune.mask_for``'s deterministic methods)."""
@@ -161,7 +161,7 @@ def retrain(problem: Problem, removal_ratios, *, steps: int = 2000,
     Returns:
         :class:`RetrainResult` with arrays (S, P) and unpruned values (S,).
     """
-    prune._check_problem(problem)
+    check_problem(problem)
     grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     l1 = problem.l1
     steps = _checks.positive_int("steps", steps)

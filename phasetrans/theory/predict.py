@@ -29,7 +29,7 @@ from phasetrans._progress import counter, track
 from phasetrans.estimate import Estimate, SolverInfo
 from phasetrans.geometry import bodies, width
 from phasetrans.networks import prune, spectrum
-from phasetrans.networks.problem import Problem, check_params
+from phasetrans.networks.problem import Problem, check_params, check_problem
 from phasetrans.theory import formula, hessian_model, spectral_levels
 
 MAX_EXACT_DIM = limits.MAX_DENSE_DIM
@@ -574,8 +574,7 @@ def predict_problem(problem: Problem, *, key, options: PredictOptions | None = N
     :func:`phasetrans.applications.compare.compare` always used). Returns one :class:`Prediction`
     per seed.
     """
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a phasetrans.Problem, got {type(problem).__name__}")
+    check_problem(problem)
     key = _checks.prng_key("key", key)
     options = PredictOptions() if options is None else options
     if not isinstance(options, PredictOptions):

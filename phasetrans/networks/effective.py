@@ -151,8 +151,7 @@ def removal_ratio(params, mask, prunable=None) -> jax.Array:
         mask: bool pytree with the structure and leaf shapes of ``params`` (True = kept).
         prunable: bool per leaf saying which leaves count (default: the weights, ``ndim >= 2``
             leaves, not the biases; see :mod:`phasetrans.networks.prune`). D is their number of
-            entries;
-            D = 0 raises ``ValueError``.
+            entries; D = 0 raises ``ValueError``.
 
     Returns:
         Scalar array in [0, 1] (JAX's default float dtype).

@@ -3,8 +3,7 @@
 A :class:`Network` bundles ``init(*, key) -> params`` and ``apply(params, x) -> logits`` for
 flat inputs ``x`` of shape (n, features). Parameters are a list of ``{"w", "b"}`` dicts, one per
 layer; weights have ``ndim >= 2`` (what :mod:`phasetrans.networks.prune` prunes by default), biases
-are 1-D.
-Initialisation: He-normal weights (std sqrt(2 / fan_in)), zero biases.
+are 1-D. Initialisation: He-normal weights (std sqrt(2 / fan_in)), zero biases.
 """
 
 from __future__ import annotations

@@ -487,8 +487,8 @@ def _logit_metrics(logits, y):
 @functools.partial(jax.jit, static_argnums=(0, 4, 5))
 def _nested_sweep(model, params_seeds, batches, grid, method, frozen, keys):
     """:func:`sweep` of a :func:`phasetrans.networks.nets.mlp` with ``"global"`` or ``"random"``
-    one-shot
-    masks: the same masks and metrics as the per-pair route :func:`_sweep`, computed per seed as
+    one-shot masks: the same masks and metrics as the per-pair route :func:`_sweep`, computed
+    per seed as
 
     1. one stable argsort of the ranking values (|w| or the seed's uniform noise) gives every
        prunable entry its removal rank r (:func:`_removal_ranks`); ratio p keeps r >= n(p) =

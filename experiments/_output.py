@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from phasetrans import _io
+from phasetrans.networks import nets
 
 RESULTS = pathlib.Path("results")
 TRAININGS = {"stationary": {}, "budget_2000": {"steps": 2000, "optimizer": "adam"}}
@@ -70,8 +71,7 @@ def directory(name: str, *, quick: bool, training: str = "stationary") -> pathli
 
 def config_key(row) -> tuple:
     """(dataset, arch as given on the command line, l1) of a comparison's results row."""
-    spec = "cnn" if row["arch"].startswith("cnn") else "-".join(row["arch"].split("-")[2:-1])
-    return row["dataset"], spec, row["l1"]
+    return row["dataset"], nets.arch_spec(row["arch"]), row["l1"]
 
 
 def read_rows(path: pathlib.Path) -> list:

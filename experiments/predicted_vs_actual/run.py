@@ -59,8 +59,9 @@ def main() -> None:
     parser.add_argument("--archs", nargs="+", default=ARCHS,
                         help="rerun only these; rows of other configurations already in "
                              "results.json are kept")
+    parser.add_argument("--l1s", nargs="+", type=float, default=L1S)
     args = parser.parse_args()
-    configs = list(itertools.product(args.datasets, args.archs, L1S))
+    configs = list(itertools.product(args.datasets, args.archs, args.l1s))
     seeds = args.seeds
     if args.quick:
         configs, seeds = [("digits", "32-32", 1e-4)], 2

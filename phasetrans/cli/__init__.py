@@ -481,6 +481,10 @@ L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")  # phasetrans.theory.predict.
 # explain's l1-body Monte Carlo: half the samples, the search started at the ellipsoid's
 # prediction (predict.L1BodyOptions), so that its default run stays within ~3 minutes at D ~ 1200
 _EXPLAIN_L1_DEFAULTS = {"l1_body_samples": 8, "l1_body_search": "near_ellipsoid"}
+# the limit test: phasetrans.applications.limit.DEFAULT_SEARCHES and the stop rule of
+# phasetrans.networks.witnesses.SearchOptions (a test keeps them equal)
+_LIMIT_DEFAULTS = {"searches": ("retrain",), "max_steps": 10000, "check_every": 250,
+                   "window": 1000}
 
 
 def _check_predict_flags(args) -> list[str]:
@@ -555,6 +559,7 @@ def _check_predict_flags(args) -> list[str]:
     _integer("--l1-body-samples", args.l1_body_samples, minimum=2, maximum=MAX_COUNT)
     if args.params is not None:
         _existing_file("--params", args.params)
+    _check_limit_flags(args)
     notes = []
     if args.save_params is not None:
         if not args.save_params.endswith(".npz"):
@@ -565,6 +570,63 @@ def _check_predict_flags(args) -> list[str]:
     if args.figure is not None and _output_file("--figure", args.figure, _figure_formats()):
         notes.append(f"--figure {args.figure!r} exists and will be replaced")
     return notes
+
+
+def _check_limit_flags(args) -> None:
+    """Parse ``--searches`` into ``args.search_names`` and check the limit test's flags."""
+    from phasetrans.networks import witnesses
+
+    names = [] if args.searches.strip() == "none" else [
+        n.strip() for n in args.searches.split(",")]
+    for name in names:
+        if name not in witnesses.SEARCHES:
+            raise UsageError(f"--searches: unknown search {name!r}; allowed: "
+                             f"{','.join(witnesses.SEARCHES)} (comma-separated) or none")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--searches lists a search twice: {args.searches!r}")
+    args.search_names = tuple(names)
+    every, window = _LIMIT_DEFAULTS["check_every"], _LIMIT_DEFAULTS["window"]
+    _integer("--search-max-steps", args.search_max_steps, minimum=window, maximum=MAX_COUNT)
+    if args.search_max_steps % every:
+        raise UsageError(f"--search-max-steps must be a multiple of {every}, got "
+                         f"{args.search_max_steps}")
+    if args.witness_dir is not None:
+        if not names:
+            raise UsageError("--witness-dir needs a witness search: drop --searches none")
+        path = pathlib.Path(args.witness_dir)
+        if not path.is_dir():
+            raise UsageError(f"--witness-dir {args.witness_dir!r} is not an existing directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"--witness-dir {args.witness_dir!r} is not writable")
+
+
+def _limit_test(args, comparison) -> dict | None:
+    """The limit test's JSON entry (``limit``), None with ``--searches none``."""
+    if not args.search_names:
+        return None
+    import jax
+
+    from phasetrans.applications import limit
+    from phasetrans.networks import witnesses
+
+    defaults = witnesses.SearchOptions()
+    options = defaults._replace(stop=defaults.stop._replace(max_steps=args.search_max_steps))
+    with _reported_as("--witness-dir", OSError):
+        result = limit.limit_test(comparison, key=jax.random.key(args.seed),
+                                  searches=args.search_names, options=options,
+                                  witness_dir=args.witness_dir, progress=True)
+    return limit.limit_json(result)
+
+
+def _with_limit(args, comparison, document: dict, lines: list) -> dict:
+    """Attach the limit test to ``document`` and its verdict to the top of the summary."""
+    from phasetrans.applications import limit
+
+    document["limit"] = _limit_test(args, comparison)
+    top = (["Is the prediction a limit? Not tested (--searches none)."]
+           if document["limit"] is None else limit.limit_lines(document["limit"]))
+    document["summary"] = top + lines
+    return document
 
 
 def _load_predict_data(args):
@@ -722,8 +784,7 @@ def _run_predict(args) -> dict:
     if args.figure is not None:
         with _reported_as("--figure"):
             document["figure"] = str(plots.width_curve(comparison, args.figure))
-    document["summary"] = report.summary_lines(document)
-    return document
+    return _with_limit(args, comparison, document, report.summary_lines(document))
 
 
 def _run_explain(args) -> dict:
@@ -759,8 +820,7 @@ def _run_explain(args) -> dict:
     if args.figure is not None:
         with _reported_as("--figure"):
             document["figure"] = str(plots.ladders([document], args.figure))
-    document["summary"] = report.attribution_lines(document)
-    return document
+    return _with_limit(args, comparison, document, report.attribution_lines(document))
 
 
 def _run_sweep(args) -> dict:
@@ -794,8 +854,7 @@ def _run_sweep(args) -> dict:
     if args.figure is not None:
         with _reported_as("--figure"):
             document["figure"] = str(plots.pruning_methods([document], args.figure))
-    document["summary"] = report.methods_lines(document)
-    return document
+    return _with_limit(args, comparison, document, report.methods_lines(document))
 
 
 def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = True) -> None:
@@ -859,6 +918,20 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
                              "train)")
     parser.add_argument("--save-params",
                         help="write the trained parameters to this .npz (default: not saved)")
+    parser.add_argument("--searches", default=",".join(_LIMIT_DEFAULTS["searches"]),
+                        help="witness searches of the limit test, comma-separated: retrain "
+                             "(masked retraining to convergence), imp (iterative magnitude "
+                             "pruning), gradual (gradual pruning during training), or 'none'")
+    parser.add_argument("--search-max-steps", type=int,
+                        default=_LIMIT_DEFAULTS["max_steps"],
+                        help="cap on the steps of each retraining of a witness search, a "
+                             f"multiple of {_LIMIT_DEFAULTS['check_every']} and >= "
+                             f"{_LIMIT_DEFAULTS['window']} (a run that reaches it is reported "
+                             "as not converged; default: %(default)s)")
+    parser.add_argument("--witness-dir",
+                        help="write every best witness (a sparse network within the tolerance "
+                             "set) to this existing directory, one .npz per search, seed and "
+                             "criterion, for phasetrans check-witness (default: none)")
     if not monte_carlo:
         parser.set_defaults(no_monte_carlo=True, l1_body_max_dim=None, l1_body_max_iters=None,
                             l1_body_samples=None, l1_body_search=None,
@@ -987,8 +1060,14 @@ def _sweep_command(subparsers) -> argparse.ArgumentParser:
 # ------------------------------------------------------------------------------------ main
 
 # Each entry adds one sub-command parser and sets ``run`` (args -> dict) as its default.
+def _check_witness_command(subparsers) -> argparse.ArgumentParser:
+    from phasetrans.cli import check_witness
+
+    return check_witness.add_command(subparsers, _HelpFormatter)
+
+
 _SUBCOMMANDS: list = [_width_command, _cs_command, _predict_command, _explain_command,
-                      _sweep_command]
+                      _sweep_command, _check_witness_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1032,11 +1111,12 @@ def main(argv: list[str] | None = None) -> int:
     result["seconds"] = time.perf_counter() - start
     result["devices"] = args.devices
     summary = result.pop("summary")
+    status = result.pop("exit_status", 0)
     if args.json:
         print(_io.dumps(result))
     else:
         print("\n".join(summary))
-    return 0
+    return status
 
 
 if __name__ == "__main__":

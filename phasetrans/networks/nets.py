@@ -106,6 +106,14 @@ def parse_arch(arch: str, *, input_shape: Sequence[int], num_classes: int) -> Ne
     return mlp([math.prod(input_shape), *hidden, num_classes])
 
 
+def arch_spec(name: str) -> str:
+    """The :func:`parse_arch` argument of a built-in network's ``name``: ``"cnn-8x8-c8-k3"`` ->
+    ``"cnn"``, ``"mlp-64-16-10"`` -> ``"16"`` (the hidden widths)."""
+    if not isinstance(name, str) or not name.startswith(("cnn", "mlp-")):
+        raise ValueError(f"{name!r} is not the name of a built-in network (cnn-..., mlp-...)")
+    return "cnn" if name.startswith("cnn") else "-".join(name.split("-")[2:-1])
+
+
 def cross_entropy(apply: Callable) -> Callable:
     """``loss_fn(params, (x, y))``: mean softmax cross-entropy of integer labels ``y``."""
 

@@ -58,11 +58,16 @@ def _num_removed(removal_ratio, count):
     return jnp.floor(removal_ratio * count + 1e-6).astype(jnp.int32)
 
 
+def _score_keep(scores, removal_ratio):
+    """Keep-flags of a 1-D array after removing the floor(p n) smallest scores (ties: earlier)."""
+    order = jnp.argsort(scores, stable=True)
+    rank = jnp.empty_like(order).at[order].set(jnp.arange(scores.size))
+    return rank >= _num_removed(removal_ratio, scores.size)
+
+
 def _magnitude_keep(values, removal_ratio):
     """Keep-flags of a 1-D array after removing floor(p n) smallest |values| (ties: earlier)."""
-    order = jnp.argsort(jnp.abs(values), stable=True)
-    rank = jnp.empty_like(order).at[order].set(jnp.arange(values.size))
-    return rank >= _num_removed(removal_ratio, values.size)
+    return _score_keep(jnp.abs(values), removal_ratio)
 
 
 def _validated(params, removal_ratio, prunable):
@@ -79,6 +84,23 @@ def global_magnitude(params, removal_ratio, prunable=None):
     is_prunable = prunable_flat_mask(params, prunable)
     idx = np.flatnonzero(is_prunable)
     keep = jnp.ones(flat.shape, bool).at[idx].set(_magnitude_keep(flat[idx], removal_ratio))
+    return jax.tree_util.tree_map(lambda m: m > 0.5, unravel(keep.astype(flat.dtype)))
+
+
+def nested_magnitude(params, previous, removal_ratio, prunable=None):
+    """Global magnitude pruning inside an earlier mask: remove floor(p D) prunable entries, the
+    ones ``previous`` already removed first, then the smallest |w| of the rest (ties: earlier).
+    The result is nested in ``previous`` whenever p is at least its removal ratio (iterative
+    and gradual pruning [Zhu & Gupta 2017, sec. 3]; a weight removed stays removed, even one
+    that is 0 among kept ones). Vmappable over ``removal_ratio``."""
+    prunable = _validated(params, removal_ratio, prunable)
+    _checks.same_structure("previous", previous, "params", params)
+    flat, unravel = ravel_pytree(params)
+    kept = ravel_pytree(jax.tree_util.tree_map(lambda m: jnp.asarray(m, flat.dtype),
+                                               previous))[0] > 0.5
+    idx = np.flatnonzero(prunable_flat_mask(params, prunable))
+    scores = jnp.where(kept[idx], jnp.abs(flat[idx]), -1.0)
+    keep = jnp.ones(flat.shape, bool).at[idx].set(_score_keep(scores, removal_ratio))
     return jax.tree_util.tree_map(lambda m: m > 0.5, unravel(keep.astype(flat.dtype)))
 
 

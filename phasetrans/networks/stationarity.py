@@ -37,7 +37,8 @@ from phasetrans import _checks
 NOT_A_MINIMUM = "w* is not a minimum of F: the prediction's premise does not hold"
 
 
-def _norm(tree) -> jax.Array:
+def norm(tree) -> jax.Array:
+    """Euclidean norm of all the entries of a pytree."""
     return jnp.sqrt(sum((jnp.sum(jnp.square(x)) for x in jax.tree_util.tree_leaves(tree)),
                         jnp.zeros(())))
 
@@ -71,7 +72,7 @@ def subgradient(loss_fn: Callable, params, batch, *, l1, prunable) -> Subgradien
     penalty strength and ``prunable`` the bool pytree of penalised leaves. Traceable."""
     gradient = jax.grad(loss_fn)(params, batch)
     sub = min_norm_subgradient(gradient, params, l1=l1, prunable=prunable)
-    return Subgradient(_norm(sub), _norm(gradient))
+    return Subgradient(norm(sub), norm(gradient))
 
 
 class StopRule(NamedTuple):

@@ -136,7 +136,7 @@ def _check_options(l1, steps, stop, learning_rate, optimizer):
 def minimise(loss_fn: Callable, params, data, *, l1: float, prunable=None,
              steps: int | None = None, stop: stationarity.StopRule | None = None,
              learning_rate: float = 3e-3, batch_size: int | None = None,
-             optimizer: str = "prox-adam", key=None) -> TrainResult:
+             optimizer: str = "prox-adam", key=None, mask=None) -> TrainResult:
     """Minimise F = ``loss_fn(params, batch)`` + l1 ||prunable leaves||_1 from ``params``.
 
     Args:
@@ -150,6 +150,11 @@ def minimise(loss_fn: Callable, params, data, *, l1: float, prunable=None,
             ``"prox-adam"``).
         batch_size: None (default) for full-batch steps, else examples per random mini-batch
             (then ``key`` is required; the stop rule is evaluated on the full set).
+        mask: None (default: every coordinate free) or a bool pytree with the structure and
+            shapes of ``params``: F is minimised over the subspace {w : w = mask ⊙ w} (masked
+            retraining). ``params`` is masked first, the gradient is masked before every step
+            and the masked coordinates are set to exactly 0 after it; the stop rule's
+            subgradient is that of F restricted to the subspace (masked coordinates dropped).
     """
     stop = _check_options(l1, steps, stop, learning_rate, optimizer)
     count = _checks.num_examples("data", data)
@@ -163,22 +168,35 @@ def minimise(loss_fn: Callable, params, data, *, l1: float, prunable=None,
     else:
         key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
     _checks.finite("params", params)
+    if mask is not None:
+        _checks.same_structure("mask", mask, "params", params)
+        mask = jax.tree_util.tree_map(lambda m: jnp.asarray(m, bool), mask)
     leaves, treedef = jax.tree_util.tree_flatten(prunable)
     return _minimise(loss_fn, params, tuple(data), key, (treedef, tuple(map(bool, leaves))), l1,
-                     steps, stop, learning_rate, batch_size, optimizer)
+                     steps, stop, learning_rate, batch_size, optimizer, mask)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 6, 7, 9, 10))
 def _minimise(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, batch_size,
-              optimizer):
+              optimizer, mask):
     prunable = jax.tree_util.tree_unflatten(*prunable)  # (treedef, bools): hashable for jit
     return _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate,
-                batch_size, optimizer)
+                batch_size, optimizer, mask=mask)
 
 
-def _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, batch_size,
-         optimizer):
-    """The traceable training loop behind :func:`minimise` and :func:`train`."""
+def _masked(tree, mask):
+    """``tree`` with the entries where ``mask`` is False set to 0 (``tree`` itself if no mask)."""
+    if mask is None:
+        return tree
+    return jax.tree_util.tree_map(lambda a, m: jnp.where(m, a, 0), tree, mask)
+
+
+def stepper(loss_fn, data, *, prunable, l1, optimizer, learning_rate, batch_size=None,
+            mask=None):
+    """(opt, step): the optimiser and one optimisation step of F, ``step((params, opt_state),
+    key) -> ((params, opt_state), F before the step)`` (``lax.scan``-able; ``key`` draws the
+    mini-batch when ``batch_size`` is set). With a ``mask`` the gradient is masked and the
+    masked coordinates are exactly 0 after the step. Traceable."""
     x, y = data
     f = objective(loss_fn, l1, prunable)
     proximal = optimizer == "prox-adam"
@@ -195,12 +213,28 @@ def _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, b
         value, grads = jax.value_and_grad(differentiate)(params, batch)
         if proximal:
             value = value + l1 * l1_norm(params, prunable)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), value
+        updates, opt_state = opt.update(_masked(grads, mask), opt_state, params)
+        return (_masked(optax.apply_updates(params, updates), mask), opt_state), value
+
+    return opt, step
+
+
+def _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, batch_size,
+         optimizer, *, mask=None):
+    """The traceable training loop behind :func:`minimise` and :func:`train` (``mask``: see
+    :func:`minimise`)."""
+    x, y = data
+    f = objective(loss_fn, l1, prunable)
+    opt, step = stepper(loss_fn, data, prunable=prunable, l1=l1, optimizer=optimizer,
+                        learning_rate=learning_rate, batch_size=batch_size, mask=mask)
+    params = _masked(params, mask)
 
     def measure(params):
-        relative = stationarity.subgradient(loss_fn, params, (x, y), l1=l1,
-                                            prunable=prunable).relative
+        gradient = _masked(jax.grad(loss_fn)(params, (x, y)), mask)
+        sub = _masked(stationarity.min_norm_subgradient(gradient, params, l1=l1,
+                                                        prunable=prunable), mask)
+        relative = stationarity.Subgradient(stationarity.norm(sub),
+                                            stationarity.norm(gradient)).relative
         return f(params, (x, y)), relative
 
     if stop is None:
@@ -345,6 +379,20 @@ def load_problem(path, dataset: str | Dataset = "digits", *, arch: str = "32-32"
                 "steps": None, "converged": None}
     return Problem.from_network(net, params, ds, l1=l1,
                                 metadata={**metadata, "training": training})
+
+
+def initial_params(problem: Problem):
+    """The initialisation :func:`train_problem` started each network of ``problem`` from
+    (leading seed axis), rebuilt from its metadata; None for a problem that is not a built-in
+    network on a built-in dataset (yours, or one of a local data file)."""
+    meta = problem.metadata
+    if meta.get("dataset") not in data.DATASETS or not all(k in meta for k in ("arch", "seed")):
+        return None
+    ds = data.load(meta["dataset"], seed=meta["seed"])
+    net = nets.parse_arch(nets.arch_spec(meta["arch"]), input_shape=ds.input_shape,
+                          num_classes=ds.num_classes)
+    keys = jax.random.split(jax.random.key(meta["seed"]), problem.num_seeds)
+    return jax.vmap(lambda k: net.init(key=jax.random.split(k)[0]))(keys)  # as _train
 
 
 def save_problem(path, problem: Problem) -> None:

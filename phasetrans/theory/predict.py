@@ -432,7 +432,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None,
                          "was trained with); or turn the body off with "
                          "L1BodyOptions(max_dim=0, model_max_dim=0)")
     l1 = None if l1 is None else _checks.real("l1", l1, nonnegative=True)
-    k_noise, k_spec, k_mc, k_l1 = jax.random.split(key, 4)
+    k_noise, k_spec, k_mc, k_l1 = jax.random.split(key, 4)  # k_noise = noise_key(key)
     if epsilon is None:
         noise = formula.loss_noise(loss_fn, params, data, key=k_noise,
                                    batch_size=min(noise_batch_size, num_examples))
@@ -566,6 +566,16 @@ class PredictOptions(NamedTuple):
     l1_body_options: L1BodyOptions | None = None
 
 
+def seed_key(key, seed: int, num_seeds: int):
+    """The key :func:`predict_problem` gives network ``seed`` of ``num_seeds``."""
+    return jax.random.fold_in(jax.random.split(key, num_seeds)[seed], 1)
+
+
+def noise_key(key):
+    """The key :func:`predict` draws eps's mini-batches with (the first of ``split(key, 4)``)."""
+    return jax.random.split(key, 4)[0]
+
+
 def predict_problem(problem: Problem, *, key, options: PredictOptions | None = None,
                     progress: bool = False, devices: int | None = None) -> list[Prediction]:
     """:func:`predict` for every network of ``problem`` (its loss, train data, lambda and
@@ -579,9 +589,8 @@ def predict_problem(problem: Problem, *, key, options: PredictOptions | None = N
     options = PredictOptions() if options is None else options
     if not isinstance(options, PredictOptions):
         raise TypeError(f"options must be a PredictOptions, got {type(options).__name__}")
-    keys = jax.random.split(key, problem.num_seeds)
     return [predict(problem.seed(s), problem.model.loss, problem.train,
-                    key=jax.random.fold_in(keys[s], 1), l1=problem.l1,
+                    key=seed_key(key, s, problem.num_seeds), l1=problem.l1,
                     prunable=problem.prunable, progress=progress, devices=devices,
                     **options._asdict())
             for s in track(range(problem.num_seeds), desc="predict (per seed)",

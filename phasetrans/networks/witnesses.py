@@ -1,0 +1,471 @@
+"""Witnesses: sparse networks inside the tolerance set, found by the strongest pruning searches.
+
+[ZZSL] claims a *limit*: beyond the predicted removal ratio p̂ (plus the window a_eta sqrt(D) / D
+of [ALMT Thm I]) no support of size (1 - p) D meets the tolerance set
+
+    S = {w : F(w) <= F_ref + eps},   F(w) = L(w) + lam ||w||_1   (training set, full batch),
+
+whatever retraining is done. A sparse parameter vector x in S is a **witness**: one witness
+beyond p̂ + window refutes the limit on that network, anyone can check it
+(:mod:`phasetrans.applications.witness_file`), and failing to find one supports the limit only
+as far as the search was strong. Each search in :data:`SEARCHES` finds, per network, the largest
+removal ratio at which it produces a witness:
+
+- ``"retrain"``: masked retraining from x_p = M_p ⊙ w* (M_p the global magnitude mask) until
+  the stop rule holds (not a fixed step count; steps and convergence are reported per ratio);
+- ``"imp"``: iterative magnitude pruning with retraining [Han et al. 2015; Frankle & Carbin
+  2019]: R rounds, round r keeps (1 - p)^(r / R) of the weights (a geometric schedule), its mask
+  nested in the previous one (:func:`phasetrans.networks.prune.nested_magnitude`), each round
+  retrained to the stop rule; with ``rewind`` the kept weights restart from w* every round
+  (weight rewinding [Renda, Frankle & Carbin, ICLR 2020], rewound to the trained network).
+  [ZZSL sec. 6] argues that pruning in small steps (smaller R per step) raises the threshold;
+  this search tests that claim;
+- ``"gradual"``: gradual magnitude pruning during l1 training from an initialisation [Zhu &
+  Gupta 2017, eq. 1]: every ``gradual_every`` steps the removal ratio is raised to
+  p (1 - (1 - t / T)^3) (:func:`cubic_schedule`), then the final support is retrained to the
+  stop rule. Its support is not the one-shot ranking of w*.
+
+Optimiser: proximal Adam (:func:`phasetrans.networks.train.prox_adam`, the trainer's: its fixed
+points are the stationary points of F on the support), full batch, until
+``SearchOptions.stop`` holds or its step cap is hit (then the run counts as not converged).
+Proximal steps may zero more kept weights; a witness's removal ratio is its exact zeros counted.
+
+**Fair reference.** The theory assumes w* minimises F. The dense network gets the same
+optimisation as the searches (w* continued with the same optimiser and stop rule, all weights
+free); F*_fair = min(F(w*), F(continued)) is the reference of the verdict's criterion, F(w*)
+of the other. Three criteria (:data:`CRITERIA`), each with its own threshold:
+``"objective"`` F(x) <= F*_fair + eps; ``"objective_trained"`` F(x) <= F(w*) + eps; and
+``"accuracy"`` test accuracy >= that of w* - ``accuracy_tol``.
+
+**Refinement.** Per network, search and criterion, the largest passing removal ratio is
+bracketed by a k-section (bisection for ``points_per_round=1``): round 0 tries 0 and
+``points_per_round`` equally spaced interior ratios of (0, 1); every later round tries as many
+interior points of each criterion's bracket (largest passing ratio, smallest failing ratio
+above it) wider than ``resolution`` (default a quarter of the window), all in one vmapped call.
+A failure above a pass does not hide a later pass: the witness ratio is the largest ratio at
+which a witness was found, whatever failed below it.
+
+References:
+    [ZZSL] Q. Zhang, R. Zhang, J. Sun, Y. Liu, "How sparse can we prune a deep network: a
+        fundamental limit perspective", NeurIPS 2024, sec. 4-6.
+    [ALMT] D. Amelunxen, M. Lotz, M. McCoy, J. Tropp, "Living on the edge", Inf. Inference 2014.
+    M. Zhu, S. Gupta, "To prune, or not to prune: exploring the efficacy of pruning for model
+        compression", arXiv:1710.01878, 2017.
+    S. Han, J. Pool, J. Tran, W. Dally, "Learning both weights and connections for efficient
+        neural networks", NeurIPS 2015. J. Frankle, M. Carbin, "The lottery ticket
+        hypothesis", ICLR 2019. A. Renda, J. Frankle, M. Carbin, "Comparing rewinding and
+        fine-tuning in neural network pruning", ICLR 2020.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from phasetrans import _checks
+from phasetrans._progress import track
+from phasetrans.geometry import closed_forms
+from phasetrans.networks import prune, stationarity, train
+from phasetrans.networks.problem import Problem, check_problem
+
+SEARCHES = ("retrain", "imp", "gradual")
+"""The witness searches, from the cheapest (see the module docstring)."""
+
+CRITERIA = ("objective", "objective_trained", "accuracy")
+"""F <= F*_fair + eps (the verdict's), F <= F(w*) + eps, test accuracy >= w*'s - tol."""
+
+
+class SearchOptions(NamedTuple):
+    """Budget and settings shared by the witness searches.
+
+    Attributes:
+        stop: when one retraining counts as converged (default: F's decrease over 1000 steps
+            <= 1e-5 |F| and ||subgradient on the support|| <= 0.25 ||grad L||, checked every
+            250 steps, at most 10 000 steps).
+        learning_rate: proximal Adam's (default 3e-3, the trainer's).
+        accuracy_tol: the accuracy criterion's tolerance (default 0).
+        resolution: bracket width at which refinement stops, in removal ratio (default None: a
+            quarter of the window a_eta sqrt(D) / D, eta = 0.05).
+        points_per_round: ratios tried inside each open bracket per round (default 3).
+        imp_rounds: rounds R of ``"imp"`` (default 4). rewind: restart the kept weights from w*
+            every ``"imp"`` round (default False).
+        gradual_steps: steps T of ``"gradual"``'s pruning phase (default 3000);
+            gradual_every: steps between its pruning events (default 100; divides T).
+    """
+
+    stop: stationarity.StopRule = stationarity.StopRule(window=1000, check_every=250,
+                                                        max_steps=10_000)
+    learning_rate: float = 3e-3
+    accuracy_tol: float = 0.0
+    resolution: float | None = None
+    points_per_round: int = 3
+    imp_rounds: int = 4
+    rewind: bool = False
+    gradual_steps: int = 3000
+    gradual_every: int = 100
+
+    def validate(self) -> SearchOptions:
+        """These options with their values checked (ValueError/TypeError naming the field)."""
+        if not isinstance(self.stop, stationarity.StopRule):
+            raise TypeError(f"SearchOptions.stop must be a StopRule, got "
+                            f"{type(self.stop).__name__}")
+        self.stop.validate()
+        _checks.real("SearchOptions.learning_rate", self.learning_rate, positive=True)
+        _checks.real("SearchOptions.accuracy_tol", self.accuracy_tol, nonnegative=True)
+        if self.resolution is not None:
+            _checks.real("SearchOptions.resolution", self.resolution, positive=True, high=1.0)
+        for name in ("points_per_round", "imp_rounds", "gradual_steps", "gradual_every"):
+            _checks.positive_int(f"SearchOptions.{name}", getattr(self, name))
+        _checks.boolean("SearchOptions.rewind", self.rewind)
+        if self.gradual_steps % self.gradual_every:
+            raise ValueError(f"SearchOptions.gradual_steps ({self.gradual_steps}) must be a "
+                             f"multiple of gradual_every ({self.gradual_every})")
+        return self
+
+    def settings(self, search: str) -> dict:
+        """What ``search`` ran with, for reports and witness files."""
+        out = {"optimizer": "prox-adam", "learning_rate": self.learning_rate,
+               "stop": self.stop.describe(), "max_steps_per_run": self.stop.max_steps}
+        if search == "imp":
+            out.update(rounds=self.imp_rounds, rewind=self.rewind,
+                       schedule="keep (1 - p)^(r / R) in round r")
+        if search == "gradual":
+            out.update(pruning_steps=self.gradual_steps, every=self.gradual_every,
+                       schedule="p (1 - (1 - t / T)^3) [Zhu & Gupta 2017]")
+        return out
+
+
+def cubic_schedule(target, event, num_events):
+    """Removal ratio after pruning event k of n: p (1 - (1 - k / n)^3) [Zhu & Gupta 2017, eq. 1
+    with s_i = 0, t_0 = 0]; 0 at k = 0, p at k = n. Traceable."""
+    return target * (1.0 - (1.0 - event / num_events) ** 3)
+
+
+def _retrain_search(ctx, params, start, ratio):
+    mask = prune.global_magnitude(params, ratio, ctx.prunable)
+    out = ctx.run(prune.apply_mask(params, mask), mask)
+    return out.params, out.steps, out.converged
+
+
+def _imp_search(ctx, params, start, ratio):
+    rounds = ctx.options.imp_rounds
+    x, mask = params, jax.tree_util.tree_map(lambda w: jnp.ones(w.shape, bool), params)
+    steps, converged = jnp.zeros((), jnp.int32), jnp.ones((), bool)
+    for r in range(1, rounds + 1):
+        removal = 1.0 - (1.0 - ratio) ** (r / rounds)
+        if r == rounds:
+            removal = ratio  # exactly the target, whatever the rounding of the power
+        mask = prune.nested_magnitude(x, mask, removal, ctx.prunable)
+        out = ctx.run(prune.apply_mask(params if ctx.options.rewind else x, mask), mask)
+        x, steps, converged = out.params, steps + out.steps, converged & out.converged
+    return x, steps, converged
+
+
+def _gradual_search(ctx, params, start, ratio):
+    every, total = ctx.options.gradual_every, ctx.options.gradual_steps
+    num_events = total // every
+    opt, _ = ctx.stepper(None)
+    step_keys = jax.random.split(jax.random.key(0), every)  # full batch: the keys are unused
+
+    def event(carry, k):
+        x, opt_state, mask = carry
+        _, step = ctx.stepper(mask)
+        (x, opt_state), _ = jax.lax.scan(step, (x, opt_state), step_keys)
+        mask = prune.nested_magnitude(x, mask, cubic_schedule(ratio, k, num_events),
+                                      ctx.prunable)
+        return (prune.apply_mask(x, mask), opt_state, mask), None
+
+    mask = jax.tree_util.tree_map(lambda w: jnp.ones(w.shape, bool), start)
+    (x, _, mask), _ = jax.lax.scan(event, (start, opt.init(start), mask),
+                                   jnp.arange(1, num_events + 1))
+    out = ctx.run(x, mask)
+    return out.params, out.steps + total, out.converged
+
+
+_SEARCH = {"retrain": _retrain_search, "imp": _imp_search, "gradual": _gradual_search}
+
+
+class _Context(NamedTuple):
+    run: object
+    stepper: object
+    prunable: object
+    options: SearchOptions
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _batch(model, frozen, search, options, params, start, batches, ratios, l1):
+    """Run ``search`` at every ratio (one vmap): witnesses and their F, L, accuracy, steps."""
+    prunable = jax.tree_util.tree_unflatten(*frozen)
+    train_set, test_set = batches
+
+    def run(x, mask):
+        return train._run(model.loss, x, train_set, jax.random.key(0), prunable, l1, None,
+                          options.stop, options.learning_rate, None, "prox-adam", mask=mask)
+
+    def stepper(mask):
+        return train.stepper(model.loss, train_set, prunable=prunable, l1=l1,
+                             optimizer="prox-adam", learning_rate=options.learning_rate,
+                             mask=mask)
+
+    ctx = _Context(run, stepper, prunable, options)
+
+    def one(ratio):
+        x, steps, converged = _SEARCH[search](ctx, params, start, ratio)
+        return (x, *_metrics(model, prunable, l1, x, batches), steps, converged)
+
+    return jax.vmap(one)(ratios)
+
+
+def _metrics(model, prunable, l1, x, batches):
+    train_set, test_set = batches
+    loss = model.loss(x, train_set)
+    return loss + l1 * train.l1_norm(x, prunable), loss, model.accuracy(x, test_set)
+
+
+class Reference(NamedTuple):
+    """The unpruned networks the witnesses are measured against, (S,) per seed.
+
+    Attributes:
+        objective: F(w*). train_loss: L(w*). test_accuracy: test accuracy of w*.
+        fair_objective: min(F(w*), F of w* continued with the searches' optimiser and stop
+            rule, all weights free): F*_fair.
+        epsilon: the tolerance eps of each network.
+        dense: the continued networks (params with a leading seed axis).
+        steps, converged: the continuation's steps and whether its stop rule held.
+    """
+
+    objective: np.ndarray
+    train_loss: np.ndarray
+    test_accuracy: np.ndarray
+    fair_objective: np.ndarray
+    epsilon: np.ndarray
+    dense: object
+    steps: np.ndarray
+    converged: np.ndarray
+
+    @property
+    def decrease_in_epsilon(self) -> np.ndarray:
+        """(F(w*) - F*_fair) / eps: how far w* was from a minimum on this budget."""
+        return (self.objective - self.fair_objective) / self.epsilon
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _continue(model, frozen, options, params, batches, l1):
+    prunable = jax.tree_util.tree_unflatten(*frozen)
+    out = train._run(model.loss, params, batches[0], jax.random.key(0), prunable, l1, None,
+                     options.stop, options.learning_rate, None, "prox-adam")
+    return (_metrics(model, prunable, l1, params, batches),
+            _metrics(model, prunable, l1, out.params, batches), out)
+
+
+def reference(problem: Problem, *, epsilon, options: SearchOptions | None = None) -> Reference:
+    """The fair reference of every network of ``problem`` (see :class:`Reference`).
+
+    Args:
+        problem: the trained networks (S seeds). epsilon: eps > 0, a scalar or (S,).
+        options: the searches' :class:`SearchOptions` (default ``SearchOptions()``).
+    """
+    check_problem(problem)
+    options = (SearchOptions() if options is None else _check_options(options)).validate()
+    epsilon = _epsilons(epsilon, problem.num_seeds)
+    frozen = prune._frozen(problem.prunable)
+    run = jax.vmap(_continue, in_axes=(None, None, None, 0, None, None))
+    start, end, out = run(problem.model, frozen, options, problem.params,
+                          (problem.train, problem.test), problem.l1)
+    objective = np.asarray(start[0], np.float64)
+    return Reference(objective, np.asarray(start[1], np.float64),
+                     np.asarray(start[2], np.float64),
+                     np.minimum(objective, np.asarray(end[0], np.float64)), epsilon,
+                     out.params, np.asarray(out.steps), np.asarray(out.converged))
+
+
+def _check_options(options):
+    if not isinstance(options, SearchOptions):
+        raise TypeError(f"options must be a SearchOptions or None, got {type(options).__name__}")
+    return options
+
+
+def _epsilons(epsilon, num_seeds):
+    values = np.asarray(_checks.array("epsilon", epsilon), np.float64)
+    if values.ndim > 1 or np.any(values <= 0) or (values.ndim == 1 and values.size != num_seeds):
+        raise ValueError(f"epsilon must be > 0, a scalar or one value per seed ({num_seeds}), "
+                         f"got {values}")
+    return np.broadcast_to(values, (num_seeds,)).astype(np.float64)
+
+
+class Witness(NamedTuple):
+    """One sparse network that meets a criterion (one seed, no seed axis).
+
+    Attributes:
+        params: the witness (pruned coordinates exactly 0).
+        target_ratio: the removal ratio the search aimed at.
+        removal_ratio: its exact zeros among the D prunable weights, / D (>= target_ratio).
+        objective, train_loss, test_accuracy: F, L (training set) and test accuracy.
+        steps, converged: the search's optimisation steps and whether every retraining in it
+            met the stop rule.
+    """
+
+    params: object
+    target_ratio: float
+    removal_ratio: float
+    objective: float
+    train_loss: float
+    test_accuracy: float
+    steps: int
+    converged: bool
+
+
+class SearchResult(NamedTuple):
+    """One search on every network: (S seeds, C criteria) arrays, criteria in :data:`CRITERIA`.
+
+    Attributes:
+        search: its name in :data:`SEARCHES`. settings: what it ran with.
+        witness_ratio: (S, C) removal ratio of the best witness (its exact zeros); NaN where the
+            search found none (not even at p = 0).
+        bracket: (S, C, 2) target ratios [largest with a witness, smallest above it without
+            one] (1.0 when nothing above failed); the threshold of the search lies inside.
+        witnesses: S lists of C :class:`Witness` (None where there is none).
+        evaluations: S dicts of (P,) arrays: every ``ratio`` tried, ``passes`` (P, C),
+            ``objective``, ``steps``, ``converged``.
+        converged_fraction: the fraction of all runs (seed, ratio) whose retraining converged.
+        seconds: wall time.
+    """
+
+    search: str
+    settings: dict
+    witness_ratio: np.ndarray
+    bracket: np.ndarray
+    witnesses: list
+    evaluations: list
+    converged_fraction: float
+    seconds: float
+
+
+def _interior(low, high, count):
+    return [low + (high - low) * j / (count + 1) for j in range(1, count + 1)]
+
+
+def _brackets(tried: dict, num_criteria: int) -> np.ndarray:
+    """(C, 2): per criterion the largest passing ratio tried (NaN if none) and the smallest
+    failing ratio above it (1.0 if none)."""
+    ratios = sorted(tried)
+    out = np.full((num_criteria, 2), [np.nan, 1.0])
+    for c in range(num_criteria):
+        passing = [r for r in ratios if tried[r][c]]
+        if passing:
+            out[c, 0] = passing[-1]
+            out[c, 1] = min([r for r in ratios if r > passing[-1] and not tried[r][c]],
+                            default=1.0)
+    return out
+
+
+def refine(evaluate, *, resolution: float, points_per_round: int, num_criteria: int,
+           min_width: float = 0.0) -> np.ndarray:
+    """Bracket the largest passing removal ratio of ``num_criteria`` criteria at once.
+
+    ``evaluate(ratios (P,)) -> passes (P, C)`` (bool). Round 0 tries 0 and ``points_per_round``
+    interior points of (0, 1); each later round tries that many interior points of every
+    bracket wider than ``resolution`` (and than ``min_width``, e.g. 1/D), in one call, until
+    none is. Returns (C, 2) brackets as :func:`_brackets` (NaN low: 0 failed).
+    """
+    tried: dict = {}
+    queue = [0.0, *_interior(0.0, 1.0, points_per_round)]
+    while queue:
+        passes = np.asarray(evaluate(np.asarray(queue)), bool).reshape(len(queue), num_criteria)
+        tried.update(zip(queue, passes, strict=True))
+        brackets = _brackets(tried, num_criteria)
+        wanted = set()
+        for low, high in brackets:
+            if not np.isnan(low) and high - low > max(resolution, min_width):
+                wanted.update(_interior(low, high, points_per_round))
+        queue = sorted(wanted - set(tried))
+    return _brackets(tried, num_criteria)
+
+
+def _zero_fraction(params, flags) -> float:
+    weights = [np.asarray(w) for w, keep in zip(jax.tree_util.tree_leaves(params), flags,
+                                                strict=True) if keep]
+    return sum(int(np.sum(w == 0)) for w in weights) / sum(w.size for w in weights)
+
+
+def _batch_sizes(points: int, num_criteria: int) -> list:
+    return sorted({points + 1, *(c * points for c in range(1, num_criteria + 1))})
+
+
+def search(problem: Problem, name: str, *, ref: Reference, options: SearchOptions | None = None,
+           init=None, progress: bool = False) -> SearchResult:
+    """Run witness search ``name`` on every network of ``problem`` (see the module docstring).
+
+    Args:
+        problem: the trained networks (S seeds).
+        name: one of :data:`SEARCHES`.
+        ref: the fair reference (:func:`reference`, same ``options``).
+        options: :class:`SearchOptions` (default ``SearchOptions()``).
+        init: where ``"gradual"`` starts: params with the seed axis of ``problem.params``
+            (e.g. each network's initialisation), or None (default: w*, i.e. gradual pruning
+            of the trained network). Ignored by the other searches.
+        progress: one progress step per seed on stderr (default False).
+    """
+    check_problem(problem)
+    _checks.one_of("name", name, SEARCHES)
+    options = (SearchOptions() if options is None else _check_options(options)).validate()
+    if not isinstance(ref, Reference) or ref.objective.shape != (problem.num_seeds,):
+        raise TypeError(f"ref must be the Reference of this problem ({problem.num_seeds} seeds), "
+                        f"got {type(ref).__name__}")
+    if init is None:
+        init = problem.params
+    _checks.same_structure("init", init, "problem.params", problem.params)
+    _checks.finite("init", init)
+    frozen = prune._frozen(problem.prunable)
+    flags = jax.tree_util.tree_leaves(problem.prunable)
+    num_params = prune.num_prunable(problem.seed(0), problem.prunable)
+    resolution = (options.resolution if options.resolution is not None
+                  else closed_forms.theory_window(num_params).half_width / 4)
+    sizes = _batch_sizes(options.points_per_round, len(CRITERIA))
+    batches = (problem.train, problem.test)
+    start_time = time.perf_counter()
+    witnesses, evaluations, ratio, bracket = [], [], [], []
+    for s in track(range(problem.num_seeds), desc=f"witness search {name} (per seed)",
+                   enabled=progress):
+        params, start = problem.seed(s), jax.tree_util.tree_map(lambda w, s=s: w[s], init)
+        ceiling = (ref.fair_objective[s] + ref.epsilon[s], ref.objective[s] + ref.epsilon[s])
+        floor = ref.test_accuracy[s] - options.accuracy_tol - prune._SLACK
+        best: list = [None] * len(CRITERIA)
+        log: dict = {"ratio": [], "passes": [], "objective": [], "steps": [], "converged": []}
+
+        def evaluate(ratios, params=params, start=start, ceiling=ceiling, floor=floor,
+                     best=best, log=log):
+            size = min(n for n in sizes if n >= len(ratios))
+            padded = np.concatenate([ratios, np.full(size - len(ratios), ratios[-1])])
+            out = _batch(problem.model, frozen, name, options, params, start, batches,
+                         jnp.asarray(padded, jnp.float32), problem.l1)
+            x, f, loss, accuracy, steps, converged = jax.tree_util.tree_map(
+                lambda a: np.asarray(a)[:len(ratios)], out)
+            f64 = f.astype(np.float64)
+            passes = np.stack([f64 <= ceiling[0], f64 <= ceiling[1], accuracy >= floor], 1)
+            for i, r in enumerate(ratios):
+                for c in range(len(CRITERIA)):
+                    if passes[i, c] and (best[c] is None or r > best[c].target_ratio):
+                        one = jax.tree_util.tree_map(lambda a, i=i: a[i], x)
+                        best[c] = Witness(one, float(r), _zero_fraction(one, flags),
+                                          float(f[i]), float(loss[i]), float(accuracy[i]),
+                                          int(steps[i]), bool(converged[i]))
+            for key, value in zip(log, (ratios, passes, f, steps, converged), strict=True):
+                log[key].append(np.asarray(value))
+            return passes
+
+        bracket.append(refine(evaluate, resolution=resolution,
+                              points_per_round=options.points_per_round,
+                              num_criteria=len(CRITERIA), min_width=1.0 / num_params))
+        witnesses.append(best)
+        evaluations.append({k: np.concatenate(v) for k, v in log.items()})
+        ratio.append([np.nan if w is None else w.removal_ratio for w in best])
+    runs = np.concatenate([e["converged"] for e in evaluations])
+    return SearchResult(name, options.settings(name), np.asarray(ratio), np.asarray(bracket),
+                        witnesses, evaluations, float(np.mean(runs)),
+                        time.perf_counter() - start_time)

@@ -5,7 +5,10 @@ is a stationary point of F (proximal Adam and the default stop rule; every repor
 close each w* is to a minimum of F, the premise of the prediction), predicts
 their removal threshold (width formula with interval, sensitivity and the theory's window;
 Monte Carlo statistical dimension of the ellipsoid's cone), prunes each at 101 ratios and
-compares; then attributes the gap stage by stage
+compares; tests whether the prediction is a limit (masked retraining to convergence searches
+for sparse networks within eps of the trained objective: witnesses, written to
+results/demo/witnesses/ for ``phasetrans check-witness``; the verdict is the summary's first
+line); then attributes the gap stage by stage
 (:func:`phasetrans.applications.attribution.attribute`:
 12 random subspaces and the actual supports on the ellipsoid, 1000-step masked retraining on
 17 ratios, one-shot criteria; the l1 body's support chain, ~12 min at this D = 3392, is
@@ -24,7 +27,7 @@ import time
 import jax
 
 from phasetrans import _io
-from phasetrans.applications import attribution, compare, plots, report
+from phasetrans.applications import attribution, compare, limit, plots, report
 
 OUT = pathlib.Path("results/demo")
 ATTRIBUTION = attribution.AttributionOptions(l1_support_max_dim=0, num_subspaces=12,
@@ -45,7 +48,14 @@ def main() -> None:
     comparison = compare.compare("digits", arch="32-32", l1=1e-4, num_seeds=3, progress=True)
     document = report.comparison_json(comparison)
     figure = plots.width_curve(comparison, args.figure)
-    print("\n".join(report.summary_lines(document)))
+    limited = time.perf_counter()
+    witnesses = OUT / "witnesses"
+    witnesses.mkdir(exist_ok=True)
+    document["limit"] = limit.limit_json(limit.limit_test(
+        comparison, key=jax.random.key(0), searches=limit.DEFAULT_SEARCHES,
+        witness_dir=witnesses, progress=True))
+    document["limit"]["seconds"] = time.perf_counter() - limited
+    print("\n".join(limit.limit_lines(document["limit"]) + report.summary_lines(document)))
     attributed = time.perf_counter()
     ladder = report.attribution_json(attribution.attribute(
         comparison, key=jax.random.key(1), options=ATTRIBUTION, progress=True))

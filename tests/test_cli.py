@@ -6,6 +6,7 @@ runs that train use tiny settings.
 
 import errno
 import json
+import pathlib
 import types
 
 import numpy as np
@@ -125,6 +126,19 @@ ERROR_CASES = {
         (["--arch", "0"], "--arch: widths must be >= 1"),
         (["--arch", "100-100"], "use --spectrum slq"),
         (["--arch", "4", "--dataset", "imagenet"], "argument --dataset: invalid choice"),
+        (["--searches", "retrain,bogus"], "--searches: unknown search 'bogus'"),
+        (["--searches", "imp,imp"], "--searches lists a search twice"),
+        (["--search-max-steps", "500"], "--search-max-steps must be >= 1000"),
+        (["--search-max-steps", "1100"], "--search-max-steps must be a multiple of 250"),
+        (["--witness-dir", "{tmp}/nowhere"], "--witness-dir '{tmp}/nowhere' is not an existing"),
+        (["--witness-dir", "{tmp}", "--searches", "none"], "--witness-dir needs a witness"),
+    ],
+    "check-witness": [
+        (["{tmp}/nowhere.npz"], "file '{tmp}/nowhere.npz' does not exist"),
+        (["{tmp}/junk.npz"], "is not a readable .npz archive"),
+        (["{tmp}/params.npz"], "has no __metadata__ array: not a witness file"),
+        (["{tmp}/data.npz", "--model", "x.py:y", "--data-file", "{tmp}/data.npz"],
+         "--model and --data-file exclude each other"),
     ],
     "sweep": [
         (["--methods", "global,bogus"], "--methods: unknown method 'bogus'"),
@@ -288,7 +302,8 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     saved = tmp_path / "params.npz"
     status = cli.main(["predict", "--dataset", "digits", "--arch", "8", "--seeds", "2",
                        "--steps", "300", "--further-steps", "200", "--figure", str(figure),
-                       "--save-params", str(saved),
+                       "--save-params", str(saved), "--search-max-steps", "1000",
+                       "--witness-dir", str(tmp_path),
                        "--l1-body-samples", "4", "--l1-body-search", "near_ellipsoid", "--json"])
     assert status == 0
     captured = capsys.readouterr()
@@ -313,10 +328,23 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     assert sum("w* is not a minimum of F" in w for w in out["warnings"]) == 2
     assert "w* is not a minimum of F" in captured.err
     assert figure.exists() and figure.stat().st_size > 10_000
+    limit = out["limit"]  # the limit test: masked retraining, 2 seeds, a verdict
+    assert limit["verdict"] in ("beaten beyond the window", "beaten within the window",
+                                "not beaten by these searches")
+    assert list(limit["witness_ratio"]) == ["retrain"] and limit["best_search"] == "retrain"
+    retrained = limit["witness_ratio"]["retrain"]
+    assert len(retrained["per_seed"]) == 2 and retrained["mean"] == limit["best_witness_ratio"]
+    assert limit["prediction"]["value"] == pytest.approx(out["predicted_removal_ratio"])
+    assert limit["window"] == pytest.approx(out["window"]["half_width"])
+    assert "1000 steps" in limit["searches"]["retrain"]["stop"]
+    written = limit["witness_files"]
+    assert written and all(pathlib.Path(f).parent == tmp_path for f in written)
+    assert cli.main(["check-witness", written[0]]) == 0
+    assert capsys.readouterr().out.startswith(f"{written[0]}: the claim holds")
     # the saved parameters reproduce the same prediction without training
     assert cli.main(["predict", "--arch", "8", "--seeds", "2", "--params", str(saved),
                      "--further-steps", "200", "--no-monte-carlo", "--figure", str(figure),
-                     "--json"]) == 0
+                     "--searches", "none", "--json"]) == 0
     captured = capsys.readouterr()
     again = json.loads(captured.out)
     assert again["predicted_per_seed"] == out["predicted_per_seed"]
@@ -334,7 +362,8 @@ def test_cli_predict_bad_arch(capsys):
 
 def test_predict_warns_about_a_dead_network(capsys):
     assert cli.main(["predict", "--arch", "4", "--l1", "10", "--steps", "100", "--seeds", "1",
-                     "--further-steps", "100", "--no-monte-carlo", "--json"]) == 0
+                     "--further-steps", "100", "--no-monte-carlo", "--searches", "none",
+                     "--json"]) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
     warnings = [line for line in captured.err.splitlines()
@@ -346,7 +375,8 @@ def test_predict_warns_about_a_dead_network(capsys):
 def test_predict_epsilon_allows_a_one_example_training_set(files, capsys):
     assert cli.main(["predict", "--data-file", str(files / "one.npz"), "--arch", "4",
                      "--seeds", "1", "--steps", "20", "--further-steps", "100",
-                     "--no-monte-carlo", "--epsilon", "0.05", "--json"]) == 0
+                     "--no-monte-carlo", "--epsilon", "0.05", "--searches", "none",
+                     "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["epsilon"] == pytest.approx(0.05)
     assert out["epsilon_meaning"] == "given by the user"
@@ -356,7 +386,8 @@ def test_cli_sweep_json_contract(tmp_path, capsys):
     figure = tmp_path / "methods.png"
     status = cli.main(["sweep", "--arch", "8", "--seeds", "2", "--steps", "300",
                        "--further-steps", "100", "--ratios", "11", "--methods",
-                       "global,random,nettrim", "--figure", str(figure), "--json"])
+                       "global,random,nettrim", "--figure", str(figure), "--searches", "none",
+                       "--json"])
     assert status == 0
     out = json.loads(capsys.readouterr().out)
     assert list(out["methods"]) == ["global", "random", "nettrim"]
@@ -377,13 +408,16 @@ def test_cli_sweep_json_contract(tmp_path, capsys):
         if entry["threshold"] is not None:
             assert entry["effective_threshold"] >= entry["threshold"] - 2 / 592
     assert "converged" in out["methods"]["nettrim"] and "converged" not in out["methods"]["global"]
+    assert out["limit"] is None
     assert figure.exists() and figure.stat().st_size > 10_000
     assert cli.main(["sweep", "--arch", "8", "--seeds", "1", "--steps", "300",
-                     "--further-steps", "100", "--ratios", "3", "--methods", "global"]) == 0
+                     "--further-steps", "100", "--ratios", "3", "--methods", "global",
+                     "--searches", "none"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("global pruning removes the most before test accuracy drops")
-    assert "predicted (width formula)" in lines[2] and lines[5].split()[0] == "global"
-    assert "PREMISE FAILS" in lines[6]  # 300 Adam steps are not a minimum of F
+    assert lines[0] == "Is the prediction a limit? Not tested (--searches none)."
+    assert lines[1].startswith("global pruning removes the most before test accuracy drops")
+    assert "predicted (width formula)" in lines[3] and lines[6].split()[0] == "global"
+    assert "PREMISE FAILS" in lines[7]  # 300 Adam steps are not a minimum of F
 
 
 USER_MODEL = '''
@@ -437,14 +471,24 @@ def test_predict_and_sweep_take_a_users_model(user_model, capsys):
                          "--further-steps", "50", "--seeds", "1", "--json"]) == 2  # not --seeds
         assert "--seeds does not apply with --model" in _one_error_line(capsys, "predict")
         assert cli.main(["predict", "--model", f"{user_model}:{name}", "--no-monte-carlo",
-                         "--further-steps", "50", "--json"]) == 0
+                         "--further-steps", "50", "--searches", "none", "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["num_params"] == 640 and out["dataset"] == "user data"
         assert out["stationarity"]["training"]["rule"] == "yours (from_apply)"
+    witness_dir = user_model.parent / "witnesses"
+    witness_dir.mkdir()
     assert cli.main(["sweep", "--model", f"{user_model}:make", "--further-steps", "50",
-                     "--ratios", "3", "--methods", "global,random", "--json"]) == 0
+                     "--ratios", "3", "--methods", "global,random", "--search-max-steps",
+                     "1000", "--witness-dir", str(witness_dir), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert list(out["methods"]) == ["global", "random"]
+    # a witness of your model: checked with your model's Problem, not a built-in network
+    written = out["limit"]["witness_files"]
+    assert written and out["limit"]["best_witness_ratio"] is not None
+    assert cli.main(["check-witness", written[0], "--model", f"{user_model}:make"]) == 0
+    assert "the claim holds" in capsys.readouterr().out
+    assert cli.main(["check-witness", written[0]]) == 2  # no built-in network named in it
+    assert "does not name a built-in dataset" in _one_error_line(capsys, "check-witness")
 
 
 @pytest.mark.parametrize(("model", "message"), [

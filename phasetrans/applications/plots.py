@@ -166,3 +166,40 @@ def effective_sparsity(documents: list, path) -> pathlib.Path:
     axes[0].set_ylabel("effective − direct")
     axes[0].legend(fontsize=7, loc="upper left")
     return _save(fig, path)
+
+
+_SEARCH_MARKERS = {"retrain": "o", "imp": "s", "gradual": "^"}
+
+
+def limit_test(documents: list, path) -> pathlib.Path:
+    """Best witness ratio minus the width formula's prediction against D, one marker per
+    search and configuration (``limit`` entries of the predict JSON, with ``num_params``), the
+    theory window ±a_eta sqrt(D) / D shaded: points above the band beat the predicted limit
+    beyond the window. Written atomically to ``path``."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    dims = np.array([d["num_params"] for d in documents], np.float64)
+    grid = np.geomspace(dims.min() / 1.5, dims.max() * 1.5, 100)
+    a_eta = documents[0]["limit"]["window"] * np.sqrt(documents[0]["num_params"])
+    ax.fill_between(grid, -a_eta / np.sqrt(grid), a_eta / np.sqrt(grid), color="0.88",
+                    label="theory window")
+    ax.axhline(0.0, color="k", lw=1)
+    labelled = set()
+    for d, dim in zip(documents, dims, strict=True):
+        limit = d["limit"]
+        for name, entry in limit["witness_ratio"].items():
+            if entry["mean"] is None:
+                continue
+            ax.plot(dim, entry["mean"] - limit["prediction"]["values"]["formula"],
+                    _SEARCH_MARKERS.get(name, "x"), mfc="none", color="C0" if
+                    d["dataset"] == "digits" else "C1",
+                    label=None if name in labelled else f"witness: {name}")
+            labelled.add(name)
+    ax.set_xscale("log")
+    ax.set_xlabel("D (prunable weights)")
+    ax.set_ylabel("best witness − predicted removal ratio")
+    ax.set_title("Is the predicted threshold a limit? (blue digits, orange mnist1d)",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -1,0 +1,370 @@
+"""The limit test: witness searches, their schedules, the refinement, the verdict, and witness
+files checked from the file alone (forged files must fail)."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+
+from phasetrans import _io, cli
+from phasetrans.applications import limit, witness_file
+from phasetrans.geometry import closed_forms
+from phasetrans.networks import data, nets, prune, stationarity, train, witnesses
+from phasetrans.networks.problem import Problem
+
+
+def _support_minimum(x, y, num_classes, l1, keep):
+    """min F = mean cross-entropy of x W + b + l1 ||W||_1 over W with W = 0 off ``keep``, by
+    L-BFGS-B on W = U - V, U, V >= 0 (bounds (0, 0) off the support): an independent solver."""
+    n, d = x.shape
+    size = d * num_classes
+    onehot = np.eye(num_classes)[y]
+
+    def f(z):
+        u, v, b = z[:size], z[size:2 * size], z[2 * size:]
+        logits = x @ (u - v).reshape(d, num_classes) + b
+        top = logits.max(1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(logits - top).sum(1))
+        p = np.exp(logits - lse[:, None])
+        g = (x.T @ (p - onehot) / n).ravel()
+        value = np.mean(lse - logits[np.arange(n), y]) + l1 * (u.sum() + v.sum())
+        return value, np.concatenate([g + l1, -g + l1, (p - onehot).mean(0)])
+
+    free = [(0, None) if k else (0, 0) for k in keep.ravel()]
+    bounds = free + free + [(None, None)] * num_classes
+    result = scipy.optimize.minimize(f, np.zeros(2 * size + num_classes), jac=True,
+                                     method="L-BFGS-B", bounds=bounds,
+                                     options=dict(maxiter=20_000, ftol=1e-15, gtol=1e-12))
+    return result.fun
+
+
+def test_masked_retraining_to_convergence_matches_scipy_on_a_fixed_support():
+    ds = data.load("digits", seed=0)
+    l1 = 1e-3
+    net = nets.mlp([64, 10])  # one linear layer: F restricted to a support is convex
+    loss = nets.cross_entropy(net.apply)
+    start = train.train(net, ds, key=jax.random.key(0), l1=l1, steps=300).params
+    mask = prune.global_magnitude(start, 0.6)
+    keep = np.asarray(mask[0]["w"])
+    assert keep.sum() == 640 - int(0.6 * 640)
+    reference = _support_minimum(np.asarray(ds.x_train, np.float64), np.asarray(ds.y_train),
+                                 10, l1, keep)
+    stop = stationarity.StopRule(rtol=1e-7, subgradient_rtol=1e-3, max_steps=30_000)
+    result = train.minimise(loss, start, (ds.x_train, ds.y_train), l1=l1, stop=stop, mask=mask)
+    assert bool(result.converged) and int(result.steps) < 30_000
+    w = np.asarray(result.params[0]["w"])
+    assert np.all(w[~keep] == 0)  # exactly 0 off the support
+    value = float(train.objective(loss, l1, train.default_prunable(start))(
+        result.params, (ds.x_train, ds.y_train)))
+    assert abs(value - reference) <= 1e-5 * reference
+    # without the mask the minimum is lower: the support is a real constraint
+    free = _support_minimum(np.asarray(ds.x_train, np.float64), np.asarray(ds.y_train), 10, l1,
+                            np.ones_like(keep))
+    assert free < reference - 1e-4
+
+
+def test_nested_magnitude_by_hand():
+    params = {"w": jnp.array([[0.5, -0.1, 0.0, 2.0], [0.3, -0.7, 0.05, 1.0]]),
+              "b": jnp.array([9.0, 0.0])}
+    previous = {"w": jnp.array([[True, False, True, True], [True, True, False, True]]),
+                "b": jnp.array([True, True])}
+    mask = prune.nested_magnitude(params, previous, 0.5, {"w": True, "b": False})
+    # floor(0.5 * 8) = 4 removed: the 2 already removed first, then the smallest kept |w|:
+    # 0.0 (kept, at [0, 2]) and 0.3 ([1, 0]); 0.05 at [1, 2] stays removed, -0.1 too
+    np.testing.assert_array_equal(mask["w"], [[True, False, False, True],
+                                              [False, True, False, True]])
+    np.testing.assert_array_equal(mask["b"], [True, True])
+    # nested in the previous mask, and equal to global magnitude from an all-kept mask
+    assert not np.any(np.asarray(mask["w"]) & ~np.asarray(previous["w"]))
+    everything = jax.tree_util.tree_map(lambda w: jnp.ones(w.shape, bool), params)
+    for p in (0.0, 0.25, 0.5, 0.875):
+        got = prune.nested_magnitude(params, everything, p, {"w": True, "b": False})
+        want = prune.global_magnitude(params, p, {"w": True, "b": False})
+        np.testing.assert_array_equal(got["w"], want["w"])
+
+
+def test_cubic_schedule_by_hand():
+    p, n = 0.9, 4
+    got = [float(witnesses.cubic_schedule(p, k, n)) for k in range(n + 1)]
+    np.testing.assert_allclose(got, [0.0, 0.9 * (1 - 0.75**3), 0.9 * (1 - 0.5**3),
+                                     0.9 * (1 - 0.25**3), 0.9], rtol=1e-12)
+    assert all(a < b for a, b in zip(got, got[1:], strict=False))  # prunes most early
+
+
+class _Recorder:
+    """A stand-in for one retraining: records its start and mask, returns the start."""
+
+    def __init__(self):
+        self.starts, self.masks = [], []
+
+    def __call__(self, x, mask):
+        self.starts.append(x)
+        self.masks.append(mask)
+        return train.TrainResult(x, None, jnp.asarray(7), jnp.asarray(True))
+
+
+def _imp(params, ratio, *, rewind, rounds=3):
+    run = _Recorder()
+    options = witnesses.SearchOptions(imp_rounds=rounds, rewind=rewind)
+    ctx = witnesses._Context(run, None, {"w": True, "b": False}, options)
+    x, steps, converged = witnesses._imp_search(ctx, params, params, ratio)
+    return run, x, int(steps)
+
+
+def test_imp_rounds_hand_counts_nesting_and_rewinding():
+    rng = np.random.default_rng(0)
+    params = {"w": jnp.asarray(rng.standard_normal((10, 10)), jnp.float32),
+              "b": jnp.ones(3)}
+    ratio = 0.875  # keep (1 - p)^(r / 3) = 0.5, 0.25, 0.125 of D = 100
+    run, x, steps = _imp(params, ratio, rewind=False)
+    kept = [int(np.sum(m["w"])) for m in run.masks]
+    assert kept == [100 - int(100 * (1 - 0.5)), 100 - int(100 * (1 - 0.25)), 100 - 87]
+    assert kept == [50, 25, 13] and steps == 3 * 7
+    for outer, inner in zip(run.masks, run.masks[1:], strict=False):
+        assert not np.any(np.asarray(inner["w"]) & ~np.asarray(outer["w"]))  # nested
+    assert np.all(np.asarray(run.masks[-1]["b"]))  # biases are never pruned
+    assert int(np.sum(np.asarray(x["w"]) != 0)) == 13
+    # rewinding: every round starts from w* itself on its mask, exactly
+    run, _, _ = _imp(params, ratio, rewind=True)
+    for start, mask in zip(run.starts, run.masks, strict=True):
+        np.testing.assert_array_equal(start["w"], np.where(mask["w"], params["w"], 0.0))
+        np.testing.assert_array_equal(start["b"], params["b"])
+
+
+def test_gradual_pruning_ends_at_the_target_count():
+    rng = np.random.default_rng(1)
+    params = {"w": jnp.asarray(rng.standard_normal((8, 10)), jnp.float32), "b": jnp.zeros(2)}
+
+    def stepper(mask):  # no optimisation: only the pruning schedule acts
+        def step(carry, key):
+            return carry, jnp.zeros(())
+        return train.prox_adam(1e-3, l1=0.0, prunable={"w": True, "b": False}), step
+
+    run = _Recorder()
+    options = witnesses.SearchOptions(gradual_steps=40, gradual_every=10)
+    ctx = witnesses._Context(run, stepper, {"w": True, "b": False}, options)
+    x, steps, _ = witnesses._gradual_search(ctx, params, params, 0.7)
+    assert int(np.sum(~np.asarray(run.masks[0]["w"]))) == 56  # floor(0.7 * 80)
+    # without training the schedule is global magnitude of w*: the same support
+    np.testing.assert_array_equal(run.masks[0]["w"],
+                                  prune.global_magnitude(params, 0.7, {"w": True, "b": False})["w"])
+    assert int(steps) == 40 + 7
+
+
+def test_refine_resolves_the_threshold_to_a_quarter_window():
+    dim = 1184
+    resolution = closed_forms.theory_window(dim).half_width / 4
+    threshold = 0.637
+    calls = []
+
+    def evaluate(ratios):
+        calls.append(len(ratios))
+        return np.stack([ratios <= threshold, ratios <= 0.2, ratios < -1], 1)
+
+    brackets = witnesses.refine(evaluate, resolution=resolution, points_per_round=3,
+                                num_criteria=3)
+    low, high = brackets[0]
+    assert low <= threshold < high and high - low <= resolution
+    assert brackets[1, 0] <= 0.2 < brackets[1, 1] and brackets[1, 1] - brackets[1, 0] <= resolution
+    assert np.isnan(brackets[2, 0]) and brackets[2, 1] == 1.0  # fails at 0: no witness
+    assert calls[0] == 4 and max(calls) <= 6 and len(calls) <= 5
+    # bisection (one point per round) gets there too
+    bisected = witnesses.refine(lambda r: (r <= threshold)[:, None], resolution=resolution,
+                                points_per_round=1, num_criteria=1)
+    assert bisected[0, 0] <= threshold < bisected[0, 1]
+    assert bisected[0, 1] - bisected[0, 0] <= resolution
+
+
+def test_refine_keeps_the_largest_witness_past_a_failure():
+    # passes on [0, 0.3] and [0.5, 0.55]: the 0.4 failure does not hide the higher witness
+    def evaluate(ratios):
+        return ((ratios <= 0.3) | ((ratios >= 0.5) & (ratios <= 0.55)))[:, None]
+
+    low, high = witnesses.refine(evaluate, resolution=0.01, points_per_round=3,
+                                 num_criteria=1)[0]
+    assert 0.5 <= low <= 0.55 < high and high - low <= 0.01
+
+
+@pytest.mark.parametrize(("best", "predicted", "window", "expected"), [  # exact binary numbers
+    (0.875, 0.5, 0.25, "beaten beyond the window"),
+    (0.75, 0.5, 0.25, "beaten within the window"),   # exactly p̂ + window: within
+    (0.625, 0.5, 0.25, "beaten within the window"),
+    (0.5, 0.5, 0.25, "not beaten by these searches"),
+    (0.25, 0.5, 0.25, "not beaten by these searches"),
+    (None, 0.5, 0.25, "not beaten by these searches"),
+    (float("nan"), 0.5, 0.25, "not beaten by these searches"),
+])
+def test_verdict_rules(best, predicted, window, expected):
+    assert limit.verdict(best, predicted, window) == expected
+
+
+def test_search_options_are_validated():
+    with pytest.raises(ValueError, match="gradual_steps .* multiple of gradual_every"):
+        witnesses.SearchOptions(gradual_steps=150, gradual_every=100).validate()
+    with pytest.raises(TypeError, match="SearchOptions.rewind must be True or False"):
+        witnesses.SearchOptions(rewind=1).validate()
+    with pytest.raises(ValueError, match="SearchOptions.points_per_round must be >= 1"):
+        witnesses.SearchOptions(points_per_round=0).validate()
+
+
+def test_cli_limit_defaults_are_the_library_ones():
+    options = witnesses.SearchOptions()
+    assert cli._LIMIT_DEFAULTS == {"searches": limit.DEFAULT_SEARCHES,
+                                   "max_steps": options.stop.max_steps,
+                                   "check_every": options.stop.check_every,
+                                   "window": options.stop.window}
+
+
+def test_initial_params_are_the_trainers():
+    problem = train.train_problem("digits", arch="4", num_seeds=2, seed=3, steps=5)
+    init = train.initial_params(problem)
+    again = jax.vmap(lambda p: train.minimise(
+        nets.cross_entropy(nets.mlp([64, 4, 10]).apply), p,
+        (problem.train[0], problem.train[1]), l1=problem.l1, steps=5).params)(init)
+    for a, b in zip(jax.tree_util.tree_leaves(again), jax.tree_util.tree_leaves(problem.params),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # float32 rounding
+    mine = Problem.from_apply(nets.mlp([64, 4, 10]).apply, problem.params, train=problem.train,
+                              test=problem.test, l1=1e-4, seed_axis=True)
+    assert train.initial_params(mine) is None
+
+
+# ---------------------------------------------------------------- witness files, forged
+
+
+@pytest.fixture(scope="module")
+def witness(tmp_path_factory):
+    """A hand-made witness of a small built-in network: w* pruned at p = 0.5, its claim with
+    eps set so that it holds by a margin of 1e-6 relative."""
+    problem = train.train_problem("digits", arch="", l1=1e-3, num_seeds=1, steps=300)
+    trained = problem.seed(0)
+    x = prune.apply_mask(trained, prune.global_magnitude(trained, 0.5, problem.prunable))
+    f = train.objective(problem.model.loss, problem.l1, problem.prunable)
+    values = {"objective": float(f(x, problem.train)),
+              "train_loss": float(problem.model.loss(x, problem.train)),
+              "test_accuracy": float(problem.model.accuracy(x, problem.test)),
+              "trained_objective": float(f(trained, problem.train)),
+              "trained_test_accuracy": float(problem.model.accuracy(trained, problem.test))}
+    values["fair_objective"] = values["trained_objective"]
+    assert values["objective"] > values["fair_objective"]
+    claim = {**values, "criterion": "objective", "search": "by hand", "settings": {},
+             "target_ratio": 0.5, "epsilon_noise": None, "accuracy_tol": 0.0, "l1": problem.l1,
+             "problem": {"dataset": "digits", "arch": problem.metadata["arch"], "seed": 0,
+                         "network": 0}}
+    directory = tmp_path_factory.mktemp("witness")
+
+    def write(name, margin, **changes):
+        epsilon = values["objective"] * (1 + margin) - values["fair_objective"]
+        path = directory / name
+        witness_file.write(path, witness=changes.get("witness", x), trained=trained,
+                           dense=trained, prunable=problem.prunable,
+                           claim={**claim, "epsilon": epsilon, **changes.get("claim", {})})
+        return path
+
+    return write
+
+
+def _rewrite(path, out, change):
+    arrays = _io.read_npz(path)
+    change(arrays)
+    _io.save_npz(out, **arrays)
+    return out
+
+
+def test_check_witness_accepts_the_true_claim(witness, capsys):
+    path = witness("good.npz", 1e-6)
+    assert witness_file.check(path).holds
+    assert cli.main(["check-witness", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{path}: the claim holds" and len(out) == 13  # 12 checks
+    assert cli.main(["check-witness", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["holds"] and document["recomputed"]["objective"] > 0
+
+
+def test_check_witness_catches_f_above_the_tolerance_by_1e6_relative(witness, capsys):
+    path = witness("above.npz", -1e-6)  # F = (F* + eps)(1 + 1e-6)
+    result = witness_file.check(path)
+    assert not result.holds
+    assert [line for line in result.lines if line.startswith("FAILS")] == [result.lines[-1]]
+    assert cli.main(["check-witness", str(path)]) == 1
+    assert "the claim does NOT hold" in capsys.readouterr().out
+
+
+def test_check_witness_catches_a_mask_with_one_zero_too_few(witness, tmp_path):
+    path = witness("mask.npz", 1e-6)
+
+    def one_less(arrays):  # the mask keeps one weight the claim counts as removed
+        mask = arrays["mask/leaf_1"]  # leaf 0 is the bias
+        i = np.flatnonzero(~mask.ravel())[0]
+        mask.ravel()[i] = True
+
+    forged = _rewrite(path, tmp_path / "forged.npz", one_less)
+    result = witness_file.check(forged)
+    assert not result.holds and result.lines[0].startswith("FAILS  mask removes 319 of 640")
+    assert cli.main(["check-witness", str(forged)]) == 1
+
+
+def test_check_witness_catches_a_nonzero_off_the_mask(witness, tmp_path):
+    path = witness("nonzero.npz", 1e-6)
+
+    def revive(arrays):
+        w, mask = arrays["witness/leaf_1"], arrays["mask/leaf_1"]
+        w.ravel()[np.flatnonzero(~mask.ravel())[0]] = 1e-3
+
+    result = witness_file.check(_rewrite(path, tmp_path / "revived.npz", revive))
+    failing = [line for line in result.lines if line.startswith("FAILS")]
+    assert not result.holds and any("exactly 0 off the mask (1 nonzero" in f for f in failing)
+
+
+def test_check_witness_catches_a_stored_value_that_was_edited(witness):
+    path = witness("edited.npz", 1e-6, claim={"trained_test_accuracy": 0.5})
+    result = witness_file.check(path)
+    assert not result.holds
+    assert any(line.startswith("FAILS  trained_test_accuracy recomputed") for line in result.lines)
+
+
+def test_check_witness_refuses_arrays_that_do_not_match_the_metadata(witness, tmp_path,
+                                                                     capsys):
+    path = witness("shape.npz", 1e-6)
+
+    def reshape(arrays):
+        arrays["dense/leaf_1"] = arrays["dense/leaf_1"][:10]
+
+    forged = _rewrite(path, tmp_path / "shape.npz", reshape)
+    assert cli.main(["check-witness", str(forged)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "dense leaf 1 has shape (10, 10); the model needs (64, 10)" in err
+
+    def other_arch(arrays):
+        meta = json.loads(str(arrays["__metadata__"]))
+        meta["problem"]["arch"] = "mlp-64-16-10"
+        arrays["__metadata__"] = np.array(json.dumps(meta))
+
+    forged = _rewrite(path, tmp_path / "arch.npz", other_arch)
+    assert cli.main(["check-witness", str(forged)]) == 2
+    assert "witness leaves; the model needs 4" in capsys.readouterr().err
+
+
+def test_check_witness_refuses_a_truncated_file(witness, tmp_path, capsys):
+    path = witness("whole.npz", 1e-6)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(path.read_bytes()[:2000])
+    assert cli.main(["check-witness", str(truncated)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "truncated, corrupt or not a zip file" in err[0]
+
+
+def test_check_witness_does_not_import_the_search_code(witness):
+    path = witness("imports.npz", 1e-6)
+    code = ("import sys\nfrom phasetrans import cli\n"
+            f"status = cli.main(['check-witness', {str(path)!r}])\n"
+            "assert status == 0, status\n"
+            "assert 'phasetrans.networks.witnesses' not in sys.modules\n"
+            "assert 'phasetrans.applications.limit' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -86,6 +86,17 @@ def removal_ratios(name: str, value) -> jax.Array:
     return grid
 
 
+def increasing_ratios(name: str, value, *, minimum_size: int = 1) -> np.ndarray:
+    """A strictly increasing grid of removal ratios in [0, 1] with at least ``minimum_size``
+    points, as a float64 NumPy array (threshold and crossing finders read it in order)."""
+    grid = np.asarray(array(name, value, ndim=1), np.float64)
+    if (grid.size < minimum_size or np.any(np.diff(grid) <= 0)
+            or (grid.size and (grid[0] < 0 or grid[-1] > 1))):
+        raise ValueError(f"{name} must be a strictly increasing grid in [0, 1] with >= "
+                         f"{minimum_size} point(s), got {grid}")
+    return grid
+
+
 def one_of(name: str, value, allowed: Iterable[str]) -> str:
     """Check that ``value`` is one of the ``allowed`` strings."""
     allowed = tuple(allowed)

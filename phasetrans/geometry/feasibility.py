@@ -756,9 +756,7 @@ def threshold(removal_ratios, values, epsilon: float) -> Threshold:
         their minima are non-decreasing). 0.0 if the first ratio fails (p = 0 always meets:
         m(0) = 0 <= eps), the last ratio if none fails.
     """
-    p = np.asarray(_checks.array("removal_ratios", removal_ratios, ndim=1), np.float64)
-    if p.size < 1 or np.any(np.diff(p) <= 0) or p[0] < 0 or p[-1] > 1:
-        raise ValueError("removal_ratios must be a strictly increasing grid in [0, 1]")
+    p = _checks.increasing_ratios("removal_ratios", removal_ratios)
     v = np.asarray(_checks.array("values", values), np.float64)
     if v.ndim not in (1, 2) or v.shape[-1] != p.size:
         raise ValueError(f"values must have shape (G,) or (S, G) with G = {p.size} ratios, got "

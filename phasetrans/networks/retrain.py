@@ -293,10 +293,7 @@ def thresholds(result: RetrainResult, *, epsilon, accuracy_tol: float = 0.0,
         raise ValueError(f"epsilon must be > 0 (a scalar or one value per seed), got {epsilon}")
     accuracy_tol = _checks.real("accuracy_tol", accuracy_tol, nonnegative=True)
     _checks.one_of("rule", rule, RULES)
-    grid = np.asarray(result.removal_ratios, np.float64)
-    if grid.ndim != 1 or grid.size == 0 or np.any(np.diff(grid) <= 0):
-        raise ValueError(f"result.removal_ratios must be a non-empty strictly increasing grid, "
-                         f"got {grid}")
+    grid = _checks.increasing_ratios("result.removal_ratios", result.removal_ratios)
     unpruned_f = np.asarray(result.unpruned_objective, np.float64)
     num_seeds = unpruned_f.shape[0]
     if epsilon.ndim == 1 and epsilon.size != num_seeds:

@@ -118,11 +118,8 @@ def fixed_point(removal_ratios, curve) -> float:
     [ZZSL, official code ``cal_rate.py`` at commit e7c95904617b: the grid point minimising
     |W(R(p))/D - p|; interpolation removes the grid's discretisation error.]
     """
-    p = np.asarray(_checks.array("removal_ratios", removal_ratios, ndim=1), dtype=np.float64)
+    p = _checks.increasing_ratios("removal_ratios", removal_ratios, minimum_size=2)
     c = np.asarray(_checks.array("curve", curve, shape=p.shape), dtype=np.float64)
-    if p.size < 2 or np.any(np.diff(p) <= 0) or p[0] < 0 or p[-1] > 1:
-        raise ValueError("removal_ratios must be a strictly increasing grid in [0, 1] with >= 2 "
-                         "points")
     gap = c - p
     below = np.flatnonzero(gap <= 0)
     if below.size == 0:

@@ -108,11 +108,12 @@ class _Recorder:
         return train.TrainResult(x, None, jnp.asarray(7), jnp.asarray(True))
 
 
-def _imp(params, ratio, *, rewind, rounds=3):
+def _imp(params, ratio, *, rewind, rounds=3, start=None):
     run = _Recorder()
     options = witnesses.SearchOptions(imp_rounds=rounds, rewind=rewind)
     ctx = witnesses._Context(run, None, {"w": True, "b": False}, options)
-    x, steps, converged = witnesses._imp_search(ctx, params, params, ratio)
+    x, steps, converged = witnesses._imp_search(ctx, params, params if start is None else start,
+                                                ratio)
     return run, x, int(steps)
 
 
@@ -121,7 +122,7 @@ def test_imp_rounds_hand_counts_nesting_and_rewinding():
     params = {"w": jnp.asarray(rng.standard_normal((10, 10)), jnp.float32),
               "b": jnp.ones(3)}
     ratio = 0.875  # keep (1 - p)^(r / 3) = 0.5, 0.25, 0.125 of D = 100
-    run, x, steps = _imp(params, ratio, rewind=False)
+    run, x, steps = _imp(params, ratio, rewind=None)
     kept = [int(np.sum(m["w"])) for m in run.masks]
     assert kept == [100 - int(100 * (1 - 0.5)), 100 - int(100 * (1 - 0.25)), 100 - 87]
     assert kept == [50, 25, 13] and steps == 3 * 7
@@ -130,10 +131,14 @@ def test_imp_rounds_hand_counts_nesting_and_rewinding():
     assert np.all(np.asarray(run.masks[-1]["b"]))  # biases are never pruned
     assert int(np.sum(np.asarray(x["w"]) != 0)) == 13
     # rewinding: every round starts from w* itself on its mask, exactly
-    run, _, _ = _imp(params, ratio, rewind=True)
-    for start, mask in zip(run.starts, run.masks, strict=True):
-        np.testing.assert_array_equal(start["w"], np.where(mask["w"], params["w"], 0.0))
-        np.testing.assert_array_equal(start["b"], params["b"])
+    init = {"w": jnp.asarray(rng.standard_normal((10, 10)), jnp.float32), "b": jnp.zeros(3)}
+    for rewind, origin in (("trained", params), ("init", init)):
+        run, _, _ = _imp(params, ratio, rewind=rewind, start=init)
+        for start, mask in zip(run.starts, run.masks, strict=True):
+            np.testing.assert_array_equal(start["w"], np.where(mask["w"], origin["w"], 0.0))
+            np.testing.assert_array_equal(start["b"], origin["b"])
+        # the masks are those of the run without rewinding (the recorder does not train)
+        assert [int(np.sum(m["w"])) for m in run.masks] == [50, 25, 13]
 
 
 def test_gradual_pruning_ends_at_the_target_count():
@@ -180,6 +185,13 @@ def test_refine_resolves_the_threshold_to_a_quarter_window():
     assert bisected[0, 1] - bisected[0, 0] <= resolution
 
 
+def test_contiguity_of_the_ratios_with_a_witness():
+    evaluation = {"ratio": np.array([0.0, 0.25, 0.5, 0.75]),
+                  "passes": np.array([[1, 1], [0, 1], [1, 1], [0, 0]], bool)}
+    brackets = np.array([[0.5, 0.75], [0.5, 0.75]])
+    assert witnesses._contiguous(evaluation, brackets) == [False, True]
+
+
 def test_refine_keeps_the_largest_witness_past_a_failure():
     # passes on [0, 0.3] and [0.5, 0.55]: the 0.4 failure does not hide the higher witness
     def evaluate(ratios):
@@ -206,8 +218,8 @@ def test_verdict_rules(best, predicted, window, expected):
 def test_search_options_are_validated():
     with pytest.raises(ValueError, match="gradual_steps .* multiple of gradual_every"):
         witnesses.SearchOptions(gradual_steps=150, gradual_every=100).validate()
-    with pytest.raises(TypeError, match="SearchOptions.rewind must be True or False"):
-        witnesses.SearchOptions(rewind=1).validate()
+    with pytest.raises(ValueError, match="SearchOptions.rewind must be one of"):
+        witnesses.SearchOptions(rewind="early").validate()
     with pytest.raises(ValueError, match="SearchOptions.points_per_round must be >= 1"):
         witnesses.SearchOptions(points_per_round=0).validate()
 

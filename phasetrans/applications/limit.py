@@ -136,7 +136,7 @@ def limit_test(comparison: Comparison, *, key, searches=DEFAULT_SEARCHES,
     problem = comparison.problem
     epsilons = [p.noise.epsilon.mean for p in comparison.predictions]
     ref = witnesses.reference(problem, epsilon=epsilons, options=options)
-    if init is None and "gradual" in searches:
+    if init is None and ("gradual" in searches or options.rewind == "init"):
         init = train.initial_params(problem)
     results = {name: witnesses.search(problem, name, ref=ref, options=options, init=init,
                                       progress=progress) for name in searches}
@@ -204,6 +204,7 @@ def limit_json(lt: LimitTest) -> dict:
                                  "per_seed": _nan_to_none(r.witness_ratio[:, i])}
                              for i, c in enumerate(witnesses.CRITERIA)},
             "target_bracket_per_seed": r.bracket[:, fair].tolist(),
+            "contiguous_per_seed": r.contiguous[:, fair].tolist(),
             "converged_fraction": r.converged_fraction, "seconds": r.seconds}
     means = {n: v["mean"] for n, v in per_search.items() if v["mean"] is not None}
     best_search = max(means, key=means.get) if means else None

@@ -16,8 +16,10 @@ removal ratio at which it produces a witness:
 - ``"imp"``: iterative magnitude pruning with retraining [Han et al. 2015; Frankle & Carbin
   2019]: R rounds, round r keeps (1 - p)^(r / R) of the weights (a geometric schedule), its mask
   nested in the previous one (:func:`phasetrans.networks.prune.nested_magnitude`), each round
-  retrained to the stop rule; with ``rewind`` the kept weights restart from w* every round
-  (weight rewinding [Renda, Frankle & Carbin, ICLR 2020], rewound to the trained network).
+  retrained to the stop rule; with ``rewind`` the kept weights restart every round from w*
+  (``"trained"``: fine-tuning restarts) or from the initialisation (``"init"``: lottery-ticket
+  rewinding to iteration 0 [Frankle & Carbin 2019]; Frankle et al., ICML 2020 rewind to an early
+  iteration, which a trained network does not record).
   [ZZSL sec. 6] argues that pruning in small steps (smaller R per step) raises the threshold;
   this search tests that claim;
 - ``"gradual"``: gradual magnitude pruning during l1 training from an initialisation [Zhu &
@@ -79,6 +81,9 @@ SEARCHES = ("retrain", "imp", "gradual")
 CRITERIA = ("objective", "objective_trained", "accuracy")
 """F <= F*_fair + eps (the verdict's), F <= F(w*) + eps, test accuracy >= w*'s - tol."""
 
+REWINDS = ("trained", "init")
+"""Where iterative pruning may restart the kept weights (see ``SearchOptions.rewind``)."""
+
 
 class SearchOptions(NamedTuple):
     """Budget and settings shared by the witness searches.
@@ -92,8 +97,9 @@ class SearchOptions(NamedTuple):
         resolution: bracket width at which refinement stops, in removal ratio (default None: a
             quarter of the window a_eta sqrt(D) / D, eta = 0.05).
         points_per_round: ratios tried inside each open bracket per round (default 3).
-        imp_rounds: rounds R of ``"imp"`` (default 4). rewind: restart the kept weights from w*
-            every ``"imp"`` round (default False).
+        imp_rounds: rounds R of ``"imp"`` (default 4). rewind: where ``"imp"`` restarts the
+            kept weights every round: None (default: continue from the last round), ``"trained"``
+            (w*) or ``"init"`` (the search's ``init``).
         gradual_steps: steps T of ``"gradual"``'s pruning phase (default 3000);
             gradual_every: steps between its pruning events (default 100; divides T).
     """
@@ -105,7 +111,7 @@ class SearchOptions(NamedTuple):
     resolution: float | None = None
     points_per_round: int = 3
     imp_rounds: int = 4
-    rewind: bool = False
+    rewind: str | None = None
     gradual_steps: int = 3000
     gradual_every: int = 100
 
@@ -121,7 +127,8 @@ class SearchOptions(NamedTuple):
             _checks.real("SearchOptions.resolution", self.resolution, positive=True, high=1.0)
         for name in ("points_per_round", "imp_rounds", "gradual_steps", "gradual_every"):
             _checks.positive_int(f"SearchOptions.{name}", getattr(self, name))
-        _checks.boolean("SearchOptions.rewind", self.rewind)
+        if self.rewind is not None:
+            _checks.one_of("SearchOptions.rewind", self.rewind, REWINDS)
         if self.gradual_steps % self.gradual_every:
             raise ValueError(f"SearchOptions.gradual_steps ({self.gradual_steps}) must be a "
                              f"multiple of gradual_every ({self.gradual_every})")
@@ -132,7 +139,7 @@ class SearchOptions(NamedTuple):
         out = {"optimizer": "prox-adam", "learning_rate": self.learning_rate,
                "stop": self.stop.describe(), "max_steps_per_run": self.stop.max_steps}
         if search == "imp":
-            out.update(rounds=self.imp_rounds, rewind=self.rewind,
+            out.update(rounds=self.imp_rounds, rewind=self.rewind or "none",
                        schedule="keep (1 - p)^(r / R) in round r")
         if search == "gradual":
             out.update(pruning_steps=self.gradual_steps, every=self.gradual_every,
@@ -161,7 +168,8 @@ def _imp_search(ctx, params, start, ratio):
         if r == rounds:
             removal = ratio  # exactly the target, whatever the rounding of the power
         mask = prune.nested_magnitude(x, mask, removal, ctx.prunable)
-        out = ctx.run(prune.apply_mask(params if ctx.options.rewind else x, mask), mask)
+        origin = {None: x, "trained": params, "init": start}[ctx.options.rewind]
+        out = ctx.run(prune.apply_mask(origin, mask), mask)
         x, steps, converged = out.params, steps + out.steps, converged & out.converged
     return x, steps, converged
 
@@ -329,6 +337,8 @@ class SearchResult(NamedTuple):
             search found none (not even at p = 0).
         bracket: (S, C, 2) target ratios [largest with a witness, smallest above it without
             one] (1.0 when nothing above failed); the threshold of the search lies inside.
+        contiguous: (S, C) whether every ratio tried below the best witness's also had one (a
+            local search need not be monotone in p; False says a failure lies below it).
         witnesses: S lists of C :class:`Witness` (None where there is none).
         evaluations: S dicts of (P,) arrays: every ``ratio`` tried, ``passes`` (P, C),
             ``objective``, ``steps``, ``converged``.
@@ -340,6 +350,7 @@ class SearchResult(NamedTuple):
     settings: dict
     witness_ratio: np.ndarray
     bracket: np.ndarray
+    contiguous: np.ndarray
     witnesses: list
     evaluations: list
     converged_fraction: float
@@ -406,9 +417,10 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
         name: one of :data:`SEARCHES`.
         ref: the fair reference (:func:`reference`, same ``options``).
         options: :class:`SearchOptions` (default ``SearchOptions()``).
-        init: where ``"gradual"`` starts: params with the seed axis of ``problem.params``
-            (e.g. each network's initialisation), or None (default: w*, i.e. gradual pruning
-            of the trained network). Ignored by the other searches.
+        init: where ``"gradual"`` starts and ``"imp"`` rewinds to with ``rewind="init"``:
+            params with the seed axis of ``problem.params`` (e.g. each network's
+            initialisation), or None (default: w*, i.e. gradual pruning of the trained
+            network). Ignored by ``"retrain"``.
         progress: one progress step per seed on stderr (default False).
     """
     check_problem(problem)
@@ -467,5 +479,14 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
         ratio.append([np.nan if w is None else w.removal_ratio for w in best])
     runs = np.concatenate([e["converged"] for e in evaluations])
     return SearchResult(name, options.settings(name), np.asarray(ratio), np.asarray(bracket),
+                        np.array([_contiguous(e, b) for e, b in zip(evaluations, bracket,
+                                                                    strict=True)]),
                         witnesses, evaluations, float(np.mean(runs)),
                         time.perf_counter() - start_time)
+
+
+def _contiguous(evaluation: dict, brackets) -> list:
+    """Per criterion: every ratio tried below the largest passing one passed too."""
+    ratios, passes = evaluation["ratio"], evaluation["passes"]
+    return [bool(np.isnan(low) or np.all(passes[ratios <= low, c]))
+            for c, (low, _) in enumerate(brackets)]

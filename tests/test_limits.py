@@ -380,3 +380,27 @@ def test_check_witness_does_not_import_the_search_code(witness):
             "assert 'phasetrans.networks.witnesses' not in sys.modules\n"
             "assert 'phasetrans.applications.limit' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def _document(best, searches=("retrain",)):
+    entry = {"mean": best, "converged_fraction": 0.5, "seconds": 12.0}
+    return {"witness_ratio": {name: entry for name in searches}, "best_witness_ratio": best,
+            "best_search": "retrain" if best is not None else None,
+            "prediction": {"name": "formula", "value": 0.5, "values": {"formula": 0.5}},
+            "window": 0.25, "verdict": limit.verdict(best, 0.5, 0.25),
+            "reference": {"decrease_in_epsilon": [0.5, 1.5]}}
+
+
+def test_limit_lines_say_the_verdict_first_in_words():
+    lines = limit.limit_lines(_document(0.875))
+    assert lines[0] == ("Is the prediction a limit? Beaten beyond the window: masked retraining "
+                        "from the magnitude support found a network within eps of the trained "
+                        "objective with 88 % of the weights removed; the theory says none exists "
+                        "beyond 50 % (± 25 % at this size).")
+    assert lines[1] == ("  witness search retrain  best removal ratio 0.875 (50 % of its runs "
+                        "converged, 12 s)")
+    assert lines[2].endswith("lowers F by 1 eps (seed mean)")
+    assert limit.limit_lines(_document(0.25))[0].endswith(
+        "(a search that fails does not prove the limit).")
+    assert "no search found a pruned network" in limit.limit_lines(_document(None))[0]
+    assert "Not tested" in limit.limit_lines(_document(None, searches=()))[0]

@@ -128,6 +128,7 @@ ERROR_CASES = {
         (["--arch", "4", "--dataset", "imagenet"], "argument --dataset: invalid choice"),
         (["--searches", "retrain,bogus"], "--searches: unknown search 'bogus'"),
         (["--searches", "imp,imp"], "--searches lists a search twice"),
+        (["--searches", "model", "--spectrum", "slq"], "not with --spectrum slq"),
         (["--search-max-steps", "500"], "--search-max-steps must be >= 1000"),
         (["--search-max-steps", "1100"], "--search-max-steps must be a multiple of 250"),
         (["--witness-dir", "{tmp}/nowhere"], "--witness-dir '{tmp}/nowhere' is not an existing"),

@@ -112,8 +112,8 @@ def _imp(params, ratio, *, rewind, rounds=3, start=None):
     run = _Recorder()
     options = witnesses.SearchOptions(imp_rounds=rounds, rewind=rewind)
     ctx = witnesses._Context(run, None, {"w": True, "b": False}, options)
-    x, steps, converged = witnesses._imp_search(ctx, params, params if start is None else start,
-                                                ratio)
+    aux = {"init": params if start is None else start, "scores": params}
+    x, steps, converged = witnesses._imp_search(ctx, params, aux, ratio)
     return run, x, int(steps)
 
 
@@ -153,7 +153,7 @@ def test_gradual_pruning_ends_at_the_target_count():
     run = _Recorder()
     options = witnesses.SearchOptions(gradual_steps=40, gradual_every=10)
     ctx = witnesses._Context(run, stepper, {"w": True, "b": False}, options)
-    x, steps, _ = witnesses._gradual_search(ctx, params, params, 0.7)
+    x, steps, _ = witnesses._gradual_search(ctx, params, {"init": params}, 0.7)
     assert int(np.sum(~np.asarray(run.masks[0]["w"]))) == 56  # floor(0.7 * 80)
     # without training the schedule is global magnitude of w*: the same support
     np.testing.assert_array_equal(run.masks[0]["w"],
@@ -404,3 +404,26 @@ def test_limit_lines_say_the_verdict_first_in_words():
         "(a search that fails does not prove the limit).")
     assert "no search found a pruned network" in limit.limit_lines(_document(None))[0]
     assert "Not tested" in limit.limit_lines(_document(None, searches=()))[0]
+
+
+def test_model_search_ranks_by_the_l1_models_minimiser_and_finds_witnesses():
+    from phasetrans.applications import compare
+    from phasetrans.theory import predict
+
+    problem = train.train_problem("digits", arch="", l1=1e-3, num_seeds=1, steps=500)
+    comparison = compare.assess(problem, key=jax.random.key(0), further_steps=100,
+                                options=predict.PredictOptions(
+                                    l1_body_options=predict.L1BodyOptions(max_dim=0)))
+    scores = limit.model_scores(comparison)
+    w = np.abs(np.asarray(problem.params[0]["w"][0]))
+    ranked = np.asarray(scores[0]["w"][0])
+    first = ranked > w.max()  # the model's support, ranked above every other weight
+    assert 0 < first.sum() < np.sum(w != 0)  # the model's minimiser is sparser than w*
+    np.testing.assert_array_equal(ranked[~first], w[~first])  # the rest by |w*|
+    options = witnesses.SearchOptions(stop=stationarity.StopRule(window=500, check_every=250,
+                                                                 max_steps=1000))
+    result = limit.limit_test(comparison, key=jax.random.key(0), searches=("model",),
+                              options=options)
+    document = limit.limit_json(result)
+    assert document["best_search"] == "model" and document["best_witness_ratio"] > 0.3
+    assert "l1-induced model" in document["searches"]["model"]["ranking"]

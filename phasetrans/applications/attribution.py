@@ -34,7 +34,7 @@ from phasetrans.applications.compare import Comparison
 from phasetrans.estimate import SolverInfo
 from phasetrans.geometry import bodies, closed_forms, feasibility, subspaces
 from phasetrans.networks import prune, retrain
-from phasetrans.theory import formula
+from phasetrans.theory import formula, predict
 
 THRESHOLDS = ("formula", "mc_ellipsoid", "mc_l1_body", "random_subspace_ellipsoid",
               "random_subspace_l1_body", "support_ellipsoid", "support_l1_body", "retrain_F",
@@ -211,11 +211,8 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
     lam = jnp.asarray(formula.positive_eigenvalues(
         model.eigenvalues, eigen_treatment=pred.formula.eigen_treatment,
         floor=pred.formula.floor), dtype)
-    psd = formula.psd_eigenvalues(model.eigenvalues, eigen_treatment=pred.formula.eigen_treatment)
     vecs, center = jnp.asarray(model.eigenvectors, dtype), jnp.asarray(model.center, dtype)
-    l1_body = bodies.L1InducedBody.create(center=center, l1=c.l1, epsilon=eps,
-                                          eigenvalues=jnp.asarray(psd, dtype), eigenvectors=vecs,
-                                          gradient=jnp.asarray(model.gradient, dtype))
+    l1_body = predict.l1_induced_body(pred, c.l1)
     out = {}
     # step 3: the actual nested supports, exactly (the ellipsoid: min 1/2 q^T A q vs eps)
     grid = np.linspace(0.0, 1.0, options.num_ratios)

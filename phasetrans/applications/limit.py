@@ -29,12 +29,14 @@ import pathlib
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from phasetrans import _checks
 from phasetrans.applications import witness_file
 from phasetrans.applications.compare import Comparison
-from phasetrans.geometry import closed_forms
+from phasetrans.geometry import closed_forms, feasibility
 from phasetrans.networks import train, witnesses
 from phasetrans.theory import predict
 
@@ -50,7 +52,8 @@ DEFAULT_SEARCHES = ("retrain",)
 
 SEARCH_NAMES = {"retrain": "masked retraining from the magnitude support",
                 "imp": "iterative magnitude pruning with retraining",
-                "gradual": "gradual magnitude pruning during training"}
+                "gradual": "gradual magnitude pruning during training",
+                "model": "masked retraining of the support the l1-induced model picks"}
 
 
 def verdict(best_witness_ratio, predicted: float, window: float) -> str:
@@ -138,13 +141,39 @@ def limit_test(comparison: Comparison, *, key, searches=DEFAULT_SEARCHES,
     ref = witnesses.reference(problem, epsilon=epsilons, options=options)
     if init is None and ("gradual" in searches or options.rewind == "init"):
         init = train.initial_params(problem)
+    scores = model_scores(comparison) if "model" in searches else None
     results = {name: witnesses.search(problem, name, ref=ref, options=options, init=init,
-                                      progress=progress) for name in searches}
+                                      scores=scores, progress=progress) for name in searches}
     files = [] if witness_dir is None else _write_witnesses(witness_dir, comparison, key, ref,
                                                             results, options)
     return LimitTest(ref, results, _predictions(comparison),
                      closed_forms.theory_window(comparison.predictions[0].num_params), options,
                      files)
+
+
+def model_scores(c: Comparison):
+    """The ranking of the ``"model"`` search, per network: the minimiser x̂ of the l1-induced
+    quadratic model of F over all coordinates (:func:`phasetrans.geometry.feasibility.
+    l1_support_minimum` on the full support, from the prediction's exact spectrum): the
+    weights where x̂ != 0 rank first, by |x̂|, the rest by |w*|. Params-shaped with the seed
+    axis. Needs an exact spectrum (``ValueError`` otherwise: the model search needs the
+    eigendecomposition, D <= ``limits.MAX_DENSE_DIM``)."""
+    per_seed = []
+    for s, prediction in enumerate(c.predictions):
+        body = predict.l1_induced_body(prediction, c.l1)
+        if body is None:
+            raise ValueError("the 'model' search needs the exact Hessian spectrum (--spectrum "
+                             "exact, D <= MAX_DENSE_DIM); drop it from the searches")
+        flat, unravel = ravel_pytree(c.problem.seed(s))
+        index = np.asarray(prediction.model.index)
+        minimum = feasibility.l1_support_minimum(body, jnp.ones(index.size, bool))
+        point = np.asarray(minimum.point, np.float64)
+        magnitude = np.abs(np.asarray(flat, np.float64))
+        ranking = magnitude.copy()
+        ranking[index] = np.where(point != 0, np.abs(point) + magnitude[index].max(),
+                                  magnitude[index])
+        per_seed.append(unravel(jnp.asarray(ranking, flat.dtype)))
+    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *per_seed)
 
 
 def _write_witnesses(directory, c: Comparison, key, ref, results, options) -> list:

@@ -584,6 +584,9 @@ def _check_limit_flags(args) -> None:
                              f"{','.join(witnesses.SEARCHES)} (comma-separated) or none")
     if len(set(names)) != len(names):
         raise UsageError(f"--searches lists a search twice: {args.searches!r}")
+    if "model" in names and args.spectrum == "slq":
+        raise UsageError("--searches model ranks the weights with the exact Hessian's model: "
+                         "not with --spectrum slq")
     args.search_names = tuple(names)
     every, window = _LIMIT_DEFAULTS["check_every"], _LIMIT_DEFAULTS["window"]
     _integer("--search-max-steps", args.search_max_steps, minimum=window, maximum=MAX_COUNT)
@@ -921,7 +924,9 @@ def _add_network_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = T
     parser.add_argument("--searches", default=",".join(_LIMIT_DEFAULTS["searches"]),
                         help="witness searches of the limit test, comma-separated: retrain "
                              "(masked retraining to convergence), imp (iterative magnitude "
-                             "pruning), gradual (gradual pruning during training), or 'none'")
+                             "pruning), gradual (gradual pruning during training), model "
+                             "(retraining the support the l1-induced model picks; exact "
+                             "spectrum only), or 'none'")
     parser.add_argument("--search-max-steps", type=int,
                         default=_LIMIT_DEFAULTS["max_steps"],
                         help="cap on the steps of each retraining of a witness search, a "

@@ -25,7 +25,11 @@ removal ratio at which it produces a witness:
 - ``"gradual"``: gradual magnitude pruning during l1 training from an initialisation [Zhu &
   Gupta 2017, eq. 1]: every ``gradual_every`` steps the removal ratio is raised to
   p (1 - (1 - t / T)^3) (:func:`cubic_schedule`), then the final support is retrained to the
-  stop rule. Its support is not the one-shot ranking of w*.
+  stop rule. Its support is not the one-shot ranking of w*;
+- ``"model"``: masked retraining, as ``"retrain"``, of the support that ranks the weights by
+  given ``scores`` instead of |w*| (global: the (1 - p) D largest |scores| are kept);
+  :func:`phasetrans.applications.limit.limit_test` ranks by the minimiser of the l1-induced
+  quadratic model of F [ZZSL sec. 4], so the search is not tied to magnitude order.
 
 Optimiser: proximal Adam (:func:`phasetrans.networks.train.prox_adam`, the trainer's: its fixed
 points are the stationary points of F on the support), full batch, until
@@ -75,7 +79,7 @@ from phasetrans.geometry import closed_forms
 from phasetrans.networks import prune, stationarity, train
 from phasetrans.networks.problem import Problem, check_problem
 
-SEARCHES = ("retrain", "imp", "gradual")
+SEARCHES = ("retrain", "imp", "gradual", "model")
 """The witness searches, from the cheapest (see the module docstring)."""
 
 CRITERIA = ("objective", "objective_trained", "accuracy")
@@ -141,6 +145,9 @@ class SearchOptions(NamedTuple):
         if search == "imp":
             out.update(rounds=self.imp_rounds, rewind=self.rewind or "none",
                        schedule="keep (1 - p)^(r / R) in round r")
+        if search == "model":
+            out.update(ranking="largest |scores| kept (limit_test: the l1-induced model's "
+                               "minimiser first, then |w*|)")
         if search == "gradual":
             out.update(pruning_steps=self.gradual_steps, every=self.gradual_every,
                        schedule="p (1 - (1 - t / T)^3) [Zhu & Gupta 2017]")
@@ -153,13 +160,22 @@ def cubic_schedule(target, event, num_events):
     return target * (1.0 - (1.0 - event / num_events) ** 3)
 
 
-def _retrain_search(ctx, params, start, ratio):
-    mask = prune.global_magnitude(params, ratio, ctx.prunable)
+def _support_search(ctx, params, ranking, ratio):
+    """Masked retraining of the support keeping the (1 - p) D largest |ranking|."""
+    mask = prune.global_magnitude(ranking, ratio, ctx.prunable)
     out = ctx.run(prune.apply_mask(params, mask), mask)
     return out.params, out.steps, out.converged
 
 
-def _imp_search(ctx, params, start, ratio):
+def _retrain_search(ctx, params, aux, ratio):
+    return _support_search(ctx, params, params, ratio)
+
+
+def _model_search(ctx, params, aux, ratio):
+    return _support_search(ctx, params, aux["scores"], ratio)
+
+
+def _imp_search(ctx, params, aux, ratio):
     rounds = ctx.options.imp_rounds
     x, mask = params, jax.tree_util.tree_map(lambda w: jnp.ones(w.shape, bool), params)
     steps, converged = jnp.zeros((), jnp.int32), jnp.ones((), bool)
@@ -168,13 +184,14 @@ def _imp_search(ctx, params, start, ratio):
         if r == rounds:
             removal = ratio  # exactly the target, whatever the rounding of the power
         mask = prune.nested_magnitude(x, mask, removal, ctx.prunable)
-        origin = {None: x, "trained": params, "init": start}[ctx.options.rewind]
+        origin = {None: x, "trained": params, "init": aux["init"]}[ctx.options.rewind]
         out = ctx.run(prune.apply_mask(origin, mask), mask)
         x, steps, converged = out.params, steps + out.steps, converged & out.converged
     return x, steps, converged
 
 
-def _gradual_search(ctx, params, start, ratio):
+def _gradual_search(ctx, params, aux, ratio):
+    start = aux["init"]
     every, total = ctx.options.gradual_every, ctx.options.gradual_steps
     num_events = total // every
     opt, _ = ctx.stepper(None)
@@ -195,7 +212,8 @@ def _gradual_search(ctx, params, start, ratio):
     return out.params, out.steps + total, out.converged
 
 
-_SEARCH = {"retrain": _retrain_search, "imp": _imp_search, "gradual": _gradual_search}
+_SEARCH = {"retrain": _retrain_search, "imp": _imp_search, "gradual": _gradual_search,
+           "model": _model_search}
 
 
 class _Context(NamedTuple):
@@ -206,7 +224,7 @@ class _Context(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _batch(model, frozen, search, options, params, start, batches, ratios, l1):
+def _batch(model, frozen, search, options, params, aux, batches, ratios, l1):
     """Run ``search`` at every ratio (one vmap): witnesses and their F, L, accuracy, steps."""
     prunable = jax.tree_util.tree_unflatten(*frozen)
     train_set, test_set = batches
@@ -223,7 +241,7 @@ def _batch(model, frozen, search, options, params, start, batches, ratios, l1):
     ctx = _Context(run, stepper, prunable, options)
 
     def one(ratio):
-        x, steps, converged = _SEARCH[search](ctx, params, start, ratio)
+        x, steps, converged = _SEARCH[search](ctx, params, aux, ratio)
         return (x, *_metrics(model, prunable, l1, x, batches), steps, converged)
 
     return jax.vmap(one)(ratios)
@@ -409,7 +427,7 @@ def _batch_sizes(points: int, num_criteria: int) -> list:
 
 
 def search(problem: Problem, name: str, *, ref: Reference, options: SearchOptions | None = None,
-           init=None, progress: bool = False) -> SearchResult:
+           init=None, scores=None, progress: bool = False) -> SearchResult:
     """Run witness search ``name`` on every network of ``problem`` (see the module docstring).
 
     Args:
@@ -421,6 +439,8 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
             params with the seed axis of ``problem.params`` (e.g. each network's
             initialisation), or None (default: w*, i.e. gradual pruning of the trained
             network). Ignored by ``"retrain"``.
+        scores: the ranking of ``"model"`` (required there, ignored elsewhere): params-shaped
+            with the seed axis; the weights of largest |score| are kept.
         progress: one progress step per seed on stderr (default False).
     """
     check_problem(problem)
@@ -431,8 +451,12 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
                         f"got {type(ref).__name__}")
     if init is None:
         init = problem.params
-    _checks.same_structure("init", init, "problem.params", problem.params)
-    _checks.finite("init", init)
+    if name == "model" and scores is None:
+        raise ValueError("the 'model' search needs scores (the ranking of the weights)")
+    scores = problem.params if scores is None else scores
+    for what, tree in (("init", init), ("scores", scores)):
+        _checks.same_structure(what, tree, "problem.params", problem.params)
+        _checks.finite(what, tree)
     frozen = prune._frozen(problem.prunable)
     flags = jax.tree_util.tree_leaves(problem.prunable)
     num_params = prune.num_prunable(problem.seed(0), problem.prunable)
@@ -444,17 +468,18 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
     witnesses, evaluations, ratio, bracket = [], [], [], []
     for s in track(range(problem.num_seeds), desc=f"witness search {name} (per seed)",
                    enabled=progress):
-        params, start = problem.seed(s), jax.tree_util.tree_map(lambda w, s=s: w[s], init)
+        params = problem.seed(s)
+        aux = jax.tree_util.tree_map(lambda w, s=s: w[s], {"init": init, "scores": scores})
         ceiling = (ref.fair_objective[s] + ref.epsilon[s], ref.objective[s] + ref.epsilon[s])
         floor = ref.test_accuracy[s] - options.accuracy_tol - prune._SLACK
         best: list = [None] * len(CRITERIA)
         log: dict = {"ratio": [], "passes": [], "objective": [], "steps": [], "converged": []}
 
-        def evaluate(ratios, params=params, start=start, ceiling=ceiling, floor=floor,
+        def evaluate(ratios, params=params, aux=aux, ceiling=ceiling, floor=floor,
                      best=best, log=log):
             size = min(n for n in sizes if n >= len(ratios))
             padded = np.concatenate([ratios, np.full(size - len(ratios), ratios[-1])])
-            out = _batch(problem.model, frozen, name, options, params, start, batches,
+            out = _batch(problem.model, frozen, name, options, params, aux, batches,
                          jnp.asarray(padded, jnp.float32), problem.l1)
             x, f, loss, accuracy, steps, converged = jax.tree_util.tree_map(
                 lambda a: np.asarray(a)[:len(ratios)], out)

@@ -566,6 +566,22 @@ class PredictOptions(NamedTuple):
     l1_body_options: L1BodyOptions | None = None
 
 
+def l1_induced_body(prediction: Prediction, l1: float) -> bodies.L1InducedBody | None:
+    """The l1-induced body of a prediction's exact quadratic model: eigenvalues under the
+    prediction's eigenvalue treatment (made PSD), its eps, g*, w* and ``l1``
+    [ZZSL sec. 4]; None when the prediction has no exact model (SLQ spectrum)."""
+    model = prediction.model
+    if model is None:
+        return None
+    dtype = jnp.result_type(float)
+    psd = formula.psd_eigenvalues(model.eigenvalues,
+                                  eigen_treatment=prediction.formula.eigen_treatment)
+    return bodies.L1InducedBody.create(
+        center=jnp.asarray(model.center, dtype), l1=l1, epsilon=prediction.noise.epsilon.mean,
+        eigenvalues=jnp.asarray(psd, dtype), eigenvectors=jnp.asarray(model.eigenvectors, dtype),
+        gradient=jnp.asarray(model.gradient, dtype))
+
+
 def seed_key(key, seed: int, num_seeds: int):
     """The key :func:`predict_problem` gives network ``seed`` of ``num_seeds``."""
     return jax.random.fold_in(jax.random.split(key, num_seeds)[seed], 1)

@@ -19,18 +19,42 @@ The curated namespace below is the front door: build a :class:`Problem` from you
 ``phasetrans.predict`` is now the function, the module is ``phasetrans.theory.predict``.
 """
 
-from phasetrans import _moved
-from phasetrans.applications.attribution import attribute as explain
-from phasetrans.applications.compare import Comparison, assess
-from phasetrans.estimate import Estimate, SolverInfo
-from phasetrans.networks.problem import Model, Problem
-from phasetrans.networks.prune import sweep
-from phasetrans.networks.train import load_problem, train_problem
-from phasetrans.theory.predict import PredictOptions
-from phasetrans.theory.predict import predict_problem as predict
+import importlib
 
-__all__ = ["Comparison", "Estimate", "Model", "PredictOptions", "Problem", "SolverInfo",
-           "assess", "explain", "load_problem", "predict", "sweep", "train_problem"]
+from phasetrans import _moved
+
+_EXPORTS = {
+    "explain": ("phasetrans.applications.attribution", "attribute"),
+    "Comparison": ("phasetrans.applications.compare", "Comparison"),
+    "assess": ("phasetrans.applications.compare", "assess"),
+    "Estimate": ("phasetrans.estimate", "Estimate"),
+    "SolverInfo": ("phasetrans.estimate", "SolverInfo"),
+    "Model": ("phasetrans.networks.problem", "Model"),
+    "Problem": ("phasetrans.networks.problem", "Problem"),
+    "sweep": ("phasetrans.networks.prune", "sweep"),
+    "load_problem": ("phasetrans.networks.train", "load_problem"),
+    "train_problem": ("phasetrans.networks.train", "train_problem"),
+    "PredictOptions": ("phasetrans.theory.predict", "PredictOptions"),
+    "predict": ("phasetrans.theory.predict", "predict_problem"),
+}
+"""Name -> (module, attribute): imported on first use (PEP 562), so that ``import phasetrans``
+and the command line's ``--help`` do not load JAX."""
+
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'phasetrans' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 _moved.install()

@@ -516,3 +516,18 @@ def test_model_excludes_the_built_in_flags(user_model, capsys):
                   ["--steps", "10"], ["--params", "p.npz"]):
         assert cli.main(["predict", "--model", f"{user_model}:make", *flags]) == 2
         assert f"{flags[0]} does not apply with --model" in _one_error_line(capsys, "predict")
+
+
+def test_help_answers_without_importing_jax():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom phasetrans import cli\n"
+            "for argv in (['--help'], ['predict', '--help'], ['explain', '--help'], "
+            "['sweep', '--help'], ['check-witness', '--help'], ['width', '--help'], "
+            "['cs', '--help']):\n"
+            "    assert cli.main(argv) == 0\n"
+            "assert 'jax' not in sys.modules, 'jax imported'\n"
+            "import phasetrans\n"
+            "assert phasetrans.Problem.__name__ == 'Problem' and 'jax' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -9,12 +9,12 @@ search (compilation included, as a user meets it), the fair reference and the mo
 and their total (goal: <= 3 min on 2 cores).
 
 Part 2: one masked retraining (F = L + lam ||w||_1 over the support of p = 0.8, 10 000 steps (a
-search's cap per retraining), full batch; ``train.minimise(mask=..., optimizer="adam")``, the searches' inner loop) against a plain
-optax loop over the same masked objective written directly (``optax.adam`` on the masked
-subgradient in one ``lax.scan``): the same algorithm, so the ratio is the wrappers' overhead (the
-searches use proximal Adam, one soft-threshold more per step). Both jitted and compiled before
-timing, alternating, ``--repeats`` rounds:
-steps/s of each and the ratio ours / plain (goal: >= 1, no overhead from the wrappers).
+search's cap per retraining), full batch; ``train.minimise(mask=..., optimizer="adam")``, the
+searches' inner loop) against a plain optax loop over the same masked objective written
+directly (``optax.adam`` on the masked subgradient in one ``lax.scan``): the same algorithm,
+so the ratio is the wrappers' overhead (the searches use proximal Adam, one soft-threshold more
+per step). Both jitted and compiled before timing, alternating, ``--repeats`` rounds: steps/s
+of each and the ratio ours / plain (goal: >= 1, no overhead from the wrappers).
 ``--quick``: one seed, 1000 steps; ``--retraining-only``: part 2 alone. Last line: JSON.
 """
 

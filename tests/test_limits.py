@@ -427,3 +427,15 @@ def test_model_search_ranks_by_the_l1_models_minimiser_and_finds_witnesses():
     document = limit.limit_json(result)
     assert document["best_search"] == "model" and document["best_witness_ratio"] > 0.3
     assert "l1-induced model" in document["searches"]["model"]["ranking"]
+
+
+def test_the_committed_witnesses_hold():
+    """Every witness file the limit-test experiment keeps in git re-checks from the file alone."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "results" / "limit_test" / "witnesses"
+    files = sorted(root.glob("*/*-seed0-objective.npz"))
+    assert files, f"no witness files under {root}"
+    for path in files:
+        result = witness_file.check(path)
+        assert result.holds, (path, [line for line in result.lines if line.startswith("FAILS")])

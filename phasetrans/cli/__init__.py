@@ -1117,10 +1117,10 @@ def main(argv: list[str] | None = None) -> int:
     result["devices"] = args.devices
     summary = result.pop("summary")
     status = result.pop("exit_status", 0)
-    if args.json:
-        print(_io.dumps(result))
-    else:
-        print("\n".join(summary))
+    try:
+        print(_io.dumps(result) if args.json else "\n".join(summary), flush=True)
+    except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
+        sys.stdout = None
     return status
 
 

@@ -9,38 +9,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import scipy.optimize
+import scipy_oracles
 
 from phasetrans import _io, cli
 from phasetrans.applications import limit, witness_file
 from phasetrans.geometry import closed_forms
 from phasetrans.networks import data, nets, prune, stationarity, train, witnesses
 from phasetrans.networks.problem import Problem
-
-
-def _support_minimum(x, y, num_classes, l1, keep):
-    """min F = mean cross-entropy of x W + b + l1 ||W||_1 over W with W = 0 off ``keep``, by
-    L-BFGS-B on W = U - V, U, V >= 0 (bounds (0, 0) off the support): an independent solver."""
-    n, d = x.shape
-    size = d * num_classes
-    onehot = np.eye(num_classes)[y]
-
-    def f(z):
-        u, v, b = z[:size], z[size:2 * size], z[2 * size:]
-        logits = x @ (u - v).reshape(d, num_classes) + b
-        top = logits.max(1, keepdims=True)
-        lse = top[:, 0] + np.log(np.exp(logits - top).sum(1))
-        p = np.exp(logits - lse[:, None])
-        g = (x.T @ (p - onehot) / n).ravel()
-        value = np.mean(lse - logits[np.arange(n), y]) + l1 * (u.sum() + v.sum())
-        return value, np.concatenate([g + l1, -g + l1, (p - onehot).mean(0)])
-
-    free = [(0, None) if k else (0, 0) for k in keep.ravel()]
-    bounds = free + free + [(None, None)] * num_classes
-    result = scipy.optimize.minimize(f, np.zeros(2 * size + num_classes), jac=True,
-                                     method="L-BFGS-B", bounds=bounds,
-                                     options=dict(maxiter=20_000, ftol=1e-15, gtol=1e-12))
-    return result.fun
 
 
 def test_masked_retraining_to_convergence_matches_scipy_on_a_fixed_support():
@@ -52,8 +27,8 @@ def test_masked_retraining_to_convergence_matches_scipy_on_a_fixed_support():
     mask = prune.global_magnitude(start, 0.6)
     keep = np.asarray(mask[0]["w"])
     assert keep.sum() == 640 - int(0.6 * 640)
-    reference = _support_minimum(np.asarray(ds.x_train, np.float64), np.asarray(ds.y_train),
-                                 10, l1, keep)
+    x64, labels = np.asarray(ds.x_train, np.float64), np.asarray(ds.y_train)
+    reference = scipy_oracles.l1_logistic_minimum(x64, labels, 10, l1, keep)
     stop = stationarity.StopRule(rtol=1e-7, subgradient_rtol=1e-3, max_steps=30_000)
     result = train.minimise(loss, start, (ds.x_train, ds.y_train), l1=l1, stop=stop, mask=mask)
     assert bool(result.converged) and int(result.steps) < 30_000
@@ -63,8 +38,7 @@ def test_masked_retraining_to_convergence_matches_scipy_on_a_fixed_support():
         result.params, (ds.x_train, ds.y_train)))
     assert abs(value - reference) <= 1e-5 * reference
     # without the mask the minimum is lower: the support is a real constraint
-    free = _support_minimum(np.asarray(ds.x_train, np.float64), np.asarray(ds.y_train), 10, l1,
-                            np.ones_like(keep))
+    free = scipy_oracles.l1_logistic_minimum(x64, labels, 10, l1)
     assert free < reference - 1e-4
 
 

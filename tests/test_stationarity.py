@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import scipy.optimize
+import scipy_oracles
 from sklearn.linear_model import Lasso
 
 from phasetrans.networks import data, nets, stationarity, train
@@ -114,36 +114,12 @@ def test_prox_adam_sets_exact_zeros_on_penalised_leaves_only():
                                ref.update(grads, ref.init(params), params)[0]["w"], rtol=1e-6)
 
 
-def _split_variable_minimum(x, y, num_classes, l1):
-    """F = mean cross-entropy of x W + b + l1 ||W||_1 minimised in float64 by L-BFGS-B on
-    W = U - V, U, V >= 0 (an independent solver)."""
-    n, d = x.shape
-    size = d * num_classes
-    onehot = np.eye(num_classes)[y]
-
-    def f(z):
-        u, v, b = z[:size], z[size:2 * size], z[2 * size:]
-        logits = x @ (u - v).reshape(d, num_classes) + b
-        top = logits.max(1, keepdims=True)
-        lse = top[:, 0] + np.log(np.exp(logits - top).sum(1))
-        p = np.exp(logits - lse[:, None])
-        g = (x.T @ (p - onehot) / n).ravel()
-        value = np.mean(lse - logits[np.arange(n), y]) + l1 * (u.sum() + v.sum())
-        return value, np.concatenate([g + l1, -g + l1, (p - onehot).mean(0)])
-
-    bounds = [(0, None)] * (2 * size) + [(None, None)] * num_classes
-    result = scipy.optimize.minimize(f, np.zeros(2 * size + num_classes), jac=True,
-                                     method="L-BFGS-B", bounds=bounds,
-                                     options=dict(maxiter=20_000, ftol=1e-15, gtol=1e-12))
-    return result.fun
-
-
 def test_trained_to_stationarity_on_l1_logistic_regression_matches_scipy():
     ds = data.load("digits", seed=0)
     l1 = 1e-3
     net = nets.mlp([64, 10])  # one linear layer: F is convex
-    reference = _split_variable_minimum(np.asarray(ds.x_train, np.float64),
-                                        np.asarray(ds.y_train), 10, l1)
+    reference = scipy_oracles.l1_logistic_minimum(np.asarray(ds.x_train, np.float64),
+                                                  np.asarray(ds.y_train), 10, l1)
     stop = stationarity.StopRule(rtol=1e-7, subgradient_rtol=1e-3, max_steps=30_000)
     result = train.train(net, ds, key=jax.random.key(0), l1=l1, stop=stop)
     assert bool(result.converged) and int(result.steps) < 30_000

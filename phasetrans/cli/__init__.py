@@ -125,6 +125,18 @@ def _real(flag: str, value: float, *, positive: bool = False, nonnegative: bool 
     return value
 
 
+def _names(flag: str, value: str, allowed, what: str, *, alternative: str = "") -> list[str]:
+    """The comma-separated names of ``flag``, each one of ``allowed`` and none twice."""
+    names = [name.strip() for name in value.split(",")]
+    for name in names:
+        if name not in allowed:
+            raise UsageError(f"{flag}: unknown {what} {name!r}; allowed: {','.join(allowed)} "
+                             f"(comma-separated){alternative}")
+    if len(set(names)) != len(names):
+        raise UsageError(f"{flag} lists a {what} twice: {value!r}")
+    return names
+
+
 def _seed(value: int) -> int:
     return _integer("--seed", value, minimum=0, maximum=MAX_SEED,
                     why=" (jax.random.key keeps 32 bits)")
@@ -576,14 +588,8 @@ def _check_limit_flags(args) -> None:
     """Parse ``--searches`` into ``args.search_names`` and check the limit test's flags."""
     from phasetrans.networks import witnesses
 
-    names = [] if args.searches.strip() == "none" else [
-        n.strip() for n in args.searches.split(",")]
-    for name in names:
-        if name not in witnesses.SEARCHES:
-            raise UsageError(f"--searches: unknown search {name!r}; allowed: "
-                             f"{','.join(witnesses.SEARCHES)} (comma-separated) or none")
-    if len(set(names)) != len(names):
-        raise UsageError(f"--searches lists a search twice: {args.searches!r}")
+    names = [] if args.searches.strip() == "none" else _names(
+        "--searches", args.searches, witnesses.SEARCHES, "search", alternative=" or none")
     if "model" in names and args.spectrum == "slq":
         raise UsageError("--searches model ranks the weights with the exact Hessian's model: "
                          "not with --spectrum slq")
@@ -832,13 +838,7 @@ def _run_sweep(args) -> dict:
 
     from phasetrans.applications import methods, plots, report
 
-    names = [m.strip() for m in args.methods.split(",")]
-    for name in names:
-        if name not in methods.METHODS:
-            raise UsageError(f"--methods: unknown method {name!r}; allowed: "
-                             f"{','.join(methods.METHODS)} (comma-separated)")
-    if len(set(names)) != len(names):
-        raise UsageError(f"--methods lists a method twice: {args.methods!r}")
+    names = _names("--methods", args.methods, methods.METHODS, "method")
     if "nettrim" in names and args.arch == "cnn":
         raise UsageError("--methods nettrim prunes dense ReLU layers, not --arch cnn: drop "
                          "nettrim or use an MLP --arch such as 16 or 32-32")

@@ -97,6 +97,18 @@ def increasing_ratios(name: str, value, *, minimum_size: int = 1) -> np.ndarray:
     return grid
 
 
+def per_seed_positive(name: str, value, num_seeds: int, *, owner: str) -> np.ndarray:
+    """A tolerance > 0 given as a scalar or one value per seed, as a float64 (S,) array;
+    ``owner`` names what has the ``num_seeds`` seeds (for the message)."""
+    values = np.asarray(array(name, value), np.float64)
+    if values.ndim > 1 or np.any(values <= 0):
+        raise ValueError(f"{name} must be > 0 (a scalar or one value per seed), got {values}")
+    if values.ndim == 1 and values.size != num_seeds:
+        raise ValueError(f"{name} has {values.size} values (one per seed) but {owner} has "
+                         f"{num_seeds} seeds; pass one value per seed or a scalar")
+    return np.broadcast_to(values, (num_seeds,)).copy()
+
+
 def one_of(name: str, value, allowed: Iterable[str]) -> str:
     """Check that ``value`` is one of the ``allowed`` strings."""
     allowed = tuple(allowed)

@@ -288,18 +288,12 @@ def thresholds(result: RetrainResult, *, epsilon, accuracy_tol: float = 0.0,
     """
     if not isinstance(result, RetrainResult):
         raise TypeError(f"result must be a RetrainResult, got {type(result).__name__}")
-    epsilon = np.asarray(_checks.array("epsilon", epsilon), np.float64)
-    if epsilon.ndim > 1 or np.any(epsilon <= 0):
-        raise ValueError(f"epsilon must be > 0 (a scalar or one value per seed), got {epsilon}")
     accuracy_tol = _checks.real("accuracy_tol", accuracy_tol, nonnegative=True)
     _checks.one_of("rule", rule, RULES)
     grid = _checks.increasing_ratios("result.removal_ratios", result.removal_ratios)
     unpruned_f = np.asarray(result.unpruned_objective, np.float64)
     num_seeds = unpruned_f.shape[0]
-    if epsilon.ndim == 1 and epsilon.size != num_seeds:
-        raise ValueError(f"epsilon has {epsilon.size} values (one per seed) but result has "
-                         f"{num_seeds} seeds; pass one value per seed or a scalar")
-    epsilon = np.broadcast_to(epsilon, (num_seeds,)).copy()
+    epsilon = _checks.per_seed_positive("epsilon", epsilon, num_seeds, owner="result")
     strict = rule == "official"
     slack = prune._SLACK
 

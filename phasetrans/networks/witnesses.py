@@ -298,7 +298,7 @@ def reference(problem: Problem, *, epsilon, options: SearchOptions | None = None
     """
     check_problem(problem)
     options = (SearchOptions() if options is None else _check_options(options)).validate()
-    epsilon = _epsilons(epsilon, problem.num_seeds)
+    epsilon = _checks.per_seed_positive("epsilon", epsilon, problem.num_seeds, owner="problem")
     frozen = prune._frozen(problem.prunable)
     run = jax.vmap(_continue, in_axes=(None, None, None, 0, None, None))
     start, end, out = run(problem.model, frozen, options, problem.params,
@@ -314,14 +314,6 @@ def _check_options(options):
     if not isinstance(options, SearchOptions):
         raise TypeError(f"options must be a SearchOptions or None, got {type(options).__name__}")
     return options
-
-
-def _epsilons(epsilon, num_seeds):
-    values = np.asarray(_checks.array("epsilon", epsilon), np.float64)
-    if values.ndim > 1 or np.any(values <= 0) or (values.ndim == 1 and values.size != num_seeds):
-        raise ValueError(f"epsilon must be > 0, a scalar or one value per seed ({num_seeds}), "
-                         f"got {values}")
-    return np.broadcast_to(values, (num_seeds,)).astype(np.float64)
 
 
 class Witness(NamedTuple):

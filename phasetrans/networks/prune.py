@@ -54,6 +54,13 @@ def num_prunable(params, prunable=None) -> int:
     return int(prunable_flat_mask(params, prunable).sum())
 
 
+def zero_fraction(params, prunable=None) -> float:
+    """The fraction of the prunable entries of ``params`` that are exactly 0 (0 if none)."""
+    flags = prunable_flat_mask(params, prunable)
+    flat = np.asarray(ravel_pytree(params)[0])
+    return int(np.sum(flat[flags] == 0)) / max(int(flags.sum()), 1)
+
+
 def _num_removed(removal_ratio, count):
     return jnp.floor(removal_ratio * count + 1e-6).astype(jnp.int32)
 

@@ -32,7 +32,7 @@ import numpy as np
 import optax
 
 from phasetrans import _checks, _io
-from phasetrans.networks import data, nets, stationarity
+from phasetrans.networks import data, nets, prune, stationarity
 from phasetrans.networks.data import Dataset
 from phasetrans.networks.problem import Problem, default_prunable
 
@@ -445,10 +445,6 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
     objective_value = float(f(params, data))
     lowest = min(float(jnp.min(further.loss_history)), float(f(further.params, data)))
     sub = stationarity.subgradient(loss_fn, params, data, l1=l1, prunable=prunable)
-    weights = [np.asarray(w) for w, keep in zip(jax.tree_util.tree_leaves(params),
-                                                jax.tree_util.tree_leaves(prunable),
-                                                strict=True) if keep]
-    total = sum(w.size for w in weights)
     decrease = objective_value - lowest
     return stationarity.Stationarity(
         objective=objective_value, subgradient_norm=float(sub.norm),
@@ -456,7 +452,7 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
         further_objective=lowest, decrease=decrease, epsilon=epsilon,
         decrease_in_epsilon=decrease / epsilon, is_minimum=decrease <= epsilon,
         further_steps=further_steps, optimizer=optimizer, learning_rate=learning_rate,
-        zero_fraction=sum(int(np.sum(w == 0)) for w in weights) / max(total, 1))
+        zero_fraction=prune.zero_fraction(params, jax.tree_util.tree_map(bool, prunable)))
 
 
 METADATA_KEY = "__metadata__"  # the params file's array holding the metadata as a JSON string

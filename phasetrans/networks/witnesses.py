@@ -408,12 +408,6 @@ def refine(evaluate, *, resolution: float, points_per_round: int, num_criteria: 
     return _brackets(tried, num_criteria)
 
 
-def _zero_fraction(params, flags) -> float:
-    weights = [np.asarray(w) for w, keep in zip(jax.tree_util.tree_leaves(params), flags,
-                                                strict=True) if keep]
-    return sum(int(np.sum(w == 0)) for w in weights) / sum(w.size for w in weights)
-
-
 def _batch_sizes(points: int, num_criteria: int) -> list:
     return sorted({points + 1, *(c * points for c in range(1, num_criteria + 1))})
 
@@ -450,7 +444,6 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
         _checks.same_structure(what, tree, "problem.params", problem.params)
         _checks.finite(what, tree)
     frozen = prune._frozen(problem.prunable)
-    flags = jax.tree_util.tree_leaves(problem.prunable)
     num_params = prune.num_prunable(problem.seed(0), problem.prunable)
     resolution = (options.resolution if options.resolution is not None
                   else closed_forms.theory_window(num_params).half_width / 4)
@@ -481,7 +474,7 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
                 for c in range(len(CRITERIA)):
                     if passes[i, c] and (best[c] is None or r > best[c].target_ratio):
                         one = jax.tree_util.tree_map(lambda a, i=i: a[i], x)
-                        best[c] = Witness(one, float(r), _zero_fraction(one, flags),
+                        best[c] = Witness(one, float(r), prune.zero_fraction(one, problem.prunable),
                                           float(f[i]), float(loss[i]), float(accuracy[i]),
                                           int(steps[i]), bool(converged[i]))
             for key, value in zip(log, (ratios, passes, f, steps, converged), strict=True):

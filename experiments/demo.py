@@ -26,7 +26,7 @@ import time
 
 import jax
 
-from phasetrans import _io
+from phasetrans import _interrupt, _io
 from phasetrans.applications import attribution, compare, limit, plots, report
 
 OUT = pathlib.Path("results/demo")
@@ -70,4 +70,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.demo")
     main()

@@ -1,7 +1,5 @@
 """``python -m phasetrans`` runs the command-line interface."""
 
-import sys
+from phasetrans.cli import console
 
-from phasetrans.cli import main
-
-sys.exit(main())
+console()

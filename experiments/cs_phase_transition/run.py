@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from phasetrans import _interrupt
 from phasetrans.applications import cs
 
 RESULTS = Path("results/cs_phase_transition")
@@ -105,4 +106,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.cs_phase_transition.run")
     main()

@@ -19,6 +19,7 @@ import itertools
 import jax
 
 from experiments import _output
+from phasetrans import _interrupt
 from phasetrans.applications import attribution, compare, report
 
 ARCHS = ("16", "32-32", "cnn")
@@ -76,4 +77,5 @@ def main() -> None:
                         describe=lambda row: "\n".join(report.attribution_lines(row)))
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.gap_attribution.run")
     main()

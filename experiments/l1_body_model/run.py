@@ -27,7 +27,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from experiments import _output
-from phasetrans import _io
+from phasetrans import _interrupt, _io
 from phasetrans.geometry import bodies
 from phasetrans.networks import data, nets, prune, spectrum
 from phasetrans.networks import train as training
@@ -117,4 +117,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.l1_body_model.run")
     main()

@@ -23,6 +23,7 @@ import time
 import jax
 
 from experiments import _output
+from phasetrans import _interrupt
 from phasetrans.applications import compare, limit, report
 from phasetrans.networks import witnesses
 from phasetrans.theory import predict
@@ -95,4 +96,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.limit_test.run")
     main()

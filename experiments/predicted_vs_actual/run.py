@@ -15,6 +15,7 @@ import argparse
 import itertools
 
 from experiments import _output
+from phasetrans import _interrupt
 from phasetrans.applications import compare, report
 
 ARCHS = ("16", "32-32", "cnn")
@@ -83,4 +84,5 @@ def main() -> None:
                         datasets=DATASETS, archs=ARCHS)
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.predicted_vs_actual.run")
     main()

@@ -19,6 +19,7 @@ import itertools
 import jax
 
 from experiments import _output
+from phasetrans import _interrupt
 from phasetrans.applications import compare, methods, report
 from phasetrans.theory import predict
 
@@ -66,4 +67,5 @@ def main() -> None:
                         describe=lambda row: "\n".join(report.methods_lines(row)))
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.pruning_comparison.run")
     main()

@@ -28,6 +28,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from experiments import _output
+from phasetrans import _interrupt
 from phasetrans.applications import compare, report
 from phasetrans.geometry import feasibility
 from phasetrans.networks import prune, retrain, spectrum
@@ -170,4 +171,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.scale_study.run")
     main()

@@ -15,6 +15,7 @@ import itertools
 import time
 
 from experiments import _output
+from phasetrans import _interrupt
 from phasetrans.applications import compare, report
 from phasetrans.theory import predict
 
@@ -107,4 +108,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    _interrupt.exit_on_interrupt("experiments.three_models.run")
     main()

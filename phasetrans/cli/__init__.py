@@ -24,12 +24,11 @@ import pathlib
 import sys
 import time
 
-from phasetrans import _io, limits
+from phasetrans import _interrupt, _io, limits
 
 EXIT_USAGE = 2
 """Exit status of a user error (argparse's convention)."""
 
-EXIT_INTERRUPTED = 130
 """Exit status after Ctrl-C (128 + SIGINT, the shell's convention)."""
 
 MAX_COUNT = 2**31 - 1
@@ -1112,7 +1111,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupt.EXIT_INTERRUPTED
     result["seconds"] = time.perf_counter() - start
     result["devices"] = args.devices
     summary = result.pop("summary")
@@ -1124,5 +1123,13 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """The ``phasetrans`` console script: :func:`main` with Ctrl-C ending the process at once,
+    even inside a compiled computation (one line, exit status 130;
+    :func:`phasetrans._interrupt.exit_on_interrupt`)."""
+    _interrupt.exit_on_interrupt("phasetrans")
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

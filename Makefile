@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DOCS_STAMP := $(VENV)/.docs-installed-stamp
+# quiet the upstream notices about MkDocs 2 / material end of life
+DOCS_ENV := DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1
 # pytest-xdist workers; each test file runs whole in one worker (its module fixtures once)
 TEST_WORKERS ?= 2
 
-.PHONY: demo test test-all lint bench figures clean
+.PHONY: demo test test-all lint bench figures docs docs-check docs-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +34,23 @@ test-all: lint
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --quick || exit 1; done
 
+# the documentation site: tutorials executed, strict (a warning, a broken link or a failing
+# tutorial is an error); docs-check is the same build without running the tutorials
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	DOCS_EXECUTE=true $(DOCS_ENV) $(BIN)/mkdocs build --strict --site-dir site
+
+docs-check: $(DOCS_STAMP)
+	DOCS_EXECUTE=false $(DOCS_ENV) $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(DOCS_STAMP)
+	DOCS_EXECUTE=true $(DOCS_ENV) $(BIN)/mkdocs serve
+
 figures: $(STAMP)
 	for experiment in experiments/*/plot.py; do $(BIN)/python -m $$(dirname $$experiment | tr / .).plot || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

@@ -34,7 +34,7 @@ class Comparison(NamedTuple):
         predictions: one :class:`phasetrans.theory.predict.Prediction` per seed.
         sweep: the one-shot sweep (:class:`phasetrans.networks.prune.SweepResult`, seeds x ratios).
         empirical: :class:`phasetrans.networks.prune.EmpiricalThreshold` per seed (first-failure
-        rule).
+            rule).
         official: the same under the official code's rule (``rule="official"``).
         accuracy_tol: the accuracy criterion's tolerance.
         warnings: plain-language problems found (e.g. a network at chance accuracy).

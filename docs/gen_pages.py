@@ -1,0 +1,261 @@
+"""Pages generated when the site is built (mkdocs-gen-files), so that they cannot drift.
+
+- ``reference/``: one API page per public module of ``phasetrans`` (private ``_`` modules and
+  the deprecation shim ``_moved`` skipped) and the ``SUMMARY.md`` the literate-nav plugin reads;
+- ``how-to/cli-reference.md``: every command and flag of ``phasetrans``, from the argparse
+  parsers of ``phasetrans.cli.build_parser()``;
+- ``results/<name>.md``: each experiment's committed tables (``results/<name>/table*.md``, or
+  a table built here from its JSON), stamped with the date and commit of the last change of
+  its results, around the findings prose of ``docs/findings/<name>.md``.
+
+Placeholders in a findings file: ``{{table}}`` (``results/<name>/table.md``),
+``{{table:REL}}`` (``results/<name>/REL``), ``{{generated:NAME}}`` (a table built by a
+function of this script from the JSON), ``{{stamp}}`` and ``{{stamp:REL}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import re
+import subprocess
+
+import mkdocs_gen_files
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "phasetrans"
+FINDINGS = ROOT / "docs" / "findings"
+SKIP_MODULES = {"phasetrans._moved"}
+
+
+# --------------------------------------------------------------------------- API reference
+def _public_modules() -> list[tuple[str, pathlib.Path]]:
+    modules = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        elif parts[-1] == "__main__":
+            continue
+        if any(part.startswith("_") for part in parts):
+            continue
+        name = ".".join(parts)
+        if name not in SKIP_MODULES:
+            modules.append((name, path))
+    return modules
+
+
+def write_reference() -> list[str]:
+    nav = mkdocs_gen_files.Nav()
+    names = []
+    for name, path in _public_modules():
+        parts = tuple(name.split("."))
+        is_package = path.name == "__init__.py"
+        doc = pathlib.Path(*parts, "index.md") if is_package else pathlib.Path(*parts[:-1],
+                                                                               f"{parts[-1]}.md")
+        nav[parts] = doc.as_posix()
+        with mkdocs_gen_files.open(pathlib.Path("reference", doc), "w") as page:
+            if is_package:
+                # a package page: its docstring and the list of its modules (each has a page)
+                print(f"::: {name}\n    options:\n      members: false\n", file=page)
+                children = [child for child, _ in _public_modules()
+                            if child.rsplit(".", 1)[0] == name and child != name]
+                if children:
+                    print("Modules:\n", file=page)
+                    for child in children:
+                        short = child.rsplit(".", 1)[1]
+                        child_path = pathlib.Path(*child.split("."))
+                        is_pkg = (ROOT / child_path / "__init__.py").exists()
+                        link = f"{short}/index.md" if is_pkg else f"{short}.md"
+                        print(f"- [`{child}`]({link})", file=page)
+            else:
+                print(f"::: {name}", file=page)
+        mkdocs_gen_files.set_edit_path(pathlib.Path("reference", doc), path.relative_to(ROOT))
+        names.append(name)
+    with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as summary:
+        summary.writelines(nav.build_literate_nav())
+    return names
+
+
+# --------------------------------------------------------------------------- CLI reference
+def _subcommands(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield from action.choices.items()
+
+
+def _flag_rows(parser: argparse.ArgumentParser) -> list[str]:
+    rows = []
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        if action.help == argparse.SUPPRESS:
+            continue
+        if action.option_strings:
+            names = ", ".join(f"`{s}`" for s in action.option_strings)
+            if action.nargs != 0 and action.metavar is not None:
+                names += f" `{action.metavar}`"
+            elif action.nargs != 0:
+                names += f" `{action.dest.upper()}`"
+        else:
+            names = f"`{action.metavar or action.dest}` (positional)"
+        text = (action.help or "").replace("%(default)s", str(action.default))
+        text = text.replace("%%", "%").replace("|", "\\|").replace("\n", " ")
+        if action.choices and "choices" not in text.lower():
+            text += " Choices: " + ", ".join(f"`{c}`" for c in action.choices) + "."
+        default = action.default
+        if action.option_strings and default not in (None, argparse.SUPPRESS, False) \
+                and "default" not in text.lower():
+            text += f" Default: `{default}`."
+        rows.append(f"| {names} | {text} |")
+    return rows
+
+
+def _command_section(name: str, parser: argparse.ArgumentParser, level: int) -> list[str]:
+    lines = [f"{'#' * level} `{name}`", ""]
+    if parser.description:
+        lines += [parser.description.strip(), ""]
+    usage = parser.format_usage().strip().removeprefix("usage: ")
+    lines += ["```text", usage, "```", ""]
+    rows = _flag_rows(parser)
+    if rows:
+        lines += ["| flag | what it does |", "|---|---|", *rows, ""]
+    for child, subparser in _subcommands(parser):
+        lines += _command_section(f"{name} {child}", subparser, min(level + 1, 6))
+    return lines
+
+
+def write_cli_reference() -> None:
+    from phasetrans.cli import build_parser
+
+    parser = build_parser()
+    commands = [name for name, _ in _subcommands(parser)]
+    lines = ["# CLI reference", "",
+             "Generated when the site is built from `phasetrans.cli.build_parser()`, the "
+             "parser the `phasetrans` command itself uses, so every command and flag here is "
+             "the one installed. How the commands fit together: [the command line](cli.md).",
+             "", "Commands: " + ", ".join(f"`{c}`" for c in commands) + ".", ""]
+    if parser.description:
+        lines += [parser.description.strip(), ""]
+    for name, subparser in _subcommands(parser):
+        lines += _command_section(f"phasetrans {name}", subparser, 2)
+    with mkdocs_gen_files.open("how-to/cli-reference.md", "w") as page:
+        page.write("\n".join(lines) + "\n")
+    mkdocs_gen_files.set_edit_path("how-to/cli-reference.md", "phasetrans/cli/__init__.py")
+
+
+# --------------------------------------------------------------------------- results pages
+def git_stamp(*paths: pathlib.Path) -> str:
+    """'date, commit' of the last commit that changed any of ``paths``, or a note saying why
+    there is none (no git, not a repository, never committed)."""
+    rels = [str(p.relative_to(ROOT)) for p in paths if p.exists()]
+    if not rels:
+        return "no results file"
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%cs %h", "--", *rels], cwd=ROOT,
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "date and commit unknown (git not available)"
+    if not out.strip():
+        return "not committed yet"
+    date, commit = out.split()
+    return f"{date}, commit `{commit}`"
+
+
+def _stamp_line(directory: pathlib.Path, rel: str | None = None) -> str:
+    files = [directory / rel] if rel else sorted(directory.glob("*.json")) + sorted(
+        directory.glob("*.md")) + sorted(directory.glob("*.csv"))
+    where = f"`results/{directory.name}/{rel}`" if rel else f"`results/{directory.name}/`"
+    return (f"!!! info \"Where these numbers come from\"\n    Generated at build time from "
+            f"{where}; last changed {git_stamp(*files)}.\n")
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v, digits) for v in value) + "]"
+    return f"{value:.{digits}f}"
+
+
+def table_limit_scaling(directory: pathlib.Path) -> str:
+    """The weight-magnitude claim: each scale's prediction, one-shot and best witness."""
+    rows = json.loads((directory / "scaling.json").read_text())
+    lines = ["| c | ε (nats) | predicted | one-shot (acc) | best witness (F ≤ F\\*_fair + ε) "
+             "| best search | verdict | premise: ΔF under further training (ε, max over seeds) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        limit = row.get("limit") or {}
+        lines.append(
+            f"| {row['scale']:g} | {_fmt(row['epsilon'], 4)} "
+            f"| {_fmt(row['predicted_removal_ratio'])} "
+            f"| {_fmt(row['empirical_removal_ratio']['accuracy'])} "
+            f"| {_fmt(limit.get('best_witness_ratio'))} | {limit.get('best_search', '—')} "
+            f"| {limit.get('verdict', '—')} "
+            f"| {_fmt(row['stationarity']['max_decrease_in_epsilon'], 2)} |")
+    return "\n".join(lines)
+
+
+def table_cs_transition(directory: pathlib.Path) -> str:
+    """Each solver's 50 % success point per sparsity against ψ(s, d)/d."""
+    out = []
+    for file, label in (("bp_grid.json", "basis pursuit"),
+                        ("overparam_grid.json", "overparameterized GD")):
+        doc = json.loads((directory / file).read_text())
+        diffs = [t["empirical_measurement_fraction"] - t["theory_measurement_fraction"]
+                 for t in doc["transition"] if t["empirical_measurement_fraction"] is not None]
+        out += [f"**{label}** (`{file}`: d = {doc['dim']}, {doc['trials']} trials per cell, "
+                f"{doc['seconds']:.0f} s; empirical − ψ/d: mean {sum(diffs) / len(diffs):+.3f}, "
+                f"largest |·| {max(abs(d) for d in diffs):.3f})", "",
+                "| s/d | m/d at 50 % success | SEM | ψ(s, d)/d | difference |",
+                "|---|---|---|---|---|"]
+        for t in doc["transition"]:
+            emp, theory = t["empirical_measurement_fraction"], t["theory_measurement_fraction"]
+            diff = None if emp is None else emp - theory
+            out.append(f"| {t['sparsity_fraction']:g} | {_fmt(emp)} | {_fmt(t['empirical_sem'])} "
+                       f"| {_fmt(theory)} | {'—' if diff is None else f'{diff:+.3f}'} |")
+        out.append("")
+    return "\n".join(out)
+
+
+GENERATED_TABLES = {"limit_scaling": table_limit_scaling, "cs_transition": table_cs_transition}
+
+RESULTS_PAGES = ["premise", "predicted_vs_actual", "three_models", "gap_attribution",
+                 "pruning_comparison", "scale_study", "limit_test", "cs_phase_transition",
+                 "l1_body_model"]
+RESULTS_DIR_OF = {"premise": "predicted_vs_actual"}
+
+
+def render_findings(name: str) -> str:
+    directory = ROOT / "results" / RESULTS_DIR_OF.get(name, name)
+    text = (FINDINGS / f"{name}.md").read_text()
+
+    def table(match: re.Match) -> str:
+        rel = match.group(1) or "table.md"
+        path = directory / rel
+        if not path.exists():
+            return f"*(`results/{directory.name}/{rel}` is not in this checkout)*"
+        body = path.read_text().strip()
+        # a table file may start with its own heading: keep the table only
+        body = "\n".join(line for line in body.splitlines() if not line.startswith("#"))
+        return body.strip()
+
+    text = re.sub(r"\{\{table(?::([^}]+))?\}\}", table, text)
+    text = re.sub(r"\{\{generated:([a-z_]+)\}\}",
+                  lambda m: GENERATED_TABLES[m.group(1)](directory), text)
+    text = re.sub(r"\{\{stamp(?::([^}]+))?\}\}",
+                  lambda m: _stamp_line(directory, m.group(1)), text)
+    return text
+
+
+def write_results() -> None:
+    for name in RESULTS_PAGES:
+        with mkdocs_gen_files.open(f"results/{name}.md", "w") as page:
+            page.write(render_findings(name))
+        mkdocs_gen_files.set_edit_path(f"results/{name}.md", f"docs/findings/{name}.md")
+
+
+write_reference()
+write_cli_reference()
+write_results()

@@ -1,0 +1,5 @@
+# %% [markdown]
+# # t1_width
+
+# %%
+print(1)

@@ -1,0 +1,5 @@
+# %% [markdown]
+# # t2_your_model
+
+# %%
+print(1)

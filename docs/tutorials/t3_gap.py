@@ -1,0 +1,5 @@
+# %% [markdown]
+# # t3_gap
+
+# %%
+print(1)

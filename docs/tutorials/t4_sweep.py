@@ -1,0 +1,5 @@
+# %% [markdown]
+# # t4_sweep
+
+# %%
+print(1)

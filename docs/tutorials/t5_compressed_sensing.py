@@ -1,0 +1,5 @@
+# %% [markdown]
+# # t5_compressed_sensing
+
+# %%
+print(1)

@@ -1,0 +1,5 @@
+# %% [markdown]
+# # t6_devices
+
+# %%
+print(1)

@@ -3,3 +3,7 @@
 (``train``, ``stationarity``), masks and sweeps (``prune``), masked retraining (``retrain``),
 Hessian spectra (``spectrum``), effective sparsity (``effective``) and Net-Trim
 (``nettrim``). Imports the shared kernels and ``geometry``."""
+
+from phasetrans import _threads
+
+_threads.limit_lapack_threads()  # steady under a busy machine (see phasetrans._threads)

@@ -21,8 +21,6 @@ import pathlib
 import re
 import subprocess
 
-import mkdocs_gen_files
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "phasetrans"
 FINDINGS = ROOT / "docs" / "findings"
@@ -46,36 +44,43 @@ def _public_modules() -> list[tuple[str, pathlib.Path]]:
     return modules
 
 
-def write_reference() -> list[str]:
-    nav = mkdocs_gen_files.Nav()
-    names = []
-    for name, path in _public_modules():
+def api_pages() -> list[tuple[tuple[str, ...], str, str, pathlib.Path]]:
+    """(module parts, page path under reference/, page text, source file) per public module."""
+    modules = _public_modules()
+    pages = []
+    for name, path in modules:
         parts = tuple(name.split("."))
         is_package = path.name == "__init__.py"
         doc = pathlib.Path(*parts, "index.md") if is_package else pathlib.Path(*parts[:-1],
                                                                                f"{parts[-1]}.md")
-        nav[parts] = doc.as_posix()
-        with mkdocs_gen_files.open(pathlib.Path("reference", doc), "w") as page:
-            if is_package:
-                # a package page: its docstring and the list of its modules (each has a page)
-                print(f"::: {name}\n    options:\n      members: false\n", file=page)
-                children = [child for child, _ in _public_modules()
-                            if child.rsplit(".", 1)[0] == name and child != name]
-                if children:
-                    print("Modules:\n", file=page)
-                    for child in children:
-                        short = child.rsplit(".", 1)[1]
-                        child_path = pathlib.Path(*child.split("."))
-                        is_pkg = (ROOT / child_path / "__init__.py").exists()
-                        link = f"{short}/index.md" if is_pkg else f"{short}.md"
-                        print(f"- [`{child}`]({link})", file=page)
-            else:
-                print(f"::: {name}", file=page)
-        mkdocs_gen_files.set_edit_path(pathlib.Path("reference", doc), path.relative_to(ROOT))
-        names.append(name)
-    with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as summary:
+        if is_package:
+            # a package page: its docstring and the list of its modules (each has a page)
+            lines = [f"::: {name}", "    options:", "      members: false", ""]
+            children = [child for child, _ in modules
+                        if child.rsplit(".", 1)[0] == name and child != name]
+            if children:
+                lines += ["Modules:", ""]
+                for child in children:
+                    short = child.rsplit(".", 1)[1]
+                    is_pkg = (ROOT / pathlib.Path(*child.split(".")) / "__init__.py").exists()
+                    link = f"{short}/index.md" if is_pkg else f"{short}.md"
+                    lines.append(f"- [`{child}`]({link})")
+            text = "\n".join(lines) + "\n"
+        else:
+            text = f"::: {name}\n"
+        pages.append((parts, doc.as_posix(), text, path))
+    return pages
+
+
+def write_reference(gen) -> None:
+    nav = gen.Nav()
+    for parts, doc, text, source in api_pages():
+        nav[parts] = doc
+        with gen.open(f"reference/{doc}", "w") as page:
+            page.write(text)
+        gen.set_edit_path(f"reference/{doc}", source.relative_to(ROOT))
+    with gen.open("reference/SUMMARY.md", "w") as summary:
         summary.writelines(nav.build_literate_nav())
-    return names
 
 
 # --------------------------------------------------------------------------- CLI reference
@@ -126,7 +131,8 @@ def _command_section(name: str, parser: argparse.ArgumentParser, level: int) -> 
     return lines
 
 
-def write_cli_reference() -> None:
+def cli_reference() -> str:
+    """The CLI reference page: every command and flag of ``phasetrans.cli.build_parser()``."""
     from phasetrans.cli import build_parser
 
     parser = build_parser()
@@ -140,9 +146,13 @@ def write_cli_reference() -> None:
         lines += [parser.description.strip(), ""]
     for name, subparser in _subcommands(parser):
         lines += _command_section(f"phasetrans {name}", subparser, 2)
-    with mkdocs_gen_files.open("how-to/cli-reference.md", "w") as page:
-        page.write("\n".join(lines) + "\n")
-    mkdocs_gen_files.set_edit_path("how-to/cli-reference.md", "phasetrans/cli/__init__.py")
+    return "\n".join(lines) + "\n"
+
+
+def write_cli_reference(gen) -> None:
+    with gen.open("how-to/cli-reference.md", "w") as page:
+        page.write(cli_reference())
+    gen.set_edit_path("how-to/cli-reference.md", "phasetrans/cli/__init__.py")
 
 
 # --------------------------------------------------------------------------- results pages
@@ -163,12 +173,29 @@ def git_stamp(*paths: pathlib.Path) -> str:
     return f"{date}, commit `{commit}`"
 
 
-def _stamp_line(directory: pathlib.Path, rel: str | None = None) -> str:
+def _commit_time(*paths: pathlib.Path) -> int | None:
+    rels = [str(p.relative_to(ROOT)) for p in paths if p.exists()]
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%ct", "--", *rels], cwd=ROOT,
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return int(out) if out.strip() else None
+
+
+def _stamp_line(directory: pathlib.Path, rel: str | None, findings: pathlib.Path) -> str:
     files = [directory / rel] if rel else sorted(directory.glob("*.json")) + sorted(
         directory.glob("*.md")) + sorted(directory.glob("*.csv"))
     where = f"`results/{directory.name}/{rel}`" if rel else f"`results/{directory.name}/`"
-    return (f"!!! info \"Where these numbers come from\"\n    Generated at build time from "
-            f"{where}; last changed {git_stamp(*files)}.\n")
+    text = (f"!!! info \"Where these numbers come from\"\n    The tables are generated at build "
+            f"time from {where}; last changed {git_stamp(*files)}. The figures are "
+            f"the committed ones in `figures/`.\n")
+    results_time, prose_time = _commit_time(*files), _commit_time(findings)
+    if results_time is not None and prose_time is not None and results_time > prose_time:
+        text += (f"\n!!! warning \"The results changed after this prose was written\"\n    "
+                 f"`docs/findings/{findings.name}` was last edited {git_stamp(findings)}: "
+                 f"the tables are current, numbers quoted in the prose may not be.\n")
+    return text
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -245,17 +272,25 @@ def render_findings(name: str) -> str:
     text = re.sub(r"\{\{generated:([a-z_]+)\}\}",
                   lambda m: GENERATED_TABLES[m.group(1)](directory), text)
     text = re.sub(r"\{\{stamp(?::([^}]+))?\}\}",
-                  lambda m: _stamp_line(directory, m.group(1)), text)
+                  lambda m: _stamp_line(directory, m.group(1), FINDINGS / f"{name}.md"), text)
     return text
 
 
-def write_results() -> None:
+def write_results(gen) -> None:
     for name in RESULTS_PAGES:
-        with mkdocs_gen_files.open(f"results/{name}.md", "w") as page:
+        with gen.open(f"results/{name}.md", "w") as page:
             page.write(render_findings(name))
-        mkdocs_gen_files.set_edit_path(f"results/{name}.md", f"docs/findings/{name}.md")
+        gen.set_edit_path(f"results/{name}.md", f"docs/findings/{name}.md")
 
 
-write_reference()
-write_cli_reference()
-write_results()
+def main() -> None:
+    import mkdocs_gen_files  # only when the site is built (the docs extra)
+
+    write_reference(mkdocs_gen_files)
+    write_cli_reference(mkdocs_gen_files)
+    write_results(mkdocs_gen_files)
+
+
+# mkdocs-gen-files runs this file with runpy.run_path (run name "<run_path>"); tests import it
+if __name__ in ("__main__", "<run_path>"):
+    main()

@@ -1,0 +1,280 @@
+"""The documentation's code runs and its quoted numbers match the results.
+
+- every ```python block of every Markdown page under docs/ runs, in order, in one namespace per
+  page, from the repository root (a block opts out only with ```python title="not run");
+- every tutorial script (docs/tutorials/*.py) runs; the longer ones are marked ``slow``
+  (``make test-all``; ``make docs`` executes all of them when it builds the site);
+- the headline and verdict numbers quoted on the home page, in Getting started and in the README
+  are those of the committed results JSON, and so are the key numbers the findings prose quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+BLOCK = re.compile(r"```python([^\n]*)\n(.*?)```", flags=re.S)
+NOT_RUN = 'title="not run"'
+
+
+def _pages() -> list[pathlib.Path]:
+    return sorted(p for p in DOCS.rglob("*.md") if BLOCK.search(p.read_text()))
+
+
+def python_blocks(text: str) -> list[str]:
+    return [code for header, code in BLOCK.findall(text) if NOT_RUN not in header]
+
+
+def test_docs_have_examples():
+    names = {p.relative_to(DOCS).as_posix() for p in _pages()}
+    assert {"getting-started.md", "how-to/own-model.md", "how-to/reading-json.md"} <= names
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_docs_examples_run(page, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {"__name__": "__docs__"}
+    for block in python_blocks(page.read_text()):
+        exec(compile(block, str(page), "exec"), namespace)
+
+
+# ------------------------------------------------------------------------------- tutorials
+SLOW_TUTORIALS = {"t2_your_model.py", "t3_gap.py", "t4_sweep.py", "t5_compressed_sensing.py"}
+TUTORIALS = sorted((DOCS / "tutorials").glob("t*.py"))
+
+
+@pytest.mark.parametrize(
+    "script",
+    [pytest.param(t, marks=pytest.mark.slow) if t.name in SLOW_TUTORIALS else t
+     for t in TUTORIALS],
+    ids=lambda t: t.name)
+def test_tutorial_runs(script, tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("XLA_FLAGS", None)
+    done = subprocess.run([sys.executable, str(script)], cwd=script.parent, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_every_tutorial_is_in_the_nav_and_the_test():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for script in TUTORIALS:
+        assert f"tutorials/{script.name}" in nav
+    assert SLOW_TUTORIALS <= {t.name for t in TUTORIALS}
+
+
+# ------------------------------------------------------------------- numbers against results
+def _results(name: str, file: str = "results.json"):
+    return json.loads((ROOT / "results" / name / file).read_text())
+
+
+def _row(rows, dataset, arch, l1):
+    (row,) = [r for r in rows if r["dataset"] == dataset and r["arch"] == arch
+              and r["l1"] == l1]
+    return row
+
+
+def _percent(ratio: float) -> str:
+    return f"{100 * ratio:.1f} %"
+
+
+def _headline():
+    """The demo's configuration in predicted_vs_actual: digits 64-32-32-10, lambda = 1e-4."""
+    row = _row(_results("predicted_vs_actual"), "digits", "mlp-64-32-32-10", 1e-4)
+    lo, hi = row["predicted_interval"]
+    return {"predicted": _percent(row["predicted_removal_ratio"]),
+            "interval": f"{100 * lo:.1f}–{100 * hi:.1f} %",
+            "oneshot": _percent(row["empirical_removal_ratio"]["accuracy"]),
+            "window": f"±{_percent(row['window']['half_width'])}",
+            "is_minimum": row["stationarity"]["is_minimum"]}
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/getting-started.md"])
+def test_headline_numbers_are_the_results(page):
+    text = " ".join((ROOT / page).read_text().split())
+    h = _headline()
+    assert h["is_minimum"]
+    assert f"{h['predicted']} of the weights removable" in text or \
+        f"{h['predicted']} removable" in text or \
+        f"predicts that {h['predicted']} of the weights" in text
+    assert f"(interval {h['interval']})" in text
+    assert f"{h['oneshot']}" in text
+    assert h["window"] in text
+
+
+def test_home_verdicts_are_the_results():
+    text = " ".join((DOCS / "index.md").read_text().split())
+    rows = _results("predicted_vs_actual")
+
+    def gap(r):
+        return r["predicted_removal_ratio"] - r["empirical_removal_ratio"]["accuracy"]
+
+    digits = [r for r in rows if r["dataset"] == "digits"]
+    mnist1d = [r for r in rows if r["dataset"] == "mnist1d"]
+    assert all(abs(gap(r)) <= r["window"]["half_width"] for r in digits)
+    assert all(gap(r) > 0 for r in digits)
+    assert f"within the theory's window** on all {len(digits)} networks" in text
+    assert all(abs(gap(r)) > r["window"]["half_width"] for r in mnist1d)
+    assert f"on all {len(mnist1d)} networks measured the gap to one-shot pruning lies outside" \
+        in text
+    limits = _results("limit_test")
+    assert all(r["limit"]["verdict"] == "not beaten by these searches" for r in limits)
+    assert {(r["arch"], r["dataset"]) for r in limits} == {("mlp-64-16-10", "digits")}
+    assert f"(digits 64-16-10 at {['one', 'two', 'three'][len(limits) - 1]} λ)" in text
+    scale = _results("scale_study")
+    inside = [r["num_params"] for r in scale
+              if abs(r["oneshot"]["accuracy"]["mean"] - r["formula"]["mean"])
+              <= r["window"]["half_width"]]
+    assert inside == sorted(inside) == [r["num_params"] for r in scale][-len(inside):]
+    assert 5_000 < min(inside) < 10_000 and max(inside) < 3e5
+    assert "inside the window from D ≈ 7·10³ on" in text and "up to D ≈ 2.9·10⁵" in text
+
+
+def test_limit_test_findings_quote_the_results():
+    """The limit test's findings: best witnesses, formula, converged runs, scaling."""
+    text = " ".join((DOCS / "findings" / "limit_test.md").read_text().split())
+    rows = _results("limit_test")
+    best = [f"{r['limit']['best_witness_ratio']:.3f}" for r in rows]
+    formula = [f"{r['predicted_removal_ratio']:.3f}" for r in rows]
+    assert f"best witnesses {best[0]} and {best[1]} against {formula[0]} and {formula[1]}" in text
+    scaling = _results("limit_test", "scaling.json")
+    predicted = [r["predicted_removal_ratio"] for r in scaling]
+    oneshot = [r["empirical_removal_ratio"]["accuracy"] for r in scaling]
+    assert f"({predicted[0]:.2f} → {predicted[-1]:.2f})" in text
+    assert f"one-shot pruning ({min(oneshot):.2f}–{max(oneshot):.2f})" in text
+
+
+def test_three_models_findings_quote_the_results():
+    text = (ROOT / "results" / "three_models" / "table.md").read_text()
+    rows = _results("three_models")
+    digits = [r for r in rows if r["dataset"] == "digits"]
+    assert len(digits) == 6 and "Mean |prediction − empirical (acc)|" in text
+    findings = " ".join((DOCS / "findings" / "three_models.md").read_text().split())
+    assert "**On digits the ℓ1-induced body is the best model** at every λ" in findings
+    table_rows = [line for line in text.splitlines() if line.startswith("| digits")]
+    assert table_rows and all("| l1_body |" in line for line in table_rows)
+
+
+def test_predicted_vs_actual_findings_quote_the_results():
+    text = " ".join((DOCS / "findings" / "predicted_vs_actual.md").read_text().split())
+    rows = _results("predicted_vs_actual")
+
+    def gaps(dataset, arch):
+        return [abs(r["predicted_removal_ratio"] - r["empirical_removal_ratio"]["accuracy"])
+                for r in rows if r["dataset"] == dataset and r["arch"] == arch]
+
+    g16, g32 = gaps("digits", "mlp-64-16-10"), gaps("digits", "mlp-64-32-32-10")
+    assert f"{min(g16):.2f}–{max(g16):.2f} on 64-16-10" in text
+    assert f"{min(g32):.2f}–{max(g32):.2f} on 64-32-32-10" in text
+    premise = [r for r in rows if not r["stationarity"]["is_minimum"]]
+    assert len(rows) == 17 and len(premise) == 2
+    assert "Measured for 17 of the 18 configurations" in text
+
+
+def test_scale_study_findings_quote_the_results():
+    text = " ".join((DOCS / "findings" / "scale_study.md").read_text().split())
+    rows = _results("scale_study")
+
+    def diffs(criterion, digits):
+        values = [r["oneshot"][criterion]["mean"] - r["formula"]["mean"] for r in rows]
+        return ", ".join(f"{v:.{digits}f}".replace("-", "−") for v in values)
+
+    accuracy = diffs("accuracy", 2)
+    loss = diffs("loss", 2).rsplit(", ", 1)[0] + ", " + diffs("loss", 3).rsplit(", ", 1)[1]
+    windows = ", ".join(f"±{r['window']['half_width']:.2f}" for r in rows)
+    assert f"(seed means): {accuracy} for" in text
+    assert f"against windows {windows}." in text
+    assert f"one step behind ({loss}:" in text
+
+
+def test_generated_pages_script_lists_every_results_folder():
+    script = (DOCS / "gen_pages.py").read_text()
+    folders = {p.name for p in (ROOT / "results").iterdir() if p.is_dir()} - {"demo"}
+    for name in folders:
+        assert f'"{name}"' in script, name
+        assert (DOCS / "findings" / f"{name}.md").exists()
+
+
+# ------------------------------------------------------------------ the generated pages
+@pytest.fixture(scope="module")
+def gen_pages():
+    """docs/gen_pages.py as a module (its page functions need no MkDocs)."""
+    spec = importlib.util.spec_from_file_location("gen_pages", DOCS / "gen_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_reference_has_every_command_and_flag(gen_pages):
+    from phasetrans.cli import build_parser
+
+    page = gen_pages.cli_reference()
+
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    assert f"`{prefix} {name}`" in page, f"{prefix} {name}"
+                    walk(sub, f"{prefix} {name}")
+            elif action.option_strings and action.help != argparse.SUPPRESS \
+                    and not isinstance(action, argparse._HelpAction):
+                assert f"`{action.option_strings[0]}`" in page, (prefix, action.option_strings)
+
+    walk(build_parser(), "phasetrans")
+
+
+def test_api_pages_cover_every_public_module(gen_pages):
+    pages = {".".join(parts): text for parts, _, text, _ in gen_pages.api_pages()}
+    for path in (ROOT / "phasetrans").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts[-1] == "__main__" or any(part.startswith("_") for part in parts):
+            assert ".".join(parts) not in pages
+            continue
+        assert f"::: {'.'.join(parts)}" in pages[".".join(parts)]
+
+
+@pytest.mark.parametrize("name", ["premise", "predicted_vs_actual", "three_models",
+                                  "gap_attribution", "pruning_comparison", "scale_study",
+                                  "limit_test", "cs_phase_transition", "l1_body_model"])
+def test_results_pages_render(gen_pages, name):
+    page = gen_pages.render_findings(name)
+    assert "{{" not in page and "}}" not in page
+    assert "Where these numbers come from" in page
+    assert page.count("\n|---") >= 1          # at least one generated table
+
+
+def test_results_stamp_without_git(gen_pages, monkeypatch):
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(gen_pages.subprocess, "run", no_git)
+    stamp = gen_pages.git_stamp(ROOT / "results" / "limit_test" / "results.json")
+    assert stamp == "date and commit unknown (git not available)"
+    assert "Where these numbers come from" in gen_pages.render_findings("limit_test")
+
+
+@pytest.mark.slow
+def test_site_in_headless_chromium(tmp_path):
+    """docs/screenshot.py builds the site and checks it in headless Chromium (needs the docs
+    extra and Debian's chromium; skipped without them)."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocs_gen_files")
+    spec = importlib.util.spec_from_file_location("screenshot", DOCS / "screenshot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if module.chromium() is None:
+        pytest.skip("chromium is not installed")
+    assert module.main(["--screenshot", str(tmp_path / "home.png")]) == 0
+    assert (tmp_path / "home.png").stat().st_size > 10_000

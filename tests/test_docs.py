@@ -197,6 +197,91 @@ def test_scale_study_findings_quote_the_results():
     assert f"one step behind ({loss}:" in text
 
 
+def _findings(name: str) -> str:
+    return " ".join((DOCS / "findings" / f"{name}.md").read_text().split())
+
+
+def test_premise_findings_quote_the_results():
+    text = _findings("premise")
+    rows = _results("predicted_vs_actual", "results_premise.json")
+    not_minima = sum(not r["budget"]["is_minimum"] for r in rows)
+    stationary = [r["stationary"] for r in rows if r["stationary"]]
+    minima = sum(r["is_minimum"] for r in stationary)
+    assert f"{not_minima} of the {len(rows)} fixed-budget networks were not minima" in text
+    assert f"{minima} of {len(stationary)} configurations are minima" in text
+
+
+def test_gap_attribution_findings_quote_the_results():
+    text = _findings("gap_attribution")
+    rows = _results("gap_attribution")
+
+    def step(dataset):
+        return [r["thresholds"]["oneshot_F"]["mean"] - r["thresholds"]["retrain_F"]["mean"]
+                for r in rows if r["dataset"] == dataset]
+
+    digits, mnist1d = step("digits"), step("mnist1d")
+    assert {f"{v:.2f}" for v in digits} == {"-0.03"}
+    assert "**retraining vs one-shot −0.03** at every λ" in text
+    assert "pruning by " + ", ".join(f"{-v:.2f}" for v in mnist1d[:2]) + \
+        f" and {-mnist1d[2]:.2f}" in text
+
+
+def test_pruning_comparison_findings_quote_the_results():
+    text = _findings("pruning_comparison")
+    rows = {(r["dataset"], r["arch"]): r for r in _results("pruning_comparison")}
+    for r in rows.values():     # no method beyond the prediction, direct or effective
+        for method in r["methods"].values():
+            assert method["threshold"] <= r["predicted"]["removal_ratio"]
+            assert method["effective_threshold"] <= r["predicted"]["removal_ratio"] + 0.01
+
+    def quoted(dataset, arch, method):
+        r = rows[(dataset, arch)]
+        return f"{r['methods'][method]['threshold']:.2f} vs", \
+            f"{r['predicted']['removal_ratio']:.2f}"
+
+    for (dataset, arch, method, label) in [
+            ("digits", "mlp-64-16-10", "global", "digits 16 global"),
+            ("digits", "mlp-64-32-32-10", "global", "digits 32-32 global"),
+            ("mnist1d", "mlp-40-32-32-10", "nettrim", "mnist1d 32-32 Net-Trim")]:
+        value, predicted = quoted(dataset, arch, method)
+        assert f"{label} {value}" in text and predicted in text
+    value, predicted = quoted("mnist1d", "mlp-40-16-10", "nettrim")
+    assert f"mnist1d 16 global and Net-Trim {value} {predicted}" in text
+
+
+def test_cs_findings_quote_the_results():
+    text = _findings("cs_phase_transition")
+
+    def diffs(file):
+        doc = _results("cs_phase_transition", file)
+        return doc, [(t["sparsity_fraction"],
+                      t["empirical_measurement_fraction"] - t["theory_measurement_fraction"])
+                     for t in doc["transition"] if t["empirical_measurement_fraction"] is not None]
+
+    bp, d_bp = diffs("bp_grid.json")
+    gd, d_gd = diffs("overparam_grid.json")
+    mean_bp = sum(d for _, d in d_bp) / len(d_bp)
+    worst_bp = max(abs(d) for _, d in d_bp)
+    assert f"BP at d = {bp['dim']}" in text and f"{bp['trials']} trials" in text
+    assert f"lands within {worst_bp + 0.0005:.3f} of ψ/d (mean {mean_bp:.3f}".replace(
+        "-", "−") in text
+    mean_gd = sum(d for _, d in d_gd) / len(d_gd)
+    s_worst, worst_gd = max(d_gd, key=lambda item: abs(item[1]))
+    assert f"(d = {gd['dim']}) sits on average {mean_gd:.2f} above (at most {worst_gd:.3f}, at " \
+        f"s/d = {s_worst:g})" in text
+
+
+def test_l1_body_model_findings_quote_the_results():
+    text = _findings("l1_body_model")
+    rows = _results("l1_body_model")
+    offsets = [r["calibrated"]["removal_ratio"] - r["exact"]["removal_ratio"] for r in rows]
+    assert "the point estimate is +" + " and +".join(f"{v:.2f}" for v in offsets) + " too high" \
+        in text
+    for r in rows:                  # the bracket holds
+        assert r["upper_bulk"]["removal_ratio"] <= r["exact"]["removal_ratio"] \
+            <= r["lower_bulk"]["removal_ratio"]
+
+
 def test_generated_pages_script_lists_every_results_folder():
     script = (DOCS / "gen_pages.py").read_text()
     folders = {p.name for p in (ROOT / "results").iterdir() if p.is_dir()} - {"demo"}

@@ -363,3 +363,16 @@ def test_site_in_headless_chromium(tmp_path):
         pytest.skip("chromium is not installed")
     assert module.main(["--screenshot", str(tmp_path / "home.png")]) == 0
     assert (tmp_path / "home.png").stat().st_size > 10_000
+
+
+def test_readme_links_resolve():
+    """The README's relative links (to docs/ and the rest) point at files in the repository, so
+    they work on GitHub; the README stays a front page."""
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert "docs/index.md" in local and "docs/assets/screenshot.png" in local
+    for link in local:
+        assert (ROOT / link).exists(), link
+    assert len(text.splitlines()) <= 150
+    assert text.index("make demo") < 400 and text.index("make test") < 400

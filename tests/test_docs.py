@@ -376,3 +376,14 @@ def test_readme_links_resolve():
         assert (ROOT / link).exists(), link
     assert len(text.splitlines()) <= 150
     assert text.index("make demo") < 400 and text.index("make test") < 400
+
+
+def test_griffe_extension_rewrites_rst_habits():
+    pytest.importorskip("griffe")
+    spec = importlib.util.spec_from_file_location("griffe_rst", DOCS / "griffe_rst.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "See :func:`a.b.f` and :class:`~a.b.C`.\nWith g:\n- one\n  more\n- two\n\nArgs:\n" \
+           "    x: a list\n    - kept as is\n"
+    assert module.rewrite(text) == ("See `a.b.f` and `C`.\nWith g:\n\n- one\n  more\n- two\n\n"
+                                    "Args:\n    x: a list\n    - kept as is")

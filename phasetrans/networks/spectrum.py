@@ -4,8 +4,13 @@ trace estimation. All estimators return :class:`phasetrans.estimate.Estimate` wi
 - HVP: forward-over-reverse, H v = d/dt grad L(w + t v) [Pearlmutter 1994], of the *full-data*
   loss: mini-batches (``batch_size``) are accumulated with weights |batch| / n, so a ragged last
   batch is exact.
-- Lanczos with full reorthogonalisation (twice, classical Gram-Schmidt) in one ``lax.scan``
-  [Golub & Van Loan, Matrix Computations, sec. 10.1].
+- Lanczos with full reorthogonalisation in one ``lax.scan`` [Golub & Van Loan, Matrix
+  Computations, sec. 10.1]: each step's three-term residual gets one classical Gram-Schmidt
+  pass against the whole stored basis (two matrix-vector products with it), and a second pass
+  only when the first cancelled more than a factor eta = 1/sqrt(2) of its norm (the DGKS /
+  Kahan-Parlett "twice is enough" criterion [Daniel, Gragg, Kaufman & Stewart, Math. Comp. 30,
+  1976; Parlett, The Symmetric Eigenvalue Problem, sec. 6.9; Giraud, Langou, Rozloznik & van
+  den Eshof, Numer. Math. 101, 2005]; see :func:`_lanczos_run`).
 - Stochastic Lanczos quadrature [Ubaru, Chen, Saad, SIAM J. Matrix Anal. Appl. 2017; Ghorbani,
   Krishnan, Xiao, ICML 2019]: for a Rademacher probe z/||z||, k Lanczos steps give nodes theta_j
   (Ritz values) and weights tau_j^2 (squared first components of the Ritz vectors), and
@@ -111,29 +116,99 @@ def _check_iterations(dim, num_iters):
     return dim, num_iters
 
 
-def _lanczos_from(matvec, start, num_iters, *, with_vectors=False):
-    """k Lanczos steps from ``start``; with ``with_vectors`` also (Ritz vectors (D, k), the
-    last beta) for :func:`ritz_pairs`."""
+#: DGKS / Kahan-Parlett threshold: a Gram-Schmidt pass that keeps less than this fraction of its
+#: input's norm is repeated (and a repeat that loses as much again means "in the span").
+_REORTH_ETA = 2.0**-0.5
+
+
+class _Run(NamedTuple):
+    """One Lanczos run: ``alphas`` (k,), ``betas`` (k,), the orthonormal ``basis`` (k, D) (rows;
+    zero rows after a breakdown), and ``second_passes`` (k,) booleans: whether step j needed the
+    second Gram-Schmidt pass."""
+
+    alphas: jax.Array
+    betas: jax.Array
+    basis: jax.Array
+    second_passes: jax.Array
+
+
+def _gram_schmidt(basis, w):
+    """One classical Gram-Schmidt pass: (w - Q^T Q w, Q w) for the rows Q of ``basis``."""
+    coeffs = basis @ w
+    return w - basis.T @ coeffs, coeffs
+
+
+def _orthogonalise(basis, w, i):
+    """``w`` orthogonalised against the rows of ``basis``: one classical Gram-Schmidt pass, a
+    second one only if the first kept less than :data:`_REORTH_ETA` of the norm, and zero if the
+    second lost as much again (see :func:`_lanczos_run`). Returns (w, the coefficients removed
+    along row ``i`` summed over the passes, whether the second pass ran)."""
+    norm_in = jnp.linalg.norm(w)
+    w, coeffs = _gram_schmidt(basis, w)
+    norm_out = jnp.linalg.norm(w)
+    again = norm_out < _REORTH_ETA * norm_in   # False for w = 0 and for NaN
+
+    def second_pass(w):
+        w, more = _gram_schmidt(basis, w)
+        in_span = jnp.linalg.norm(w) < _REORTH_ETA * norm_out
+        return jnp.where(in_span, 0.0, w), more[i]
+
+    w, more = jax.lax.cond(again, second_pass, lambda w: (w, jnp.zeros((), w.dtype)), w)
+    return w, coeffs[i] + more, again
+
+
+def _lanczos_run(matvec, start, num_iters) -> _Run:
+    """k Lanczos steps from ``start`` with full reorthogonalisation, one pass when it suffices.
+
+    Step j: w = H q_j - beta_{j-1} q_{j-1}, alpha_j = w . q_j, w -= alpha_j q_j (the three-term
+    recurrence, whose cancellation along q_j stays a separate local step), then one classical
+    Gram-Schmidt pass against the stored basis Q (rows q_0..q_j; the rows not yet filled are
+    zero): c = Q w, w -= Q^T c -- two reads of the (k, D) basis, the memory traffic that costs
+    against the HVP at large D. The pass is repeated (``lax.cond``: free when not taken) only if
+    ||w_after|| < eta ||w_before||, eta = :data:`_REORTH_ETA` = 1/sqrt(2) [Daniel, Gragg, Kaufman
+    & Stewart 1976]; if the repeat loses a factor eta again, w lies in span(Q) to working
+    precision and is set to zero, a breakdown [Kahan-Parlett, Parlett SEP sec. 6.9]. Loss of
+    orthogonality: a pass leaves Q w = (I - Q Q^T) Q w_in + O(eps ||w_in||), and the criterion
+    accepts w only if ||w|| >= eta ||w_in||, so every accepted direction has
+    ||Q w|| <= c eps ||w|| / eta (c a modest constant of the BLAS rounding, polynomial in k and
+    D, independent of H and of how close to breakdown the step is); by induction the computed
+    basis keeps ||I - Q Q^T|| = O(eps) (the Gram matrix of its rows), the bound of two
+    unconditional passes [Giraud, Langou, Rozloznik & van den Eshof, Numer. Math. 101, 2005].
+    In practice this costs one pass: after the local step w is already orthogonal to the older
+    vectors up to O(eps ||H||), so the first pass cancels little unless beta_j itself is at
+    rounding level (tests/test_spectrum.py counts the second passes).
+    (Folding alpha_j into the pass instead, c_j = q_j . (H q_j - beta q_{j-1}), is equally
+    accurate under the criterion but makes the pass cancel |alpha_j| whenever beta_j < |alpha_j|,
+    which on a one-signed spectrum is nearly every step: the second pass would almost always run.)
+    The pass's component along q_j, at rounding level, is added to alpha_j (the coefficient
+    actually removed along q_j, as ARPACK does); the basis is a ``lax.scan`` carry updated in
+    place (one dynamic-update-slice per step, no copy of the (k, D) array)."""
     dim = start.shape[0]
     q0 = start / jnp.linalg.norm(start)
 
     def step(carry, i):
         basis, q, q_prev, beta_prev = carry
-        basis = basis.at[i].set(q)
+        basis = jax.lax.dynamic_update_index_in_dim(basis, q, i, 0)
         w = matvec(q) - beta_prev * q_prev
         alpha = w @ q
-        w = w - alpha * q
-        for _ in range(2):  # full reorthogonalisation, twice is enough [Giraud et al. 2005]
-            w = w - basis.T @ (basis @ w)
+        w, correction, again = _orthogonalise(basis, w - alpha * q, i)
+        alpha = alpha + correction
         beta = jnp.linalg.norm(w)
         ok = beta > 1e3 * jnp.finfo(w.dtype).eps * jnp.maximum(jnp.abs(alpha), 1.0)
         q_next = jnp.where(ok, w / jnp.where(ok, beta, 1.0), 0.0)
         beta = jnp.where(ok, beta, 0.0)
-        return (basis, q_next, q, beta), (alpha, beta)
+        return (basis, q_next, q, beta), (alpha, beta, again)
 
     init = (jnp.zeros((num_iters, dim), q0.dtype), q0, jnp.zeros_like(q0),
             jnp.zeros((), q0.dtype))
-    (basis, _, _, _), (alphas, betas) = jax.lax.scan(step, init, jnp.arange(num_iters))
+    (basis, _, _, _), (alphas, betas, again) = jax.lax.scan(step, init, jnp.arange(num_iters))
+    return _Run(alphas, betas, basis, again)
+
+
+def _lanczos_from(matvec, start, num_iters, *, with_vectors=False):
+    """k Lanczos steps from ``start`` (:func:`_lanczos_run`); with ``with_vectors`` also (Ritz
+    vectors (D, k), the last beta times |last components|) for :func:`ritz_pairs`."""
+    alphas, betas, basis, _ = _lanczos_run(matvec, start, num_iters)
     offdiag = betas[:-1]
     tri = jnp.diag(alphas) + jnp.diag(offdiag, 1) + jnp.diag(offdiag, -1)
     ritz, vectors = jnp.linalg.eigh(tri)

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from phasetrans.networks import data, nets, prune, train
+from phasetrans.networks import data, nets, prune, spectrum, train
 from phasetrans.theory import formula, predict
+
+
+def _predict(params, loss_fn, data_, *, key, l1=None, **options):
+    """predict.predict with its options as keywords of PredictOptions."""
+    return predict.predict(params, loss_fn, data_, key=key, l1=l1,
+                           options=predict.PredictOptions(**options))
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +25,7 @@ def trained():
 def test_predict_exact_equals_manual_pipeline(trained):
     net, ds, params = trained
     loss_fn = nets.cross_entropy(net.apply)
-    pred = predict.predict(params, loss_fn, (ds.x_train, ds.y_train), key=jax.random.key(1),
+    pred = _predict(params, loss_fn, (ds.x_train, ds.y_train), key=jax.random.key(1),
                            epsilon=0.01, ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
                            l1_body_options=predict.L1BodyOptions(max_dim=0))
     flat, unravel = ravel_pytree(params)
@@ -47,8 +53,8 @@ def test_predict_slq_interval_is_near_exact(trained):
     loss_fn = nets.cross_entropy(net.apply)
     kw = dict(key=jax.random.key(2), epsilon=0.01, l1=1e-4,
               ellipsoid_options=predict.EllipsoidOptions(max_dim=0))
-    exact = predict.predict(params, loss_fn, (ds.x_train, ds.y_train), **kw)
-    slq = predict.predict(params, loss_fn, (ds.x_train, ds.y_train),
+    exact = _predict(params, loss_fn, (ds.x_train, ds.y_train), **kw)
+    slq = _predict(params, loss_fn, (ds.x_train, ds.y_train),
                           spectrum_options=predict.SpectrumOptions("slq", num_probes=16,
                                                                    num_iters=60), **kw)
     lo, hi = slq.formula.interval
@@ -83,24 +89,24 @@ def test_predict_bad_input(trained):
     d = (ds.x_train, ds.y_train)
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="spectrum_options.method must be one of"):
-        predict.predict(params, loss_fn, d, key=key, l1=0.0,
+        _predict(params, loss_fn, d, key=key, l1=0.0,
                         spectrum_options=predict.SpectrumOptions("full"))
     with pytest.raises(ValueError, match="epsilon must be > 0"):
-        predict.predict(params, loss_fn, d, key=key, l1=0.0, epsilon=-1.0)
+        _predict(params, loss_fn, d, key=key, l1=0.0, epsilon=-1.0)
     bad = jax.tree_util.tree_map(lambda w: w * jnp.nan, params)
     with pytest.raises(ValueError, match="params.*NaN"):
-        predict.predict(bad, loss_fn, d, key=key, l1=0.0)
+        _predict(bad, loss_fn, d, key=key, l1=0.0)
     # an integer leaf (an optimiser's step counter) is named up front, not inside the Hessian
     counted = {"net": params, "step": jnp.asarray(7, jnp.int32)}
     with pytest.raises(TypeError, match=r"params\['step'\] has dtype int32.*Drop integer"):
-        predict.predict(counted, lambda p, b: loss_fn(p["net"], b), d, key=key, l1=0.0)
+        _predict(counted, lambda p, b: loss_fn(p["net"], b), d, key=key, l1=0.0)
     # the l1-induced body needs the training lambda: no silent l1 = 0
     with pytest.raises(ValueError, match="l1 is required"):
-        predict.predict(params, loss_fn, d, key=key)
+        _predict(params, loss_fn, d, key=key)
     with pytest.raises(TypeError, match="ellipsoid_options must be a EllipsoidOptions"):
-        predict.predict(params, loss_fn, d, key=key, l1=0.0, ellipsoid_options={"max_dim": 0})
+        _predict(params, loss_fn, d, key=key, l1=0.0, ellipsoid_options={"max_dim": 0})
     with pytest.raises(ValueError, match="l1_body_options.num_samples must be >= 2"):
-        predict.predict(params, loss_fn, d, key=key, l1=0.0,
+        _predict(params, loss_fn, d, key=key, l1=0.0,
                         l1_body_options=predict.L1BodyOptions(num_samples=1))
 
 
@@ -112,7 +118,7 @@ def test_predict_rejects_exact_spectrum_of_a_large_network():
         return jnp.mean((batch[0] @ params["w"]) ** 2)
 
     with pytest.raises(ValueError, match="use the 'slq' spectrum method"):
-        predict.predict(big, loss, data_, key=jax.random.key(0), l1=0.0, epsilon=0.1)
+        _predict(big, loss, data_, key=jax.random.key(0), l1=0.0, epsilon=0.1)
 
 
 def test_unconverged_l1_body_reaches_the_prediction(trained):
@@ -120,20 +126,20 @@ def test_unconverged_l1_body_reaches_the_prediction(trained):
     loss_fn = nets.cross_entropy(net.apply)
     options = dict(key=jax.random.key(3), l1=1e-4, epsilon=1e-3,
                    ellipsoid_options=predict.EllipsoidOptions(max_dim=0))
-    starved = predict.predict(params, loss_fn, (ds.x_train, ds.y_train), **options,
+    starved = _predict(params, loss_fn, (ds.x_train, ds.y_train), **options,
                               l1_body_options=predict.L1BodyOptions(
                                   num_samples=2, num_steps=3, max_iters=20))
     info = starved.l1_body.info
     assert not info.converged and info.iterations == 20 and info.residual > 1e-3
     # "near_ellipsoid" starts where the ellipsoid (here off: the formula) predicts
-    near = predict.predict(params, loss_fn, (ds.x_train, ds.y_train), **options,
+    near = _predict(params, loss_fn, (ds.x_train, ds.y_train), **options,
                            l1_body_options=predict.L1BodyOptions(
                                num_samples=2, num_steps=3, max_iters=20, search="near_ellipsoid"))
     start = min(max(near.formula.removal_ratio, 1 / 8), 7 / 8)
     assert np.any(np.isclose(near.l1_body.removal_ratios, start, rtol=0, atol=1e-12))
     assert not np.any(np.isclose(starved.l1_body.removal_ratios, start, rtol=0, atol=1e-6))
     with pytest.raises(ValueError, match="l1_body_options.search must be one of"):
-        predict.predict(params, loss_fn, (ds.x_train, ds.y_train), **options,
+        _predict(params, loss_fn, (ds.x_train, ds.y_train), **options,
                         l1_body_options=predict.L1BodyOptions(search="newton"))
 
 
@@ -148,11 +154,11 @@ def test_monte_carlo_ellipsoid_through_spectral_levels(trained):
         max_dim=0))
     batch = (ds.x_train, ds.y_train)
     small = predict.EllipsoidOptions(num_ratios=5, num_samples=24)
-    eigenbasis = predict.predict(params, loss_fn, batch, ellipsoid_options=small,
+    eigenbasis = _predict(params, loss_fn, batch, ellipsoid_options=small,
                                  **kw).ellipsoid
-    levels = predict.predict(params, loss_fn, batch,
+    levels = _predict(params, loss_fn, batch,
                              ellipsoid_options=small._replace(max_dim=100), **kw).ellipsoid
-    slq = predict.predict(params, loss_fn, batch, spectrum_options=predict.SpectrumOptions(
+    slq = _predict(params, loss_fn, batch, spectrum_options=predict.SpectrumOptions(
         "slq", num_probes=16, num_iters=60), ellipsoid_options=small, **kw).ellipsoid
     assert eigenbasis.hessian_model == predict.EXACT_MODEL
     assert levels.hessian_model.startswith("spectral levels: 32 levels of the exact")
@@ -160,7 +166,7 @@ def test_monte_carlo_ellipsoid_through_spectral_levels(trained):
     for other in (levels, slq):
         assert other.info.converged
         assert abs(other.removal_ratio - eigenbasis.removal_ratio) <= 0.05
-    assert predict.predict(params, loss_fn, batch, spectrum_options=predict.SpectrumOptions(
+    assert _predict(params, loss_fn, batch, spectrum_options=predict.SpectrumOptions(
         "slq", num_probes=4, num_iters=20), ellipsoid_options=predict.EllipsoidOptions(
         max_dim=0), **kw).ellipsoid is None
 
@@ -180,8 +186,8 @@ def test_l1_body_through_the_low_rank_model(trained):
     options = predict.L1BodyOptions(max_dim=0, model_max_dim=1000, num_samples=8,
                                     num_steps=4)
     batch = (ds.x_train, ds.y_train)
-    top = predict.predict(params, loss_fn, batch, **kw, l1_body_options=options).l1_body
-    ritz = predict.predict(params, loss_fn, batch, **kw, l1_body_options=options,
+    top = _predict(params, loss_fn, batch, **kw, l1_body_options=options).l1_body
+    ritz = _predict(params, loss_fn, batch, **kw, l1_body_options=options,
                            spectrum_options=predict.SpectrumOptions(
                                "slq", num_probes=16, num_iters=60)).l1_body
     assert top.hessian_model.startswith("low-rank model: the 64 largest treated exact")
@@ -190,11 +196,11 @@ def test_l1_body_through_the_low_rank_model(trained):
     assert abs(top.removal_ratio - ritz.removal_ratio) <= 0.03
     assert 0.6 < top.removal_ratio < 0.9
     with pytest.raises(ValueError, match="rank must be < D"):
-        predict.predict(params, loss_fn, batch, **kw, l1_body_options=options._replace(
+        _predict(params, loss_fn, batch, **kw, l1_body_options=options._replace(
             rank=592))
     # D / 2 <= rank < D: 2 rank Lanczos steps are clamped to D (they raised "num_iters must
     # be <= D", an argument the user never passed)
-    wide = predict.predict(params, loss_fn, batch, **kw,
+    wide = _predict(params, loss_fn, batch, **kw,
                            l1_body_options=options._replace(rank=400, num_samples=2,
                                                             num_steps=1, max_iters=200),
                            spectrum_options=predict.SpectrumOptions("slq", num_probes=2,
@@ -205,7 +211,7 @@ def test_l1_body_through_the_low_rank_model(trained):
 def test_ritz_start_and_l1_search_use_different_keys(trained, monkeypatch):
     net, ds, params = trained
     seen = {}
-    ritz_pairs = predict.spectrum.ritz_pairs
+    ritz_pairs = spectrum.ritz_pairs
 
     def record_ritz(*args, key, **kwargs):
         seen["ritz"] = jax.random.key_data(key)
@@ -215,10 +221,10 @@ def test_ritz_start_and_l1_search_use_different_keys(trained, monkeypatch):
         seen["search"] = jax.random.key_data(key)
         raise KeyboardInterrupt  # enough: both keys are known
 
-    monkeypatch.setattr(predict.spectrum, "ritz_pairs", record_ritz)
+    monkeypatch.setattr(spectrum, "ritz_pairs", record_ritz)
     monkeypatch.setattr(predict, "l1_body_prediction", record_search)
     with pytest.raises(KeyboardInterrupt):
-        predict.predict(params, nets.cross_entropy(net.apply), (ds.x_train, ds.y_train),
+        _predict(params, nets.cross_entropy(net.apply), (ds.x_train, ds.y_train),
                         key=jax.random.key(3), epsilon=0.01, l1=1e-4,
                         ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
                         spectrum_options=predict.SpectrumOptions("slq", num_probes=2,

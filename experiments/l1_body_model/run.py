@@ -43,9 +43,9 @@ def _network_row(name, sizes, *, key, num_samples, num_steps) -> dict:
     params = training.train(net, ds, key=jax.random.key(0), steps=STEPS, l1=L1).params
     loss_fn = nets.cross_entropy(net.apply)
     batch = (ds.x_train, ds.y_train)
-    options = predict.L1BodyOptions(max_dim=0)
-    pred = predict.predict(params, loss_fn, batch, key=key, l1=L1, l1_body_options=options,
-                           ellipsoid_options=predict.EllipsoidOptions(max_dim=0))
+    pred = predict.predict(params, loss_fn, batch, key=key, l1=L1, options=predict.PredictOptions(
+        l1_body_options=predict.L1BodyOptions(max_dim=0),
+        ellipsoid_options=predict.EllipsoidOptions(max_dim=0)))
     model, eps = pred.model, pred.noise.epsilon.mean
     dim, dtype = model.center.size, jnp.result_type(float)
 

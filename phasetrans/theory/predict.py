@@ -28,9 +28,9 @@ from phasetrans import _checks, limits
 from phasetrans._progress import counter, track
 from phasetrans.estimate import Estimate, SolverInfo
 from phasetrans.geometry import bodies, width
-from phasetrans.networks import prune, spectrum
+from phasetrans.networks import prune
 from phasetrans.networks.problem import Problem, check_params, check_problem
-from phasetrans.theory import formula, hessian_model, spectral_levels
+from phasetrans.theory import formula, hessian_model, spectral_levels, spectrum_source
 
 MAX_EXACT_DIM = limits.MAX_DENSE_DIM
 """Largest parameter count for which :func:`predict` builds the dense Hessian (exact spectrum)."""
@@ -223,34 +223,40 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
                                    [points[p][1] for p in grid], num_samples, infos, num_sem)
 
 
-def _low_rank_l1_body(eigvals, eigvecs, matvec, *, center, gradient, l1, epsilon, rank, key,
-                      eigen_treatment, floor, removal_ratio, distance):
-    """The l1-induced body on the low-rank model (from the exact eigenpairs, or from 2 rank
-    Ritz pairs of ``matvec``) with the bulk calibrated on the formula's fixed point, and its
-    description for :attr:`MonteCarloPrediction.hessian_model`."""
-    treatment = {"eigen_treatment": eigen_treatment, "floor": floor}
-    if matvec is None:
-        top = hessian_model.exact(eigvals, eigvecs, rank=rank, **treatment)
-        source = f"the {rank} largest treated exact eigenpairs"
-    else:
-        top = hessian_model.from_matvec(matvec, dim=center.size, key=key, rank=rank,
-                                        **treatment)
-        source = f"the {rank} largest treated of {min(2 * rank, center.size)} Ritz pairs"
+def _low_rank_l1_body(source, *, center, gradient, l1, epsilon, rank, key, treatment,
+                      calibration):
+    """The l1-induced body on the source's low-rank model (:meth:`ExactSource.low_rank` or
+    :meth:`SLQSource.low_rank`) with the bulk calibrated on the formula's fixed point
+    ``calibration`` = (removal ratio, distance), and its description for
+    :attr:`MonteCarloPrediction.hessian_model`."""
+    top, described = source.low_rank(rank, key=key, **treatment)
+    removal_ratio, distance = calibration
     beta = hessian_model.calibrated_bulk(top.eigenvalues, dim=center.size,
                                          removal_ratio=removal_ratio, distance=distance,
-                                         epsilon=epsilon, floor=floor)
+                                         epsilon=epsilon, floor=treatment["floor"])
     dtype = jnp.result_type(float)
     calibrated = top._replace(bulk=jnp.asarray(beta, top.eigenvalues.dtype), bulk_rule="value")
     body = hessian_model.l1_body(calibrated, center=jnp.asarray(center, dtype), l1=l1,
                                  epsilon=epsilon, gradient=jnp.asarray(gradient, dtype))
-    return body, (f"low-rank model: {source} + a bulk {beta:.3g} calibrated on the width "
+    return body, (f"low-rank model: {described} + a bulk {beta:.3g} calibrated on the width "
                   "formula's fixed point")
 
 
-class SpectrumOptions(NamedTuple):
-    """How :func:`predict` gets the Hessian spectrum of the prunable coordinates.
+SPECTRUM_METHODS = ("exact", "slq")
+L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")
 
-    ``method``: ``"exact"`` (dense Hessian and eigh; D <= ``MAX_EXACT_DIM``)
+
+def _type_checked(name, value, kind):
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+class SpectrumOptions(NamedTuple):
+    """How :func:`predict` gets the Hessian spectrum of the prunable coordinates
+    (:mod:`phasetrans.theory.spectrum_source`).
+
+    ``method``: ``"exact"`` (dense Hessian and eigh; all parameters at most ``MAX_EXACT_DIM``)
     or ``"slq"`` (``num_probes`` probes of ``num_iters`` Lanczos steps); ``hvp_batch_size``:
     examples per Hessian-vector-product batch (None: all at once).
     """
@@ -259,6 +265,15 @@ class SpectrumOptions(NamedTuple):
     num_probes: int = 32
     num_iters: int = 80
     hvp_batch_size: int | None = None
+
+    def validate(self) -> SpectrumOptions:
+        """``self`` if every field is allowed; ``ValueError``/``TypeError`` naming it if not."""
+        _checks.one_of("spectrum_options.method", self.method, SPECTRUM_METHODS)
+        _checks.integer("spectrum_options.num_probes", self.num_probes, minimum=1)
+        _checks.integer("spectrum_options.num_iters", self.num_iters, minimum=1)
+        if self.hvp_batch_size is not None:
+            _checks.positive_int("spectrum_options.hvp_batch_size", self.hvp_batch_size)
+        return self
 
 
 class EllipsoidOptions(NamedTuple):
@@ -273,6 +288,14 @@ class EllipsoidOptions(NamedTuple):
     num_ratios: int = 9
     num_samples: int = 48
     num_levels: int = 32
+
+    def validate(self) -> EllipsoidOptions:
+        """``self`` if every field is allowed; ``ValueError``/``TypeError`` naming it if not."""
+        _checks.integer("ellipsoid_options.max_dim", self.max_dim, minimum=0)
+        _checks.integer("ellipsoid_options.num_ratios", self.num_ratios, minimum=2)
+        _checks.integer("ellipsoid_options.num_samples", self.num_samples, minimum=2)
+        _checks.integer("ellipsoid_options.num_levels", self.num_levels, minimum=1)
+        return self
 
 
 class L1BodyOptions(NamedTuple):
@@ -297,26 +320,29 @@ class L1BodyOptions(NamedTuple):
     rank: int = 64
     search: str = "bisection"
 
+    def validate(self) -> L1BodyOptions:
+        """``self`` if every field is allowed; ``ValueError``/``TypeError`` naming it if not."""
+        for field in ("max_dim", "model_max_dim"):
+            _checks.integer(f"l1_body_options.{field}", getattr(self, field), minimum=0)
+        _checks.integer("l1_body_options.num_samples", self.num_samples, minimum=2)
+        for field in ("num_steps", "max_iters", "rank"):
+            _checks.integer(f"l1_body_options.{field}", getattr(self, field), minimum=1)
+        _checks.one_of("l1_body_options.search", self.search, L1_BODY_SEARCHES)
+        return self
 
-L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")
+    def route(self, method: str, dim: int) -> str | None:
+        """Which l1-induced body a spectrum ``method`` at D = ``dim`` gets: ``"exact"`` (the
+        eigendecomposition), ``"model"`` (the low-rank model) or None (off)."""
+        if method == "exact" and dim <= self.max_dim:
+            return "exact"
+        if dim <= self.model_max_dim:
+            if self.rank >= dim:
+                raise ValueError(f"l1_body_options.rank must be < D = {dim}, got {self.rank}")
+            return "model"
+        return None
 
 
-class QuadraticModel(NamedTuple):
-    """The second-order model of the loss at w* on the prunable coordinates (exact spectrum).
-
-    Attributes:
-        eigenvalues: (D,) Hessian eigenvalues, ascending, untreated (may be negative).
-        eigenvectors: (D, D) orthonormal eigenvectors (columns).
-        gradient: (D,) g* = grad L(w*) (without the l1 term).
-        center: (D,) w* on the prunable coordinates.
-        index: (D,) positions of the prunable coordinates in ``ravel_pytree(params)`` order.
-    """
-
-    eigenvalues: np.ndarray
-    eigenvectors: np.ndarray
-    gradient: np.ndarray
-    center: np.ndarray
-    index: np.ndarray
+QuadraticModel = spectrum_source.QuadraticModel
 
 
 class Prediction(NamedTuple):
@@ -349,212 +375,18 @@ class Prediction(NamedTuple):
     model: QuadraticModel | None
 
 
-def _check_options(name, options, kind):
-    if not isinstance(options, kind):
-        raise TypeError(f"{name} must be a {kind.__name__}, got {type(options).__name__}")
-    for field, value in options._asdict().items():
-        if field == "method":
-            _checks.one_of(f"{name}.method", value, ("exact", "slq"))
-        elif field == "search":
-            _checks.one_of(f"{name}.search", value, L1_BODY_SEARCHES)
-        elif field == "hvp_batch_size":
-            if value is not None:
-                _checks.positive_int(f"{name}.hvp_batch_size", value)
-        elif field in ("max_dim", "model_max_dim"):
-            _checks.integer(f"{name}.{field}", value, minimum=0)
-        else:
-            _checks.integer(f"{name}.{field}", value,
-                            minimum=2 if field in ("num_samples", "num_ratios") else 1)
-    return options
+class PredictOptions(NamedTuple):
+    """The options of :func:`predict` as one value.
 
-
-def predict(params, loss_fn, data, *, key, l1: float | None = None,
-            eigen_treatment: str = "abs", floor: float = 1e-4, epsilon: float | None = None,
-            prunable=None, num_ratios: int = 1001, noise_batch_size: int = 128,
-            spectrum_options: SpectrumOptions | None = None,
-            ellipsoid_options: EllipsoidOptions | None = None,
-            l1_body_options: L1BodyOptions | None = None,
-            progress: bool = False, devices: int | None = None) -> Prediction:
-    """Predict the largest removal ratio of global magnitude pruning [ZZSL sec. 4].
-
-    Steps: eps from mini-batch losses (:func:`formula.loss_noise`, unless ``epsilon`` is given);
-    the Hessian of ``loss_fn`` over the full ``data`` restricted to the prunable coordinates
-    (``spectrum_options``); R(p) from the global magnitude masks on a grid of ``num_ratios``
-    removal ratios; the fixed point of the width formula with its interval and sensitivity;
-    the Monte Carlo ellipsoid prediction (``ellipsoid_options``; H's eigenbasis for an exact
-    spectrum, the spectral-levels model of :mod:`phasetrans.theory.spectral_levels` otherwise) and
-    the l1-induced body's (``l1_body_options``; for an exact spectrum H's eigenvalues via
-    :func:`formula.psd_eigenvalues`, otherwise the low-rank model of
-    :mod:`phasetrans.theory.hessian_model` when ``L1BodyOptions.model_max_dim`` allows; g* the loss
-    gradient at w*, lam = ``l1``). Options left
-    at None take the defaults of :class:`SpectrumOptions`, :class:`EllipsoidOptions` and
-    :class:`L1BodyOptions`.
-
-    Args:
-        params: trained parameters w* (any pytree).
-        loss_fn: ``loss_fn(params, batch) -> mean loss`` (without the l1 term).
-        data: training data, a pytree of arrays with a leading example axis, e.g. (x, y).
-        key: PRNG key (keyword-only, required).
-        l1: the l1 strength lam the network was trained with; required when the l1-induced body
-            is computed (see :class:`L1BodyOptions`).
+    Attributes:
+        epsilon: the loss tolerance; default (None): estimated from mini-batch losses of
+            ``noise_batch_size`` examples (:func:`formula.loss_noise`).
         eigen_treatment, floor: see ``formula.EIGEN_TREATMENTS``; default ``"abs"`` (as the
             paper) with floor 1e-4 (also the |lambda| threshold for counting near-zero ones).
-        epsilon: the loss tolerance; default (None): estimated from mini-batch losses.
-        prunable: which leaves count (see :mod:`phasetrans.networks.prune`); default the weights.
-        progress: progress bars on stderr for the Monte Carlo predictions (default False).
-        devices: devices sharing the SLQ probes and the Monte Carlo samples
-            (:mod:`phasetrans.devices`; default None: one device). The numbers do not depend on
-            it (see :func:`phasetrans.sampling.gaussian_map`).
+        num_ratios: the removal-ratio grid of R(p) and the formula's fixed point.
+        spectrum_options, ellipsoid_options, l1_body_options: None takes the defaults of
+            :class:`SpectrumOptions`, :class:`EllipsoidOptions`, :class:`L1BodyOptions`.
     """
-    key = _checks.prng_key("key", key)
-    check_params(params)
-    spec = _check_options("spectrum_options", spectrum_options or SpectrumOptions(),
-                          SpectrumOptions)
-    ell = _check_options("ellipsoid_options", ellipsoid_options or EllipsoidOptions(),
-                         EllipsoidOptions)
-    l1o = _check_options("l1_body_options", l1_body_options or L1BodyOptions(), L1BodyOptions)
-    _checks.one_of("eigen_treatment", eigen_treatment, formula.EIGEN_TREATMENTS)
-    floor = _checks.real("floor", floor, positive=True)
-    num_ratios = _checks.integer("num_ratios", num_ratios, minimum=2)
-    num_examples = _checks.num_examples("data", data)
-    idx = np.flatnonzero(prune.prunable_flat_mask(params, prunable))
-    dim = idx.size
-    total = ravel_pytree(params)[0].size
-    if spec.method == "exact" and total > MAX_EXACT_DIM:
-        raise ValueError(f"an exact spectrum needs a dense Hessian of all {total} parameters "
-                         f"(at most {MAX_EXACT_DIM}); use the 'slq' spectrum method")
-    with_l1_body = spec.method == "exact" and dim <= l1o.max_dim
-    with_l1_model = not with_l1_body and dim <= l1o.model_max_dim
-    if with_l1_model and l1o.rank >= dim:
-        raise ValueError(f"l1_body_options.rank must be < D = {dim}, got {l1o.rank}")
-    if l1 is None and (with_l1_body or with_l1_model):
-        raise ValueError("l1 is required to build the l1-induced body (the lambda the network "
-                         "was trained with); or turn the body off with "
-                         "L1BodyOptions(max_dim=0, model_max_dim=0)")
-    l1 = None if l1 is None else _checks.real("l1", l1, nonnegative=True)
-    k_noise, k_spec, k_mc, k_l1 = jax.random.split(key, 4)  # k_noise = noise_key(key)
-    if epsilon is None:
-        noise = formula.loss_noise(loss_fn, params, data, key=k_noise,
-                                   batch_size=min(noise_batch_size, num_examples))
-    else:
-        noise = formula.LossNoise(Estimate(_checks.real("epsilon", epsilon, positive=True), 0.0,
-                                           0), float("nan"), 0)
-    eps = noise.epsilon.mean
-    grid = np.linspace(0.0, 1.0, num_ratios)
-    distances = np.asarray(jax.vmap(lambda p: prune.pruned_distance(params, p, prunable))(grid))
-
-    if spec.method == "exact":
-        hessian = spectrum.hessian_matrix(loss_fn, params, data, batch_size=spec.hvp_batch_size,
-                                          max_dim=MAX_EXACT_DIM)
-        eigvals, eigvecs = np.linalg.eigh(np.asarray(hessian, np.float64)[np.ix_(idx, idx)])
-        nodes, weights = eigvals[None], np.full((1, dim), 1.0 / dim)
-        summary = {"method": "exact", "num_negative": int(np.sum(eigvals < 0)),
-                   "num_near_zero": int(np.sum(np.abs(eigvals) < floor)),
-                   "trace": float(eigvals.sum()), "max_eigenvalue": float(eigvals[-1]),
-                   "min_eigenvalue": float(eigvals[0])}
-    else:
-        matvec = spectrum.restrict(spectrum.hessian_vector_product(
-            loss_fn, params, data, batch_size=spec.hvp_batch_size), idx, total)
-        sq = spectrum.slq(matvec, dim=dim, key=k_spec, num_probes=spec.num_probes,
-                          num_iters=min(spec.num_iters, dim), devices=devices)
-        nodes, weights = np.asarray(sq.nodes), np.asarray(sq.weights)
-        summary = {"method": "slq", "num_probes": spec.num_probes, "num_iters": spec.num_iters,
-                   "trace": spectrum.spectral_sum(sq, lambda x: x).to_dict()}
-        for name, bounds in (("num_negative", {"upper": 0.0}),
-                             ("num_near_zero", {"lower": -floor, "upper": floor})):
-            low, high = spectrum.count_bounds(sq, **bounds)
-            summary[name] = spectrum.count_eigenvalues(sq, **bounds).to_dict()
-            summary[name + "_bounds"] = {"low": low.to_dict(), "high": high.to_dict()}
-    summary["floor"] = floor
-
-    prediction = formula.formula_prediction(
-        nodes, weights, removal_ratios=grid, distances=distances, epsilon=eps,
-        epsilon_standard_error=noise.epsilon.sem, eigen_treatment=eigen_treatment, floor=floor)
-    rows = formula.sensitivity(nodes, weights, removal_ratios=grid, distances=distances,
-                               epsilon=eps, floor=floor)
-
-    def pruned(p):  # M_p ⊙ w* on the prunable coordinates
-        return prune.pruned_points(params, np.array([p]), prunable)[0][0]
-
-    w_star = np.asarray(ravel_pytree(params)[0])[idx]
-    model = None
-    if spec.method == "exact" or with_l1_model:
-        gradient = np.asarray(ravel_pytree(jax.grad(loss_fn)(params, data))[0])[idx]
-    if spec.method == "exact":
-        model = QuadraticModel(eigvals, eigvecs, gradient, w_star, idx)
-    ellipsoid = None
-    # resolve the crossing: a grid of +-0.2 around the formula's fixed point
-    centre = prediction.removal_ratio
-    mc_grid = np.linspace(max(centre - 0.2, 0.0), min(centre + 0.2, 1.0), ell.num_ratios)
-    if spec.method == "exact" and dim <= ell.max_dim:
-        parts = w_star - prune.pruned_points(params, mc_grid, prunable)[0]
-        lam = formula.positive_eigenvalues(eigvals, eigen_treatment=eigen_treatment,
-                                           floor=floor)
-        ellipsoid = ellipsoid_prediction(lam, eigvecs, parts, mc_grid, epsilon=eps, key=k_mc,
-                                         num_samples=ell.num_samples, progress=progress,
-                                         devices=devices)
-    elif ell.max_dim > 0:
-        options = {"num_levels": ell.num_levels, "eigen_treatment": eigen_treatment,
-                   "floor": floor}
-        if spec.method == "exact":
-            description = (f"spectral levels: {ell.num_levels} levels of the exact "
-                           "eigendecomposition")
-
-            def levels(part):
-                return spectral_levels.exact_levels(eigvals, eigvecs, part, **options)
-        else:
-            iters = min(spec.num_iters, dim)
-            description = (f"spectral levels: {ell.num_levels} levels; counts from SLQ "
-                           f"({spec.num_probes} probes x {iters} Lanczos steps), energies of "
-                           f"the pruned part from {iters} Lanczos steps started at it")
-
-            def levels(part):
-                return spectral_levels.quadrature_levels(sq, matvec, jnp.asarray(part),
-                                                         num_iters=iters, **options)
-
-        def levels_at(p):
-            part = w_star - pruned(p)
-            return levels(part) if np.any(part != 0) else None
-
-        ellipsoid = levels_prediction(levels_at, mc_grid, dim=dim, epsilon=eps, key=k_mc,
-                                      num_samples=ell.num_samples, progress=progress,
-                                      devices=devices, hessian_model=description)
-    l1_prediction = None
-    dtype = jnp.result_type(float)
-    description = EXACT_MODEL
-    if with_l1_body:
-        body = bodies.L1InducedBody.create(
-            center=jnp.asarray(w_star, dtype), l1=l1, epsilon=eps,
-            eigenvalues=jnp.asarray(formula.psd_eigenvalues(eigvals,
-                                                            eigen_treatment=eigen_treatment),
-                                    dtype),
-            eigenvectors=jnp.asarray(eigvecs, dtype),
-            gradient=jnp.asarray(model.gradient, dtype))
-    elif with_l1_model:
-        body, description = _low_rank_l1_body(
-            eigvals if spec.method == "exact" else None,
-            eigvecs if spec.method == "exact" else None,
-            None if spec.method == "exact" else matvec, center=w_star, gradient=gradient,
-            l1=l1, epsilon=eps, rank=l1o.rank, key=jax.random.fold_in(k_l1, 1),
-            eigen_treatment=eigen_treatment,
-            floor=floor, removal_ratio=prediction.removal_ratio,
-            distance=float(prune.pruned_distance(params, prediction.removal_ratio, prunable)))
-    if with_l1_body or with_l1_model:
-        start = None
-        if l1o.search == "near_ellipsoid":
-            start = (prediction if ellipsoid is None else ellipsoid).removal_ratio
-        l1_prediction = l1_body_prediction(body, lambda p: jnp.asarray(pruned(p), dtype),
-                                           key=k_l1, num_samples=l1o.num_samples,
-                                           num_steps=l1o.num_steps, max_iters=l1o.max_iters,
-                                           start=start, progress=progress, devices=devices)
-        l1_prediction = l1_prediction._replace(hessian_model=description)
-    return Prediction(prediction, rows, noise, dim, summary, ellipsoid, l1_prediction, model)
-
-
-class PredictOptions(NamedTuple):
-    """The options of :func:`predict` as one value (for :func:`predict_problem` and
-    :func:`phasetrans.applications.compare.assess`); fields and defaults are :func:`predict`'s
-    keywords."""
 
     epsilon: float | None = None
     eigen_treatment: str = "abs"
@@ -564,6 +396,172 @@ class PredictOptions(NamedTuple):
     spectrum_options: SpectrumOptions | None = None
     ellipsoid_options: EllipsoidOptions | None = None
     l1_body_options: L1BodyOptions | None = None
+
+    def validate(self) -> PredictOptions:
+        """These options with every None sub-option replaced by its defaults, each validated
+        (``ValueError``/``TypeError`` naming the field and what is allowed)."""
+        if self.epsilon is not None:
+            _checks.real("epsilon", self.epsilon, positive=True)
+        _checks.one_of("eigen_treatment", self.eigen_treatment, formula.EIGEN_TREATMENTS)
+        _checks.real("floor", self.floor, positive=True)
+        _checks.integer("num_ratios", self.num_ratios, minimum=2)
+        _checks.positive_int("noise_batch_size", self.noise_batch_size)
+        return self._replace(**{
+            name: _type_checked(name, getattr(self, name) or kind(), kind).validate()
+            for name, kind in (("spectrum_options", SpectrumOptions),
+                               ("ellipsoid_options", EllipsoidOptions),
+                               ("l1_body_options", L1BodyOptions))})
+
+
+def _spectrum(loss_fn, params, data, index, options: SpectrumOptions, *, key, devices):
+    if options.method == "exact":
+        return spectrum_source.exact_source(loss_fn, params, data, index,
+                                            hvp_batch_size=options.hvp_batch_size)
+    return spectrum_source.slq_source(loss_fn, params, data, index, key=key,
+                                      num_probes=options.num_probes,
+                                      num_iters=options.num_iters,
+                                      hvp_batch_size=options.hvp_batch_size, devices=devices)
+
+
+def _noise(loss_fn, params, data, options: PredictOptions, *, key) -> formula.LossNoise:
+    if options.epsilon is not None:
+        return formula.LossNoise(Estimate(float(options.epsilon), 0.0, 0), float("nan"), 0)
+    batch_size = min(options.noise_batch_size, _checks.num_examples("data", data))
+    return formula.loss_noise(loss_fn, params, data, key=key, batch_size=batch_size)
+
+
+class _Pruning(NamedTuple):
+    """The pruned points of one network: ``params``, ``prunable``, ``center`` w* (D,)."""
+
+    params: object
+    prunable: object
+    center: np.ndarray
+
+    def point(self, p):
+        """M_p ⊙ w* on the prunable coordinates, (D,)."""
+        return prune.pruned_points(self.params, np.array([p]), self.prunable)[0][0]
+
+    def parts(self, grid):
+        """(G, D) the pruned-away parts c_p = w* - M_p ⊙ w*."""
+        return self.center - prune.pruned_points(self.params, grid, self.prunable)[0]
+
+    def distance(self, p) -> float:
+        return float(prune.pruned_distance(self.params, p, self.prunable))
+
+
+def _ellipsoid(source, pruning: _Pruning, prediction, options: PredictOptions, *, key,
+               progress, devices) -> MonteCarloPrediction | None:
+    """The Monte Carlo ellipsoid on +-0.2 around the formula's fixed point: in the eigenbasis
+    where the source has one and D <= max_dim, else on the source's spectral levels."""
+    ell = options.ellipsoid_options
+    centre, dim = prediction.removal_ratio, pruning.center.size
+    grid = np.linspace(max(centre - 0.2, 0.0), min(centre + 0.2, 1.0), ell.num_ratios)
+    eps = prediction.epsilon
+    treatment = {"eigen_treatment": options.eigen_treatment, "floor": options.floor}
+    if source.eigenpairs is not None and dim <= ell.max_dim:
+        eigvals, eigvecs = source.eigenpairs
+        return ellipsoid_prediction(formula.positive_eigenvalues(eigvals, **treatment), eigvecs,
+                                    pruning.parts(grid), grid, epsilon=eps, key=key,
+                                    num_samples=ell.num_samples, progress=progress,
+                                    devices=devices)
+    if ell.max_dim == 0:
+        return None
+
+    def levels_at(p):
+        part = pruning.center - pruning.point(p)
+        return (source.levels(part, num_levels=ell.num_levels, **treatment)
+                if np.any(part != 0) else None)
+
+    return levels_prediction(levels_at, grid, dim=dim, epsilon=eps, key=key,
+                             num_samples=ell.num_samples, progress=progress, devices=devices,
+                             hessian_model=source.levels_description(ell.num_levels))
+
+
+def _l1_body(source, route, pruning: _Pruning, prediction, start_from, options: PredictOptions,
+             *, l1, gradient, key, progress, devices) -> MonteCarloPrediction:
+    """The Monte Carlo l1-induced body on the exact eigendecomposition (``route="exact"``) or
+    on the source's low-rank model (``"model"``)."""
+    l1o, eps = options.l1_body_options, prediction.epsilon
+    dtype = jnp.result_type(float)
+    description = EXACT_MODEL
+    if route == "exact":
+        eigvals, eigvecs = source.eigenpairs
+        body = bodies.L1InducedBody.create(
+            center=jnp.asarray(pruning.center, dtype), l1=l1, epsilon=eps,
+            eigenvalues=jnp.asarray(formula.psd_eigenvalues(
+                eigvals, eigen_treatment=options.eigen_treatment), dtype),
+            eigenvectors=jnp.asarray(eigvecs, dtype), gradient=jnp.asarray(gradient, dtype))
+    else:
+        body, description = _low_rank_l1_body(
+            source, center=pruning.center, gradient=gradient, l1=l1, epsilon=eps,
+            rank=l1o.rank, key=jax.random.fold_in(key, 1),
+            treatment={"eigen_treatment": options.eigen_treatment, "floor": options.floor},
+            calibration=(prediction.removal_ratio, pruning.distance(prediction.removal_ratio)))
+    start = None if l1o.search == "bisection" else start_from.removal_ratio
+    result = l1_body_prediction(body, lambda p: jnp.asarray(pruning.point(p), dtype), key=key,
+                                num_samples=l1o.num_samples, num_steps=l1o.num_steps,
+                                max_iters=l1o.max_iters, start=start, progress=progress,
+                                devices=devices)
+    return result._replace(hessian_model=description)
+
+
+def predict(params, loss_fn, data, *, key, l1: float | None = None, prunable=None,
+            options: PredictOptions | None = None, progress: bool = False,
+            devices: int | None = None) -> Prediction:
+    """Predict the largest removal ratio of global magnitude pruning [ZZSL sec. 4].
+
+    eps from mini-batch losses (:func:`formula.loss_noise`) unless ``options.epsilon``; the
+    Hessian spectrum of ``loss_fn`` over ``data`` on the prunable coordinates
+    (:mod:`phasetrans.theory.spectrum_source`); R(p) = ||w* - M_p ⊙ w*|| on ``num_ratios``
+    removal ratios; the width formula's fixed point p = sum_i r_i^2 / (R(p)^2 + r_i^2) / D with
+    its interval and sensitivity; the Monte Carlo predictions of the ellipsoid
+    (:func:`ellipsoid_prediction` in the eigenbasis, :func:`levels_prediction` on spectral
+    levels) and of the l1-induced body (:func:`l1_body_prediction`; exact eigenpairs or the
+    low-rank model as :class:`L1BodyOptions` says; g* the loss gradient at w*, lam = ``l1``).
+
+    Args:
+        params: trained parameters w* (any pytree); loss_fn: ``loss_fn(params, batch) -> mean
+            loss`` (without the l1 term); data: a pytree of arrays with a leading example axis.
+        key: PRNG key (keyword-only, required), split 4 ways: eps, SLQ, ellipsoid, l1 body.
+        l1: the lam the network was trained with; required when the l1 body is computed.
+        prunable: which leaves count (:mod:`phasetrans.networks.prune`); default the weights.
+        options: :class:`PredictOptions` (default: its defaults).
+        progress: progress bars on stderr; devices: devices sharing the SLQ probes and Monte
+            Carlo samples (:mod:`phasetrans.devices`; the numbers do not depend on it).
+    """
+    key = _checks.prng_key("key", key)
+    check_params(params)
+    options = _type_checked("options", options or PredictOptions(), PredictOptions).validate()
+    _checks.num_examples("data", data)
+    index = np.flatnonzero(prune.prunable_flat_mask(params, prunable))
+    route = options.l1_body_options.route(options.spectrum_options.method, index.size)
+    if l1 is None and route is not None:
+        raise ValueError("l1 is required to build the l1-induced body (the lambda the network "
+                         "was trained with); or turn the body off with "
+                         "L1BodyOptions(max_dim=0, model_max_dim=0)")
+    k_noise, k_spec, k_mc, k_l1 = jax.random.split(key, 4)  # k_noise = noise_key(key)
+    source = _spectrum(loss_fn, params, data, index, options.spectrum_options, key=k_spec,
+                       devices=devices)
+    noise = _noise(loss_fn, params, data, options, key=k_noise)
+    grid = np.linspace(0.0, 1.0, options.num_ratios)
+    distances = np.asarray(jax.vmap(lambda p: prune.pruned_distance(params, p, prunable))(grid))
+    shared = {"removal_ratios": grid, "distances": distances, "epsilon": noise.epsilon.mean,
+              "floor": options.floor}
+    prediction = formula.formula_prediction(
+        source.nodes, source.weights, epsilon_standard_error=noise.epsilon.sem,
+        eigen_treatment=options.eigen_treatment, **shared)
+    rows = formula.sensitivity(source.nodes, source.weights, **shared)
+    pruning = _Pruning(params, prunable, np.asarray(ravel_pytree(params)[0])[index])
+    ellipsoid = _ellipsoid(source, pruning, prediction, options, key=k_mc, progress=progress,
+                           devices=devices)
+    l1_body = None if route is None else _l1_body(
+        source, route, pruning, prediction, ellipsoid or prediction, options,
+        l1=_checks.real("l1", l1, nonnegative=True), key=k_l1, progress=progress,
+        devices=devices, gradient=(source.model.gradient if source.model is not None else
+                                   spectrum_source.prunable_gradient(loss_fn, params, data,
+                                                                     index)))
+    return Prediction(prediction, rows, noise, index.size, source.summary(options.floor),
+                      ellipsoid, l1_body, source.model)
 
 
 def l1_induced_body(prediction: Prediction, l1: float) -> bodies.L1InducedBody | None:
@@ -602,13 +600,11 @@ def predict_problem(problem: Problem, *, key, options: PredictOptions | None = N
     """
     check_problem(problem)
     key = _checks.prng_key("key", key)
-    options = PredictOptions() if options is None else options
-    if not isinstance(options, PredictOptions):
-        raise TypeError(f"options must be a PredictOptions, got {type(options).__name__}")
+    options = _type_checked("options", options or PredictOptions(), PredictOptions).validate()
     return [predict(problem.seed(s), problem.model.loss, problem.train,
                     key=seed_key(key, s, problem.num_seeds), l1=problem.l1,
-                    prunable=problem.prunable, progress=progress, devices=devices,
-                    **options._asdict())
+                    prunable=problem.prunable, options=options, progress=progress,
+                    devices=devices)
             for s in track(range(problem.num_seeds), desc="predict (per seed)",
                            enabled=progress)]
 

@@ -2,8 +2,7 @@
 
 - every ```python block of every Markdown page under docs/ runs, in order, in one namespace per
   page, from the repository root (a block opts out only with ```python title="not run");
-- every tutorial script (docs/tutorials/*.py) runs; the longer ones are marked ``slow``
-  (``make test-all``; ``make docs`` executes all of them when it builds the site);
+- (the tutorial scripts run in tests/test_tutorials.py);
 - the headline and verdict numbers quoted on the home page, in Getting started and in the README
   are those of the committed results JSON, and so are the key numbers the findings prose quotes.
 """
@@ -13,11 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -46,31 +42,6 @@ def test_docs_examples_run(page, monkeypatch):
     namespace: dict = {"__name__": "__docs__"}
     for block in python_blocks(page.read_text()):
         exec(compile(block, str(page), "exec"), namespace)
-
-
-# ------------------------------------------------------------------------------- tutorials
-SLOW_TUTORIALS = {"t2_your_model.py", "t3_gap.py", "t4_sweep.py", "t5_compressed_sensing.py"}
-TUTORIALS = sorted((DOCS / "tutorials").glob("t*.py"))
-
-
-@pytest.mark.parametrize(
-    "script",
-    [pytest.param(t, marks=pytest.mark.slow) if t.name in SLOW_TUTORIALS else t
-     for t in TUTORIALS],
-    ids=lambda t: t.name)
-def test_tutorial_runs(script, tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg")
-    env.pop("XLA_FLAGS", None)
-    done = subprocess.run([sys.executable, str(script)], cwd=script.parent, env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
-def test_every_tutorial_is_in_the_nav_and_the_test():
-    nav = (ROOT / "mkdocs.yml").read_text()
-    for script in TUTORIALS:
-        assert f"tutorials/{script.name}" in nav
-    assert SLOW_TUTORIALS <= {t.name for t in TUTORIALS}
 
 
 # ------------------------------------------------------------------- numbers against results

@@ -56,7 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, _loops, limits
+from phasetrans import _checks, _loops, crossings, limits
 from phasetrans.estimate import SolverInfo
 from phasetrans.geometry import bodies
 
@@ -763,8 +763,5 @@ def threshold(removal_ratios, values, epsilon: float) -> Threshold:
                          f"{v.shape}")
     epsilon = _checks.real("epsilon", epsilon, positive=True)
     fractions = np.mean(np.atleast_2d(v) <= epsilon, axis=0)
-    failing = np.flatnonzero(fractions < 1.0)
-    if failing.size == 0:
-        return Threshold(float(p[-1]), fractions)
-    first = int(failing[0])
-    return Threshold(0.0 if first == 0 else float(p[first - 1]), fractions)
+    value = crossings.largest_passing(p, [fractions == 1.0], "first_failure")[0]
+    return Threshold(0.0 if np.isnan(value) else float(value), fractions)

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks, _loops
+from phasetrans import _checks, _loops, crossings
 from phasetrans._progress import track
 from phasetrans.estimate import Estimate, SolverInfo, from_samples
 from phasetrans.geometry import bodies, closed_forms
@@ -421,14 +421,10 @@ class SubspaceTransition(NamedTuple):
 def _crossing(dims, curve) -> float:
     """k where ``curve`` first reaches 1/2, linearly interpolated; NaN if it never does or does
     at the first grid point already (unless exactly 1/2 there)."""
-    above = np.flatnonzero(curve >= 0.5)
-    if above.size == 0:
+    index, crossing = crossings.interpolated_zero(dims, 0.5 - np.asarray(curve, np.float64))
+    if index == 0 and curve[0] != 0.5:
         return math.nan
-    j = int(above[0])
-    if j == 0:
-        return float(dims[0]) if curve[0] == 0.5 else math.nan
-    t = (0.5 - curve[j - 1]) / (curve[j] - curve[j - 1])
-    return float(dims[j - 1] + t * (dims[j] - dims[j - 1]))
+    return crossing
 
 
 def _band_crossing(dims, curve) -> float:

@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from phasetrans import _checks
+from phasetrans import _checks, crossings
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.networks import nets
 from phasetrans.networks.problem import Problem, check_problem, default_prunable
@@ -28,7 +28,7 @@ from phasetrans.networks.problem import Problem, check_problem, default_prunable
 METHODS = ("global", "layerwise", "random")
 """Masks of ``mask_for``/``sweep``: global or per-layer magnitude pruning, or uniformly random."""
 
-RULES = ("first_failure", "last_pass", "official")
+RULES = crossings.RULES
 """Rules of ``empirical_threshold`` turning a pass/fail row over the grid into one ratio."""
 
 
@@ -608,19 +608,6 @@ class EmpiricalThreshold(NamedTuple):
     rule: str
 
 
-def _largest_passing(grid, passes, rule):
-    out = []
-    for row in passes:
-        if rule in ("last_pass", "official"):  # scan down from the top: the first pass
-            ok = np.flatnonzero(row)
-            out.append(grid[ok[-1]] if ok.size else np.nan)
-        else:
-            fails = np.flatnonzero(~row)
-            last = (fails[0] - 1) if fails.size else len(grid) - 1
-            out.append(grid[last] if last >= 0 else np.nan)
-    return np.asarray(out)
-
-
 _SLACK = 1e-7  # float32 accuracies/losses that agree to rounding count as equal
 
 
@@ -659,5 +646,6 @@ def empirical_threshold(sweep_result: SweepResult, *, epsilon: float, accuracy_t
     else:
         acc_ok = r.test_accuracy >= acc_floor - _SLACK
         loss_ok = r.train_loss <= loss_ceiling
-    return EmpiricalThreshold(_largest_passing(grid, acc_ok, rule),
-                              _largest_passing(grid, loss_ok, rule), accuracy_tol, epsilon, rule)
+    return EmpiricalThreshold(crossings.largest_passing(grid, acc_ok, rule),
+                              crossings.largest_passing(grid, loss_ok, rule), accuracy_tol,
+                              epsilon, rule)

@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from phasetrans import _checks
+from phasetrans import _checks, crossings
 from phasetrans._progress import track
 from phasetrans.devices import collect, mesh_for, sharded_map
 from phasetrans.estimate import SolverInfo
@@ -317,5 +317,5 @@ def thresholds(result: RetrainResult, *, epsilon, accuracy_tol: float = 0.0,
         if row.shape != (num_seeds, grid.size):
             raise ValueError(f"result arrays must have shape (S, P) = ({num_seeds}, {grid.size}),"
                              f" got {row.shape}")
-    return RetrainThresholds(*(prune._largest_passing(grid, row, rule) for row in passes),
+    return RetrainThresholds(*(crossings.largest_passing(grid, row, rule) for row in passes),
                              epsilon, accuracy_tol, rule)

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phasetrans import _checks
+from phasetrans import _checks, crossings
 from phasetrans.estimate import Estimate
 
 EIGEN_TREATMENTS = ("abs", "floor", "drop", "flat")
@@ -120,15 +120,8 @@ def fixed_point(removal_ratios, curve) -> float:
     """
     p = _checks.increasing_ratios("removal_ratios", removal_ratios, minimum_size=2)
     c = np.asarray(_checks.array("curve", curve, shape=p.shape), dtype=np.float64)
-    gap = c - p
-    below = np.flatnonzero(gap <= 0)
-    if below.size == 0:
-        return 1.0
-    i = int(below[0])
-    if i == 0:
-        return float(p[0])
-    t = gap[i - 1] / (gap[i - 1] - gap[i])
-    return float(p[i - 1] + t * (p[i] - p[i - 1]))
+    index, crossing = crossings.interpolated_zero(p, c - p)
+    return 1.0 if index is None else crossing
 
 
 class LossNoise(NamedTuple):

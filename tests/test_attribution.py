@@ -9,6 +9,7 @@ import pytest
 
 from phasetrans import _io, cli
 from phasetrans.applications import attribution, compare, report
+from phasetrans.cli import _network
 from phasetrans.estimate import SolverInfo
 from phasetrans.geometry import closed_forms
 from phasetrans.networks import train
@@ -125,7 +126,7 @@ def test_cli_explain_passes_its_retrain_flags(flags, monkeypatch):
 
 
 def test_cli_searches_are_the_library_ones():
-    assert cli.L1_BODY_SEARCHES == predict.L1_BODY_SEARCHES
+    assert _network.L1_BODY_SEARCHES == predict.L1_BODY_SEARCHES
 
 
 def test_bad_options(small_attribution):

@@ -14,6 +14,8 @@ import pytest
 
 from phasetrans import cli
 from phasetrans.applications import compare, plots, report
+from phasetrans.cli import cs as cli_cs
+from phasetrans.cli import width as cli_width
 from phasetrans.networks import train
 from phasetrans.theory import predict
 
@@ -196,7 +198,7 @@ def test_keyboard_interrupt_exits_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_run_width", interrupted)
+    monkeypatch.setattr(cli_width, "run", interrupted)
     assert cli.main(["width", "orthant", "--dim", "5"]) == 130
     captured = capsys.readouterr()
     assert captured.err.strip() == "phasetrans width: interrupted" and captured.out == ""
@@ -206,7 +208,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     def broken(args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(cli, "_run_cs", broken)
+    monkeypatch.setattr(cli_cs, "run", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main(["cs", "--dim", "10", "--trials", "1", "--seed", "0"])
 
@@ -281,6 +283,47 @@ def test_help_shows_every_flag_with_its_default(capsys):
     assert f"(default: {defaults.max_iters})" in flat
     assert cli.main(["width", "--help"]) == 0
     assert "half-angle in radians" in capsys.readouterr().out
+
+
+def test_cli_values_and_defaults_are_the_library_ones():
+    """The allowed values and defaults the commands' help states are retyped there (``--help``
+    imports no JAX, the library modules do); each equals its source in the library."""
+    import inspect
+
+    from phasetrans.applications import attribution, methods
+    from phasetrans.applications import cs as cs_library
+    from phasetrans.cli import _network
+    from phasetrans.cli import explain as cli_explain
+    from phasetrans.cli import sweep as cli_sweep
+    from phasetrans.networks import data, nettrim
+    from phasetrans.theory import formula
+
+    def defaults(function, *names):
+        parameters = inspect.signature(function).parameters
+        return tuple(parameters[name].default for name in names)
+
+    assert _network.DATASETS == data.DATASETS
+    assert _network.EIGEN_TREATMENTS == formula.EIGEN_TREATMENTS
+    options = predict.PredictOptions()
+    assert _network.PREDICTION_DEFAULTS == {"eigen_treatment": options.eigen_treatment,
+                                            "floor": options.floor}
+    assert _network.SPECTRUM_METHODS[0] == predict.SpectrumOptions().method
+    l1_body = predict.L1BodyOptions()._asdict()
+    assert _network.L1_BODY_DEFAULTS == {name: l1_body[name]
+                                         for name in _network.L1_BODY_DEFAULTS}
+    built_in = _network.PREDICT_DEFAULTS
+    assert (built_in["dataset"], built_in["arch"], built_in["l1"]) == defaults(
+        train.train_problem, "dataset", "arch", "l1")
+    assert cli_cs.SOLVERS == cs_library.SOLVERS
+    assert defaults(cs_library.success_grid, "solver") == (cli_cs.SOLVERS[0],)
+    assert tuple(cli_cs.DEFAULTS.values()) == defaults(cs_library.overparam_gd, "depth",
+                                                        "init_scale", "num_iters")
+    assert cli_sweep.METHODS == methods.METHODS
+    assert cli_sweep.NETTRIM_VARIANTS == nettrim.VARIANTS
+    assert tuple(cli_sweep.DEFAULTS.values()) == defaults(
+        methods.sweep_methods, "num_ratios", "accuracy_tol", "nettrim_epsilon", "nettrim_variant")
+    assert cli_explain.DEFAULTS == {"accuracy_tol": attribution.AttributionOptions().accuracy_tol,
+                                    "eta": defaults(attribution.attribute, "eta")[0]}
 
 
 def test_width_prints_a_short_summary(capsys):

@@ -8,6 +8,7 @@ from scipy import optimize
 
 from phasetrans import cli
 from phasetrans.applications import cs
+from phasetrans.cli import cs as cli_cs
 from phasetrans.estimate import Estimate, SolverInfo
 from phasetrans.geometry import closed_forms
 
@@ -276,5 +277,5 @@ def test_cs_summary_says_when_the_sem_is_undetermined():
              "empirical_sem": 0.02, "theory_measurement_fraction": 0.6}]
     result = {"solver": "bp", "transition": rows, "dim": 10, "trials": 4, "grid": [0] * 4,
               "tol": 1e-3, "solver_info": {"converged": True, "iterations": 3, "residual": 0.0}}
-    lines = cli._cs_summary(result)
+    lines = cli_cs.summary(result)
     assert "0.807 (SEM undetermined)" in lines[2] and "0.500 ± 0.020" in lines[3]

@@ -13,6 +13,7 @@ import scipy_oracles
 
 from phasetrans import _io, cli
 from phasetrans.applications import limit, witness_file
+from phasetrans.cli import _network
 from phasetrans.geometry import closed_forms
 from phasetrans.networks import data, nets, prune, stationarity, train, witnesses
 from phasetrans.networks.problem import Problem
@@ -200,10 +201,10 @@ def test_search_options_are_validated():
 
 def test_cli_limit_defaults_are_the_library_ones():
     options = witnesses.SearchOptions()
-    assert cli._LIMIT_DEFAULTS == {"searches": limit.DEFAULT_SEARCHES,
-                                   "max_steps": options.stop.max_steps,
-                                   "check_every": options.stop.check_every,
-                                   "window": options.stop.window}
+    assert _network.LIMIT_DEFAULTS == {"searches": limit.DEFAULT_SEARCHES,
+                                       "max_steps": options.stop.max_steps,
+                                       "check_every": options.stop.check_every,
+                                       "window": options.stop.window}
 
 
 def test_initial_params_are_the_trainers():

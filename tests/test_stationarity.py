@@ -182,10 +182,10 @@ def test_seeds_stop_each_at_their_own_check():
 
 
 def test_cli_optimizers_and_defaults_are_the_library_ones():
-    from phasetrans import cli
+    from phasetrans.cli import _network
 
-    assert cli.OPTIMIZERS == train.OPTIMIZERS
+    assert _network.OPTIMIZERS == train.OPTIMIZERS
     rule = stationarity.StopRule()
-    assert cli._PREDICT_DEFAULTS["max_steps"] == rule.max_steps
-    assert cli._PREDICT_DEFAULTS["check_every"] == rule.check_every
-    assert cli._PREDICT_DEFAULTS["further_steps"] == train.FURTHER_STEPS
+    assert _network.PREDICT_DEFAULTS["max_steps"] == rule.max_steps
+    assert _network.PREDICT_DEFAULTS["check_every"] == rule.check_every
+    assert _network.PREDICT_DEFAULTS["further_steps"] == train.FURTHER_STEPS

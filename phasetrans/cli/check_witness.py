@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from phasetrans.cli import _flags, _network
+from phasetrans.cli._flags import UsageError
+
 EXIT_CLAIM_FAILS = 1
 """Exit status when the file is readable but its claim does not hold."""
 
@@ -38,17 +41,16 @@ def add_command(subparsers, formatter) -> argparse.ArgumentParser:
 def run(args) -> dict:
     """Check ``args.file``: the document holds every check line, the recomputed values and
     ``exit_status``."""
-    from phasetrans import cli
     from phasetrans.applications import witness_file
 
-    cli._existing_file("file", args.file)
+    _flags.existing_file("file", args.file)
     if args.data_file is not None:
-        cli._existing_file("--data-file", args.data_file)
+        _flags.existing_file("--data-file", args.data_file)
     if args.model is not None and args.data_file is not None:
-        raise cli.UsageError("--model and --data-file exclude each other: your Problem holds "
-                             "the data")
-    problem = None if args.model is None else cli._user_problem(args.model)
-    with cli._reported_as(args.file):
+        raise UsageError("--model and --data-file exclude each other: your Problem holds the "
+                         "data")
+    problem = None if args.model is None else _network.user_problem(args.model)
+    with _flags.reported_as(args.file):
         result = witness_file.check(args.file, problem, data_file=args.data_file)
     verdict = ("the claim holds" if result.holds else "the claim does NOT hold")
     return {"file": args.file, "holds": result.holds, "checks": result.lines,

@@ -104,7 +104,8 @@ def test_old_paths_warn_once_and_are_the_moved_modules():
     from phasetrans import _moved
     from phasetrans.networks import prune as moved
 
-    newer = {"witnesses", "witness_file", "limit"}  # never had a flat path (nor had cli's)
+    # never had a flat path (nor had cli's modules)
+    newer = {"witnesses", "witness_file", "limit", "spectrum_source"}
     assert set(_moved.MOVED) == {m.split(".")[-1] for m in _graph()
                                  if "." in m and _layer(m) != "cli"} - {"predict"} - newer
     with warnings.catch_warnings(record=True) as caught:

@@ -358,3 +358,33 @@ def test_griffe_extension_rewrites_rst_habits():
            "    x: a list\n    - kept as is\n"
     assert module.rewrite(text) == ("See `a.b.f` and `C`.\nWith g:\n\n- one\n  more\n- two\n\n"
                                     "Args:\n    x: a list\n    - kept as is")
+
+
+def _cli_lines(text: str) -> list[str]:
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for line in joined.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("phasetrans "):
+                lines.append(line)
+    return lines
+
+
+def test_cli_examples_parse():
+    """Every `phasetrans ...` line in a bash block of the README and the docs is accepted by
+    the parser the command uses (flags and choices; running them is the CLI tests' job)."""
+    import shlex
+
+    from phasetrans.cli import build_parser
+
+    pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    lines = [(page, line) for page in pages for line in _cli_lines(page.read_text())]
+    assert any(page.name == "README.md" for page, _ in lines)
+    for page, line in lines:
+        argv = [arg for arg in shlex.split(line)[1:] if not arg.startswith("$")]
+        try:
+            build_parser().parse_args(argv)
+        except BaseException as err:  # argparse exits, the project's parser raises
+            raise AssertionError(f"{page.relative_to(ROOT)}: {line!r} does not parse: "
+                                 f"{err!r}") from err

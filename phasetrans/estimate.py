@@ -3,6 +3,8 @@
 - :class:`Estimate`: a Monte Carlo mean with its standard error and sample count. Every number
   phasetrans reports with an error bar is one (widths, statistical dimensions, eps, SLQ sums,
   delta/D curves, phase-transition points).
+- :class:`SolverOptions`: how long an iterative solver may run and when it stops (``tol``,
+  ``max_iters``, ``check_every``); each solver names its defaults once as a module constant.
 - :class:`SolverInfo`: how an iterative solver stopped: iterations used, the final residual (its
   meaning is stated by each solver: KKT, duality gap, relative primal/dual residual, Newton
   function value) and whether it met its tolerance. Solvers return ``(solution, SolverInfo)``;
@@ -14,8 +16,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+
+from phasetrans import _checks
 
 
 class Estimate(NamedTuple):
@@ -53,6 +58,67 @@ def from_samples(samples, axis: int = 0) -> Estimate:
     if mean.ndim == 0:
         return Estimate(float(mean), float(sem), int(n))
     return Estimate(np.asarray(mean), np.asarray(sem), int(n))
+
+
+class SolverOptions(NamedTuple):
+    """Stopping rule and budget of an iterative solver (ADMM, FISTA, conjugate gradients).
+
+    Every iterative solver takes one ``solver: SolverOptions | None`` argument; None means that
+    solver's own default, a module constant named once beside it (e.g.
+    :data:`phasetrans.geometry.subspaces.SOLVER`), whose fields are that solver's historical
+    defaults. Change one field with ``_replace``:
+    ``subspaces.SOLVER._replace(max_iters=2000)``.
+
+    The type is a static pytree node (``jax.tree_util.register_static``): inside a jitted
+    function its fields are Python constants, so it can be passed as an ordinary argument or
+    held by a body or cone, and a different value compiles anew.
+
+    Attributes:
+        tol: the solver stops once its residual (each solver's docstring says which) is
+            <= tol, and ``SolverInfo.converged`` is ``residual <= tol``; None (the default)
+            means the solver's precision-dependent default (float32 / float64).
+        max_iters: iteration budget >= 1 (default 20000).
+        check_every: iterations between residual checks >= 1 (default 10); the loop runs
+            whole blocks of it (:func:`phasetrans._loops.iterate`).
+    """
+
+    tol: float | None = None
+    max_iters: int = 20000
+    check_every: int = 10
+
+    def validate(self) -> SolverOptions:
+        """These options checked (``TypeError``/``ValueError`` naming the field and what is
+        allowed: ``tol`` None or a finite real > 0, ``max_iters`` and ``check_every``
+        integers >= 1), as plain Python numbers."""
+        tol = None if self.tol is None else _checks.real("SolverOptions.tol", self.tol,
+                                                         positive=True)
+        return SolverOptions(tol, _checks.positive_int("SolverOptions.max_iters", self.max_iters),
+                             _checks.positive_int("SolverOptions.check_every",
+                                                  self.check_every))
+
+    def resolve(self, dtype, *, float32: float, float64: float) -> SolverOptions:
+        """:meth:`validate`, with ``tol`` None replaced by the solver's default for ``dtype``
+        (``float32`` for float32 data, else ``float64``)."""
+        options = self.validate()
+        if options.tol is not None:
+            return options
+        return options._replace(tol=_checks.default_tol(dtype, float32=float32,
+                                                        float64=float64))
+
+    @classmethod
+    def check(cls, solver, default: SolverOptions, *, dtype, float32: float,
+              float64: float) -> SolverOptions:
+        """``solver`` (None: ``default``) checked to be a :class:`SolverOptions` and
+        :meth:`resolve`-d for ``dtype``."""
+        if solver is None:
+            solver = default
+        if not isinstance(solver, cls):
+            raise TypeError(f"solver must be a phasetrans.estimate.SolverOptions or None, got "
+                            f"{type(solver).__name__}")
+        return solver.resolve(dtype, float32=float32, float64=float64)
+
+
+jax.tree_util.register_static(SolverOptions)
 
 
 class SolverInfo(NamedTuple):

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 from scipy import optimize
 
+from phasetrans.estimate import SolverOptions
 from phasetrans.geometry import bodies, feasibility
+
+TIGHT = feasibility.ELLIPSOID_SOLVER._replace(tol=1e-12)
+L1_10 = feasibility.L1_SOLVER._replace(max_iters=10)
 
 
 def _eig(matrix):
@@ -49,7 +53,7 @@ def test_ellipsoid_minimum_is_the_schur_complement_with_a_singular_kept_block(x6
     block = matrix[np.ix_(keep, keep)]
     assert np.linalg.matrix_rank(block) == 2 < keep.sum()  # A_TT singular
     lam, vecs = _eig(matrix)
-    res = feasibility.ellipsoid_support_minimum(lam, vecs, center, keep, tol=1e-12)
+    res = feasibility.ellipsoid_support_minimum(lam, vecs, center, keep, solver=TIGHT)
     expected = _schur_value(matrix, center, keep)
     assert expected > 0.1
     assert float(res.value) == pytest.approx(expected, rel=1e-9)
@@ -83,7 +87,7 @@ def test_ellipsoid_minimum_on_random_supports_of_a_rank_deficient_matrix(x64, se
     for kept in (3, 5, 8):  # |T| below, at and above the rank
         keep = np.zeros(dim, bool)
         keep[rng.choice(dim, kept, replace=False)] = True
-        res = feasibility.ellipsoid_support_minimum(lam, vecs, center, keep, tol=1e-12)
+        res = feasibility.ellipsoid_support_minimum(lam, vecs, center, keep, solver=TIGHT)
         assert float(res.value) == pytest.approx(_schur_value(matrix, center, keep),
                                                  rel=1e-8, abs=1e-12)
         assert bool(res.info.converged)
@@ -168,7 +172,7 @@ def test_l1_minimum_matches_slsqp_with_a_certified_gap(x64):
         assert float(res.value) == pytest.approx(float(body.value(res.point)), abs=1e-12)
         assert np.all(np.asarray(res.point)[~keep] == 0.0)
         # the gap bounds the suboptimality of an unconverged iterate too (a valid certificate)
-        early = feasibility.l1_support_minimum(body, keep, max_iters=10)
+        early = feasibility.l1_support_minimum(body, keep, solver=L1_10)
         gap = float(early.info.residual) * max(1.0, abs(float(early.value)))
         assert float(early.value) - float(res.value) <= gap + 1e-12
 
@@ -203,7 +207,8 @@ def test_l1_with_zero_strength_is_the_ellipsoid(x64):
     lam, vecs = _eig(matrix)
     body = bodies.L1InducedBody.create(center=center, l1=0.0, epsilon=1.0, eigenvalues=lam,
                                        eigenvectors=vecs)
-    as_l1 = feasibility.l1_support_minimum(body, keep, max_iters=5000)
+    as_l1 = feasibility.l1_support_minimum(
+        body, keep, solver=feasibility.L1_SOLVER._replace(max_iters=5000))
     exact = feasibility.ellipsoid_support_minimum(lam, vecs, center, keep)
     assert float(as_l1.value) == pytest.approx(float(exact.value), rel=1e-8)
 
@@ -309,18 +314,20 @@ def test_nested_supports_are_monotone_and_batching_equals_a_loop(x64):
 def test_solver_failure_is_reported(x64):
     matrix, center, gradient, l1, body = _l1_problem(seed=10)
     keep = np.arange(center.size) % 3 != 0
-    res = feasibility.l1_support_minimum(body, keep, max_iters=10)
+    res = feasibility.l1_support_minimum(body, keep, solver=L1_10)
     assert not bool(res.info.converged) and float(res.info.residual) > 1e-8
     assert int(res.info.iterations) == 10
 
     def matvec(v):
         return jnp.asarray(matrix) @ v
 
-    res = feasibility.ellipsoid_support_minimum_matfree(matvec, center, keep, max_iters=1)
+    res = feasibility.ellipsoid_support_minimum_matfree(
+        matvec, center, keep, solver=SolverOptions(max_iters=1, check_every=1))
     assert not bool(res.info.converged) and float(res.info.residual) > 1e-8
     lam, vecs = _eig(matrix)
     batch = feasibility.support_minima(np.stack([keep, keep]), center=center, eigenvalues=lam,
-                                       eigenvectors=vecs, max_iters=1, tol=1e-300)
+                                       eigenvectors=vecs,
+                                       solver=SolverOptions(1e-300, 1, 1))
     assert not bool(jnp.any(batch.info.converged))
 
 

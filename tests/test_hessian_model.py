@@ -159,8 +159,10 @@ def test_low_rank_l1_body_is_the_dense_body_of_the_model_matrix(x64):
     """Every oracle of the O(D r) l1-induced body (conic ADMM in the (V^T x, x - V V^T x)
     coordinates, support minima through the matvec) equals the dense body built from the
     model's D x D matrix, on the same inputs and Gaussian draws."""
-    from phasetrans.geometry import bodies, width
+    from phasetrans.geometry import bodies, conic_admm, width
 
+    tight_cone = bodies.L1_CONE_SOLVER._replace(tol=1e-9)
+    tight_body = conic_admm.SOLVER._replace(tol=1e-9)
     lam, vecs = _spectrum(40, 2)
     model = hessian_model.exact(lam, vecs, rank=5, bulk=0.3)
     full = np.linalg.eigh(_dense(model))
@@ -175,14 +177,14 @@ def test_low_rank_l1_body_is_the_dense_body_of_the_model_matrix(x64):
     w = jnp.asarray(rng.normal(size=40))
     assert float(low.value(w)) == pytest.approx(float(dense.value(w)), rel=1e-12)
     apex = jnp.asarray(np.where(np.abs(center) > 0.8, center, 0.0))
-    got = low.cone_at(apex).projection(y, tol=1e-9)
-    want = dense.cone_at(apex).projection(y, tol=1e-9)
+    got = low.cone_at(apex).projection(y, solver=tight_cone)
+    want = dense.cone_at(apex).projection(y, solver=tight_cone)
     assert bool(got.info.converged) and bool(want.info.converged)
     assert np.asarray(got.point) == pytest.approx(np.asarray(want.point), abs=1e-7)
     assert float(got.scale) == pytest.approx(float(want.scale), rel=1e-6)
-    body_point = low.projection(y, tol=1e-9).point
+    body_point = low.projection(y, solver=tight_body).point
     assert np.asarray(body_point) == pytest.approx(
-        np.asarray(dense.projection(y, tol=1e-9).point), abs=1e-7)
+        np.asarray(dense.projection(y, solver=tight_body).point), abs=1e-7)
     a = width.cone_statdim(low, apex, key=jax.random.key(1), num_samples=4).estimate
     b = width.cone_statdim(dense, apex, key=jax.random.key(1), num_samples=4).estimate
     assert a.mean == pytest.approx(b.mean, rel=1e-5) and 0 < a.mean < 40

@@ -52,7 +52,7 @@ def test_body_projection_matches_scipy(x64, dim, seed):
     body = bodies.L1InducedBody.create(center=center, l1=l1, epsilon=eps, hessian=hessian,
                                         gradient=gradient)
     y = center + 3 * np.random.default_rng(seed + 10).normal(size=dim)
-    result = body.projection(jnp.asarray(y), tol=1e-10)
+    result = body.projection(jnp.asarray(y), solver=conic_admm.SOLVER._replace(tol=1e-10))
     assert result.point.dtype == jnp.float64 and float(result.info.residual) <= 1e-10
     assert bool(result.info.converged)
     expected = _scipy_projection(y, hessian, center, gradient, l1, eps)
@@ -70,7 +70,7 @@ def test_hessian_forms_agree_and_lambda_zero_gives_the_ellipsoid(x64):
              dict(hessian_matvec=lambda v: jnp.asarray(hessian) @ v)]
     y = jnp.asarray(center + 4 * np.random.default_rng(3).normal(size=10))
     points = [bodies.L1InducedBody.create(center=center, l1=0.0, epsilon=eps, **f)
-              .projection(y, tol=1e-11).point for f in forms]
+              .projection(y, solver=conic_admm.SOLVER._replace(tol=1e-11)).point for f in forms]
     # lam = 0, g* = 0: K is the ellipsoid {1/2 q^T H q <= eps}; project in H's eigenbasis
     ellipsoid = vecs @ projections.onto_ellipsoid(vecs.T @ y, eigenvalues=jnp.asarray(lam),
                                                   center=vecs.T @ center, epsilon=eps).point
@@ -99,7 +99,7 @@ def test_cone_projection_matches_scipy_and_moreau(x64):
     rng = np.random.default_rng(5)
     for _ in range(3):
         g = rng.normal(size=6)
-        result = cone.projection(jnp.asarray(g), tol=1e-10)
+        result = cone.projection(jnp.asarray(g), solver=cone.solver._replace(tol=1e-10))
         assert bool(result.info.converged)
         expected = _scipy_cone_projection(g, apex, hessian, center, gradient, l1, eps)
         np.testing.assert_allclose(result.point, expected, atol=1e-6)
@@ -131,7 +131,8 @@ def test_cone_statdim_matches_golden_section_path_sample_by_sample(x64):
     body = bodies.L1InducedBody.create(center=center, l1=l1, epsilon=eps,
                                         eigenvalues=jnp.zeros(dim), eigenvectors=jnp.eye(dim))
     apex = center * 1.4 + jnp.zeros(dim).at[5].set(0.3)
-    res = width.cone_statdim(body, apex, key=jax.random.key(7), num_samples=64, tol=1e-8)
+    res = width.cone_statdim(body, apex, key=jax.random.key(7), num_samples=64,
+                             solver=bodies.L1_CONE_SOLVER._replace(tol=1e-8))
     assert res.info.converged
     ball = bodies.Translated.create(bodies.L1Ball.create(dim, 3.5 + eps / l1), -apex)
     reference = width.statistical_dimension(bodies.GeneratedCone.create(ball),
@@ -269,10 +270,10 @@ def test_admm_budget_exhausted_reports_not_converged():
     body = bodies.L1InducedBody.create(center=center, l1=l1, epsilon=eps, hessian=hessian,
                                        gradient=gradient)
     apex = -center
-    cone = body.cone_at(apex, max_iters=20)
+    cone = body.cone_at(apex, solver=bodies.L1_CONE_SOLVER._replace(max_iters=20))
     result = cone.projection(jnp.asarray(np.random.default_rng(0).normal(size=8)))
     assert not bool(result.info.converged) and int(result.info.iterations) == 20
-    assert float(result.info.residual) > cone.tol
+    assert float(result.info.residual) > cone.solver.tol
     res = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4, max_iters=20)
     assert not res.info.converged and res.info.iterations == 20
     enough = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4)

@@ -10,6 +10,7 @@ import pytest
 import scipy.optimize
 from scipy import stats
 
+from phasetrans.estimate import SolverOptions
 from phasetrans.geometry import bodies, closed_forms, subspaces
 
 BALL_DIM, BALL_RADIUS, BALL_DISTANCE = 200, 0.5, 1.0
@@ -125,7 +126,8 @@ def test_l1_meets_matches_slsqp(x64, rank, seed, slope):
     body = bodies.L1InducedBody.create(**args)
     apex = 2.0 * rng.normal(size=dim)
     basis = np.linalg.qr(rng.normal(size=(dim, k)))[0]
-    value, info = subspaces.meets(body, apex, basis, tol=1e-10, max_iters=200000)
+    value, info = subspaces.meets(body, apex, basis,
+                                  solver=subspaces.SOLVER._replace(tol=1e-10, max_iters=200000))
     assert value.dtype == jnp.float64
     assert bool(info.converged) and float(info.residual) <= 1e-10
     assert float(value) == pytest.approx(_scipy_minimum(args, apex, basis), abs=1e-6)
@@ -141,7 +143,8 @@ def test_l1_meets_on_the_whole_space_and_on_the_apex_alone(x64):
     value0, info0 = subspaces.meets(body, apex, np.zeros((5, 0)))
     assert float(value0) == pytest.approx(float(body.value(apex)), abs=1e-12)
     assert bool(info0.converged)
-    full, info = subspaces.meets(body, apex, np.eye(5), tol=1e-10, max_iters=100000)
+    full, info = subspaces.meets(body, apex, np.eye(5),
+                                 solver=subspaces.SOLVER._replace(tol=1e-10, max_iters=100000))
     unconstrained = _scipy_minimum(args, np.zeros(5), np.eye(5))
     assert bool(info.converged) and float(full) == pytest.approx(unconstrained, abs=1e-6)
 
@@ -317,10 +320,11 @@ def test_no_crossing_inside_the_grid_gives_nan():
 def test_exhausted_budget_reaches_the_transition_info():
     body, apex = _sparse_l1_problem(30, 3)
     basis = subspaces.random_basis(key=jax.random.key(0), dim=30, rank=10)
-    _, info = subspaces.meets(body, apex, basis, max_iters=2, check_every=1)
+    _, info = subspaces.meets(body, apex, basis, solver=SolverOptions(max_iters=2, check_every=1))
     assert not bool(info.converged) and int(info.iterations) == 2
     result = subspaces.transition(body, apex, key=jax.random.key(0), dims=[5, 15, 25],
-                                  num_subspaces=8, max_iters=2, check_every=1)
+                                  num_subspaces=8,
+                                  solver=SolverOptions(max_iters=2, check_every=1))
     assert not result.info.converged and result.info.iterations == 2
     assert result.to_dict()["solver_info"]["converged"] is False
 
@@ -365,9 +369,9 @@ def test_validation():
     l1_body, x0 = _sparse_l1_problem(20, 3)
     l1_basis = subspaces.random_basis(key=key, dim=20, rank=3)
     with pytest.raises(ValueError, match="tol"):
-        subspaces.meets(l1_body, x0, l1_basis, tol=0.0)
+        subspaces.meets(l1_body, x0, l1_basis, solver=SolverOptions(tol=0.0))
     with pytest.raises(ValueError, match="max_iters"):
-        subspaces.meets(l1_body, x0, l1_basis, max_iters=0)
+        subspaces.meets(l1_body, x0, l1_basis, solver=SolverOptions(max_iters=0))
     with pytest.raises(ValueError, match="rank"):
         subspaces.random_basis(key=key, dim=5, rank=6)
     with pytest.raises(TypeError, match="key"):
@@ -382,9 +386,10 @@ def test_l1_transition_bisection_agrees_with_meets(x64):
     body = bodies.L1InducedBody.create(**args)
     apex = args["center"] + 1.5 * rng.normal(size=dim)
     key, dims = jax.random.key(2), np.array([4, 9, 11, 13, 16])
+    tight = subspaces.SOLVER._replace(tol=1e-9)
     result = subspaces.transition(body, apex, key=key, dims=dims, num_subspaces=10)
     by_hand = [[float(subspaces.meets(body, apex, subspaces.random_basis(
-        key=jax.random.fold_in(key, i), dim=dim, rank=int(k)), tol=1e-9)[0]) <= 1.0
+        key=jax.random.fold_in(key, i), dim=dim, rank=int(k)), solver=tight)[0]) <= 1.0
         for k in dims] for i in range(10)]
     np.testing.assert_allclose(result.fraction.mean, np.mean(by_hand, axis=0))
     assert len(set(result.fraction.mean.tolist())) > 2 and result.info.converged

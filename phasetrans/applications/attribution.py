@@ -174,7 +174,7 @@ def _crossing(removal_ratios, fractions) -> float:
     return formula.fixed_point(p, p + np.asarray(fractions, np.float64) - 0.5)
 
 
-def _subspace_threshold(body, apexes, ratios, *, key, num_subspaces, dim, max_iters=20000):
+def _subspace_threshold(body, apexes, ratios, *, key, num_subspaces, dim, solver=None):
     """Random-subspace 50% point in removal ratio: for each ratio p and its apex x_p (row of
     ``apexes``), the fraction of Haar subspaces of dimension k = D - floor(p D) through x_p
     meeting ``body`` (the same subspaces for every ratio: :func:`subspaces.transitions`);
@@ -184,7 +184,7 @@ def _subspace_threshold(body, apexes, ratios, *, key, num_subspaces, dim, max_it
     kept = dim - np.floor(np.asarray(ratios) * dim + 1e-6).astype(np.int64)
     grid = np.unique(kept)
     results = subspaces.transitions(body, apexes, key=key, dims=grid,
-                                    num_subspaces=num_subspaces, max_iters=max_iters)
+                                    num_subspaces=num_subspaces, solver=solver)
     at = np.searchsorted(grid, kept)
     fractions = np.array([r.fraction.mean[i] for r, i in zip(results, at, strict=True)])
     sems = np.array([r.fraction.sem[i] for r, i in zip(results, at, strict=True)])
@@ -221,7 +221,8 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
         keeps, center=center, eigenvalues=lam, eigenvectors=vecs)}
     if dim <= options.l1_support_max_dim:
         problems["support_l1_body"] = lambda: feasibility.support_minima(
-            keeps, body=l1_body, max_iters=options.l1_max_iters)
+            keeps, body=l1_body,
+            solver=feasibility.L1_SOLVER._replace(max_iters=options.l1_max_iters))
     for name, solve in problems.items():
         minima = solve()
         value = feasibility.threshold(grid, np.asarray(minima.value), eps).removal_ratio
@@ -242,7 +243,8 @@ def _seed_thresholds(c: Comparison, s: int, centres: dict, options: AttributionO
         points, _ = prune.pruned_points(params, ratios, prunable)
         out["random_subspace_l1_body"] = _subspace_threshold(
             l1_body, jnp.asarray(points, dtype), ratios, key=k_l1,
-            num_subspaces=options.l1_num_subspaces, dim=dim, max_iters=options.l1_max_iters)
+            num_subspaces=options.l1_num_subspaces, dim=dim,
+            solver=subspaces.SOLVER._replace(max_iters=options.l1_max_iters))
     return out
 
 

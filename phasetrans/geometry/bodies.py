@@ -22,7 +22,12 @@ import numpy as np
 from optax import projections as optax_projections
 
 from phasetrans import _checks
+from phasetrans.estimate import SolverOptions
 from phasetrans.geometry import conic_admm, projections
+
+L1_CONE_SOLVER = SolverOptions(tol=None, max_iters=20000, check_every=20)
+"""The ADMM of an :class:`L1InducedCone`'s projection: tol None = 1e-3 in float32, 1e-4 in
+float64; 20000 iterations; a residual check every 20 (:data:`conic_admm.SOLVER`'s)."""
 
 
 def _dim_radius(dim, radius):
@@ -390,7 +395,7 @@ class L1InducedBody(NamedTuple):
 
     def projection(self, y, **options) -> projections.Projection:
         """Pi_K(y) by :func:`phasetrans.geometry.conic_admm.solve` with its SolverInfo; ``options``
-        as for that function (``tol``, ``max_iters``, ...)."""
+        as for that function (``solver``, ``rho``, ``relaxation``)."""
         result = conic_admm.solve(self.conic_data(self.center), y - self.center,
                                   free_scale=False, **options)
         return projections.Projection(result.point + self.center, result.info)
@@ -398,10 +403,15 @@ class L1InducedBody(NamedTuple):
     def project(self, y):
         return self.projection(y).point
 
-    def cone_at(self, apex, *, tol: float | None = None,
-                max_iters: int = 20000) -> L1InducedCone:
-        """cone(K - apex) (:class:`L1InducedCone`)."""
-        return L1InducedCone.create(self, apex, tol=tol, max_iters=max_iters)
+    def cone_at(self, apex, *, solver: SolverOptions | None = None,
+                max_iters: int | None = None) -> L1InducedCone:
+        """cone(K - apex) (:class:`L1InducedCone`; ``solver`` None: :data:`L1_CONE_SOLVER`).
+
+        ``max_iters`` (transitional, for callers not yet passing ``solver``): replaces
+        ``solver.max_iters``."""
+        if max_iters is not None:
+            solver = (L1_CONE_SOLVER if solver is None else solver)._replace(max_iters=max_iters)
+        return L1InducedCone.create(self, apex, solver=solver)
 
 
 def _hessian_matvec(eigenvalues, eigenvectors, bulk, v):
@@ -413,29 +423,29 @@ def _hessian_matvec(eigenvalues, eigenvectors, bulk, v):
 class L1InducedCone(NamedTuple):
     """cone(K - x0) = {t (w - x0) : t >= 0, w in K}: the l1-induced body seen from x0 outside K.
 
-    Projection by :func:`phasetrans.geometry.conic_admm.solve` with a free scale t; ``tol`` bounds
-    its relative primal/dual residual (default 1e-3 in float32, 1e-4 in float64: on trained networks
-    statistical dimensions move by < 1e-3 relative below that), ``max_iters`` its budget.
+    Projection by :func:`phasetrans.geometry.conic_admm.solve` with a free scale t and
+    ``solver`` (:data:`L1_CONE_SOLVER` by default: ``tol`` bounds its relative primal/dual
+    residual, 1e-3 in float32, 1e-4 in float64: on trained networks statistical dimensions move
+    by < 1e-3 relative below that; 20000 iterations; a check every 20).
     Build with :meth:`create`. Monte Carlo estimators draw ``samples_per_chunk`` samples per
     jitted call: a vmapped ADMM runs until its slowest sample stops, so chunks stay small.
     """
 
     data: conic_admm.ConicData
-    tol: float
-    max_iters: int
+    solver: SolverOptions
     is_cone = True
     samples_per_chunk = 16
 
     @classmethod
-    def create(cls, body: L1InducedBody, apex, *, tol: float | None = None,
-               max_iters: int = 20000) -> L1InducedCone:
+    def create(cls, body: L1InducedBody, apex, *,
+               solver: SolverOptions | None = None) -> L1InducedCone:
         """``apex`` x0 (D,) must lie outside K (inside, the cone is all of R^D)."""
         apex = _checks.array("apex", apex, shape=(body.dim,))
         data = body.conic_data(apex)
         if float(data.apex_value) <= 0:
             raise ValueError("apex lies in the body K, so the cone it generates is all of R^D")
-        tol = _checks.tol(tol, apex.dtype, float32=1e-3, float64=1e-4)
-        return cls(data, tol, _checks.positive_int("max_iters", max_iters))
+        return cls(data, SolverOptions.check(solver, L1_CONE_SOLVER, dtype=apex.dtype,
+                                             float32=1e-3, float64=1e-4))
 
     @property
     def dim(self) -> int:
@@ -443,9 +453,9 @@ class L1InducedCone(NamedTuple):
 
     def projection(self, g, **options) -> projections.ConeProjection:
         """Pi_C(g) (``point``), its SolverInfo, and the scale t with point / t + x0 in K;
-        ``options`` override ``tol`` / ``max_iters`` and pass ADMM settings
-        (:func:`phasetrans.geometry.conic_admm.solve`)."""
-        options = {"tol": self.tol, "max_iters": self.max_iters, **options}
+        ``options`` (``solver``, ``rho``, ``relaxation``) override ``self.solver`` and pass ADMM
+        settings (:func:`phasetrans.geometry.conic_admm.solve`)."""
+        options = {"solver": self.solver, **options}
         return conic_admm.solve(self.data, g, free_scale=True, **options)
 
     def project(self, g):

@@ -43,7 +43,12 @@ import jax
 import jax.numpy as jnp
 
 from phasetrans import _loops
+from phasetrans.estimate import SolverOptions
 from phasetrans.geometry.projections import ConeProjection, Projection
+
+SOLVER = SolverOptions(tol=1e-4, max_iters=20000, check_every=20)
+"""The ADMM of :func:`solve`: the relative primal/dual residual <= 1e-4, at most 20000
+iterations, a residual check every 20."""
 
 
 class ConicData(NamedTuple):
@@ -249,20 +254,23 @@ def _linear_solver(data, rho, free_scale) -> _Linear:
                    _schur_inverse(data, rho, inv_diag, db, free_scale))
 
 
-def solve(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
-          tol: float = 1e-4, rho: float = 1.0, check_every: int = 20,
-          relaxation: float = 1.6) -> ConeProjection:
+def solve(data: ConicData, target, *, free_scale: bool, solver: SolverOptions | None = None,
+          rho: float = 1.0, relaxation: float = 1.6) -> ConeProjection:
     """Project ``target`` (standard basis) onto cone(K - x0) (``free_scale``) or K - x0 (t = 1).
 
     See the module docstring. Returns the point (standard basis), the scale t (1 for a body
     projection) and a SolverInfo whose residual is the relative primal/dual residual.
-    ``tol`` bounds that residual; ``rho`` is the penalty on the equilibrated problem, kept
+    ``solver`` (:class:`~phasetrans.estimate.SolverOptions`, default None: :data:`SOLVER`,
+    tol 1e-4, 20000 iterations, a residual check every 20: :func:`phasetrans._loops.iterate`)
+    bounds that residual and the iterations; ``rho`` is the penalty on the equilibrated problem,
+    kept
     fixed: residual balancing [Boyd et al. 2011 sec. 3.4.1] was tried on trained networks and
     its residuals stopped tracking the error (7% off at a residual of 1e-3; fixed rho = 1:
-    0.1%); ``check_every`` iterations run between residual checks
-    (:func:`phasetrans._loops.iterate`); ``relaxation`` is ADMM's over-relaxation alpha in
-    (0, 2) [Boyd et al. 2011 sec. 3.4.3]. ``max_iters`` and ``tol`` may be traced.
+    0.1%); ``relaxation`` is ADMM's over-relaxation alpha in (0, 2) [Boyd et al. 2011
+    sec. 3.4.3]. ``solver``'s fields are Python numbers even under ``jit`` (a static type).
     """
+    solver = SolverOptions.check(solver, SOLVER, dtype=target.dtype, float32=SOLVER.tol,
+                                 float64=SOLVER.tol)
     dtype = target.dtype
     dim = data.sqrt_eigenvalues.shape[0]  # D, or r + D for a low-rank H
     g = to_eigen(data.eigenvectors, target)
@@ -322,8 +330,9 @@ def solve(data: ConicData, target, *, free_scale: bool, max_iters: int = 20000,
     x0 = (jnp.zeros(dim, dtype), jnp.zeros(k, dtype))
     y0 = project(unknowns_to_m(x0))
     u0 = tuple(jnp.zeros_like(a) for a in y0)
-    (x, _, _), info = _loops.iterate(step, (x0, y0, u0), residual=residual, tol=tol,
-                                     max_iters=max_iters, check_every=check_every)
+    (x, _, _), info = _loops.iterate(step, (x0, y0, u0), residual=residual, tol=solver.tol,
+                                     max_iters=solver.max_iters,
+                                     check_every=solver.check_every)
     z, rest = x
     scale = data.unit * rest[0] if free_scale else one
     return ConeProjection(from_eigen(data.eigenvectors, z), info, scale)

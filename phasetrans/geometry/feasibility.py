@@ -57,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from phasetrans import _checks, _loops, crossings, limits
-from phasetrans.estimate import SolverInfo
+from phasetrans.estimate import SolverInfo, SolverOptions
 from phasetrans.geometry import bodies
 
 MAX_DENSE_DIM = limits.MAX_DENSE_DIM
@@ -65,6 +65,19 @@ MAX_DENSE_DIM = limits.MAX_DENSE_DIM
 
 _CELLS_PER_CHUNK = 2**25
 """Dense ellipsoid batches hold chunk x D x D numbers (masked matrix and its Cholesky factor)."""
+ELLIPSOID_SOLVER = SolverOptions(tol=None, max_iters=500, check_every=1)
+"""Preconditioned CG of :func:`ellipsoid_support_minimum` (tol None = 1e-4 in float32, 1e-8 in
+float64)."""
+ELLIPSOID_MATFREE_SOLVER = SolverOptions(tol=None, max_iters=1000, check_every=1)
+"""CG of :func:`ellipsoid_support_minimum_matfree` (tol as :data:`ELLIPSOID_SOLVER`)."""
+L1_SOLVER = SolverOptions(tol=None, max_iters=20000, check_every=10)
+"""FISTA of :func:`l1_support_minimum` and :func:`l1_support_minimum_matfree` (tol as
+:data:`ELLIPSOID_SOLVER`)."""
+
+
+def _solver(solver, default: SolverOptions, dtype) -> SolverOptions:
+    """``solver`` (None: ``default``) checked, tol defaulted for ``dtype``."""
+    return SolverOptions.check(solver, default, dtype=dtype, float32=1e-4, float64=1e-8)
 
 
 class SupportMinimum(NamedTuple):
@@ -175,7 +188,7 @@ def _gradient(gradient, center) -> jax.Array:
 # ---------------------------------------------------------------------- conjugate gradients
 
 
-def _cg(op, rhs, precondition, residual, *, tol, max_iters):
+def _cg(op, rhs, precondition, residual, solver: SolverOptions):
     """(Preconditioned) CG from x = 0 on ``op x = rhs`` [HS52] through ``_loops.iterate``.
 
     ``residual(x, r)`` with r = rhs - op x (updated recursively) is the stopping quantity. From
@@ -198,7 +211,8 @@ def _cg(op, rhs, precondition, residual, *, tol, max_iters):
 
     init = (zero, rhs, z, rhs @ z)
     (x, _, _, _), info = _loops.iterate(step, init, residual=lambda _, s: residual(s[0], s[1]),
-                                        tol=tol, max_iters=max_iters,
+                                        tol=solver.tol, max_iters=solver.max_iters,
+                                        check_every=solver.check_every,
                                         initial_residual=residual(zero, rhs))
     return x, info
 
@@ -213,7 +227,7 @@ def _ridge(dtype, dim: int) -> float:
 # ---------------------------------------------------------------------------- the ellipsoid
 
 
-def _ellipsoid_dense_one(matrix, factor, scale, center, keep, tol, max_iters):
+def _ellipsoid_dense_one(matrix, factor, scale, center, keep, solver):
     """One support, dense A (D, D) with ||A|| = scale (see ellipsoid_support_minimum).
 
     ``factor`` is a lower Cholesky factor whose leading block on T is that of A_TT + mu I:
@@ -240,13 +254,13 @@ def _ellipsoid_dense_one(matrix, factor, scale, center, keep, tol, max_iters):
     def residual(x, r):
         return jnp.linalg.norm(r) / (scale * jnp.linalg.norm(q0 + x) + tiny)
 
-    x, info = _cg(op, rhs, precondition, residual, tol=tol, max_iters=max_iters)
+    x, info = _cg(op, rhs, precondition, residual, solver)
     x = m * x
     q = q0 + x
     aq = aq0 + matrix @ x
     final = jnp.linalg.norm(m * aq) / (scale * jnp.linalg.norm(q) + tiny)
     return SupportMinimum(0.5 * (q @ aq), m * (center + x),
-                          SolverInfo(info.iterations, final, final <= tol))
+                          SolverInfo(info.iterations, final, final <= solver.tol))
 
 
 def _dense_matrix(eigenvalues, eigenvectors):
@@ -254,9 +268,9 @@ def _dense_matrix(eigenvalues, eigenvectors):
     return 0.5 * (matrix + matrix.T), jnp.max(eigenvalues)
 
 
-@functools.partial(jax.jit, static_argnames=("max_iters", "nested", "chunk"))
-def _ellipsoid_dense_many(eigenvalues, eigenvectors, center, keeps, order, tol, *,
-                          max_iters: int, nested: bool, chunk: int):
+@functools.partial(jax.jit, static_argnames=("nested", "chunk"))
+def _ellipsoid_dense_many(eigenvalues, eigenvectors, center, keeps, order, solver, *,
+                          nested: bool, chunk: int):
     """All supports; coordinates permuted by ``order`` (nested: every support a leading
     block, one shared Cholesky factor; otherwise one masked factor per support)."""
     dim, dtype = center.shape[0], center.dtype
@@ -266,15 +280,15 @@ def _ellipsoid_dense_many(eigenvalues, eigenvectors, center, keeps, order, tol, 
     center_p, keeps_p = center[order], keeps[:, order]
     if nested:
         factor = jnp.linalg.cholesky(matrix + mu * jnp.eye(dim, dtype=dtype))
-        one = functools.partial(_ellipsoid_dense_one, matrix, factor, scale, center_p, tol=tol,
-                                max_iters=max_iters)
+        one = functools.partial(_ellipsoid_dense_one, matrix, factor, scale, center_p,
+                                solver=solver)
         res = jax.vmap(one)(keeps_p)
     else:
         def one(keep):
             m = keep.astype(dtype)
             block = matrix * (m[:, None] * m[None, :]) + jnp.diag(1.0 - m + mu * m)
             return _ellipsoid_dense_one(matrix, jnp.linalg.cholesky(block), scale, center_p,
-                                        keep, tol, max_iters)
+                                        keep, solver)
 
         # lax.map vmaps ``one`` over chunks: each support holds a masked D x D matrix
         res = jax.lax.map(one, keeps_p, batch_size=chunk)
@@ -290,16 +304,16 @@ def _nested_order(keeps: np.ndarray) -> tuple[np.ndarray, bool]:
     return order, bool(np.all(permuted[:, :-1] >= permuted[:, 1:]))
 
 
-def _ellipsoid_dense_call(lam, vecs, center, keeps, tol, max_iters):
+def _ellipsoid_dense_call(lam, vecs, center, keeps, solver):
     keeps_np = np.asarray(keeps)
     order, nested = _nested_order(keeps_np)
     chunk = int(max(1, min(len(keeps_np), _CELLS_PER_CHUNK // center.shape[0] ** 2)))
-    return _ellipsoid_dense_many(lam, vecs, center, keeps, jnp.asarray(order), tol,
-                                 max_iters=max_iters, nested=nested, chunk=chunk)
+    return _ellipsoid_dense_many(lam, vecs, center, keeps, jnp.asarray(order), solver,
+                                 nested=nested, chunk=chunk)
 
 
-def ellipsoid_support_minimum(eigenvalues, eigenvectors, center, keep, *, tol=None,
-                              max_iters: int = 500) -> SupportMinimum:
+def ellipsoid_support_minimum(eigenvalues, eigenvectors, center, keep, *,
+                              solver: SolverOptions | None = None) -> SupportMinimum:
     """Minimum of 1/2 q^T A q over q = w - w* with q_c = -w*_c off the support (dense path).
 
     The Schur complement 1/2 q_c^T (A_cc - A_cT A_TT^+ A_Tc) q_c [the ellipsoid body
@@ -321,9 +335,9 @@ def ellipsoid_support_minimum(eigenvalues, eigenvectors, center, keep, *, tol=No
         center: w* (D,); its dtype sets the computation's.
         keep: (D,) bool, True = kept. An empty support is valid (everything pruned: the value
             is m(-w*) = 1/2 w*^T A w*, ``point`` = 0); the full support gives 0 at w*.
-        tol: bound on ``info.residual`` for ``converged``; default 1e-8 in float64, 1e-4 in
-            float32.
-        max_iters: CG iterations (default 500).
+        solver: the CG's :class:`~phasetrans.estimate.SolverOptions` (default None:
+            :data:`ELLIPSOID_SOLVER`: 500 iterations, tol 1e-8 in float64 and 1e-4 in float32,
+            the bound on ``info.residual`` for ``converged``).
 
     Returns:
         :class:`SupportMinimum`; ``info.residual`` is the relative gradient norm on T at the
@@ -334,13 +348,12 @@ def ellipsoid_support_minimum(eigenvalues, eigenvectors, center, keep, *, tol=No
     center = _center(center)
     lam, vecs = _dense(eigenvalues, eigenvectors, center.shape[0], center.dtype)
     keep = _keep("keep", keep, center.shape[0], batched=False)
-    tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
-    max_iters = _checks.positive_int("max_iters", max_iters)
-    res = _ellipsoid_dense_call(lam, vecs, center, keep[None], tol, max_iters)
+    solver = _solver(solver, ELLIPSOID_SOLVER, center.dtype)
+    res = _ellipsoid_dense_call(lam, vecs, center, keep[None], solver)
     return jax.tree_util.tree_map(lambda x: x[0], res)
 
 
-def _ellipsoid_matfree_one(matvec, center, keep, tol, max_iters):
+def _ellipsoid_matfree_one(matvec, center, keep, solver):
     dtype = center.dtype
     m = keep.astype(dtype)
     q0 = -(1.0 - m) * center
@@ -355,25 +368,23 @@ def _ellipsoid_matfree_one(matvec, center, keep, tol, max_iters):
         return jnp.where(norm_rhs > 0, jnp.linalg.norm(r) / jnp.where(norm_rhs > 0, norm_rhs,
                                                                       1.0), 0.0)
 
-    x, info = _cg(op, rhs, lambda v: v, lambda _, r: relative(r), tol=tol,
-                  max_iters=max_iters)
+    x, info = _cg(op, rhs, lambda v: v, lambda _, r: relative(r), solver)
     x = m * x
     q = q0 + x
     aq = aq0 + matvec(x)
     final = relative(m * aq)  # the true residual rhs - A_TT x, not the recursive one
     return SupportMinimum(0.5 * (q @ aq), m * (center + x),
-                          SolverInfo(info.iterations, final, final <= tol))
+                          SolverInfo(info.iterations, final, final <= solver.tol))
 
 
-@functools.partial(jax.jit, static_argnames=("max_iters",))
-def _ellipsoid_matfree_many(matvec, center, keeps, tol, *, max_iters: int):
-    one = functools.partial(_ellipsoid_matfree_one, matvec, center, tol=tol,
-                            max_iters=max_iters)
+@jax.jit
+def _ellipsoid_matfree_many(matvec, center, keeps, solver):
+    one = functools.partial(_ellipsoid_matfree_one, matvec, center, solver=solver)
     return jax.vmap(one)(keeps)
 
 
-def ellipsoid_support_minimum_matfree(matvec: Callable, center, keep, *, tol=None,
-                                      max_iters: int = 1000) -> SupportMinimum:
+def ellipsoid_support_minimum_matfree(matvec: Callable, center, keep, *,
+                                      solver: SolverOptions | None = None) -> SupportMinimum:
     """:func:`ellipsoid_support_minimum` from products v -> A v only (large D).
 
     Needs only ``matvec`` (a JAX-traceable function (D,) -> (D,), e.g. a Hessian-vector
@@ -384,9 +395,10 @@ def ellipsoid_support_minimum_matfree(matvec: Callable, center, keep, *, tol=Non
     Args:
         matvec: v -> A v with A symmetric PSD (D, D); a matrix is refused (``TypeError``).
         center: w* (D,). keep: (D,) bool, True = kept (empty allowed, as in the dense path).
-        tol: bound on the residual; default 1e-8 in float64, 1e-4 in float32.
-        max_iters: CG iterations (default 1000; CG needs about the square root of the
-            condition number of A_TT on its range).
+        solver: the CG's :class:`~phasetrans.estimate.SolverOptions` (default None:
+            :data:`ELLIPSOID_MATFREE_SOLVER`: 1000 iterations, since CG needs about the square
+            root of the condition number of A_TT on its range; tol 1e-8 in float64, 1e-4 in
+            float32).
 
     Returns:
         :class:`SupportMinimum`; ``info.residual`` is the relative CG residual
@@ -396,9 +408,8 @@ def ellipsoid_support_minimum_matfree(matvec: Callable, center, keep, *, tol=Non
     center = _center(center)
     matvec = _matvec(matvec, center)
     keep = _keep("keep", keep, center.shape[0], batched=False)
-    tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
-    max_iters = _checks.positive_int("max_iters", max_iters)
-    res = _ellipsoid_matfree_many(matvec, center, keep[None], tol, max_iters=max_iters)
+    solver = _solver(solver, ELLIPSOID_MATFREE_SOLVER, center.dtype)
+    res = _ellipsoid_matfree_many(matvec, center, keep[None], solver)
     return jax.tree_util.tree_map(lambda x: x[0], res)
 
 
@@ -445,7 +456,7 @@ def _certificate(problem: _L1Problem, m, x, ax):
     return primal, gap
 
 
-def _l1_one(matvec, problem: _L1Problem, keep, tol, max_iters):
+def _l1_one(matvec, problem: _L1Problem, keep, solver):
     """FISTA with gradient restart on one support (see l1_support_minimum)."""
     dtype = problem.center.dtype
     m = keep.astype(dtype)
@@ -473,15 +484,15 @@ def _l1_one(matvec, problem: _L1Problem, keep, tol, max_iters):
     x0 = m * problem.center
     ax0 = matvec(x0)
     init = (x0, ax0, x0, ax0, jnp.ones((), dtype))
-    (x, ax, _, _, _), info = _loops.iterate(step, init, residual=residual, tol=tol,
-                                            max_iters=max_iters, check_every=10)
+    (x, ax, _, _, _), info = _loops.iterate(step, init, residual=residual, tol=solver.tol,
+                                            max_iters=solver.max_iters,
+                                            check_every=solver.check_every)
     primal, _ = _certificate(problem, m, x, ax)
     return SupportMinimum(primal, x, info)
 
 
-@functools.partial(jax.jit, static_argnames=("max_iters",))
-def _l1_dense_many(eigenvalues, eigenvectors, gradient, center, l1, lipschitz, keeps, tol, *,
-                   max_iters: int):
+@jax.jit
+def _l1_dense_many(eigenvalues, eigenvectors, gradient, center, l1, lipschitz, keeps, solver):
     matrix, _ = _dense_matrix(eigenvalues, eigenvectors)
     # anchor a = A^+ g (pseudo-inverse with a relative cutoff): g - A a is g's null-space part
     cutoff = 10.0 * eigenvalues.shape[0] * jnp.finfo(center.dtype).eps * jnp.max(eigenvalues)
@@ -490,8 +501,7 @@ def _l1_dense_many(eigenvalues, eigenvectors, gradient, center, l1, lipschitz, k
     anchor = eigenvectors @ (inverse * (eigenvectors.T @ gradient))
     problem = _L1Problem(gradient, center, l1, lipschitz, anchor, matrix @ anchor,
                          matrix @ center)
-    one = functools.partial(_l1_one, lambda v: matrix @ v, problem, tol=tol,
-                            max_iters=max_iters)
+    one = functools.partial(_l1_one, lambda v: matrix @ v, problem, solver=solver)
     return jax.vmap(one)(keeps)
 
 
@@ -507,8 +517,8 @@ def _top_eigenvalue(matvec, center, num_iters: int = 100):
     return v @ matvec(v)
 
 
-@functools.partial(jax.jit, static_argnames=("max_iters",))
-def _l1_matfree_many(matvec, gradient, center, l1, lipschitz, keeps, tol, *, max_iters: int):
+@jax.jit
+def _l1_matfree_many(matvec, gradient, center, l1, lipschitz, keeps, solver):
     if lipschitz is None:
         lipschitz = 1.1 * _top_eigenvalue(matvec, center)
     lipschitz = jnp.maximum(lipschitz, jnp.finfo(center.dtype).tiny)
@@ -520,15 +530,16 @@ def _l1_matfree_many(matvec, gradient, center, l1, lipschitz, keeps, tol, *, max
     anchor, _ = _cg(lambda v: matvec(matvec(v)), target, lambda v: v,
                     lambda _, r: jnp.where(norm_t > 0, jnp.linalg.norm(r), 0.0) / jnp.where(
                         norm_t > 0, norm_t, 1.0),
-                    tol=1e3 * jnp.finfo(center.dtype).eps, max_iters=min(center.shape[0], 200))
+                    SolverOptions(1e3 * jnp.finfo(center.dtype).eps,
+                                  max_iters=min(center.shape[0], 200), check_every=1))
     problem = _L1Problem(gradient, center, l1, lipschitz, anchor, matvec(anchor),
                          matvec(center))
-    one = functools.partial(_l1_one, matvec, problem, tol=tol, max_iters=max_iters)
+    one = functools.partial(_l1_one, matvec, problem, solver=solver)
     return jax.vmap(one)(keeps)
 
 
-def l1_support_minimum(body: bodies.L1InducedBody, keep, *, tol=None,
-                       max_iters: int = 20000) -> SupportMinimum:
+def l1_support_minimum(body: bodies.L1InducedBody, keep, *,
+                       solver: SolverOptions | None = None) -> SupportMinimum:
     """Minimum of the l1-induced model over V_T: w_T free, w = 0 off T (dense path).
 
     Minimises P(w) = g*^T q + 1/2 q^T A q + lam ||w||_1 - lam ||w*||_1 (q = w - w*, w_c = 0;
@@ -561,12 +572,13 @@ def l1_support_minimum(body: bodies.L1InducedBody, keep, *, tol=None,
             (:func:`phasetrans.theory.hessian_model.l1_body`)
             goes to :func:`l1_support_minimum_matfree` with its exact lambda_max.
         keep: (D,) bool, True = kept; an empty support is valid (value m(-w*)).
-        tol: bound on the relative gap; default 1e-8 in float64, 1e-4 in float32.
-        max_iters: FISTA iterations (default 20000; the gap is checked every 10).
+        solver: FISTA's :class:`~phasetrans.estimate.SolverOptions` (default None:
+            :data:`L1_SOLVER`: 20000 iterations, the gap checked every 10, tol on the relative
+            gap 1e-8 in float64 and 1e-4 in float32).
 
     Returns:
         :class:`SupportMinimum`; ``info.residual`` = gap / max(1, |value|), converged if
-        <= tol.
+        <= ``solver.tol``.
     """
     if not isinstance(body, bodies.L1InducedBody):
         raise TypeError(f"body must be a phasetrans.geometry.bodies.L1InducedBody (build it with "
@@ -574,14 +586,12 @@ def l1_support_minimum(body: bodies.L1InducedBody, keep, *, tol=None,
     if body.low_rank:
         return l1_support_minimum_matfree(body.hessian_operator(), body.center, keep,
                                           l1=body.l1, gradient=body.gradient,
-                                          lipschitz=_model_lipschitz(body, None), tol=tol,
-                                          max_iters=max_iters)
-    center, lam, vecs, gradient, l1, lipschitz, tol, max_iters = _l1_dense_inputs(
-        body.center, body.eigenvalues, body.eigenvectors, body.gradient, body.l1, None, tol,
-        max_iters)
+                                          lipschitz=_model_lipschitz(body, None),
+                                          solver=solver)
+    center, lam, vecs, gradient, l1, lipschitz, solver = _l1_dense_inputs(
+        body.center, body.eigenvalues, body.eigenvectors, body.gradient, body.l1, None, solver)
     keep = _keep("keep", keep, center.shape[0], batched=False)
-    res = _l1_dense_many(lam, vecs, gradient, center, l1, lipschitz, keep[None], tol,
-                         max_iters=max_iters)
+    res = _l1_dense_many(lam, vecs, gradient, center, l1, lipschitz, keep[None], solver)
     return jax.tree_util.tree_map(lambda x: x[0], res)
 
 
@@ -593,8 +603,7 @@ def _model_lipschitz(body, lipschitz):
         body.center.dtype).tiny))
 
 
-def _l1_dense_inputs(center, eigenvalues, eigenvectors, gradient, l1, lipschitz, tol,
-                     max_iters):
+def _l1_dense_inputs(center, eigenvalues, eigenvectors, gradient, l1, lipschitz, solver):
     center = _center(center)
     lam, vecs = _dense(eigenvalues, eigenvectors, center.shape[0], center.dtype)
     gradient = _gradient(gradient, center)
@@ -602,12 +611,11 @@ def _l1_dense_inputs(center, eigenvalues, eigenvectors, gradient, l1, lipschitz,
     lipschitz = jnp.max(lam) if lipschitz is None else jnp.asarray(
         _checks.real("lipschitz", lipschitz, positive=True), center.dtype)
     lipschitz = jnp.maximum(lipschitz, jnp.finfo(center.dtype).tiny)
-    tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
-    return (center, lam, vecs, gradient, l1, lipschitz, tol,
-            _checks.positive_int("max_iters", max_iters))
+    return (center, lam, vecs, gradient, l1, lipschitz,
+            _solver(solver, L1_SOLVER, center.dtype))
 
 
-def _l1_matfree_inputs(matvec, center, gradient, l1, lipschitz, tol, max_iters):
+def _l1_matfree_inputs(matvec, center, gradient, l1, lipschitz, solver):
     center = _center(center)
     matvec = _matvec(matvec, center)
     gradient = _gradient(gradient, center)
@@ -615,14 +623,12 @@ def _l1_matfree_inputs(matvec, center, gradient, l1, lipschitz, tol, max_iters):
     if lipschitz is not None:
         lipschitz = jnp.asarray(_checks.real("lipschitz", lipschitz, positive=True),
                                 center.dtype)
-    tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
-    return (matvec, center, gradient, l1, lipschitz, tol,
-            _checks.positive_int("max_iters", max_iters))
+    return matvec, center, gradient, l1, lipschitz, _solver(solver, L1_SOLVER, center.dtype)
 
 
 def l1_support_minimum_matfree(matvec: Callable, center, keep, *, l1: float, gradient=None,
-                               lipschitz: float | None = None, tol=None,
-                               max_iters: int = 20000) -> SupportMinimum:
+                               lipschitz: float | None = None,
+                               solver: SolverOptions | None = None) -> SupportMinimum:
     """:func:`l1_support_minimum` from products v -> A v only (large D).
 
     Needs only ``matvec`` (JAX-traceable, (D,) -> (D,)); no D x D array is built: FISTA
@@ -638,16 +644,15 @@ def l1_support_minimum_matfree(matvec: Callable, center, keep, *, l1: float, gra
         matvec: v -> A v, A symmetric PSD; a matrix is refused (``TypeError``).
         center: w* (D,). keep: (D,) bool, True = kept.
         l1: lam >= 0. gradient: g* (D,), default 0.
-        lipschitz, tol, max_iters: as above and in :func:`l1_support_minimum`.
+        lipschitz, solver: as above and in :func:`l1_support_minimum`.
 
     Returns:
         :class:`SupportMinimum`; ``info.residual`` = duality gap / max(1, |value|).
     """
-    matvec, center, gradient, l1, lipschitz, tol, max_iters = _l1_matfree_inputs(
-        matvec, center, gradient, l1, lipschitz, tol, max_iters)
+    matvec, center, gradient, l1, lipschitz, solver = _l1_matfree_inputs(
+        matvec, center, gradient, l1, lipschitz, solver)
     keep = _keep("keep", keep, center.shape[0], batched=False)
-    res = _l1_matfree_many(matvec, gradient, center, l1, lipschitz, keep[None], tol,
-                           max_iters=max_iters)
+    res = _l1_matfree_many(matvec, gradient, center, l1, lipschitz, keep[None], solver)
     return jax.tree_util.tree_map(lambda x: x[0], res)
 
 
@@ -657,7 +662,7 @@ def l1_support_minimum_matfree(matvec: Callable, center, keep, *, l1: float, gra
 def support_minima(keeps, *, body: bodies.L1InducedBody | None = None, center=None,
                    eigenvalues=None, eigenvectors=None, matvec: Callable | None = None,
                    l1: float | None = None, gradient=None, lipschitz: float | None = None,
-                   tol=None, max_iters: int | None = None) -> SupportMinimum:
+                   solver: SolverOptions | None = None) -> SupportMinimum:
     """The minima of many supports at once (e.g. nested global magnitude masks on a grid).
 
     ``jax.vmap`` of the single-support cores of the four functions above, jitted at this
@@ -671,14 +676,16 @@ def support_minima(keeps, *, body: bodies.L1InducedBody | None = None, center=No
     numbers per chunk). Problem and path:
 
     - ``body`` (:class:`phasetrans.geometry.bodies.L1InducedBody`): :func:`l1_support_minimum`
-      (nothing else but ``lipschitz``, ``tol``, ``max_iters``).
+      (nothing else but ``lipschitz``, ``solver``).
     - ``center`` with ``eigenvalues`` + ``eigenvectors`` (dense) or ``matvec``
       (matrix-free): the ellipsoid if ``l1`` is None (then ``gradient`` must be None),
       else the l1-induced model with this lam and ``gradient`` (default 0).
 
     Args:
         keeps: (G, D) bool, row j the support of problem j (True = kept).
-        tol, max_iters: as in the single-support function (its defaults when None).
+        solver: :class:`~phasetrans.estimate.SolverOptions` of the single-support function
+            (None: its default, :data:`ELLIPSOID_SOLVER`, :data:`ELLIPSOID_MATFREE_SOLVER` or
+            :data:`L1_SOLVER`).
 
     Returns:
         :class:`SupportMinimum` with ``value`` (G,), ``point`` (G, D) and batched ``info``
@@ -696,12 +703,10 @@ def support_minima(keeps, *, body: bodies.L1InducedBody | None = None, center=No
         if body.low_rank:  # the model's matvec is O(D r): the matrix-free path
             return support_minima(keeps, center=body.center, matvec=body.hessian_operator(),
                                   l1=body.l1, gradient=body.gradient,
-                                  lipschitz=_model_lipschitz(body, lipschitz), tol=tol,
-                                  max_iters=max_iters)
+                                  lipschitz=_model_lipschitz(body, lipschitz), solver=solver)
         return support_minima(keeps, center=body.center, eigenvalues=body.eigenvalues,
                               eigenvectors=body.eigenvectors, l1=body.l1,
-                              gradient=body.gradient, lipschitz=lipschitz, tol=tol,
-                              max_iters=max_iters)
+                              gradient=body.gradient, lipschitz=lipschitz, solver=solver)
     if center is None:
         raise ValueError("give body, or center with eigenvalues + eigenvectors or matvec")
     dense = eigenvalues is not None or eigenvectors is not None
@@ -716,27 +721,22 @@ def support_minima(keeps, *, body: bodies.L1InducedBody | None = None, center=No
                              "= 0 for a quadratic with a gradient)")
         center = _center(center)
         keeps = _keep("keeps", keeps, center.shape[0], batched=True)
-        tol = _checks.tol(tol, center.dtype, float32=1e-4, float64=1e-8)
         if dense:
-            max_iters = _checks.positive_int("max_iters", 500 if max_iters is None
-                                             else max_iters)
+            solver = _solver(solver, ELLIPSOID_SOLVER, center.dtype)
             lam, vecs = _dense(eigenvalues, eigenvectors, center.shape[0], center.dtype)
-            return _ellipsoid_dense_call(lam, vecs, center, keeps, tol, max_iters)
-        max_iters = _checks.positive_int("max_iters", 1000 if max_iters is None else max_iters)
+            return _ellipsoid_dense_call(lam, vecs, center, keeps, solver)
+        solver = _solver(solver, ELLIPSOID_MATFREE_SOLVER, center.dtype)
         matvec = _matvec(matvec, center)
-        return _ellipsoid_matfree_many(matvec, center, keeps, tol, max_iters=max_iters)
-    max_iters = 20000 if max_iters is None else max_iters
+        return _ellipsoid_matfree_many(matvec, center, keeps, solver)
     if dense:
-        center, lam, vecs, gradient, l1, lipschitz, tol, max_iters = _l1_dense_inputs(
-            center, eigenvalues, eigenvectors, gradient, l1, lipschitz, tol, max_iters)
+        center, lam, vecs, gradient, l1, lipschitz, solver = _l1_dense_inputs(
+            center, eigenvalues, eigenvectors, gradient, l1, lipschitz, solver)
         keeps = _keep("keeps", keeps, center.shape[0], batched=True)
-        return _l1_dense_many(lam, vecs, gradient, center, l1, lipschitz, keeps, tol,
-                              max_iters=max_iters)
-    matvec, center, gradient, l1, lipschitz, tol, max_iters = _l1_matfree_inputs(
-        matvec, center, gradient, l1, lipschitz, tol, max_iters)
+        return _l1_dense_many(lam, vecs, gradient, center, l1, lipschitz, keeps, solver)
+    matvec, center, gradient, l1, lipschitz, solver = _l1_matfree_inputs(
+        matvec, center, gradient, l1, lipschitz, solver)
     keeps = _keep("keeps", keeps, center.shape[0], batched=True)
-    return _l1_matfree_many(matvec, gradient, center, l1, lipschitz, keeps, tol,
-                            max_iters=max_iters)
+    return _l1_matfree_many(matvec, gradient, center, l1, lipschitz, keeps, solver)
 
 
 def threshold(removal_ratios, values, epsilon: float) -> Threshold:

@@ -33,13 +33,16 @@ import numpy as np
 
 from phasetrans import _checks, _loops, crossings
 from phasetrans._progress import track
-from phasetrans.estimate import Estimate, SolverInfo, from_samples
+from phasetrans.estimate import Estimate, SolverInfo, SolverOptions, from_samples
 from phasetrans.geometry import bodies, closed_forms
 
 CHUNK_ELEMENTS = 2**21
 """Default chunk: subspaces per jitted call so that chunk x D x k_max is about this many."""
 
 ADMM_SUBSPACES_PER_CHUNK = 32
+SOLVER = SolverOptions(tol=None, max_iters=20000, check_every=10)
+"""The ADMM of :func:`meets` for the l1-induced body (also :func:`transition(s) <transition>`):
+tol None = 1e-4 in float32, 1e-7 in float64; 20000 iterations; a residual check every 10."""
 """Cap on the default chunk for the l1-induced body: a vmapped ADMM runs until its slowest
 subspace stops, so chunks stay small."""
 
@@ -170,15 +173,16 @@ def _masked_spectrum(gram, mask):
     return jnp.maximum(curvature, 0.0), vectors, trace
 
 
-def _l1_minimum(body: bodies.L1InducedBody, data: _L1Data, mask, *, tol, max_iters: int,
-                check_every: int, penalty, stop_level=None, active=True, spectrum=None):
+def _l1_minimum(body: bodies.L1InducedBody, data: _L1Data, mask, *, solver: SolverOptions,
+                penalty, stop_level=None, active=True, spectrum=None):
     """ADMM for min_z f(x0 + Q_m z) (Q_m = Q with the columns off ``mask`` zeroed), see
     :func:`meets`. Returns (f at the last x0 + Q_m z, SolverInfo).
 
     ``stop_level``: also stop (residual 0) once the decision f_min <= stop_level is certified:
     by the value (a witness) or by the dual lower bound. ``active`` False skips the solve
     (initial residual 0: used by the bisection under vmap). ``spectrum``:
-    ``_masked_spectrum(data.gram, mask)`` if already computed (default None: computed here)."""
+    ``_masked_spectrum(data.gram, mask)`` if already computed (default None: computed here).
+    ``solver``: resolved (its tol set)."""
     dtype = data.apex.dtype
     dim = data.apex.shape[0]
     eps = jnp.finfo(dtype).eps
@@ -249,17 +253,16 @@ def _l1_minimum(body: bodies.L1InducedBody, data: _L1Data, mask, *, tol, max_ite
 
     init = (jnp.zeros_like(linear), data.apex, data.apex, jnp.zeros_like(data.apex), basis_apex,
             jnp.zeros_like(linear))
-    state, info = _loops.iterate(step, init, residual=residual, tol=tol, max_iters=max_iters,
-                                 check_every=check_every,
+    state, info = _loops.iterate(step, init, residual=residual, tol=solver.tol,
+                                 max_iters=solver.max_iters, check_every=solver.check_every,
                                  initial_residual=jnp.where(active, jnp.inf, 0.0))
     return body.value(state[1]), info
 
 
-@functools.partial(jax.jit, static_argnames=("max_iters", "check_every"))
-def _meets_l1(body, apex, basis, mask, tol, penalty, max_iters, check_every):
+@jax.jit
+def _meets_l1(body, apex, basis, mask, solver, penalty):
     data = _l1_data(body, apex, basis, _l1_gram(body, basis))
-    return _l1_minimum(body, data, mask, tol=tol, max_iters=max_iters, check_every=check_every,
-                       penalty=penalty)
+    return _l1_minimum(body, data, mask, solver=solver, penalty=penalty)
 
 
 @jax.jit
@@ -273,8 +276,8 @@ def _check_apex(body, apex):
     return apex.astype(_dtype(body, apex))
 
 
-def meets(body, apex, basis, *, tol: float | None = None, max_iters: int = 20000,
-          penalty: float | None = None, check_every: int = 10):
+def meets(body, apex, basis, *, solver: SolverOptions | None = None,
+          penalty: float | None = None):
     """min over z in R^k of the body's defining function at x0 + Q z; compare with :func:`level`.
 
     x0 + span(Q) meets K iff the returned value is <= ``level(body)``.
@@ -294,7 +297,8 @@ def meets(body, apex, basis, *, tol: float | None = None, max_iters: int = 20000
 
       P = Q^T A Q (k x k, eigendecomposed once). The l1 term is not separable in z, hence
       the split; rho stays fixed (residual balancing and over-relaxation were tried and slowed
-      the near-boundary solves). Two certificates, checked every ``check_every`` iterations;
+      the near-boundary solves). Two certificates, checked every ``solver.check_every``
+      iterations;
       ``SolverInfo.residual`` is the smaller of
 
       * the relative primal/dual residual [BPCPE sec. 3.3], x = x0 + Q z, h the smooth part:
@@ -318,16 +322,16 @@ def meets(body, apex, basis, *, tol: float | None = None, max_iters: int = 20000
         body: an ``Ellipsoid`` or ``L1InducedBody`` in R^D.
         apex: x0 (D,), finite.
         basis: Q (D, k), 0 <= k <= D, orthonormal columns (e.g. :func:`random_basis`).
-        tol: ADMM stopping tolerance on the residual above (default 1e-4 in float32, 1e-7 in
-            float64); ignored for the ellipsoid.
-        max_iters: ADMM iteration budget (default 20000).
+        solver: the ADMM's :class:`~phasetrans.estimate.SolverOptions`: ``tol`` on the
+            residual above, ``max_iters``, ``check_every`` (default None: :data:`SOLVER`, i.e.
+            tol 1e-4 in float32 and 1e-7 in float64, 20000 iterations, a check every 10);
+            ignored for the ellipsoid.
         penalty: ADMM penalty rho > 0 (default None: tr(P) / k + lam sqrt(D) / ||x0||, the
             curvature and the l1 scale; it changes the iteration count, not the answer).
-        check_every: ADMM iterations per residual check (default 10).
 
     Returns:
         ``(value, SolverInfo)`` as JAX scalars; ``info.converged`` is False when the ADMM ran out
-        of ``max_iters`` first.
+        of ``solver.max_iters`` first.
     """
     apex = _check_apex(body, apex)
     dim = body.dim
@@ -342,15 +346,18 @@ def meets(body, apex, basis, *, tol: float | None = None, max_iters: int = 20000
         value = (jnp.sum(((apex - body.center) / body.semi_axes) ** 2) if rank == 0
                  else _meets_ellipsoid(body, apex, basis))
         return value, SolverInfo.exact(apex.dtype)
-    tol = _checks.tol(tol, apex.dtype, float32=1e-4, float64=1e-7)
-    max_iters = _checks.positive_int("max_iters", max_iters)
-    check_every = _checks.positive_int("check_every", check_every)
+    solver = _admm_solver(solver, apex.dtype)
     if penalty is not None:
         penalty = _checks.real("penalty", penalty, positive=True)
     mask = jnp.ones((max(rank, 1),), bool) if rank else jnp.zeros((1,), bool)
     if rank == 0:
         basis = jnp.zeros((dim, 1), apex.dtype)
-    return _meets_l1(body, apex, basis, mask, tol, penalty, max_iters, check_every)
+    return _meets_l1(body, apex, basis, mask, solver, penalty)
+
+
+def _admm_solver(solver, dtype) -> SolverOptions:
+    """``solver`` (None: :data:`SOLVER`) checked, tol defaulted for ``dtype``."""
+    return SolverOptions.check(solver, SOLVER, dtype=dtype, float32=1e-4, float64=1e-7)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,8 +456,8 @@ def _ellipsoid_chunk(body, apexes, dims, key, start, size, rank):
     return jax.vmap(one)(_subspace_keys(key, start, size))
 
 
-@functools.partial(jax.jit, static_argnames=("size", "rank", "max_iters", "check_every"))
-def _l1_chunk(body, apexes, dims, key, start, tol, penalty, size, rank, max_iters, check_every):
+@functools.partial(jax.jit, static_argnames=("size", "rank"))
+def _l1_chunk(body, apexes, dims, key, start, solver, penalty, size, rank):
     """(size, m, K) flags and (size, m) SolverInfos: for subspace i of the chunk and apex j
     (rows of ``apexes``, (m, D)), whether it meets K at dimension k, from the first index of
     ``dims`` whose subspace meets K, found by bisection (the subspaces of one key are nested,
@@ -478,8 +485,7 @@ def _l1_chunk(body, apexes, dims, key, start, tol, penalty, size, rank, max_iter
             mask = jnp.arange(rank) < dims[mid]
             spectrum = (None if spectra is None
                         else jax.tree_util.tree_map(lambda a: a[mid], spectra))
-            value, new = _l1_minimum(body, data, mask, tol=tol, max_iters=max_iters,
-                                     check_every=check_every, penalty=penalty,
+            value, new = _l1_minimum(body, data, mask, solver=solver, penalty=penalty,
                                      stop_level=body.epsilon, active=active, spectrum=spectrum)
             hit = value <= body.epsilon
             lo = jnp.where(active & ~hit, mid + 1, lo)
@@ -499,9 +505,8 @@ def _l1_chunk(body, apexes, dims, key, start, tol, penalty, size, rank, max_iter
 
 
 def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
-               tol: float | None = None, max_iters: int = 20000, penalty: float | None = None,
-               check_every: int = 10, chunk_size: int | None = None,
-               progress: bool = False) -> SubspaceTransition:
+               solver: SolverOptions | None = None, penalty: float | None = None,
+               chunk_size: int | None = None, progress: bool = False) -> SubspaceTransition:
     """Fraction of uniformly random k-dim subspaces L0 with x0 + L0 meeting K, on a grid of k.
 
     By [ALMT Thm I] the fraction is ~0 for k <= D - delta - a_eta sqrt(D) and ~1 for
@@ -519,7 +524,8 @@ def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
     - l1-induced body: per subspace, a bisection over the grid (ceil(log2(K + 1)) ADMM solves of
       :func:`meets`, monotonicity fills in the rest). Each solve stops as soon as its decision
       is certified, by a witness (f(x0 + Q z) <= eps at an iterate) or by the dual bound
-      (L > eps, see :func:`meets`), with residual 0; otherwise at ``tol`` or ``max_iters``, and
+      (L > eps, see :func:`meets`), with residual 0; otherwise at ``solver``'s tol or
+      max_iters, and
       the decision is then f(x0 + Q z) <= eps at the last iterate. ``info`` is the worst over
       the solves.
     - x0 inside K: every subspace meets K (z = 0), fraction 1 at every k, k50 NaN, no solves.
@@ -531,7 +537,8 @@ def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
         dims: (K,) strictly increasing integers in [0, D].
         num_subspaces: n >= 2 subspaces per k.
         eta: level of the theorem's window, in (0, 1) (default 0.05: a_eta = 5.92).
-        tol, max_iters, penalty, check_every: ADMM settings of :func:`meets` (l1 body only).
+        solver, penalty: ADMM settings of :func:`meets` (l1 body only; ``solver`` None:
+            :data:`SOLVER`).
         chunk_size: at most this many subspaces per jitted call (default: about
             ``CHUNK_ELEMENTS / (D k_max)``, at most ``ADMM_SUBSPACES_PER_CHUNK`` for the l1
             body); the chunks are made equal, the last padded with subspaces that are dropped.
@@ -542,14 +549,13 @@ def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
     """
     apex = _check_apex(body, apex)
     return transitions(body, apex[None], key=key, dims=dims, num_subspaces=num_subspaces,
-                       eta=eta, tol=tol, max_iters=max_iters, penalty=penalty,
-                       check_every=check_every, chunk_size=chunk_size, progress=progress)[0]
+                       eta=eta, solver=solver, penalty=penalty, chunk_size=chunk_size,
+                       progress=progress)[0]
 
 
 def transitions(body, apexes, *, key, dims, num_subspaces: int, eta: float = 0.05,
-                tol: float | None = None, max_iters: int = 20000, penalty: float | None = None,
-                check_every: int = 10, chunk_size: int | None = None,
-                progress: bool = False) -> list[SubspaceTransition]:
+                solver: SolverOptions | None = None, penalty: float | None = None,
+                chunk_size: int | None = None, progress: bool = False) -> list[SubspaceTransition]:
     """:func:`transition` for m apexes through the same random subspaces.
 
     Subspace i is the same for every apex (common random numbers), so entry j equals
@@ -588,9 +594,7 @@ def transitions(body, apexes, *, key, dims, num_subspaces: int, eta: float = 0.0
         raise ValueError(f"dims must be strictly increasing, got {grid.tolist()}")
     is_l1 = isinstance(body, bodies.L1InducedBody)
     if is_l1:
-        tol = _checks.tol(tol, apexes.dtype, float32=1e-4, float64=1e-7)
-        max_iters = _checks.positive_int("max_iters", max_iters)
-        check_every = _checks.positive_int("check_every", check_every)
+        solver = _admm_solver(solver, apexes.dtype)
         if penalty is not None:
             penalty = _checks.real("penalty", penalty, positive=True)
     rank = max(int(grid[-1]), 1)
@@ -615,8 +619,8 @@ def transitions(body, apexes, *, key, dims, num_subspaces: int, eta: float = 0.0
     for start in track(starts, desc="random subspaces", enabled=progress):
         used = min(size, num_subspaces - start)
         if is_l1:
-            chunk_flags, chunk_info = _l1_chunk(body, outside_apexes, dims_arr, key, start, tol,
-                                                penalty, size, rank, max_iters, check_every)
+            chunk_flags, chunk_info = _l1_chunk(body, outside_apexes, dims_arr, key, start,
+                                                solver, penalty, size, rank)
             for column, j in enumerate(outside):
                 chunk_infos[j].append(SolverInfo.worst(SolverInfo(
                     *(np.asarray(x)[:used, column] for x in chunk_info))))

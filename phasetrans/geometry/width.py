@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from phasetrans import _checks, sampling
-from phasetrans.estimate import Estimate, SolverInfo, from_samples
+from phasetrans.estimate import Estimate, SolverInfo, SolverOptions, from_samples
 
 
 class StatisticalDimension(NamedTuple):
@@ -111,10 +111,14 @@ def statistical_dimension(cone, *, key, num_samples: int, chunk_size: int | None
 
 def cone_statdim(body, apex, *, key, num_samples: int, chunk_size: int | None = None,
                  progress: bool = False, devices: int | None = None,
-                 **cone_options) -> StatisticalDimension:
+                 solver: SolverOptions | None = None, **cone_options) -> StatisticalDimension:
     """delta(cone(K - x0)) for a body with ``contains`` and ``cone_at`` (the ellipsoid, the
     l1-induced body): D exactly (SEM 0) when x0 lies in K, else :func:`statistical_dimension`
-    of ``body.cone_at(apex, **cone_options)`` (e.g. ``tol``, ``max_iters``).
+    of ``body.cone_at(apex, solver=solver, **cone_options)``: ``solver`` the projection's
+    :class:`~phasetrans.estimate.SolverOptions` for a body with an iterative projection (the
+    l1-induced body; None: its default, :data:`phasetrans.geometry.bodies.L1_CONE_SOLVER`),
+    ``cone_options`` the body's other ones (the ellipsoid's ``tol``; the transitional
+    ``max_iters`` of :meth:`~phasetrans.geometry.bodies.L1InducedBody.cone_at`).
 
     This is the quantity the kinematic formula needs for the pruned point x0 = M_p ⊙ w* [ALMT
     Thm I; ZZSL sec. 4].
@@ -125,6 +129,8 @@ def cone_statdim(body, apex, *, key, num_samples: int, chunk_size: int | None = 
     if body.contains(apex):
         return StatisticalDimension(Estimate(float(body.dim), 0.0, num_samples),
                                     SolverInfo(0, 0.0, True))
+    if solver is not None:
+        cone_options = {"solver": solver, **cone_options}
     return statistical_dimension(body.cone_at(apex, **cone_options), key=key,
                                  num_samples=num_samples, chunk_size=chunk_size,
                                  progress=progress, devices=devices)

@@ -307,7 +307,9 @@ def test_cli_values_and_defaults_are_the_library_ones():
     options = predict.PredictOptions()
     assert _network.PREDICTION_DEFAULTS == {"eigen_treatment": options.eigen_treatment,
                                             "floor": options.floor}
+    assert _network.SPECTRUM_METHODS == predict.SPECTRUM_METHODS
     assert _network.SPECTRUM_METHODS[0] == predict.SpectrumOptions().method
+    assert _network.L1_BODY_SEARCHES == predict.L1_BODY_SEARCHES
     l1_body = predict.L1BodyOptions()._asdict()
     assert _network.L1_BODY_DEFAULTS == {name: l1_body[name]
                                          for name in _network.L1_BODY_DEFAULTS}

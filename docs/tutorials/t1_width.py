@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from phasetrans.geometry import bodies, closed_forms, width
+from phasetrans.geometry import bodies, closed_forms, subspaces, width
 
 # %% [markdown]
 # ## 1. The width of the unit ball
@@ -77,6 +77,25 @@ exact = closed_forms.ball_cone_statdim(dim=20, radius=1.0, distance=3.0)
 print(f"Monte Carlo {est.mean:.2f} ± {est.sem:.2f}   closed form {exact:.2f}   "
       f"worst residual {float(info.residual):.1e}")
 assert abs(est.mean - exact) < 4 * est.sem + 0.05
+
+# %% [markdown]
+# ## 4. What δ predicts: random subspaces meeting the body
+# The kinematic formula says a random k-dimensional subspace through x₀ meets K when
+# k + δ > D, with a transition of half-width a_η √D [ALMT Thm I]. `subspaces.transition`
+# draws Haar subspaces on a grid of k and finds the 50 % point k₅₀, so δ̂ = D − k₅₀;
+# `consistent_with` asks whether a δ lies within the theorem's window of it. Here a ball of
+# radius 0.5 at distance 1 in R²⁰⁰ (δ = 50.5 in closed form).
+
+# %%
+dim = 200
+far_ball = bodies.Ellipsoid.create(semi_axes=jnp.full(dim, 0.5),
+                                   center=jnp.zeros(dim).at[0].set(1.0))
+result = subspaces.transition(far_ball, jnp.zeros(dim), key=jax.random.key(2),
+                              dims=np.arange(128, 171, 3), num_subspaces=100)
+delta = closed_forms.ball_cone_statdim(dim=dim, radius=0.5, distance=1.0)
+print(f"k50 = {result.k50:.1f}: delta_hat = {result.statdim:.1f} vs {delta:.1f} in closed form, "
+      f"window +-{result.half_width_dims:.0f}")
+assert result.consistent_with(delta)
 
 # %% [markdown]
 # The same estimators run on the ellipsoid and the ℓ1-induced body of a trained network; see

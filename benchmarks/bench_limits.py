@@ -9,7 +9,7 @@ search (compilation included, as a user meets it), the fair reference and the mo
 and their total (goal: <= 3 min on 2 cores).
 
 Part 2: one masked retraining (F = L + lam ||w||_1 over the support of p = 0.8, 10 000 steps (a
-search's cap per retraining), full batch; ``train.minimise(mask=..., optimizer="adam")``, the
+search's cap per retraining), full batch; ``train.minimise(mask=...)`` with Adam (the
 searches' inner loop) against a plain optax loop over the same masked objective written
 directly (``optax.adam`` on the masked subgradient in one ``lax.scan``): the same algorithm,
 so the ratio is the wrappers' overhead (the searches use proximal Adam, one soft-threshold more
@@ -81,8 +81,9 @@ def _steps_per_second(problem, steps, repeats):
 
     def ours():
         return train.minimise(problem.model.loss, start, batch, l1=problem.l1,
-                              prunable=problem.prunable, steps=steps, mask=mask,
-                              optimizer="adam").params
+                              prunable=problem.prunable, mask=mask,
+                              training=train.TrainingOptions(steps=steps,
+                                                             optimizer="adam")).params
 
     plain_run = _plain_loop(problem.model.loss, problem.l1, problem.prunable, mask, steps)
 

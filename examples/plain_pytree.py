@@ -35,7 +35,8 @@ def problem(*, quick: bool = False) -> Problem:
     ds = data.load("digits")
     stop = stationarity.StopRule(max_steps=3000 if quick else 50000)
     fitted = train.minimise(nets.cross_entropy(apply), init(jax.random.key(0), 8 if quick else 32),
-                            (ds.x_train, ds.y_train), l1=L1, stop=stop, learning_rate=1e-2)
+                            (ds.x_train, ds.y_train), l1=L1,
+                            training=train.TrainingOptions(stop=stop, learning_rate=1e-2))
     return Problem.from_apply(apply, fitted.params, train=(ds.x_train, ds.y_train),
                               test=(ds.x_test, ds.y_test), l1=L1,
                               metadata={"dataset": "digits", "arch": "dict tanh MLP"})

@@ -30,8 +30,9 @@ def problem(*, quick: bool = False) -> Problem:
     count = 300 if quick else len(ds.y_train)  # quick: a CNN on 2 CPU cores, kept small
     train_set = (images(ds.x_train[:count]), ds.y_train[:count])
     fitted = train.minimise(nets.cross_entropy(imported.apply), imported.params, train_set,
-                            l1=L1, stop=stationarity.StopRule(max_steps=2000 if quick else 50000),
-                            learning_rate=1e-2)
+                            l1=L1, training=train.TrainingOptions(
+                                stop=stationarity.StopRule(max_steps=2000 if quick else 50000),
+                                learning_rate=1e-2))
     return Problem.from_apply(imported.apply, fitted.params, train=train_set,
                               test=(images(ds.x_test), ds.y_test), l1=L1,
                               metadata={"dataset": "digits", "arch": "PyTorch CNN (imported)",

@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 
 from phasetrans import _io
 from phasetrans.networks import nets
+from phasetrans.networks.train import TrainingOptions
 
 RESULTS = pathlib.Path("results")
-TRAININGS = {"stationary": {}, "budget_2000": {"steps": 2000, "optimizer": "adam"}}
-"""How an experiment trains its networks (``compare.compare`` keywords): to a stationary point
+TRAININGS = {"stationary": TrainingOptions(),
+             "budget_2000": TrainingOptions(steps=2000, optimizer="adam")}
+"""How an experiment trains its networks (``compare.compare(training=...)``): to a stationary point
 of F (the default since the premise check), or the fixed budget of 2000 full-batch Adam steps
 that every result before it used; those rows are kept in ``results/<name>/budget_2000/``."""
 

@@ -2,9 +2,9 @@
 
 The folder tree is the map (imports point down only, checked by ``tests/test_layers.py``):
 
-- ``phasetrans/*.py`` — shared kernels: ``estimate`` (Estimate, SolverInfo), ``sampling`` (the
-  Monte Carlo sampler), ``devices``, and the private ``_checks``, ``_io``, ``_loops``,
-  ``_progress``;
+- ``phasetrans/*.py`` — shared kernels: ``estimate`` (Estimate, SolverInfo, SolverOptions),
+  ``sampling`` (the Monte Carlo sampler), ``devices``, and the private ``_checks``, ``_io``,
+  ``_loops``, ``_progress``;
 - ``geometry/`` — bodies, cones, projections, widths, feasibility of subspaces;
 - ``networks/`` — data, networks, the pruning ``Problem``, training, masks, Hessian spectra;
 - ``theory/`` — the width formula and the prediction pipeline;
@@ -29,11 +29,13 @@ _EXPORTS = {
     "assess": ("phasetrans.applications.compare", "assess"),
     "Estimate": ("phasetrans.estimate", "Estimate"),
     "SolverInfo": ("phasetrans.estimate", "SolverInfo"),
+    "SolverOptions": ("phasetrans.estimate", "SolverOptions"),
     "Model": ("phasetrans.networks.problem", "Model"),
     "Problem": ("phasetrans.networks.problem", "Problem"),
     "sweep": ("phasetrans.networks.prune", "sweep"),
     "load_problem": ("phasetrans.networks.train", "load_problem"),
     "train_problem": ("phasetrans.networks.train", "train_problem"),
+    "TrainingOptions": ("phasetrans.networks.train", "TrainingOptions"),
     "PredictOptions": ("phasetrans.theory.predict", "PredictOptions"),
     "predict": ("phasetrans.theory.predict", "predict_problem"),
 }

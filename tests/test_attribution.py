@@ -57,10 +57,11 @@ def test_summary_of_per_seed_values():
 @pytest.fixture(scope="module")
 def small_attribution():
     comparison = compare.compare(
-        "digits", arch="8", l1=1e-4, num_seeds=2, steps=300,
+        "digits", arch="8", l1=1e-4, num_seeds=2, training=train.TrainingOptions(steps=300),
         options=predict.PredictOptions(
             ellipsoid_options=predict.EllipsoidOptions(num_ratios=5, num_samples=16),
-            l1_body_options=predict.L1BodyOptions(max_dim=0)), further_steps=200)
+            l1_body_options=predict.L1BodyOptions(max_dim=0)),
+        assessment=compare.AssessOptions(further_steps=200))
     options = attribution.AttributionOptions(num_ratios=21, subspace_ratios=5, num_subspaces=8,
                                              l1_num_subspaces=2, retrain_ratios=11,
                                              retrain_steps=100)

@@ -3,6 +3,7 @@
 import pytest
 
 from experiments import _output
+from phasetrans.networks import train
 
 
 def test_quick_runs_write_elsewhere_and_damaged_files_are_reported(tmp_path, monkeypatch):
@@ -65,7 +66,8 @@ def test_training_variants_and_the_premise_cell(tmp_path, monkeypatch):
     assert _output.directory("e", quick=True, training="budget_2000").name == "quick"
     assert _output.figure_path("e", "stationary").name == "e.png"
     assert _output.figure_path("e", "budget_2000").name == "e_budget_2000.png"
-    assert _output.TRAININGS["budget_2000"] == {"steps": 2000, "optimizer": "adam"}
+    assert _output.TRAININGS["budget_2000"] == train.TrainingOptions(steps=2000,
+                                                                     optimizer="adam")
     assert _output.premise_cell({}) == "—"  # rows from before the premise check
     row = {"stationarity": {"is_minimum": False, "max_decrease_in_epsilon": 56.4,
                             "training": {"steps": [2000, 2000]}}}

@@ -31,7 +31,8 @@ def test_masked_retraining_to_convergence_matches_scipy_on_a_fixed_support():
     x64, labels = np.asarray(ds.x_train, np.float64), np.asarray(ds.y_train)
     reference = scipy_oracles.l1_logistic_minimum(x64, labels, 10, l1, keep)
     stop = stationarity.StopRule(rtol=1e-7, subgradient_rtol=1e-3, max_steps=30_000)
-    result = train.minimise(loss, start, (ds.x_train, ds.y_train), l1=l1, stop=stop, mask=mask)
+    result = train.minimise(loss, start, (ds.x_train, ds.y_train), l1=l1,
+                            training=train.TrainingOptions(stop=stop), mask=mask)
     assert bool(result.converged) and int(result.steps) < 30_000
     w = np.asarray(result.params[0]["w"])
     assert np.all(w[~keep] == 0)  # exactly 0 off the support
@@ -212,7 +213,8 @@ def test_initial_params_are_the_trainers():
     init = train.initial_params(problem)
     again = jax.vmap(lambda p: train.minimise(
         nets.cross_entropy(nets.mlp([64, 4, 10]).apply), p,
-        (problem.train[0], problem.train[1]), l1=problem.l1, steps=5).params)(init)
+        (problem.train[0], problem.train[1]), l1=problem.l1,
+        training=train.TrainingOptions(steps=5)).params)(init)
     for a, b in zip(jax.tree_util.tree_leaves(again), jax.tree_util.tree_leaves(problem.params),
                     strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # float32 rounding

@@ -5,18 +5,19 @@ import numpy as np
 import pytest
 
 from phasetrans.applications import compare, methods, report
-from phasetrans.networks import effective, nets, nettrim, prune
+from phasetrans.networks import effective, nets, nettrim, prune, train
 from phasetrans.networks.problem import Model
 from phasetrans.theory import predict
 
 
 @pytest.fixture(scope="module")
 def comparison():
-    return compare.compare("digits", arch="8", l1=1e-4, num_seeds=2, steps=300,
+    return compare.compare("digits", arch="8", l1=1e-4, num_seeds=2,
+                           training=train.TrainingOptions(steps=300),
                            options=predict.PredictOptions(
                                ellipsoid_options=predict.EllipsoidOptions(max_dim=0),
                                l1_body_options=predict.L1BodyOptions(max_dim=0)),
-                           further_steps=200)
+                           assessment=compare.AssessOptions(further_steps=200))
 
 
 @pytest.fixture(scope="module")

@@ -95,8 +95,9 @@ def test_built_in_and_user_path_give_identical_numbers(digits):
     """compare() on a built-in network, and the same parameters handed in by a user (a new
     network's apply, plain arrays): bit-identical prediction, sweep and retraining; wrapped in
     a function of the user's own (the sweep's generic route), the same masks and accuracies."""
-    built = compare.compare(digits, arch="8", l1=1e-4, num_seeds=2, steps=200, options=OFF,
-                            further_steps=50)
+    built = compare.compare(digits, arch="8", l1=1e-4, num_seeds=2,
+                            training=train.TrainingOptions(steps=200), options=OFF,
+                            assessment=compare.AssessOptions(further_steps=50))
     net = nets.mlp([64, 8, 10])
     params = jax.tree_util.tree_map(np.asarray, built.problem.params)
     sets = {"train": (digits.x_train, digits.y_train), "test": (digits.x_test, digits.y_test)}
@@ -124,7 +125,8 @@ def test_a_users_dict_model_end_to_end(digits):
     """predict -> sweep -> attribution on a plain-pytree model the library never saw."""
     apply, params = _dict_model(jax.random.key(1))
     fitted = train.minimise(nets.cross_entropy(apply), params, (digits.x_train, digits.y_train),
-                            l1=1e-3, prunable=None, steps=300, learning_rate=1e-2)
+                            l1=1e-3, prunable=None,
+                            training=train.TrainingOptions(steps=300, learning_rate=1e-2))
     problem = Problem.from_apply(apply, fitted.params, train=(digits.x_train, digits.y_train),
                                  test=(digits.x_test, digits.y_test), l1=1e-3)
     c = compare.assess(problem, key=jax.random.key(0), further_steps=50, num_sweep_ratios=11,

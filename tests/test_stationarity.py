@@ -154,7 +154,8 @@ def test_check_stationarity_flags_a_network_stopped_early():
     with pytest.raises(ValueError, match="NaN"):
         train.minimise(nets.cross_entropy(net.apply),
                        jax.tree_util.tree_map(lambda w: w * jnp.nan, early.params),
-                       (ds.x_train, ds.y_train), l1=1e-4, steps=1)
+                       (ds.x_train, ds.y_train), l1=1e-4,
+                       training=train.TrainingOptions(steps=1))
 
 
 def test_seeds_stop_each_at_their_own_check():

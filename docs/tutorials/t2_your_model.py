@@ -48,7 +48,8 @@ start = {"hidden": {"w": jax.random.normal(k1, (64, 8)) / 8.0, "b": jnp.zeros(8)
 # %%
 ds = data.load("digits")
 fitted = train.minimise(nets.cross_entropy(apply), start, (ds.x_train, ds.y_train), l1=L1,
-                        stop=stationarity.StopRule(max_steps=3000), learning_rate=1e-2)
+                        training=train.TrainingOptions(stop=stationarity.StopRule(max_steps=3000),
+                                                       learning_rate=1e-2))
 problem = phasetrans.Problem.from_apply(apply, fitted.params, l1=L1,
                                         train=(ds.x_train, ds.y_train),
                                         test=(ds.x_test, ds.y_test),

@@ -67,7 +67,7 @@ def main() -> None:
 
     def compute(dataset, arch, l1):
         comparison = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True,
-                                     **_output.TRAININGS[args.training])
+                                     training=_output.TRAININGS[args.training])
         # one ratio at a time: the CNNs retrain 1.3-2.5x faster, the MLPs up to 1.5x slower
         options = attribution.AttributionOptions(retrain_sequential=arch == "cnn")
         return report.attribution_json(attribution.attribute(comparison, key=jax.random.key(1),

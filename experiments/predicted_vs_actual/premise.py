@@ -32,7 +32,7 @@ def budget_check(row) -> dict:
     arch = _output.config_key(row)[1]
     net = nets.parse_arch(arch, input_shape=ds.input_shape, num_classes=ds.num_classes)
     keys = jax.random.split(jax.random.key(0), row["seeds"])
-    params = train.train_seeds(net, ds, keys=keys, l1=row["l1"], **BUDGET).params
+    params = train.train_seeds(net, ds, keys=keys, l1=row["l1"], **BUDGET._asdict()).params
     checks = [train.check_stationarity(
         nets.cross_entropy(net.apply), jax.tree_util.tree_map(lambda w, s=s: w[s], params),
         (ds.x_train, ds.y_train), l1=row["l1"], epsilon=eps)

@@ -71,7 +71,7 @@ def main() -> None:
     def compute(dataset, arch, l1):
         return report.comparison_json(compare.compare(
             dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True,
-            **_output.TRAININGS[args.training]))
+            training=_output.TRAININGS[args.training]))
 
     def describe(row):
         return (f"{row['dataset']} {row['arch']} l1={row['l1']:g}: predicted "

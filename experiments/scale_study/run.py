@@ -101,7 +101,7 @@ def _support(c: compare.Comparison) -> dict:
 
 def compute(dataset: str, arch: str, l1: float, *, seeds: int) -> dict:
     c = compare.compare(dataset, arch=arch, l1=l1, num_seeds=seeds, progress=True,
-                        accuracy_tol=ACCURACY_TOL,
+                        assessment=compare.AssessOptions(accuracy_tol=ACCURACY_TOL),
                         options=predict.PredictOptions(
                             spectrum_options=SPECTRUM,
                             l1_body_options=predict.L1BodyOptions(max_dim=0)))

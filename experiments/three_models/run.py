@@ -98,7 +98,7 @@ def main() -> None:
             dataset, arch=arch, l1=l1, num_seeds=args.seeds,
             options=predict.PredictOptions(
                 l1_body_options=predict.L1BodyOptions(max_dim=max_dim)), progress=True,
-            **_output.TRAININGS[args.training]))
+            training=_output.TRAININGS[args.training]))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
         print(f"{dataset} {arch} l1={l1:g}: {_predictions(row)} empirical "

@@ -21,7 +21,7 @@ import numpy as np
 
 from phasetrans import _checks
 from phasetrans._progress import track
-from phasetrans.networks import data, prune, stationarity, train
+from phasetrans.networks import data, prune, train
 from phasetrans.networks.problem import Problem
 from phasetrans.theory import predict
 
@@ -141,40 +141,72 @@ def _further_training(problem: Problem) -> dict:
     return {} if rate is None else {"learning_rate": rate}
 
 
+class AssessOptions(NamedTuple):
+    """The knobs of :func:`assess` besides the predictions' (:func:`compare` passes them on).
+
+    Attributes:
+        num_sweep_ratios: grid size >= 2 of the empirical one-shot sweep over [0, 1]
+            (default 101).
+        accuracy_tol: accuracy criterion: pruned test accuracy >= unpruned - tol, tol >= 0
+            (default 0).
+        further_steps: measure (b) of every network's stationarity check, >= 1 (default
+            :data:`phasetrans.networks.train.FURTHER_STEPS`).
+    """
+
+    num_sweep_ratios: int = 101
+    accuracy_tol: float = 0.0
+    further_steps: int = train.FURTHER_STEPS
+
+    def validate(self) -> AssessOptions:
+        """These options checked (``TypeError``/``ValueError`` naming the field and what is
+        allowed)."""
+        return AssessOptions(
+            _checks.integer("num_sweep_ratios", self.num_sweep_ratios, minimum=2),
+            _checks.real("accuracy_tol", self.accuracy_tol, nonnegative=True),
+            _checks.positive_int("further_steps", self.further_steps))
+
+
 def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: float = 1e-4,
-            num_seeds: int = 3, seed: int = 0, steps: int | None = None,
-            stop: stationarity.StopRule | None = None, optimizer: str = "prox-adam",
-            learning_rate: float = 3e-3, options: predict.PredictOptions | None = None,
-            num_sweep_ratios: int = 101, accuracy_tol: float = 0.0, params_file=None,
-            save_params_file=None, further_steps: int = train.FURTHER_STEPS,
-            progress: bool = False, devices: int | None = None) -> Comparison:
-    """Train (:func:`phasetrans.networks.train.train_problem`) or load
-    (:func:`phasetrans.networks.train.load_problem`) built-in networks, then :func:`assess` them.
+            num_seeds: int = 3, seed: int = 0, training: train.TrainingOptions | None = None,
+            options: predict.PredictOptions | None = None,
+            assessment: AssessOptions | None = None, progress: bool = False,
+            devices: int | None = None) -> Comparison:
+    """Train built-in networks (:func:`phasetrans.networks.train.train_problem`), then
+    :func:`assess` them. (Networks saved before: :func:`phasetrans.networks.train.load_problem`
+    and :func:`assess`; to save them: :func:`phasetrans.networks.train.save_problem` of
+    ``comparison.problem``.)
 
     Args:
         dataset: a name in ``data.DATASETS`` or a loaded :class:`phasetrans.networks.data.Dataset`.
         arch: ``"cnn"`` or hidden widths such as ``"32-32"``.
-        l1, steps, stop, optimizer, learning_rate: training (full batch, see
-            :func:`phasetrans.networks.train.train`): by default proximal Adam until the default
-            :class:`~phasetrans.networks.stationarity.StopRule` holds (F stationary, at most 50 000
-            steps); ``steps`` for a fixed budget instead (the budget of the results before the
-            premise check: ``steps=2000, optimizer="adam"``).
+        l1: the penalty lambda the networks are trained with.
         num_seeds, seed: networks trained from ``jax.random.key(seed)`` split ``num_seeds`` ways.
-        options, num_sweep_ratios, accuracy_tol, further_steps, progress, devices: as
-            :func:`assess` (key ``jax.random.key(seed)``).
-        params_file: an ``.npz`` from ``save_params_file`` (same arch, dataset, l1 and seeds):
-            skip training.
-        save_params_file: write the trained parameters (leading seed axis) there (``.npz``).
+        training: :class:`~phasetrans.networks.train.TrainingOptions`, full batch (default None:
+            proximal Adam until the default :class:`~phasetrans.networks.stationarity.StopRule`
+            holds, F stationary, at most 50 000 steps); ``steps`` for a fixed budget instead
+            (the budget of the results before the premise check:
+            ``TrainingOptions(steps=2000, optimizer="adam")``).
+        options, progress, devices: as :func:`assess` (key ``jax.random.key(seed)``).
+        assessment: :class:`AssessOptions`, the rest of :func:`assess`'s (default None: its
+            defaults).
     """
-    if params_file is None:
-        problem = train.train_problem(dataset, arch=arch, l1=l1, num_seeds=num_seeds, seed=seed,
-                                      steps=steps, stop=stop, optimizer=optimizer,
-                                      learning_rate=learning_rate)
-    else:
-        problem = train.load_problem(params_file, dataset, arch=arch, l1=l1,
-                                     num_seeds=num_seeds, seed=seed)
-    if save_params_file is not None:
-        train.save_problem(save_params_file, problem)
+    training = train.TrainingOptions() if training is None else training
+    if not isinstance(training, train.TrainingOptions):
+        raise TypeError(f"training must be a phasetrans.networks.train.TrainingOptions or None, "
+                        f"got {type(training).__name__}")
+    if training.batch_size is not None:
+        raise ValueError(f"compare trains full batch: training.batch_size must be None, got "
+                         f"{training.batch_size!r}")
+    assessment = AssessOptions() if assessment is None else assessment
+    if not isinstance(assessment, AssessOptions):
+        raise TypeError(f"assessment must be a phasetrans.applications.compare.AssessOptions or "
+                        f"None, got {type(assessment).__name__}")
+    assessment = assessment.validate()
+    problem = train.train_problem(dataset, arch=arch, l1=l1, num_seeds=num_seeds, seed=seed,
+                                  steps=training.steps, stop=training.stop,
+                                  optimizer=training.optimizer,
+                                  learning_rate=training.learning_rate)
     return assess(problem, key=jax.random.key(seed), options=options,
-                  num_sweep_ratios=num_sweep_ratios, accuracy_tol=accuracy_tol,
-                  further_steps=further_steps, progress=progress, devices=devices)
+                  num_sweep_ratios=assessment.num_sweep_ratios,
+                  accuracy_tol=assessment.accuracy_tol,
+                  further_steps=assessment.further_steps, progress=progress, devices=devices)

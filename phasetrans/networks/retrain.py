@@ -175,8 +175,9 @@ def retrain(problem: Problem, removal_ratios, *, steps: int = 2000,
 
     def one_seed(s):  # blocks, so that the progress bar moves when seed s is done
         params = jax.tree_util.tree_map(lambda w: w[s:s + 1], problem.params)
-        out = collect(_retrain(problem.model, params, batches, grid, method, frozen, steps, l1,
-                               learning_rate, tol, sequential, mesh), mesh=mesh)
+        out = collect(_retrain(problem.model, params, batches, grid, frozen,
+                               _Plan(method, steps, sequential), mesh, l1, learning_rate, tol),
+                      mesh=mesh)
         return jax.block_until_ready(out._replace(removal_ratios=None, l1=None))
 
     per_seed = [one_seed(s) for s in track(range(problem.num_seeds), desc="retraining (per seed)",
@@ -185,9 +186,18 @@ def retrain(problem: Problem, removal_ratios, *, steps: int = 2000,
     return out._replace(removal_ratios=np.asarray(grid), l1=l1)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 10, 11))
-def _retrain(model, params_seeds, batches, grid, method, frozen, steps, l1, learning_rate, tol,
-             sequential, mesh):
+class _Plan(NamedTuple):
+    """The static part of :func:`retrain`'s settings (hashable for ``jit``)."""
+
+    method: str
+    steps: int
+    sequential: bool
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _retrain(model, params_seeds, batches, grid, frozen, plan: _Plan, mesh, l1, learning_rate,
+             tol):
+    method, steps, sequential = plan
     prunable = jax.tree_util.tree_unflatten(frozen[0], frozen[1])
     objective = train.objective(model.loss, l1, prunable)
     tx = optax.adam(learning_rate)

@@ -43,6 +43,37 @@ FURTHER_STEPS = 2000
 training budget of every result before the premise check)."""
 
 
+class TrainingOptions(NamedTuple):
+    """How F is minimised (:func:`minimise`; the knobs of :func:`train`, :func:`train_problem`
+    and :func:`phasetrans.applications.compare.compare`).
+
+    Attributes:
+        steps: a fixed budget of steps >= 1; default None: train until ``stop`` holds.
+        stop: the :class:`phasetrans.networks.stationarity.StopRule` (None with ``steps`` None:
+            ``StopRule()``, F stationary, at most 50 000 steps); not with ``steps``.
+        learning_rate: > 0 (default 3e-3).
+        batch_size: None (default) for full-batch steps, else examples per random mini-batch.
+        optimizer: one of :data:`OPTIMIZERS` (default ``"prox-adam"``, the one that reaches
+            stationarity, see the module docstring).
+    """
+
+    steps: int | None = None
+    stop: stationarity.StopRule | None = None
+    learning_rate: float = 3e-3
+    batch_size: int | None = None
+    optimizer: str = "prox-adam"
+
+    def validate(self) -> TrainingOptions:
+        """These options checked (``TypeError``/``ValueError`` naming the field and what is
+        allowed), with ``stop`` the rule that will run: ``StopRule()`` when neither ``steps``
+        nor ``stop`` is given, None with ``steps``. ``batch_size`` is checked against the
+        data by the trainer."""
+        stop = _check_options(self.steps, self.stop, self.learning_rate, self.optimizer)
+        if self.batch_size is not None:
+            _checks.integer("batch_size", self.batch_size, minimum=1)
+        return self._replace(stop=stop)
+
+
 class TrainResult(NamedTuple):
     """What training returns.
 
@@ -115,8 +146,7 @@ def _optimizer(name, learning_rate, l1, prunable):
     return {"adam": optax.adam, "sgd": optax.sgd}[name](learning_rate)
 
 
-def _check_options(l1, steps, stop, learning_rate, optimizer):
-    _checks.real("l1", l1, nonnegative=True)
+def _check_options(steps, stop, learning_rate, optimizer):
     if steps is not None and stop is not None:
         raise ValueError("give steps (a fixed budget) or stop (a StopRule), not both")
     if steps is not None:
@@ -134,9 +164,7 @@ def _check_options(l1, steps, stop, learning_rate, optimizer):
 
 
 def minimise(loss_fn: Callable, params, data, *, l1: float, prunable=None,
-             steps: int | None = None, stop: stationarity.StopRule | None = None,
-             learning_rate: float = 3e-3, batch_size: int | None = None,
-             optimizer: str = "prox-adam", key=None, mask=None) -> TrainResult:
+             training: TrainingOptions | None = None, key=None, mask=None) -> TrainResult:
     """Minimise F = ``loss_fn(params, batch)`` + l1 ||prunable leaves||_1 from ``params``.
 
     Args:
@@ -144,26 +172,25 @@ def minimise(loss_fn: Callable, params, data, *, l1: float, prunable=None,
         params: the starting point (any pytree of float arrays).
         data: the training set (x, y), leading example axis.
         l1: lambda >= 0. prunable: bool pytree of penalised leaves (default: ``ndim >= 2``).
-        steps: a fixed budget; or ``stop`` (default when neither is given: ``StopRule()``),
-            train until F is stationary by that rule (see :class:`TrainResult`).
-        learning_rate: default 3e-3. optimizer: one of :data:`OPTIMIZERS` (default
-            ``"prox-adam"``).
-        batch_size: None (default) for full-batch steps, else examples per random mini-batch
-            (then ``key`` is required; the stop rule is evaluated on the full set).
+        training: :class:`TrainingOptions` (default None: ``TrainingOptions()``, prox-adam at
+            3e-3, full batch, until ``StopRule()`` holds): a fixed budget ``steps`` or a
+            ``stop`` rule (see :class:`TrainResult`), the optimizer, its learning rate and the
+            ``batch_size`` (then ``key`` is required; the stop rule is evaluated on the full
+            set).
         mask: None (default: every coordinate free) or a bool pytree with the structure and
             shapes of ``params``: F is minimised over the subspace {w : w = mask ⊙ w} (masked
             retraining). ``params`` is masked first, the gradient is masked before every step
             and the masked coordinates are set to exactly 0 after it; the stop rule's
             subgradient is that of F restricted to the subspace (masked coordinates dropped).
     """
-    stop = _check_options(l1, steps, stop, learning_rate, optimizer)
+    training = _check_training(l1, training)
     count = _checks.num_examples("data", data)
     prunable = default_prunable(params) if prunable is None else prunable
     if jax.tree_util.tree_structure(prunable) != jax.tree_util.tree_structure(params):
         raise ValueError("prunable must be a pytree of bools with the structure of params, got "
                          f"{jax.tree_util.tree_structure(prunable)}")
-    if batch_size is not None:
-        _checks.integer("batch_size", batch_size, minimum=1, maximum=count)
+    if training.batch_size is not None:
+        _checks.integer("batch_size", training.batch_size, minimum=1, maximum=count)
         key = _checks.prng_key("key", key)
     else:
         key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
@@ -173,15 +200,26 @@ def minimise(loss_fn: Callable, params, data, *, l1: float, prunable=None,
         mask = jax.tree_util.tree_map(lambda m: jnp.asarray(m, bool), mask)
     leaves, treedef = jax.tree_util.tree_flatten(prunable)
     return _minimise(loss_fn, params, tuple(data), key, (treedef, tuple(map(bool, leaves))), l1,
-                     steps, stop, learning_rate, batch_size, optimizer, mask)
+                     training.learning_rate, training._replace(learning_rate=None), mask)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4, 6, 7, 9, 10))
-def _minimise(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, batch_size,
-              optimizer, mask):
+def _check_training(l1, training) -> TrainingOptions:
+    """``training`` (None: the defaults) checked with ``l1``, its stop rule resolved."""
+    _checks.real("l1", l1, nonnegative=True)
+    if training is None:
+        training = TrainingOptions()
+    if not isinstance(training, TrainingOptions):
+        raise TypeError(f"training must be a phasetrans.networks.train.TrainingOptions or None, "
+                        f"got {type(training).__name__}")
+    return training.validate()
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 7))
+def _minimise(loss_fn, params, data, key, prunable, l1, learning_rate, training, mask):
+    """``training`` static without its learning rate, which is traced (``learning_rate``)."""
     prunable = jax.tree_util.tree_unflatten(*prunable)  # (treedef, bools): hashable for jit
-    return _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate,
-                batch_size, optimizer, mask=mask)
+    return _run(loss_fn, params, data, key, prunable, l1,
+                training._replace(learning_rate=learning_rate), mask=mask)
 
 
 def _masked(tree, mask):
@@ -219,10 +257,10 @@ def stepper(loss_fn, data, *, prunable, l1, optimizer, learning_rate, batch_size
     return opt, step
 
 
-def _run(loss_fn, params, data, key, prunable, l1, steps, stop, learning_rate, batch_size,
-         optimizer, *, mask=None):
-    """The traceable training loop behind :func:`minimise` and :func:`train` (``mask``: see
-    :func:`minimise`)."""
+def _run(loss_fn, params, data, key, prunable, l1, training: TrainingOptions, *, mask=None):
+    """The traceable training loop behind :func:`minimise` and :func:`train` (``training``
+    validated, its learning rate possibly traced; ``mask``: see :func:`minimise`)."""
+    steps, stop, learning_rate, batch_size, optimizer = training
     x, y = data
     f = objective(loss_fn, l1, prunable)
     opt, step = stepper(loss_fn, data, prunable=prunable, l1=l1, optimizer=optimizer,
@@ -263,7 +301,8 @@ def _check_config(dataset, l1, steps, stop, learning_rate, batch_size, optimizer
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a phasetrans.networks.data.Dataset, got "
                         f"{type(dataset).__name__}")
-    stop = _check_options(l1, steps, stop, learning_rate, optimizer)
+    _checks.real("l1", l1, nonnegative=True)
+    stop = _check_options(steps, stop, learning_rate, optimizer)
     if batch_size is not None:
         _checks.integer("batch_size", batch_size, minimum=1, maximum=len(dataset.y_train))
     return stop
@@ -413,7 +452,8 @@ def _train(net, x, y, key, l1, steps, stop, learning_rate, batch_size, optimizer
     init_key, batch_key = jax.random.split(key)
     params = net.init(key=init_key)
     return _run(nets.cross_entropy(net.apply), params, (x, y), batch_key,
-                default_prunable(params), l1, steps, stop, learning_rate, batch_size, optimizer)
+                default_prunable(params), l1,
+                TrainingOptions(steps, stop, learning_rate, batch_size, optimizer))
 
 
 def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: float,
@@ -438,8 +478,9 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
     epsilon = _checks.real("epsilon", epsilon, positive=True)
     further_steps = _checks.positive_int("further_steps", further_steps)
     prunable = default_prunable(params) if prunable is None else prunable
-    further = minimise(loss_fn, params, data, l1=l1, prunable=prunable, steps=further_steps,
-                       learning_rate=learning_rate, optimizer=optimizer)
+    further = minimise(loss_fn, params, data, l1=l1, prunable=prunable,
+                       training=TrainingOptions(steps=further_steps, learning_rate=learning_rate,
+                                                optimizer=optimizer))
     f = objective(loss_fn, l1, jax.tree_util.tree_map(bool, prunable))
     data = tuple(data)
     objective_value = float(f(params, data))

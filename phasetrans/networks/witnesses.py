@@ -223,6 +223,11 @@ class _Context(NamedTuple):
     options: SearchOptions
 
 
+def _training(options) -> train.TrainingOptions:
+    """The search's training: proximal Adam, full batch, until ``options.stop`` holds."""
+    return train.TrainingOptions(stop=options.stop, learning_rate=options.learning_rate)
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
 def _batch(model, frozen, search, options, params, aux, batches, ratios, l1):
     """Run ``search`` at every ratio (one vmap): witnesses and their F, L, accuracy, steps."""
@@ -230,8 +235,8 @@ def _batch(model, frozen, search, options, params, aux, batches, ratios, l1):
     train_set, test_set = batches
 
     def run(x, mask):
-        return train._run(model.loss, x, train_set, jax.random.key(0), prunable, l1, None,
-                          options.stop, options.learning_rate, None, "prox-adam", mask=mask)
+        return train._run(model.loss, x, train_set, jax.random.key(0), prunable, l1,
+                          _training(options), mask=mask)
 
     def stepper(mask):
         return train.stepper(model.loss, train_set, prunable=prunable, l1=l1,
@@ -283,8 +288,8 @@ class Reference(NamedTuple):
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def _continue(model, frozen, options, params, batches, l1):
     prunable = jax.tree_util.tree_unflatten(*frozen)
-    out = train._run(model.loss, params, batches[0], jax.random.key(0), prunable, l1, None,
-                     options.stop, options.learning_rate, None, "prox-adam")
+    out = train._run(model.loss, params, batches[0], jax.random.key(0), prunable, l1,
+                     _training(options))
     return (_metrics(model, prunable, l1, params, batches),
             _metrics(model, prunable, l1, out.params, batches), out)
 

@@ -46,6 +46,7 @@ def test_every_threshold_uses_the_shared_scans():
     assert subspaces._crossing(dims, np.array([0.5, 0.8, 1.0])) == 10.0
     assert math.isnan(subspaces._crossing(dims, np.zeros(3)))               # never reached
     ratios = np.array([0.1, 0.4, 0.7])
-    assert feasibility.threshold(ratios, np.array([0.0, 0.5, 2.0]), 1.0).removal_ratio == pytest.approx(0.4)
+    first_fails_at_07 = feasibility.threshold(ratios, np.array([0.0, 0.5, 2.0]), 1.0)
+    assert first_fails_at_07.removal_ratio == pytest.approx(0.4)
     assert feasibility.threshold(ratios, np.array([2.0, 0.5, 0.0]), 1.0).removal_ratio == 0.0
     assert feasibility.threshold(ratios, np.zeros(3), 1.0).removal_ratio == pytest.approx(0.7)

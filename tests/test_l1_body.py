@@ -230,7 +230,7 @@ def test_bad_input():
     with pytest.raises(TypeError, match="key is required"):
         width.cone_statdim(body, 10 * center, key=None, num_samples=4)
     with pytest.raises(ValueError, match="max_iters must be >= 1"):
-        body.cone_at(10 * center, max_iters=0)
+        body.cone_at(10 * center, solver=bodies.L1_CONE_SOLVER._replace(max_iters=0))
 
 
 def _sorted_l1_cone_projection(v, m):
@@ -274,7 +274,8 @@ def test_admm_budget_exhausted_reports_not_converged():
     result = cone.projection(jnp.asarray(np.random.default_rng(0).normal(size=8)))
     assert not bool(result.info.converged) and int(result.info.iterations) == 20
     assert float(result.info.residual) > cone.solver.tol
-    res = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4, max_iters=20)
+    res = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4,
+                             solver=bodies.L1_CONE_SOLVER._replace(max_iters=20))
     assert not res.info.converged and res.info.iterations == 20
     enough = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4)
     assert enough.info.converged and enough.info.iterations > 20

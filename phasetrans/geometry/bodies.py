@@ -403,14 +403,8 @@ class L1InducedBody(NamedTuple):
     def project(self, y):
         return self.projection(y).point
 
-    def cone_at(self, apex, *, solver: SolverOptions | None = None,
-                max_iters: int | None = None) -> L1InducedCone:
-        """cone(K - apex) (:class:`L1InducedCone`; ``solver`` None: :data:`L1_CONE_SOLVER`).
-
-        ``max_iters`` (transitional, for callers not yet passing ``solver``): replaces
-        ``solver.max_iters``."""
-        if max_iters is not None:
-            solver = (L1_CONE_SOLVER if solver is None else solver)._replace(max_iters=max_iters)
+    def cone_at(self, apex, *, solver: SolverOptions | None = None) -> L1InducedCone:
+        """cone(K - apex) (:class:`L1InducedCone`; ``solver`` None: :data:`L1_CONE_SOLVER`)."""
         return L1InducedCone.create(self, apex, solver=solver)
 
 

@@ -117,8 +117,7 @@ def cone_statdim(body, apex, *, key, num_samples: int, chunk_size: int | None = 
     of ``body.cone_at(apex, solver=solver, **cone_options)``: ``solver`` the projection's
     :class:`~phasetrans.estimate.SolverOptions` for a body with an iterative projection (the
     l1-induced body; None: its default, :data:`phasetrans.geometry.bodies.L1_CONE_SOLVER`),
-    ``cone_options`` the body's other ones (the ellipsoid's ``tol``; the transitional
-    ``max_iters`` of :meth:`~phasetrans.geometry.bodies.L1InducedBody.cone_at`).
+    ``cone_options`` the body's other ones (the ellipsoid's ``tol``).
 
     This is the quantity the kinematic formula needs for the pruned point x0 = M_p ⊙ w* [ALMT
     Thm I; ZZSL sec. 4].

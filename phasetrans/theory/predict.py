@@ -182,6 +182,7 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     """
     key = _checks.prng_key("key", key)
     num_steps = _checks.positive_int("num_steps", num_steps)
+    solver = bodies.L1_CONE_SOLVER._replace(max_iters=max_iters).validate()
     if start is not None:
         start = _checks.real("start", start, nonnegative=True, high=1.0)
     dim = body.dim
@@ -195,7 +196,7 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
 
     def above(p):  # evaluate delta/D at p: is it above the diagonal?
         res = width.cone_statdim(body, apex_at(p), key=keys[len(infos)],
-                                 num_samples=num_samples, max_iters=max_iters, devices=devices)
+                                 num_samples=num_samples, solver=solver, devices=devices)
         points[p] = (res.estimate.mean / dim, res.estimate.sem / dim)
         infos.append(res.info)
         bar.update(1)
@@ -477,11 +478,12 @@ def _ellipsoid(source, pruning: _Pruning, prediction, options: PredictOptions, *
                              hessian_model=source.levels_description(ell.num_levels))
 
 
-def _l1_body(source, route, pruning: _Pruning, prediction, start_from, options: PredictOptions,
-             *, l1, gradient, key, progress, devices) -> MonteCarloPrediction:
-    """The Monte Carlo l1-induced body on the exact eigendecomposition (``route="exact"``) or
-    on the source's low-rank model (``"model"``)."""
+def _l1_body(source, pruning: _Pruning, prediction, start_from, options: PredictOptions, *,
+             l1, gradient, key, progress, devices) -> MonteCarloPrediction:
+    """The Monte Carlo l1-induced body on the exact eigendecomposition or on the source's
+    low-rank model, as :meth:`L1BodyOptions.route` says."""
     l1o, eps = options.l1_body_options, prediction.epsilon
+    route = l1o.route(options.spectrum_options.method, pruning.center.size)
     dtype = jnp.result_type(float)
     description = EXACT_MODEL
     if route == "exact":
@@ -555,7 +557,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None, prunable=Non
     ellipsoid = _ellipsoid(source, pruning, prediction, options, key=k_mc, progress=progress,
                            devices=devices)
     l1_body = None if route is None else _l1_body(
-        source, route, pruning, prediction, ellipsoid or prediction, options,
+        source, pruning, prediction, ellipsoid or prediction, options,
         l1=_checks.real("l1", l1, nonnegative=True), key=k_l1, progress=progress,
         devices=devices, gradient=(source.model.gradient if source.model is not None else
                                    spectrum_source.prunable_gradient(loss_fn, params, data,

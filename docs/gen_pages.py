@@ -4,6 +4,8 @@
   the deprecation shim ``_moved`` skipped) and the ``SUMMARY.md`` the literate-nav plugin reads;
 - ``how-to/cli-reference.md``: every command and flag of ``phasetrans``, from the argparse
   parsers of ``phasetrans.cli.build_parser()``;
+- ``explanation/module-map.md``: every module of ``phasetrans``, folder by folder (the layers),
+  with the start of its docstring, from the folder tree;
 - ``results/<name>.md``: each experiment's committed tables (``results/<name>/table*.md``, or
   a table built here from its JSON), stamped with the date and commit of the last change of
   its results, around the findings prose of ``docs/findings/<name>.md``.
@@ -25,6 +27,56 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "phasetrans"
 FINDINGS = ROOT / "docs" / "findings"
 SKIP_MODULES = {"phasetrans._moved"}
+
+
+# --------------------------------------------------------------------------- module map
+LAYERS = ("phasetrans", "geometry", "networks", "theory", "applications", "cli")
+"""The folders in import order: shared kernels at the top, then each layer (imports point
+down this list only; tests/test_layers.py derives the rule from the same tree)."""
+
+
+def _summary(path: pathlib.Path, limit: int = 220) -> str:
+    """The docstring's first paragraph (with the next one when it ends in a colon), cut at a
+    word boundary after ``limit`` characters."""
+    import ast
+
+    paragraphs = [" ".join(p.split()) for p in
+                  (ast.get_docstring(ast.parse(path.read_text())) or "").split("\n\n")]
+    text = paragraphs[0]
+    if text.endswith(":") and len(paragraphs) > 1:
+        text = f"{text} {paragraphs[1]}"
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return text.replace("|", "\\|")
+
+
+def module_map() -> str:
+    """The module map page: one table row per module, grouped by layer folder."""
+    lines = ["# Module map", "",
+             "Generated from the folder tree when the site is built: every module of "
+             "`phasetrans`, folder by folder in import order (a module imports only from its "
+             "own folder and the ones above it), with the start of its docstring. "
+             "Why the layers are cut this way: [the layers of the code](layers.md).", "",
+             "| folder (layer) | module | what it is |", "|---|---|---|"]
+    for layer in LAYERS:
+        folder = PACKAGE if layer == "phasetrans" else PACKAGE / layer
+        shown = "`phasetrans/` (shared)" if layer == "phasetrans" else f"`{layer}/`"
+        for path in sorted(folder.glob("*.py")):
+            if path.stem in ("__init__", "__main__"):
+                continue
+            lines.append(f"| {shown} | `{path.stem}` | {_summary(path)} |")
+            shown = ""
+    unknown = sorted(p.name for p in PACKAGE.iterdir()
+                     if p.is_dir() and (p / "__init__.py").exists() and p.name not in LAYERS)
+    if unknown:
+        raise ValueError(f"folders {unknown} are not in LAYERS: add them in import order")
+    return "\n".join(lines) + "\n"
+
+
+def write_module_map(gen) -> None:
+    with gen.open("explanation/module-map.md", "w") as page:
+        page.write(module_map())
+    gen.set_edit_path("explanation/module-map.md", "docs/gen_pages.py")
 
 
 # --------------------------------------------------------------------------- API reference
@@ -288,6 +340,7 @@ def main() -> None:
 
     write_reference(mkdocs_gen_files)
     write_cli_reference(mkdocs_gen_files)
+    write_module_map(mkdocs_gen_files)
     write_results(mkdocs_gen_files)
 
 

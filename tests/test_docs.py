@@ -289,6 +289,17 @@ def test_cli_reference_has_every_command_and_flag(gen_pages):
     walk(build_parser(), "phasetrans")
 
 
+def test_module_map_lists_every_module_of_the_tree(gen_pages):
+    page = gen_pages.module_map()
+    package = ROOT / "phasetrans"
+    modules = [p for p in package.rglob("*.py") if p.stem not in ("__init__", "__main__")]
+    assert modules and len(modules) == page.count("\n| ") - 1  # rows below the header
+    for path in modules:
+        assert f"| `{path.stem}` |" in page, path
+    folders = [p.parent.name for p in modules if p.parent != package]
+    assert set(folders) <= set(gen_pages.LAYERS)
+
+
 def test_api_pages_cover_every_public_module(gen_pages):
     pages = {".".join(parts): text for parts, _, text, _ in gen_pages.api_pages()}
     for path in (ROOT / "phasetrans").rglob("*.py"):

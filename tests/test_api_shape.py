@@ -108,3 +108,17 @@ def test_training_and_assess_options_are_validated():
         compare.AssessOptions(accuracy_tol=-0.1).validate()
     with pytest.raises(ValueError, match="batch_size must be None"):
         compare.compare(training=train.TrainingOptions(batch_size=8))
+
+
+def test_attribution_options_are_validated():
+    from phasetrans.applications.attribution import AttributionOptions
+
+    assert AttributionOptions().validate() == AttributionOptions()
+    with pytest.raises(ValueError, match="AttributionOptions.num_subspaces must be >= 2"):
+        AttributionOptions(num_subspaces=1).validate()
+    with pytest.raises(ValueError, match="AttributionOptions.retrain_learning_rate must be > 0"):
+        AttributionOptions(retrain_learning_rate=0.0).validate()
+    with pytest.raises(TypeError, match="AttributionOptions.retrain_sequential"):
+        AttributionOptions(retrain_sequential="yes").validate()
+    with pytest.raises(ValueError, match="AttributionOptions.accuracy_tol must be >= 0"):
+        AttributionOptions(accuracy_tol=-0.1).validate()

@@ -138,6 +138,21 @@ class AttributionOptions(NamedTuple):
     l1_support_max_dim: int = limits.MAX_DENSE_DIM
     accuracy_tol: float = 0.01
 
+    def validate(self) -> AttributionOptions:
+        """``self`` if every field is allowed; ``ValueError``/``TypeError`` naming it if not."""
+        for field in ("num_ratios", "subspace_ratios", "num_subspaces", "l1_num_subspaces",
+                      "retrain_ratios"):
+            _checks.integer(f"AttributionOptions.{field}", getattr(self, field), minimum=2)
+        for field in ("l1_max_dim", "l1_support_max_dim"):
+            _checks.integer(f"AttributionOptions.{field}", getattr(self, field), minimum=0)
+        for field in ("l1_max_iters", "retrain_steps"):
+            _checks.integer(f"AttributionOptions.{field}", getattr(self, field), minimum=1)
+        _checks.real("AttributionOptions.retrain_learning_rate", self.retrain_learning_rate,
+                     positive=True)
+        _checks.boolean("AttributionOptions.retrain_sequential", self.retrain_sequential)
+        _checks.real("AttributionOptions.accuracy_tol", self.accuracy_tol, nonnegative=True)
+        return self
+
 
 def _summary(per_seed, intervals=None) -> Threshold:
     values = np.asarray(per_seed, np.float64)
@@ -271,6 +286,7 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
     options = AttributionOptions() if options is None else options
     if not isinstance(options, AttributionOptions):
         raise TypeError(f"options must be an AttributionOptions, got {type(options).__name__}")
+    options = options.validate()
     c = comparison
     predictions = c.predictions
     num_seeds = len(predictions)

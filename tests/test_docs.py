@@ -186,13 +186,21 @@ def test_gap_attribution_findings_quote_the_results():
     text = _findings("gap_attribution")
     rows = _results("gap_attribution")
 
-    def step(dataset):
+    def step(dataset, arch):
         return [r["thresholds"]["oneshot_F"]["mean"] - r["thresholds"]["retrain_F"]["mean"]
-                for r in rows if r["dataset"] == dataset]
+                for r in rows if r["dataset"] == dataset and r["arch"] == arch]
 
-    digits, mnist1d = step("digits"), step("mnist1d")
+    digits, mnist1d = step("digits", "mlp-64-16-10"), step("mnist1d", "mlp-40-16-10")
     assert {f"{v:.2f}" for v in digits} == {"-0.03"}
     assert "**retraining vs one-shot −0.03** at every λ" in text
+    wide = [r["thresholds"] for r in rows if r["arch"] == "mlp-64-32-32-10" and r["l1"] == 1e-5]
+    if wide:
+        quoted = ", ".join(f"{wide[0][name]['mean']:.2f}" for name in (
+            "formula", "mc_ellipsoid", "random_subspace_ellipsoid", "support_ellipsoid",
+            "retrain_F", "oneshot_F"))
+        assert quoted == "0.93, 0.92, 0.91, 0.93, 0.92, 0.91"
+        value = f"{step('digits', 'mlp-64-32-32-10')[0]:.2f}".replace("-", "−")
+        assert f"**retraining vs one-shot {value}**" in text
     assert "pruning by " + ", ".join(f"{-v:.2f}" for v in mnist1d[:2]) + \
         f" and {-mnist1d[2]:.2f}" in text
 

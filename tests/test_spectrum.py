@@ -376,13 +376,20 @@ def test_second_gram_schmidt_pass_only_when_the_first_cancels(x64):
 
 
 def test_lanczos_basis_is_updated_in_place():
-    """The (k, D) basis is a scan carry written one row per step: no copy of it in the
-    compiled program (a copy per step would double the memory traffic the passes cost)."""
-    dim, num_iters = 1009, 7
+    """Each block's basis prefix (e, D) is a scan carry written one row per step: no copy of it
+    in the compiled program, nor of its transpose (a copy per step would double the memory
+    traffic the passes cost), and the passes of the block ending at step e read that (e, D)
+    prefix, not the whole basis."""
+    dim, num_iters = 1009, 20
+    blocks = spectrum._lanczos_blocks(num_iters)
+    assert blocks == [(0, 8), (8, 16), (16, 20)]
     d = jnp.linspace(0.0, 1.0, dim)
     text = jax.jit(lambda s: spectrum._lanczos_from(lambda v: d * v, s, num_iters)).lower(
         jnp.ones(dim)).compile().as_text()
-    big = f"[{num_iters},{dim}]"
-    assert big in text
-    assert not [line for line in text.splitlines() if big in line.split("=")[-1].split("(")[0]
-                and " copy(" in line], "the basis is copied"
+    for _, end in blocks:
+        assert f"[{end},{dim}]" in text
+        for big in (f"[{end},{dim}]", f"[{dim},{end}]"):
+            assert not [line for line in text.splitlines()
+                        if big in line.split("=")[-1].split("(")[0]
+                        and (" copy(" in line or " transpose(" in line)], (
+                f"the basis prefix {big} is copied")

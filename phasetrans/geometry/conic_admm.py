@@ -263,8 +263,7 @@ def solve(data: ConicData, target, *, free_scale: bool, solver: SolverOptions | 
     ``solver`` (:class:`~phasetrans.estimate.SolverOptions`, default None: :data:`SOLVER`,
     tol 1e-4, 20000 iterations, a residual check every 20: :func:`phasetrans._loops.iterate`)
     bounds that residual and the iterations; ``rho`` is the penalty on the equilibrated problem,
-    kept
-    fixed: residual balancing [Boyd et al. 2011 sec. 3.4.1] was tried on trained networks and
+    kept fixed: residual balancing [Boyd et al. 2011 sec. 3.4.1] was tried on trained networks and
     its residuals stopped tracking the error (7% off at a residual of 1e-3; fixed rho = 1:
     0.1%); ``relaxation`` is ADMM's over-relaxation alpha in (0, 2) [Boyd et al. 2011
     sec. 3.4.3]. ``solver``'s fields are Python numbers even under ``jit`` (a static type).

@@ -40,11 +40,12 @@ CHUNK_ELEMENTS = 2**21
 """Default chunk: subspaces per jitted call so that chunk x D x k_max is about this many."""
 
 ADMM_SUBSPACES_PER_CHUNK = 32
+"""Cap on the default chunk for the l1-induced body: a vmapped ADMM runs until its slowest
+subspace stops, so chunks stay small."""
+
 SOLVER = SolverOptions(tol=None, max_iters=20000, check_every=10)
 """The ADMM of :func:`meets` for the l1-induced body (also :func:`transition(s) <transition>`):
 tol None = 1e-4 in float32, 1e-7 in float64; 20000 iterations; a residual check every 10."""
-"""Cap on the default chunk for the l1-induced body: a vmapped ADMM runs until its slowest
-subspace stops, so chunks stay small."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,8 +299,7 @@ def meets(body, apex, basis, *, solver: SolverOptions | None = None,
       P = Q^T A Q (k x k, eigendecomposed once). The l1 term is not separable in z, hence
       the split; rho stays fixed (residual balancing and over-relaxation were tried and slowed
       the near-boundary solves). Two certificates, checked every ``solver.check_every``
-      iterations;
-      ``SolverInfo.residual`` is the smaller of
+      iterations; ``SolverInfo.residual`` is the smaller of
 
       * the relative primal/dual residual [BPCPE sec. 3.3], x = x0 + Q z, h the smooth part:
         max(||x - u|| / max(||x||, ||u||),
@@ -525,9 +525,8 @@ def transition(body, apex, *, key, dims, num_subspaces: int, eta: float = 0.05,
       :func:`meets`, monotonicity fills in the rest). Each solve stops as soon as its decision
       is certified, by a witness (f(x0 + Q z) <= eps at an iterate) or by the dual bound
       (L > eps, see :func:`meets`), with residual 0; otherwise at ``solver``'s tol or
-      max_iters, and
-      the decision is then f(x0 + Q z) <= eps at the last iterate. ``info`` is the worst over
-      the solves.
+      max_iters, and the decision is then f(x0 + Q z) <= eps at the last iterate. ``info`` is
+      the worst over the solves.
     - x0 inside K: every subspace meets K (z = 0), fraction 1 at every k, k50 NaN, no solves.
 
     Args:

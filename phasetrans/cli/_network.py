@@ -175,10 +175,16 @@ def _limit_test(args, comparison) -> dict | None:
     return limit.limit_json(result)
 
 
-def with_limit(args, comparison, document: dict, lines: list) -> dict:
-    """Attach the limit test to ``document`` and its verdict to the top of the summary."""
+def finish(args, comparison, document: dict, summarise, draw) -> dict:
+    """How predict, explain and sweep end: the figure ``draw(path)`` when ``--figure`` is
+    given, then the limit test attached to ``document`` and its verdict put on top of the
+    summary ``summarise(document)``."""
     from phasetrans.applications import limit
 
+    if args.figure is not None:
+        with _flags.reported_as("--figure"):
+            document["figure"] = str(draw(args.figure))
+    lines = summarise(document)
     document["limit"] = _limit_test(args, comparison)
     top = (["Is the prediction a limit? Not tested (--searches none)."]
            if document["limit"] is None else limit.limit_lines(document["limit"]))

@@ -43,10 +43,8 @@ def run(args) -> dict:
                                    options=options, eta=args.eta, progress=True,
                                    devices=args.devices)
     document = report.attribution_json(result)
-    if args.figure is not None:
-        with _flags.reported_as("--figure"):
-            document["figure"] = str(plots.ladders([document], args.figure))
-    return _network.with_limit(args, comparison, document, report.attribution_lines(document))
+    return _network.finish(args, comparison, document, report.attribution_lines,
+                           lambda path: plots.ladders([document], path))
 
 
 def add_command(subparsers, formatter) -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from phasetrans.cli import _flags, _network
+from phasetrans.cli import _network
 
 
 def run(args) -> dict:
@@ -14,10 +14,8 @@ def run(args) -> dict:
 
     comparison = _network.comparison(args)
     document = report.comparison_json(comparison)
-    if args.figure is not None:
-        with _flags.reported_as("--figure"):
-            document["figure"] = str(plots.width_curve(comparison, args.figure))
-    return _network.with_limit(args, comparison, document, report.summary_lines(document))
+    return _network.finish(args, comparison, document, report.summary_lines,
+                           lambda path: plots.width_curve(comparison, path))
 
 
 def add_command(subparsers, formatter) -> argparse.ArgumentParser:

@@ -38,10 +38,8 @@ def run(args) -> dict:
         nettrim_epsilon=args.nettrim_epsilon, nettrim_variant=args.nettrim_variant,
         accuracy_tol=args.accuracy_tol, progress=True, devices=args.devices)
     document = report.methods_json(result)
-    if args.figure is not None:
-        with _flags.reported_as("--figure"):
-            document["figure"] = str(plots.pruning_methods([document], args.figure))
-    return _network.with_limit(args, comparison, document, report.methods_lines(document))
+    return _network.finish(args, comparison, document, report.methods_lines,
+                           lambda path: plots.pruning_methods([document], path))
 
 
 def add_command(subparsers, formatter) -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ function of this script from the JSON), ``{{stamp}}`` and ``{{stamp:REL}}``.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import pathlib
 import re
@@ -38,8 +39,6 @@ down this list only; tests/test_layers.py derives the rule from the same tree)."
 def _summary(path: pathlib.Path, limit: int = 220) -> str:
     """The docstring's first paragraph (with the next one when it ends in a colon), cut at a
     word boundary after ``limit`` characters."""
-    import ast
-
     paragraphs = [" ".join(p.split()) for p in
                   (ast.get_docstring(ast.parse(path.read_text())) or "").split("\n\n")]
     text = paragraphs[0]

@@ -12,7 +12,10 @@
 
 Placeholders in a findings file: ``{{table}}`` (``results/<name>/table.md``),
 ``{{table:REL}}`` (``results/<name>/REL``), ``{{generated:NAME}}`` (a table built by a
-function of this script from the JSON), ``{{stamp}}`` and ``{{stamp:REL}}``.
+function of this script from the JSON), ``{{value:NAME}}`` (a number or list of numbers in
+the prose that is derived from the JSON, such as a difference, by a function of this script),
+``{{stamp}}`` and ``{{stamp:REL}}``. tests/test_docs.py checks every other decimal number of
+the prose against the results files.
 """
 
 from __future__ import annotations
@@ -299,6 +302,61 @@ def table_cs_transition(directory: pathlib.Path) -> str:
 
 GENERATED_TABLES = {"limit_scaling": table_limit_scaling, "cs_transition": table_cs_transition}
 
+
+def _signed(value: float, digits: int) -> str:
+    """A difference as the prose writes it: typographic minus, explicit plus."""
+    text = f"{value:+.{digits}f}"
+    return text.replace("-", "−")
+
+
+def value_scale_gaps(directory: pathlib.Path, criterion: str) -> str:
+    """One-shot threshold minus the formula per width (seed means), e.g. '−0.27, −0.15'; the
+    last (largest) width gets a third digit where two would round it to zero."""
+    rows = json.loads((directory / "results.json").read_text())
+    values = [r["oneshot"][criterion]["mean"] - r["formula"]["mean"] for r in rows]
+    out = [_signed(v, 2 if round(abs(v), 2) >= 0.02 or criterion == "accuracy" else 3)
+           for v in values]
+    return ", ".join(text.replace("+", "") for text in out)
+
+
+def value_scale_kept(directory: pathlib.Path) -> str:
+    """Kept fractions 1 − p, predicted vs one-shot (accuracy), at the smallest width, at 256
+    and at the largest width."""
+    rows = {r["width"]: r for r in json.loads((directory / "results.json").read_text())}
+    widths = sorted(rows)
+
+    def pair(width: int, digits: int) -> str:
+        r = rows[width]
+        return (f"{1 - r['formula']['mean']:.{digits}f} vs "
+                f"{1 - r['oneshot']['accuracy']['mean']:.{digits}f} at h = {width}")
+
+    return f"{pair(widths[0], 2)}, {pair(256, 2)} and {pair(widths[-1], 3)}"
+
+
+def value_l1_offsets(directory: pathlib.Path) -> str:
+    """The calibrated point estimate minus the exact one, per network: '+0.05 and +0.20'."""
+    rows = json.loads((directory / "results.json").read_text())
+    return " and ".join(_signed(r["calibrated"]["removal_ratio"] - r["exact"]["removal_ratio"], 2)
+                        for r in rows)
+
+
+def value_l1_window(directory: pathlib.Path) -> str:
+    """The theory's window ±a_η√D/D at the largest D of these networks, from the
+    predicted_vs_actual network of that size."""
+    sizes = [r["num_params"] for r in json.loads((directory / "results.json").read_text())]
+    rows = json.loads((directory.parent / "predicted_vs_actual" / "results.json").read_text())
+    (width,) = {r["window"]["half_width"] for r in rows if r["num_params"] == max(sizes)}
+    return f"D = {max(sizes)} is ±{width:.2f}"
+
+
+DERIVED_VALUES = {
+    "scale_accuracy_gaps": lambda d: value_scale_gaps(d, "accuracy"),
+    "scale_loss_gaps": lambda d: value_scale_gaps(d, "loss"),
+    "scale_kept_fractions": value_scale_kept,
+    "l1_calibrated_offsets": value_l1_offsets,
+    "l1_window": value_l1_window,
+}
+
 RESULTS_PAGES = ["premise", "predicted_vs_actual", "three_models", "gap_attribution",
                  "pruning_comparison", "scale_study", "limit_test", "cs_phase_transition",
                  "l1_body_model"]
@@ -322,6 +380,8 @@ def render_findings(name: str) -> str:
     text = re.sub(r"\{\{table(?::([^}]+))?\}\}", table, text)
     text = re.sub(r"\{\{generated:([a-z_]+)\}\}",
                   lambda m: GENERATED_TABLES[m.group(1)](directory), text)
+    text = re.sub(r"\{\{value:([a-z0-9_]+)\}\}",
+                  lambda m: DERIVED_VALUES[m.group(1)](directory), text)
     text = re.sub(r"\{\{stamp(?::([^}]+))?\}\}",
                   lambda m: _stamp_line(directory, m.group(1), FINDINGS / f"{name}.md"), text)
     return text

@@ -152,8 +152,8 @@ def test_predicted_vs_actual_findings_quote_the_results():
     assert "Measured for 17 of the 18 configurations" in text
 
 
-def test_scale_study_findings_quote_the_results():
-    text = " ".join((DOCS / "findings" / "scale_study.md").read_text().split())
+def test_scale_study_findings_quote_the_results(gen_pages):
+    text = " ".join(gen_pages.render_findings("scale_study").split())
     rows = _results("scale_study")
 
     def diffs(criterion, digits):
@@ -250,8 +250,8 @@ def test_cs_findings_quote_the_results():
         f"s/d = {s_worst:g})" in text
 
 
-def test_l1_body_model_findings_quote_the_results():
-    text = _findings("l1_body_model")
+def test_l1_body_model_findings_quote_the_results(gen_pages):
+    text = " ".join(gen_pages.render_findings("l1_body_model").split())
     rows = _results("l1_body_model")
     offsets = [r["calibrated"]["removal_ratio"] - r["exact"]["removal_ratio"] for r in rows]
     assert "the point estimate is +" + " and +".join(f"{v:.2f}" for v in offsets) + " too high" \
@@ -379,6 +379,35 @@ def test_griffe_extension_rewrites_rst_habits():
                                     "Args:\n    x: a list\n    - kept as is")
 
 
+def test_griffe_extension_links_phasetrans_roles():
+    """A role naming a phasetrans object with an API page becomes an autorefs link to its full
+    path (relative names from the docstring's module, aliases to their definition); a role
+    outside phasetrans, a private or an unknown name stays code (no unresolved link in the
+    strict build)."""
+    griffe = pytest.importorskip("griffe")
+    spec = importlib.util.spec_from_file_location("griffe_rst", DOCS / "griffe_rst.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    package = griffe.load("phasetrans", search_paths=[str(ROOT)])
+    limit = package["applications.limit"]
+    text = (":func:`limit_test`, :class:`~phasetrans.networks.problem.Problem`, "
+            ":mod:`phasetrans.networks.witnesses`, :func:`jax.vmap`, :func:`no_such_thing`, "
+            ":func:`phasetrans._loops.iterate`, :func:`shown <limit_test>`")
+    assert module.rewrite(text, limit, package) == (
+        "[`limit_test`][phasetrans.applications.limit.limit_test], "
+        "[`Problem`][phasetrans.networks.problem.Problem], "
+        "[`phasetrans.networks.witnesses`][phasetrans.networks.witnesses], "
+        "`jax.vmap`, `no_such_thing`, `phasetrans._loops.iterate`, "
+        "[`shown`][phasetrans.applications.limit.limit_test]")
+    # a name imported into the module links to where it is defined
+    problem = package["networks.problem"]
+    imported = [name for name, member in limit.members.items() if member.is_alias
+                and name == "Problem"]
+    if imported:
+        assert module.rewrite(":class:`Problem`", limit, package) == \
+            f"[`Problem`][{problem['Problem'].path}]"
+
+
 def _cli_lines(text: str) -> list[str]:
     lines = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
@@ -407,3 +436,179 @@ def test_cli_examples_parse():
         except BaseException as err:  # argparse exits, the project's parser raises
             raise AssertionError(f"{page.relative_to(ROOT)}: {line!r} does not parse: "
                                  f"{err!r}") from err
+
+
+# ------------------------------------------------------ every decimal number of the prose
+# Each prose page quotes numbers of its experiment's results. Every decimal number in it
+# (0.93, 1.4e-4, 57 %, 92.7–94.1 %, ±0.02, 2.9·10⁵) must be, rounded to the digits it shows,
+# a number found in the results files (every numeric leaf of every JSON under
+# results/<dir>/, the numbers of its table*.md and of the tables docs/gen_pages.py builds from
+# the JSON), or be listed below with the reason it is not a result. Numbers derived from the
+# results (differences, kept fractions) are written by docs/gen_pages.py (``{{value:NAME}}``)
+# instead of by hand. Not counted: integers without a % sign (counts, seeds, widths, years,
+# architectures like 64-32-32-10), code spans and blocks, link targets, placeholders, and
+# references like "Prop 4.5" or "arXiv 2306.05857".
+# What this can and cannot catch: a number with three or more digits is checked sharply (few
+# results round to it), but the results of one experiment hold hundreds of values in [0, 1],
+# so almost any two-decimal number there matches *some* value; which value a sentence means
+# is for the targeted tests above.
+PROSE_NUMBER = re.compile(
+    r"(?<![\w.\-/^])(\d+(?:\.\d+)?(?:[eE][-−+]?\d+)?)(?:·10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+))?(?![\w-]|\.\d)"
+    r"(\s?%|(?=\s?[–-]\s?\d+(?:\.\d+)?\s?%))?")
+REFERENCE = re.compile(r"(?:Prop|Thm|Theorem|Lemma|Cor|Sec|Section|§|Eq|arXiv|Fig)\.?\s?$")
+SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+TABLE_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-−+]?\d+)?")
+LONG_SERIES = 32
+"""A JSON list of more than this many plain numbers (a pruning curve, a spectrum) is not a
+quotable result: leaving it out keeps the check from matching anything."""
+
+# page -> results folders (whole trees: budget_2000/, quick/ included)
+PROSE_PAGES = {
+    "README.md": ["predicted_vs_actual", "demo"],
+    "docs/index.md": None,                      # the home page summarises every experiment
+    "docs/getting-started.md": ["predicted_vs_actual", "demo"],
+    "docs/results/index.md": None,
+    **{f"docs/findings/{name}.md": [{"premise": "predicted_vs_actual"}.get(name, name)]
+       for name in ["premise", "predicted_vs_actual", "three_models", "gap_attribution",
+                    "pruning_comparison", "scale_study", "limit_test", "cs_phase_transition",
+                    "l1_body_model"]},
+}
+
+# numbers that are configuration or bookkeeping, not results
+NOT_RESULTS = {
+    "README.md": {"3.10": "the minimum Python version"},
+    "docs/getting-started.md": {"3.10": "the minimum Python version",
+                                "7 %": "spread of the demo's wall time on this machine"},
+    "docs/findings/three_models.md": {"1e-6": "tolerance of the reference solve (configuration)"},
+    "docs/findings/scale_study.md": {"1.1·10⁶": "D of h = 1024, the size not run"},
+    # one-off runs whose output is not committed under results/ (quoted as measured; to be
+    # checked, their JSON has to be committed first)
+    "docs/findings/l1_body_model.md": {
+        "0.632": "r = 256 one-off run", "0.06": "r = 256 one-off run",
+        "0.90": "r = 256 one-off run",
+        "0.914": "D = 105 000 predict run", "0.911": "D = 105 000 predict run",
+        "0.018": "D = 105 000 predict run", "0.909": "D = 105 000 predict run",
+        "0.906": "D = 105 000 predict run", "0.03": "D = 105 000 predict run",
+        "0.938": "D = 105 000 predict run"},
+}
+
+
+def _prose(text: str) -> str:
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return re.sub(r"\{\{.*?\}\}", " ", text)
+
+
+def prose_numbers(text: str) -> list[tuple[str, float, int, bool]]:
+    """(as written, value, decimals shown, is a percentage) of every decimal number, every
+    number with an exponent and every percentage in the prose of a Markdown page."""
+    text = _prose(text)
+    found = []
+    for match in PROSE_NUMBER.finditer(text):
+        digits, power, percent = match.groups()
+        if REFERENCE.search(text[max(0, match.start() - 12):match.start()]):
+            continue
+        if not ("." in digits or "e" in digits.lower() or power or percent is not None):
+            continue
+        mantissa = re.match(r"\d+(?:\.(\d+))?(?:[eE]([-−+]?\d+))?", digits)
+        decimals = len(mantissa.group(1) or "")
+        exponent = int(mantissa.group(2).replace("−", "-")) if mantissa.group(2) else 0
+        exponent += int(power.translate(SUPERSCRIPTS)) if power else 0
+        value = float(digits.replace("−", "-"))
+        value *= 10 ** int(power.translate(SUPERSCRIPTS)) if power else 1
+        written = match.group(0).strip()
+        if power:
+            written = f"{digits}·10{power}"
+        elif percent is not None:
+            written = f"{digits} %"
+        found.append((written, value, decimals - exponent, percent is not None))
+    return found
+
+
+def _numeric_leaves(node):
+    if isinstance(node, bool) or node is None or isinstance(node, str):
+        return
+    if isinstance(node, (int, float)):
+        yield float(node)
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _numeric_leaves(value)
+    elif isinstance(node, list):
+        if len(node) > LONG_SERIES and all(isinstance(v, (int, float)) for v in node):
+            return
+        for value in node:
+            yield from _numeric_leaves(value)
+
+
+def results_values(folders: list[str] | None, gen_pages=None) -> list[float]:
+    """Sorted absolute values of every number in the results of these folders (all if None)."""
+    base = ROOT / "results"
+    dirs = [base / f for f in folders] if folders is not None else \
+        [d for d in sorted(base.iterdir()) if d.is_dir()]
+    values: set[float] = set()
+    for directory in dirs:
+        texts = [p.read_text() for p in sorted(directory.rglob("table*.md"))]
+        for path in sorted(directory.rglob("*.json")):
+            values.update(_numeric_leaves(json.loads(path.read_text())))
+        if gen_pages is not None:          # the tables built from the JSON at build time
+            for build in gen_pages.GENERATED_TABLES.values():
+                try:
+                    texts.append(build(directory))
+                except (OSError, KeyError):
+                    pass
+        for text in texts:
+            values.update(float(t) for t in TABLE_NUMBER.findall(text))
+    return sorted({abs(v) for v in values if v == v})
+
+
+def unmatched_numbers(text: str, values: list[float], allowed=()) -> list[str]:
+    """The prose numbers of ``text`` that are neither a rounded value of ``values`` (sorted,
+    absolute) nor in ``allowed``."""
+    import bisect
+
+    def found(target: float, decimals: int) -> bool:
+        half = 0.5 * 10.0 ** -decimals * (1 + 1e-9) + 1e-12
+        i = bisect.bisect_left(values, target - half)
+        return i < len(values) and values[i] <= target + half
+
+    bad = []
+    for written, value, decimals, percent in prose_numbers(text):
+        if written in allowed:
+            continue
+        if found(value, decimals) or (percent and found(value / 100, decimals + 2)):
+            continue
+        bad.append(written)
+    return bad
+
+
+def test_prose_numbers_extracted():
+    numbers = [n[:3] for n in prose_numbers(
+        "predicts 93.5 % (interval 92.7–94.1 %), window ±0.17 at λ = 1e-4, gap −0.03, "
+        "D ≈ 2.9·10⁵, 57 % and 64-32-32-10 on 3 seeds in 2024 [ALMT Prop 4.5], `0.111`, "
+        "[x](a/0.222.md) {{value:x}} 0.0")]
+    assert numbers == [("93.5 %", 93.5, 1), ("92.7 %", 92.7, 1), ("94.1 %", 94.1, 1),
+                       ("0.17", 0.17, 2), ("1e-4", 1e-4, 4), ("0.03", 0.03, 2),
+                       ("2.9·10⁵", 2.9e5, -4), ("57 %", 57.0, 0), ("0.0", 0.0, 1)]
+
+
+def test_prose_number_check_reports_a_made_up_number():
+    values = results_values(["predicted_vs_actual"])
+    page = "The theory predicts 93.5 % (one-shot 0.917), and the gap is 0.4321 here.\n"
+    assert unmatched_numbers(page, values) == ["0.4321"]
+    assert unmatched_numbers(page, values, allowed={"0.4321"}) == []
+    assert unmatched_numbers("removable: 43.21 %", values) == ["43.21 %"]
+
+
+@pytest.mark.parametrize("page", sorted(PROSE_PAGES))
+def test_every_prose_number_is_a_result(page, gen_pages):
+    path = ROOT / page
+    text = path.read_text()
+    if path.parent.name == "findings":           # numbers generated from the JSON are fine
+        assert "{{value:" not in gen_pages.render_findings(path.stem)
+    values = results_values(PROSE_PAGES[page], gen_pages)
+    allowed = NOT_RESULTS.get(page, {})
+    bad = unmatched_numbers(text, values, allowed)
+    assert not bad, f"{page}: numbers not found in the results (rounded as written): {bad}"
+    unused = set(allowed) - {n[0] for n in prose_numbers(text)}
+    assert not unused, f"{page}: allowlisted numbers no longer in the prose: {unused}"

@@ -349,12 +349,319 @@ def value_l1_window(directory: pathlib.Path) -> str:
     return f"D = {max(sizes)} is ±{width:.2f}"
 
 
+
+# helpers of the values below: the configurations they cover and the rounding they show
+def _rows(directory: pathlib.Path, rel: str = "results.json", dataset: str | None = None,
+          arch: str | None = None, l1: float | None = None) -> list[dict]:
+    """The rows of a results JSON (file order: λ ascending per architecture), filtered."""
+    return [r for r in json.loads((directory / rel).read_text())
+            if dataset in (None, r["dataset"]) and arch in (None, r["arch"])
+            and l1 in (None, r["l1"])]
+
+
+def _num(value: float, digits: int = 2, sign: bool = False) -> str:
+    return (f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}").replace("-", "−")
+
+
+def _span(values, digits: int = 2, sign: bool = False) -> str:
+    """'lo–hi' (or 'lo to hi' for signed differences), one number when both round alike."""
+    lo, hi = _num(min(values), digits, sign), _num(max(values), digits, sign)
+    return lo if lo == hi else f"{lo} to {hi}" if sign else f"{lo}–{hi}"
+
+
+def _percent_span(values) -> str:
+    return _span([100 * v for v in values], 0) + " %"
+
+
+def _series(values, digits: int = 2, sign: bool = False, last: str = ", ") -> str:
+    texts = [_num(v, digits, sign) for v in values]
+    return ", ".join(texts[:-1]) + last + texts[-1] if len(texts) > 1 else texts[0]
+
+
+def _same_or_series(values, digits: int = 2, sign: bool = False) -> str:
+    """One number when all round alike, else the series."""
+    texts = {_num(v, digits, sign) for v in values}
+    return texts.pop() if len(texts) == 1 else _series(values, digits, sign)
+
+
+def _minutes(rows) -> str:
+    return _span([r["seconds"] / 60 for r in rows], 0)
+
+
+# gap_attribution's stages ('difference' = later − earlier, seed means)
+FORMULA_DELTA = ("formula", "mc_ellipsoid")
+KINEMATIC = (("mc_ellipsoid", "random_subspace_ellipsoid"),
+             ("mc_l1_body", "random_subspace_l1_body"))
+SUPPORT_ELL = ("random_subspace_ellipsoid", "support_ellipsoid")
+SUPPORT_L1 = ("random_subspace_l1_body", "support_l1_body")
+MODEL = ("support_ellipsoid", "support_l1_body")
+L1_RETRAIN = ("support_l1_body", "retrain_F")
+RETRAIN_ONESHOT = ("retrain_F", "oneshot_F")
+CRITERION_ACC = ("oneshot_L", "oneshot_accuracy")
+RULE = ("oneshot_accuracy", "oneshot_accuracy_official_rule")
+BUDGET = "budget_2000/results.json"
+D16, D32, DCNN = "mlp-64-16-10", "mlp-64-32-32-10", "cnn-8x8-c8-k3"
+M16, M32, MCNN = "mlp-40-16-10", "mlp-40-32-32-10", "cnn-40-c8-k3"
+
+
+def _diffs(rows, *stages) -> list[float]:
+    """The measured differences of these stages over these rows (None = not computed)."""
+    return [s["difference"] for r in rows for s in r["stages"]
+            if (s["from"], s["to"]) in stages and s["difference"] is not None]
+
+
+def _ga(directory, rel="results.json", **filters):
+    return _rows(directory, rel, **filters)
+
+
+def _ga_stage(directory, stages, rel="results.json", **filters) -> list[float]:
+    return _diffs(_ga(directory, rel, **filters), *stages)
+
+
+def value_ga_wide_ladder(directory: pathlib.Path) -> str:
+    """digits 64-32-32-10 at λ = 1e-5 (converged): each stage's threshold, seed means, 2 d."""
+    (row,) = _ga(directory, arch=D32, l1=1e-5)
+    t = {name: _num(v["mean"]) for name, v in row["thresholds"].items() if v}
+    return (f"formula {t['formula']}, Monte Carlo ellipsoid {t['mc_ellipsoid']}, random "
+            f"subspaces {t['random_subspace_ellipsoid']}, support {t['support_ellipsoid']}, "
+            f"masked retraining {t['retrain_F']}, one-shot {t['oneshot_F']} (F) and "
+            f"{t['oneshot_accuracy']} (accuracy)")
+
+
+def value_ga_budget_retrain_oneshot(directory: pathlib.Path) -> str:
+    """retrain_F → oneshot_F per fixed-budget network, λ = 1e-5, 1e-4, 5e-4, 2 d."""
+    out = []
+    for i, (dataset, arch, label) in enumerate([
+            ("digits", D16, "digits 16, λ = 1e-5, 1e-4, 5e-4"), ("digits", D32, "digits 32-32"),
+            ("mnist1d", M16, "mnist1d 16"), ("mnist1d", M32, "mnist1d 32-32"),
+            ("digits", DCNN, "digits CNN"), ("mnist1d", MCNN, "mnist1d CNN")]):
+        values = _ga_stage(directory, [RETRAIN_ONESHOT], BUDGET, dataset=dataset, arch=arch)
+        out.append(f"{_series(values, sign=False)} ({label})")
+    return ", ".join(out)
+
+
+GAP_VALUES = {
+    # configurations with only fixed-budget rows: budget rows − converged rows
+    "ga_unmeasured": lambda d: str(len(_ga(d, BUDGET)) - len(_ga(d))),
+    # wall time per converged configuration, minutes: the 16-unit MLPs / digits 32-32 at 1e-5
+    "ga_minutes_16": lambda d: _minutes([r for r in _ga(d) if "-16-" in r["arch"]]),
+    "ga_minutes_d32": lambda d: _minutes(_ga(d, arch=D32)),
+    # converged digits 64-16-10, all λ: largest |difference| of any stage (±, 2 d)
+    "ga_d16_max_step": lambda d: "±" + _num(max(abs(v) for v in _diffs(_ga(d, arch=D16), *[
+        (s["from"], s["to"]) for s in _ga(d)[0]["stages"]]))),
+    # converged digits 64-16-10, all λ: formula → MC ellipsoid, range (signed, 2 d)
+    "ga_d16_formula_delta": lambda d: _span(_ga_stage(d, [FORMULA_DELTA], arch=D16), sign=True),
+    # converged digits 64-16-10: largest |MC → random subspaces| (ellipsoid and ℓ1 body)
+    "ga_d16_kinematic": lambda d: "±" + _num(max(map(abs, _ga_stage(d, KINEMATIC, arch=D16)))),
+    # converged digits 64-16-10: random subspaces → support (ellipsoid and ℓ1), range
+    "ga_d16_support": lambda d: _span(_ga_stage(d, [SUPPORT_ELL, SUPPORT_L1], arch=D16),
+                                      sign=True),
+    # converged digits 64-16-10: support ℓ1 → retrain_F, range
+    "ga_d16_l1_retrain": lambda d: _span(_ga_stage(d, [L1_RETRAIN], arch=D16), sign=True),
+    # converged digits 64-16-10: retrain_F → oneshot_F, one number if all λ round alike
+    "ga_d16_retrain_oneshot": lambda d: _same_or_series(
+        _ga_stage(d, [RETRAIN_ONESHOT], arch=D16)),
+    # fixed-budget digits 64-16-10: retrain_F → oneshot_F per λ
+    "ga_d16_budget_retrain_oneshot": lambda d: _series(
+        _ga_stage(d, [RETRAIN_ONESHOT], BUDGET, arch=D16)),
+    # digits 64-16-10: retrain_converged_fraction range, converged / fixed-budget (%, 0 d)
+    "ga_d16_converged": lambda d: _percent_span(
+        [r["retrain_converged_fraction"] for r in _ga(d, arch=D16)]),
+    "ga_d16_budget_converged": lambda d: _percent_span(
+        [r["retrain_converged_fraction"] for r in _ga(d, BUDGET, arch=D16)]),
+    "ga_wide_ladder": value_ga_wide_ladder,
+    # converged digits 64-32-32-10 at 1e-5: retrain_F → oneshot_F
+    "ga_wide_retrain_oneshot": lambda d: _num(_ga_stage(d, [RETRAIN_ONESHOT], arch=D32)[0]),
+    # fixed-budget digits 64-32-32-10 at 1e-5: formula, oneshot_accuracy, retrain_F (2 d)
+    **{f"ga_wide_budget_{name}": (lambda name: lambda d: _num(
+        _ga(d, BUDGET, arch=D32, l1=1e-5)[0]["thresholds"][name]["mean"]))(name)
+       for name in ("formula", "oneshot_accuracy", "retrain_F")},
+    # converged mnist1d 40-16-10: −(retrain_F → oneshot_F) per λ, 'a, b and c'
+    "ga_m16_retrain_gain": lambda d: _series(
+        [-v for v in _ga_stage(d, [RETRAIN_ONESHOT], arch=M16)], last=" and "),
+    # fixed-budget mnist1d 40-16-10: the same
+    "ga_m16_budget_retrain_gain": lambda d: _series(
+        [-v for v in _ga_stage(d, [RETRAIN_ONESHOT], BUDGET, arch=M16)]),
+    # converged mnist1d 40-16-10: random subspaces → support per λ, ellipsoid / ℓ1 body
+    "ga_m16_support_ellipsoid": lambda d: _series(_ga_stage(d, [SUPPORT_ELL], arch=M16),
+                                                  sign=True),
+    "ga_m16_support_l1": lambda d: _series(_ga_stage(d, [SUPPORT_L1], arch=M16), sign=True),
+    # converged mnist1d 40-16-10 at 5e-4: oneshot_L → oneshot_accuracy
+    "ga_m16_criterion": lambda d: _num(_ga_stage(d, [CRITERION_ACC], arch=M16, l1=5e-4)[0]),
+    # converged mnist1d 40-16-10: largest |MC → random subspaces| (ellipsoid and ℓ1 body)
+    "ga_m16_kinematic": lambda d: "±" + _num(max(map(abs, _ga_stage(d, KINEMATIC, arch=M16)))),
+    # converged mnist1d 40-16-10: formula → MC ellipsoid, range
+    "ga_m16_formula_delta": lambda d: _span(_ga_stage(d, [FORMULA_DELTA], arch=M16), sign=True),
+    # converged mnist1d 40-16-10: support ℓ1 → retrain_F, range
+    "ga_m16_l1_retrain": lambda d: _span(_ga_stage(d, [L1_RETRAIN], arch=M16), sign=True),
+    # converged mnist1d 40-16-10: retrain_converged_fraction range (%, 0 d)
+    "ga_m16_converged": lambda d: _percent_span(
+        [r["retrain_converged_fraction"] for r in _ga(d, arch=M16)]),
+    # converged mnist1d 40-16-10: retrain_F / support_l1_body thresholds, range over λ
+    "ga_m16_retrain_F": lambda d: _span(
+        [r["thresholds"]["retrain_F"]["mean"] for r in _ga(d, arch=M16)]),
+    "ga_m16_support_l1_threshold": lambda d: _span(
+        [r["thresholds"]["support_l1_body"]["mean"] for r in _ga(d, arch=M16)]),
+    # fixed budget: number of configurations, and of those with the ℓ1-body stages
+    "ga_budget_count": lambda d: str(len(_ga(d, BUDGET))),
+    "ga_budget_l1_count": lambda d: str(len(_ga_stage(d, [KINEMATIC[1]], BUDGET))),
+    # fixed-budget wall time, minutes: MLPs / digits CNN / mnist1d CNN
+    "ga_budget_minutes_mlp": lambda d: _minutes(
+        [r for r in _ga(d, BUDGET) if r["arch"].startswith("mlp")]),
+    "ga_budget_minutes_dcnn": lambda d: _minutes(_ga(d, BUDGET, arch=DCNN)),
+    "ga_budget_minutes_mcnn": lambda d: _minutes(_ga(d, BUDGET, arch=MCNN)),
+    # fixed budget, all 18: MC → random subspaces, range, ellipsoid / ℓ1 body
+    "ga_budget_kinematic_ellipsoid": lambda d: _span(_ga_stage(d, KINEMATIC[:1], BUDGET),
+                                                     sign=True),
+    "ga_budget_kinematic_l1": lambda d: _span(_ga_stage(d, KINEMATIC[1:], BUDGET), sign=True),
+    # fixed budget: formula → MC ellipsoid, range on mnist1d / the mnist1d CNN / digits λ ≥ 1e-4
+    "ga_budget_formula_mnist1d": lambda d: _span(
+        _ga_stage(d, [FORMULA_DELTA], BUDGET, dataset="mnist1d"), sign=True),
+    "ga_budget_formula_mcnn": lambda d: _span(_ga_stage(d, [FORMULA_DELTA], BUDGET, arch=MCNN),
+                                              sign=True),
+    "ga_budget_formula_digits": lambda d: _span(_diffs(
+        [r for r in _ga(d, BUDGET, dataset="digits") if r["l1"] >= 1e-4], FORMULA_DELTA),
+        sign=True),
+    # fixed budget at λ = 1e-5: formula → MC ellipsoid, digits 16 / 32-32 / CNN
+    **{f"ga_budget_formula_{label}_1e5": (lambda arch: lambda d: _num(
+        _ga_stage(d, [FORMULA_DELTA], BUDGET, arch=arch, l1=1e-5)[0]))(arch)
+       for label, arch in (("d16", D16), ("d32", D32), ("dcnn", DCNN))},
+    # fixed budget: random subspaces → support (ellipsoid), all / mnist1d 32-32 / mnist1d CNN
+    "ga_budget_support_ellipsoid": lambda d: _span(_ga_stage(d, [SUPPORT_ELL], BUDGET),
+                                                   sign=True),
+    "ga_budget_support_ellipsoid_m32": lambda d: _span(
+        _ga_stage(d, [SUPPORT_ELL], BUDGET, arch=M32), sign=True),
+    "ga_budget_support_ellipsoid_mcnn": lambda d: _span(
+        _ga_stage(d, [SUPPORT_ELL], BUDGET, arch=MCNN), sign=True),
+    # fixed budget: random subspaces → support (ℓ1 body), digits 16 / digits CNN / mnist1d 16
+    **{f"ga_budget_support_l1_{label}": (lambda arch: lambda d: _span(
+        _ga_stage(d, [SUPPORT_L1], BUDGET, arch=arch), sign=True))(arch)
+       for label, arch in (("d16", D16), ("dcnn", DCNN), ("m16", M16))},
+    # fixed budget: support ℓ1 → retrain_F, range over all 18 / per λ on the mnist1d CNN
+    "ga_budget_l1_retrain": lambda d: _span(_ga_stage(d, [L1_RETRAIN], BUDGET), sign=True),
+    "ga_budget_l1_retrain_mcnn": lambda d: _series(
+        _ga_stage(d, [L1_RETRAIN], BUDGET, arch=MCNN)),
+    # fixed budget: support ellipsoid → support ℓ1: largest on digits and mnist1d 32-32,
+    # range on the mnist1d CNN and on mnist1d 16
+    "ga_budget_model_max": lambda d: _num(max(_diffs(
+        [r for r in _ga(d, BUDGET) if r["dataset"] == "digits" or r["arch"] == M32], MODEL))),
+    "ga_budget_model_mcnn": lambda d: _span(_ga_stage(d, [MODEL], BUDGET, arch=MCNN)),
+    "ga_budget_model_m16": lambda d: _span(_ga_stage(d, [MODEL], BUDGET, arch=M16)),
+    "ga_budget_retrain_oneshot": value_ga_budget_retrain_oneshot,
+    # fixed budget: oneshot_L → oneshot_accuracy, |range| on digits / mnist1d 32-32 /
+    # mnist1d 16 / mnist1d CNN, per λ on the digits CNN
+    "ga_budget_criterion_digits": lambda d: _span(
+        _ga_stage(d, [CRITERION_ACC], BUDGET, dataset="digits")),
+    "ga_budget_criterion_dcnn": lambda d: _series(
+        _ga_stage(d, [CRITERION_ACC], BUDGET, arch=DCNN), sign=True),
+    **{f"ga_budget_criterion_{label}": (lambda arch: lambda d: _span(
+        [abs(v) for v in _ga_stage(d, [CRITERION_ACC], BUDGET, arch=arch)]))(arch)
+       for label, arch in (("m32", M32), ("m16", M16), ("mcnn", MCNN))},
+    # fixed budget: unpruned test accuracy, mean over λ and seeds, mnist1d 16 / mnist1d CNN
+    **{f"ga_budget_test_accuracy_{label}": (lambda arch: lambda d: _num(
+        sum(a for r in _ga(d, BUDGET, arch=arch) for a in r["unpruned_test_accuracy"])
+        / sum(len(r["unpruned_test_accuracy"]) for r in _ga(d, BUDGET, arch=arch))))(arch)
+       for label, arch in (("m16", M16), ("mcnn", MCNN))},
+    # fixed budget: oneshot_accuracy → official rule, range over all 18 ('0' for 0.00)
+    "ga_budget_rule": lambda d: _span(_ga_stage(d, [RULE], BUDGET)).replace("0.00–", "0–"),
+    # fixed budget: retrain_converged_fraction (%), all but mnist1d 16 / mnist1d CNN / mnist1d 16
+    "ga_budget_converged": lambda d: _percent_span(
+        [r["retrain_converged_fraction"] for r in _ga(d, BUDGET) if r["arch"] != M16]),
+    "ga_budget_converged_mcnn": lambda d: _percent_span(
+        [r["retrain_converged_fraction"] for r in _ga(d, BUDGET, arch=MCNN)]),
+    "ga_budget_converged_m16": lambda d: _percent_span(
+        [r["retrain_converged_fraction"] for r in _ga(d, BUDGET, arch=M16)]),
+}
+
+
+# predicted_vs_actual: |p̂ − one-shot accuracy threshold| (seed means) per row
+def _gap(row) -> float:
+    return abs(row["predicted_removal_ratio"] - row["empirical_removal_ratio"]["accuracy"])
+
+
+def _gap_span(directory, rel="results.json", **filters) -> str:
+    return _span([_gap(r) for r in _rows(directory, rel, **filters)])
+
+
+def _mc_minus_formula(row) -> float:
+    return row["mc_prediction"]["ellipsoid"]["removal_ratio"] - row["predicted_removal_ratio"]
+
+
+PVA_VALUES = {
+    # configurations measured trained to stationarity / in the fixed-budget run
+    "pva_count": lambda d: str(len(_rows(d))),
+    "pva_budget_count": lambda d: str(len(_rows(d, BUDGET))),
+    # wall time per configuration, minutes: the mnist1d CNN / every other configuration
+    "pva_minutes_mcnn": lambda d: _minutes(_rows(d, arch=MCNN)),
+    "pva_minutes_other": lambda d: _minutes([r for r in _rows(d) if r["arch"] != MCNN]),
+    # |p̂ − one-shot (acc)| range over λ (2 d): digits 16 / 32-32 / CNN, mnist1d 16 / 32-32
+    **{f"pva_gap_{label}": (lambda arch: lambda d: _gap_span(d, arch=arch))(arch)
+       for label, arch in (("d16", D16), ("d32", D32), ("dcnn", DCNN), ("m16", M16),
+                           ("m32", M32))},
+    # the mnist1d CNN (λ = 1e-5, 1e-4): |p̂ − one-shot|, 'a and b'; the same in the fixed
+    # budget run at those λ; stationarity max_decrease_in_epsilon (1 significant digit)
+    "pva_gap_mcnn": lambda d: _series([_gap(r) for r in _rows(d, arch=MCNN)], last=" and "),
+    "pva_budget_gap_mcnn": lambda d: _series(
+        [_gap(r) for r in _rows(d, BUDGET, arch=MCNN) if r["l1"] <= 1e-4], last=" and "),
+    "pva_decrease_mcnn": lambda d: " and ".join(
+        f"{r['stationarity']['max_decrease_in_epsilon']:.1g}" for r in _rows(d, arch=MCNN)),
+    # fixed budget: |p̂ − one-shot| range over the digits networks
+    "pva_budget_gap_digits": lambda d: _gap_span(d, BUDGET, dataset="digits"),
+    # mnist1d, all networks: unpruned test accuracy over seeds and λ (%); mnist1d 40-16-10:
+    # ε (seed means) over λ (2 d)
+    "pva_test_accuracy_mnist1d": lambda d: _percent_span(
+        [a for r in _rows(d, dataset="mnist1d") for a in r["unpruned_test_accuracy"]]),
+    "pva_epsilon_m16": lambda d: _span([r["epsilon"] for r in _rows(d, arch=M16)]),
+    # mnist1d, all networks: one-shot (acc) threshold and p̂, ranges (%)
+    "pva_oneshot_mnist1d": lambda d: _percent_span(
+        [r["empirical_removal_ratio"]["accuracy"] for r in _rows(d, dataset="mnist1d")]),
+    "pva_predicted_mnist1d": lambda d: _percent_span(
+        [r["predicted_removal_ratio"] for r in _rows(d, dataset="mnist1d")]),
+    # MC ellipsoid − p̂: largest |·| on digits (2 d), signed range on mnist1d
+    "pva_mc_digits": lambda d: _num(max(abs(_mc_minus_formula(r))
+                                        for r in _rows(d, dataset="digits"))),
+    "pva_mc_mnist1d": lambda d: _span([_mc_minus_formula(r) for r in _rows(d, dataset="mnist1d")],
+                                      sign=True),
+    # ℓ1-body Monte Carlo on digits 64-16-10 and mnist1d 40-16-10, one-shot on digits
+    # 64-16-10: ranges over λ (2 d)
+    "pva_l1_body_d16": lambda d: _span([r["mc_prediction"]["l1_body"]["removal_ratio"]
+                                        for r in _rows(d, arch=D16)]),
+    "pva_oneshot_d16": lambda d: _span([r["empirical_removal_ratio"]["accuracy"]
+                                        for r in _rows(d, arch=D16)]),
+    "pva_l1_body_m16": lambda d: _span([r["mc_prediction"]["l1_body"]["removal_ratio"]
+                                        for r in _rows(d, arch=M16)]),
+    # digits: largest move of p̂ or one-shot from the smallest to the largest λ, per network,
+    # converged / fixed budget (range)
+    "pva_lambda_move_digits": lambda d: _num(max(_lambda_moves(_rows(d, dataset="digits")))),
+    "pva_budget_lambda_move_digits": lambda d: _span(_lambda_moves(
+        _rows(d, BUDGET, dataset="digits"))),
+    # mnist1d 40-16-10 / 40-32-32-10: one-shot (acc) at the smallest → largest λ
+    **{f"pva_oneshot_growth_{label}": (lambda arch: lambda d: " → ".join(
+        _num(r["empirical_removal_ratio"]["accuracy"]) for r in
+        (_rows(d, arch=arch)[0], _rows(d, arch=arch)[-1])))(arch)
+       for label, arch in (("m16", M16), ("m32", M32))},
+}
+
+
+def _lambda_moves(rows) -> list[float]:
+    """|threshold(largest λ) − threshold(smallest λ)| of p̂ and one-shot, per architecture."""
+    out = []
+    for arch in dict.fromkeys(r["arch"] for r in rows):
+        first, last = [r for r in rows if r["arch"] == arch][::len(
+            [r for r in rows if r["arch"] == arch]) - 1]
+        out += [abs(last["predicted_removal_ratio"] - first["predicted_removal_ratio"]),
+                abs(last["empirical_removal_ratio"]["accuracy"]
+                    - first["empirical_removal_ratio"]["accuracy"])]
+    return out
+
 DERIVED_VALUES = {
     "scale_accuracy_gaps": lambda d: value_scale_gaps(d, "accuracy"),
     "scale_loss_gaps": lambda d: value_scale_gaps(d, "loss"),
     "scale_kept_fractions": value_scale_kept,
     "l1_calibrated_offsets": value_l1_offsets,
     "l1_window": value_l1_window,
+    **GAP_VALUES,
+    **PVA_VALUES,
 }
 
 RESULTS_PAGES = ["premise", "predicted_vs_actual", "three_models", "gap_attribution",
@@ -380,7 +687,7 @@ def render_findings(name: str) -> str:
     text = re.sub(r"\{\{table(?::([^}]+))?\}\}", table, text)
     text = re.sub(r"\{\{generated:([a-z_]+)\}\}",
                   lambda m: GENERATED_TABLES[m.group(1)](directory), text)
-    text = re.sub(r"\{\{value:([a-z0-9_]+)\}\}",
+    text = re.sub(r"\{\{value:([A-Za-z0-9_]+)\}\}",
                   lambda m: DERIVED_VALUES[m.group(1)](directory), text)
     text = re.sub(r"\{\{stamp(?::([^}]+))?\}\}",
                   lambda m: _stamp_line(directory, m.group(1), FINDINGS / f"{name}.md"), text)

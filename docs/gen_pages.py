@@ -654,6 +654,298 @@ def _lambda_moves(rows) -> list[float]:
                     - first["empirical_removal_ratio"]["accuracy"])]
     return out
 
+# predicted_vs_actual, the fixed 2000-step budget (budget_2000/results.json, all configurations
+# in it): |p̂ − one-shot (acc)| against the goal and the window of the theory
+GOAL = 0.05
+"""The goal |p̂ − one-shot| ≤ 0.05 (the band of experiments/predicted_vs_actual/plot.py)."""
+
+
+def _windows(directory: pathlib.Path) -> dict[int, float]:
+    """The theory's window half-width per D, from the 'window' field of the stationary rows
+    (the fixed-budget JSON has none; the window depends on D and η only)."""
+    return {r["num_params"]: r["window"]["half_width"] for r in _rows(directory)}
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _of(count: int, total: int) -> str:
+    return f"{count} of {total}"
+
+
+def _inside_window(directory) -> list[dict]:
+    windows = _windows(directory)
+    return [r for r in _rows(directory, BUDGET) if _gap(r) <= windows[r["num_params"]]]
+
+
+def _sig2(value: float) -> str:
+    """Two significant digits, no exponent: 0.48, 17, 100, 1000."""
+    text = f"{value:.2g}"
+    return f"{float(text):.0f}" if "e" in text or value >= 10 else text
+
+
+PVA_BUDGET_VALUES = {
+    # sum of the configurations' 'seconds', minutes (0 d)
+    "pva_budget_minutes": lambda d: f"{sum(r['seconds'] for r in _rows(d, BUDGET)) / 60:.0f}",
+    # mean |p̂ − one-shot (acc)| over all / digits / mnist1d rows (2 d)
+    "pva_budget_mean_gap": lambda d: _num(_mean(map(_gap, _rows(d, BUDGET)))),
+    **{f"pva_budget_mean_gap_{ds}": lambda d, ds=ds: _num(
+        _mean(map(_gap, _rows(d, BUDGET, dataset=ds)))) for ds in ("digits", "mnist1d")},
+    # 'k of n': rows with |p̂ − one-shot| ≤ GOAL; rows inside / outside the window (window of
+    # the same D from the stationary JSON); 'k/n': rows with p̂ > one-shot
+    "pva_budget_goal_count": lambda d: _of(sum(_gap(r) <= GOAL for r in _rows(d, BUDGET)),
+                                           len(_rows(d, BUDGET))),
+    "pva_budget_inside_count": lambda d: _of(len(_inside_window(d)), len(_rows(d, BUDGET))),
+    "pva_budget_outside_count": lambda d: str(len(_rows(d, BUDGET)) - len(_inside_window(d))),
+    "pva_budget_over_count": lambda d: _of(sum(
+        r["predicted_removal_ratio"] > r["empirical_removal_ratio"]["accuracy"]
+        for r in _rows(d, BUDGET)), len(_rows(d, BUDGET))).replace(" of ", "/"),
+    # mean |MC ellipsoid − one-shot (acc)| over all / digits rows (2 d)
+    "pva_budget_mc_gap": lambda d: _num(_mean(
+        abs(r["mc_prediction"]["ellipsoid"]["removal_ratio"]
+            - r["empirical_removal_ratio"]["accuracy"]) for r in _rows(d, BUDGET))),
+    "pva_budget_mc_gap_digits": lambda d: _num(_mean(
+        abs(r["mc_prediction"]["ellipsoid"]["removal_ratio"]
+            - r["empirical_removal_ratio"]["accuracy"])
+        for r in _rows(d, BUDGET, dataset="digits"))),
+    # digits: near-zero eigenvalues (spectrum num_near_zero / num_params, mean over seeds),
+    # range over the rows (%, 0 d)
+    "pva_budget_near_zero_digits": lambda d: _percent_span(
+        [_mean(s["num_near_zero"] for s in r["spectrum"]) / r["num_params"]
+         for r in _rows(d, BUDGET, dataset="digits")]),
+    # digits 64-32-32-10 at λ = 1e-4: 'sensitivity' at epsilon_scale 1, abs → drop (2 d)
+    "pva_budget_drop_d32": lambda d: " to ".join(
+        _num(s["predicted_removal_ratio"]) for t in ("abs", "drop")
+        for s in _rows(d, BUDGET, arch=D32, l1=1e-4)[0]["sensitivity"]
+        if s["eigen_treatment"] == t and s["epsilon_scale"] == 1.0),
+    # |p̂ − one-shot| at the largest λ on digits / at every λ on mnist1d: ranges (2 d)
+    "pva_budget_gap_digits_largest": lambda d: _gap_span(
+        d, BUDGET, dataset="digits", l1=max(r["l1"] for r in _rows(d, BUDGET))),
+    "pva_budget_gap_mnist1d": lambda d: _gap_span(d, BUDGET, dataset="mnist1d"),
+    # mnist1d 40-16-10: one-shot (acc) threshold per λ, 'a → b → c' (2 d)
+    "pva_budget_oneshot_m16": lambda d: " → ".join(
+        _num(r["empirical_removal_ratio"]["accuracy"]) for r in _rows(d, BUDGET, arch=M16)),
+    # trace_hessian (mean over seeds), range over mnist1d / digits rows (2 significant digits)
+    **{f"pva_budget_trace_{ds}": lambda d, ds=ds: "–".join(_sig2(f(
+        _mean(r["trace_hessian"]) for r in _rows(d, BUDGET, dataset=ds))) for f in (min, max))
+       for ds in ("digits", "mnist1d")},
+    # mnist1d: unpruned test accuracy over seeds and λ (%, 0 d); ε (seed means, 2 d); one-shot
+    # threshold by the loss / the accuracy criterion (seed means, 2 d)
+    "pva_budget_test_accuracy_mnist1d": lambda d: _percent_span(
+        [a for r in _rows(d, BUDGET, dataset="mnist1d") for a in r["unpruned_test_accuracy"]]),
+    "pva_budget_epsilon_mnist1d": lambda d: _span(
+        [r["epsilon"] for r in _rows(d, BUDGET, dataset="mnist1d")]),
+    **{f"pva_budget_oneshot_{c}_mnist1d": lambda d, c=c: _span(
+        [r["empirical_removal_ratio"][c] for r in _rows(d, BUDGET, dataset="mnist1d")])
+       for c in ("loss", "accuracy")},
+}
+
+
+# premise (results_premise.json: per configuration its 'budget' and, once trained to
+# stationarity, its 'stationary' measures, seed means or max over seeds as the table shows;
+# the per-seed steps from results.json's stationarity.training)
+PREMISE = "results_premise.json"
+
+
+def _premise(directory, side: str | None = None, **filters) -> list:
+    """The premise rows (or their 'budget'/'stationary' part), filtered; 'stationary' keeps
+    only the configurations that have been trained to stationarity."""
+    rows = _rows(directory, PREMISE, **filters)
+    return rows if side is None else [r[side] for r in rows if r[side] is not None]
+
+
+def _decrease(value: float) -> str:
+    """ΔF/ε as the prose writes it: one decimal, integers from 100 on."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _lam(l1: float) -> str:
+    return f"{l1:.0e}".replace("e-0", "e-")
+
+
+def _label(row) -> str:
+    arch = row["arch"]
+    return f"the {row['dataset']} CNN" if arch.startswith("cnn") else \
+        f"{row['dataset']} {arch.removeprefix('mlp-')}"
+
+
+def _steps(directory, **filters) -> list[tuple[int, bool, dict]]:
+    """(steps, converged, row) per seed of the stationary rows (results.json)."""
+    return [(s, c, r) for r in _rows(directory, **filters)
+            for s, c in zip(r["stationarity"]["training"]["steps"],
+                            r["stationarity"]["training"]["converged"], strict=True)]
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def _step_span(values) -> str:
+    lo, hi = _thousands(min(values)), _thousands(max(values))
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def _and(texts: list[str]) -> str:
+    return ", ".join(texts[:-1]) + " and " + texts[-1] if len(texts) > 1 else texts[0]
+
+
+def _budget_to_stationary(directory, key: str, **filters) -> str:
+    """'from a–b to c–d' of a budget/stationary field (seed means, 0 d) over the
+    configurations of these filters that have both."""
+    rows = [r for r in _premise(directory, **filters) if r["stationary"] is not None]
+    return (f"from {_span([r['budget'][key] for r in rows], 0)} "
+            f"to {_span([r['stationary'][key] for r in rows], 0)}")
+
+
+def _premise_gap(side: str):
+    return lambda r: abs(r[side]["predicted"] - r[side]["oneshot_accuracy"])
+
+
+def value_premise_mnist1d_gaps(directory: pathlib.Path) -> str:
+    """Stationary |p̂ − one-shot| per mnist1d network (range over λ, 2 d) with its window."""
+    windows = _windows(directory)
+    out = []
+    for arch in dict.fromkeys(r["arch"] for r in _premise(directory, dataset="mnist1d")):
+        rows = [r for r in _premise(directory, dataset="mnist1d", arch=arch) if r["stationary"]]
+        if rows:
+            name = "CNN" if arch.startswith("cnn") else arch.removeprefix("mlp-")
+            out.append(f"{_span(list(map(_premise_gap('stationary'), rows)))} ({name}, window "
+                       f"±{windows[rows[0]['num_params']]:.2f})")
+    return _and(out)
+
+
+def value_premise_outside(directory: pathlib.Path) -> str:
+    """'all n' (or 'k of n') stationary mnist1d configurations outside the window."""
+    windows = _windows(directory)
+    rows = [r for r in _premise(directory, dataset="mnist1d") if r["stationary"]]
+    k = sum(_premise_gap("stationary")(r) > windows[r["num_params"]] for r in rows)
+    return f"all {k}" if k == len(rows) else _of(k, len(rows))
+
+
+def value_premise_mlp_capped(directory: pathlib.Path) -> str:
+    """'k of the n seeds: where' of the digits MLPs that reached the step cap."""
+    seeds = [(c, r) for _, c, r in _steps(directory, dataset="digits")
+             if r["arch"].startswith("mlp")]
+    where = dict.fromkeys(f"{r['arch'].removeprefix('mlp-')} at λ = {_lam(r['l1'])}"
+                          for c, r in seeds if not c)
+    text = f"{len([c for c, _ in seeds if not c]) or 'none'} of the {len(seeds)} seeds"
+    return text + (f": {_and(list(where))}" if where else "")
+
+
+def value_premise_digits_inside(directory: pathlib.Path) -> str:
+    """'every digits network' or 'k of the n digits networks' with the stationary
+    |p̂ − one-shot| inside the window."""
+    windows = _windows(directory)
+    rows = [r for r in _premise(directory, dataset="digits") if r["stationary"]]
+    k = sum(_premise_gap("stationary")(r) <= windows[r["num_params"]] for r in rows)
+    return (f"all {k} digits networks" if k == len(rows)
+            else f"{k} of the {len(rows)} digits networks")
+
+
+PREMISE_VALUES = {
+    # configurations: 'k of the n' whose budget network is not a minimum (budget.is_minimum);
+    # 'k of n' trained to stationarity that are (stationary.is_minimum)
+    "premise_budget_not_minima": lambda d: (
+        f"{sum(not b['is_minimum'] for b in _premise(d, 'budget'))} of the {len(_premise(d))}"),
+    "premise_minima": lambda d: _of(sum(s["is_minimum"] for s in _premise(d, "stationary")),
+                                    len(_premise(d, "stationary"))),
+    # budget.max_decrease_in_epsilon (max over seeds), range on digits / mnist1d (1 d, ≥ 100: 0 d)
+    **{f"premise_budget_decrease_{ds}": lambda d, ds=ds: "–".join(_decrease(f(
+        b["max_decrease_in_epsilon"] for b in _premise(d, "budget", dataset=ds)))
+        for f in (min, max)) for ds in ("digits", "mnist1d")},
+    # budget.epsilon (seed means) of the budget networks that are minima (2 d)
+    "premise_budget_minima_epsilon": lambda d: _span(
+        [b["epsilon"] for b in _premise(d, "budget") if b["is_minimum"]]),
+    # digits: budget.objective / stationary.objective, range (1 d)
+    "premise_objective_ratio_digits": lambda d: _span(
+        [r["budget"]["objective"] / r["stationary"]["objective"]
+         for r in _premise(d, dataset="digits") if r["stationary"]], 1),
+    # budget.max_relative_subgradient (max over seeds), range over every configuration (1 d)
+    "premise_budget_subgradient": lambda d: _span(
+        [b["max_relative_subgradient"] for b in _premise(d, "budget")], 1),
+    # mnist1d 40-32-32-10 at λ = 1e-5: budget.max_decrease_in_epsilon (1 d); budget.objective
+    # → stationary.objective (3 d)
+    "premise_m32_decrease": lambda d: _decrease(
+        _premise(d, "budget", arch=M32, l1=1e-5)[0]["max_decrease_in_epsilon"]),
+    "premise_m32_objectives": lambda d: " to ".join(
+        _num(r[side]["objective"], 3) for r in _premise(d, arch=M32, l1=1e-5)
+        for side in ("budget", "stationary")),
+    # stationary.max_decrease_in_epsilon: largest of the minima (2 d); the configurations that
+    # are not minima, each with its value (1 d)
+    "premise_minima_decrease": lambda d: _num(max(
+        s["max_decrease_in_epsilon"] for s in _premise(d, "stationary") if s["is_minimum"])),
+    "premise_exceptions": lambda d: _and([
+        f"{_label(r)} at λ = {_lam(r['l1'])} ({r['stationary']['max_decrease_in_epsilon']:.1f} ε)"
+        for r in _premise(d) if r["stationary"] and not r["stationary"]["is_minimum"]]),
+    # results.json stationarity.training per seed: digits MLPs, steps of the seeds that met
+    # the stop rule (range) and the seeds that reached the cap; the digits CNN, steps of every
+    # seed (range), 'k of n' seeds that met the rule, the λ where every seed reached the cap
+    "premise_mlp_steps": lambda d: _step_span(
+        [s for s, c, r in _steps(d, dataset="digits") if c and r["arch"].startswith("mlp")]),
+    "premise_mlp_capped": value_premise_mlp_capped,
+    "premise_dcnn_steps": lambda d: _step_span([s for s, _, _ in _steps(d, arch=DCNN)]),
+    "premise_dcnn_converged": lambda d: _of(sum(c for _, c, _ in _steps(d, arch=DCNN)),
+                                            len(_steps(d, arch=DCNN))),
+    "premise_dcnn_all_capped": lambda d: _and([
+        f"λ = {_lam(r['l1'])}" for r in _rows(d, arch=DCNN)
+        if not any(r["stationarity"]["training"]["converged"])]),
+    # mnist1d: 'none of the n seeds' (or 'k of the n') that met the stop rule
+    "premise_mnist1d_converged": lambda d: (
+        f"{sum(c for _, c, _ in _steps(d, dataset='mnist1d')) or 'none'} "
+        f"of the {len(_steps(d, dataset='mnist1d'))}"),
+    # mnist1d, stationary.max_relative_subgradient (max over seeds), range on the MLPs / the
+    # CNN (2 d)
+    "premise_subgradient_mnist1d_mlp": lambda d: _span(
+        [r["stationary"]["max_relative_subgradient"] for r in _premise(d, dataset="mnist1d")
+         if r["stationary"] and r["arch"].startswith("mlp")]),
+    "premise_subgradient_mcnn": lambda d: _span(
+        [s["max_relative_subgradient"] for s in _premise(d, "stationary", arch=MCNN)]),
+    # stationary.zero_fraction (seed means), range per digits network / over mnist1d (%, 0 d)
+    **{f"premise_zeros_{label}": lambda d, filters=filters: _percent_span(
+        [s["zero_fraction"] for s in _premise(d, "stationary", **filters)])
+       for label, filters in (("d16", {"arch": D16}), ("d32", {"arch": D32}),
+                              ("dcnn", {"arch": DCNN}), ("mnist1d", {"dataset": "mnist1d"}))},
+    # num_negative / num_near_zero (seed means, 0 d): 'from budget range to stationary range'
+    # per digits network ('of D' after the negative ones) and mnist1d 40-32-32-10 (negative);
+    # mnist1d 40-16-10: range of both counts on both sides; mnist1d 40-32-32-10 at λ = 1e-5:
+    # num_near_zero budget → stationary
+    **{f"premise_negative_{label}": lambda d, arch=arch: _budget_to_stationary(
+        d, "num_negative", arch=arch) + f" of {_premise(d, arch=arch)[0]['num_params']}"
+       for label, arch in (("d16", D16), ("d32", D32), ("dcnn", DCNN))},
+    **{f"premise_near_zero_{label}": lambda d, arch=arch: _budget_to_stationary(
+        d, "num_near_zero", arch=arch)
+       for label, arch in (("d16", D16), ("d32", D32), ("dcnn", DCNN))},
+    "premise_counts_m16": lambda d: _span(
+        [s[key] for s in _premise(d, "budget", arch=M16) + _premise(d, "stationary", arch=M16)
+         for key in ("num_negative", "num_near_zero")], 0)
+        + f" of {_premise(d, arch=M16)[0]['num_params']}",
+    "premise_negative_m32": lambda d: " → ".join(
+        _span([s["num_negative"] for s in _premise(d, side, arch=M32)], 0)
+        for side in ("budget", "stationary")) + f" of {_premise(d, arch=M32)[0]['num_params']}",
+    "premise_near_zero_m32_1e5": lambda d: " → ".join(
+        f"{r[side]['num_near_zero']:.0f}" for r in _premise(d, arch=M32, l1=1e-5)
+        for side in ("budget", "stationary")),
+    # digits: budget → stationary ranges of p̂ (predicted), one-shot (oneshot_accuracy) and
+    # |p̂ − one-shot| (2 d); the digits windows (results.json, '±a to ±b'); 'every digits
+    # network' or 'k of n' inside them
+    **{f"premise_digits_{key}": lambda d, key=key: " to ".join(
+        _span([r[side][key] for r in _premise(d, dataset="digits") if r["stationary"]])
+        for side in ("budget", "stationary")) for key in ("predicted", "oneshot_accuracy")},
+    "premise_digits_gap": lambda d: " to ".join(
+        _span([_premise_gap(side)(r) for r in _premise(d, dataset="digits") if r["stationary"]])
+        for side in ("budget", "stationary")),
+    "premise_digits_windows": lambda d: " to ".join(
+        f"±{f(_windows(d)[r['num_params']] for r in _rows(d, dataset='digits')):.2f}"
+        for f in (min, max)),
+    "premise_digits_inside": value_premise_digits_inside,
+    # mnist1d: stationary |p̂ − one-shot| per network with its window; how many outside
+    "premise_mnist1d_gaps": value_premise_mnist1d_gaps,
+    "premise_mnist1d_outside": value_premise_outside,
+}
+
+
 DERIVED_VALUES = {
     "scale_accuracy_gaps": lambda d: value_scale_gaps(d, "accuracy"),
     "scale_loss_gaps": lambda d: value_scale_gaps(d, "loss"),
@@ -662,6 +954,8 @@ DERIVED_VALUES = {
     "l1_window": value_l1_window,
     **GAP_VALUES,
     **PVA_VALUES,
+    **PVA_BUDGET_VALUES,
+    **PREMISE_VALUES,
 }
 
 RESULTS_PAGES = ["premise", "predicted_vs_actual", "three_models", "gap_attribution",

@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 DOCS_STAMP := $(VENV)/.docs-installed-stamp
 # quiet the upstream notices about MkDocs 2 / material end of life
 DOCS_ENV := DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1
-# pytest-xdist workers; each test file runs whole in one worker (its module fixtures once)
+# pytest-xdist workers; each test file runs whole in one worker (its module fixtures once).
+# A crashed worker ends the run (--max-worker-restart=0): with --dist loadfile, pytest-xdist
+# 3.8 can deadlock after replacing a crashed worker (pytest-xdist issues #784, #1378), which
+# turned one segfault into a CI timeout.
 TEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0
 
 .PHONY: demo test test-all lint bench figures docs docs-check docs-serve clean
 
@@ -26,10 +30,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_XDIST)
 
 test-all: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest $(PYTEST_XDIST)
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --quick || exit 1; done

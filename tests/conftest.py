@@ -5,6 +5,12 @@ import gc
 import jax
 import numpy as np
 import pytest
+import threadpoolctl
+
+# One BLAS thread per test worker: the suite runs two workers on two cores, and OpenBLAS's
+# spinning threads beside another busy process slow NumPy's decompositions (the tests' own
+# np.linalg oracles) by up to ~30x (phasetrans._threads).
+threadpoolctl.threadpool_limits(1, user_api="blas")
 
 
 @pytest.fixture(autouse=True, scope="module")

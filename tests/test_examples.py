@@ -1,5 +1,9 @@
 """Every example runs predict -> sweep -> explain on its own model at the small size (the
-PyTorch import's example runs in tests/test_interop.py, to balance the test workers)."""
+PyTorch import's example runs in tests/test_interop.py, to balance the test workers).
+
+The plain-pytree walkthrough is ``slow`` (``make test-all``): in the CI run the same path, a
+user's dict of arrays through predict -> sweep -> attribution, is
+tests/test_problem.py::test_a_users_dict_model_end_to_end."""
 
 import importlib
 
@@ -14,7 +18,8 @@ EXAMPLES = {"plain_pytree": 64 * 8 + 8 * 10, "equinox_model": 64 * 8 + 8 * 8 + 8
             "flax_batchnorm": 64 * 8 + 8 * 10}
 
 
-@pytest.mark.parametrize("name", list(EXAMPLES))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)
+                                  if name == "plain_pytree" else name for name in EXAMPLES])
 def test_example_runs_end_to_end(name, capsys, check_walkthrough):
     module = importlib.import_module(f"examples.{name}")
     check_walkthrough(module.main(quick=True), EXAMPLES[name])

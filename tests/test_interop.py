@@ -97,6 +97,7 @@ def test_live_module_equals_pytorch():
         [{"w": 0, "b": 0}] * 2)
 
 
+@pytest.mark.slow  # the import is checked above; the walkthrough's path by test_examples.py
 def test_torch_example_runs_end_to_end(capsys, check_walkthrough):
     from examples import torch_import
 

@@ -4,15 +4,17 @@ trace estimation. All estimators return :class:`phasetrans.estimate.Estimate` wi
 - HVP: forward-over-reverse, H v = d/dt grad L(w + t v) [Pearlmutter 1994], of the *full-data*
   loss: mini-batches (``batch_size``) are accumulated with weights |batch| / n, so a ragged last
   batch is exact.
-- Lanczos with full reorthogonalisation [Golub & Van Loan, Matrix Computations, sec. 10.1]:
-  each step's three-term residual gets one classical Gram-Schmidt pass against the stored basis
-  (two matrix-vector products with it), and a second pass only when the first cancelled more
-  than a factor eta = 1/sqrt(2) of its norm (the DGKS / Kahan-Parlett "twice is enough"
-  criterion [Daniel, Gragg, Kaufman & Stewart, Math. Comp. 30, 1976; Parlett, The Symmetric
-  Eigenvalue Problem, sec. 6.9; Giraud, Langou, Rozloznik & van den Eshof, Numer. Math. 101,
-  2005]). The steps run in a few blocks, one ``lax.scan`` each, so that a pass reads only the
-  basis rows filled by the end of its block, not the whole (k, D) basis (see
-  :func:`_lanczos_run`).
+- Lanczos with partial reorthogonalisation [H. D. Simon, Math. Comp. 42, 1984; Parlett, The
+  Symmetric Eigenvalue Problem, ch. 13; Larsen's PROPACK]: the loss of orthogonality
+  omega_{j,i} ~ q_j . q_i is estimated by Simon's recurrence from the tridiagonal coefficients
+  (O(k) scalars a step), and only when an estimate exceeds sqrt(eps) is the new vector (and the
+  next one) orthogonalised against the stored basis: one classical Gram-Schmidt pass, a second
+  only under the DGKS / Kahan-Parlett "twice is enough" criterion [Daniel, Gragg, Kaufman &
+  Stewart, Math. Comp. 30, 1976; Parlett SEP sec. 6.9]. The basis stays semi-orthogonal
+  (|q_i . q_j| <= sqrt(eps)), which keeps the tridiagonal, hence the Ritz values and the
+  quadrature, those of full reorthogonalisation to O(eps ||H||) [Simon 1984]. A step costs one
+  HVP plus O(k) scalars, plus two reads of the (k, D) basis on the steps that reorthogonalise;
+  all steps run in one ``lax.scan`` (see :func:`_lanczos_run`).
 - Stochastic Lanczos quadrature [Ubaru, Chen, Saad, SIAM J. Matrix Anal. Appl. 2017; Ghorbani,
   Krishnan, Xiao, ICML 2019]: for a Rademacher probe z/||z||, k Lanczos steps give nodes theta_j
   (Ritz values) and weights tau_j^2 (squared first components of the Ritz vectors), and
@@ -122,16 +124,30 @@ def _check_iterations(dim, num_iters):
 #: input's norm is repeated (and a repeat that loses as much again means "in the span").
 _REORTH_ETA = 2.0**-0.5
 
+#: The rounding level of the orthogonality estimates, in units of eps ||H||: the size assumed
+#: for the local rounding term of Simon's recurrence, and the level an estimate is reset to
+#: after a reorthogonalisation (see :func:`_lanczos_run`).
+_ROUNDING = 1.0
+
+#: How many estimates of the orthogonality run side by side (see :func:`_lanczos_run`): one
+#: with the rounding terms' signs chosen to increase |omega|, the others with random signs.
+_ESTIMATES = 4
+
 
 class _Run(NamedTuple):
-    """One Lanczos run: ``alphas`` (k,), ``betas`` (k,), the orthonormal ``basis`` (k, D) (rows;
-    zero rows after a breakdown), and ``second_passes`` (k,) booleans: whether step j needed the
-    second Gram-Schmidt pass."""
+    """One Lanczos run: ``alphas`` (k,), ``betas`` (k,), the semi-orthogonal ``basis`` (k, D)
+    (rows; zero rows after a breakdown), ``reorthogonalised`` (k,) booleans: whether step j
+    orthogonalised its new vector q_{j+1} against the basis, ``second_passes`` (k,) booleans:
+    whether that took the second Gram-Schmidt pass (only when reorthogonalised), and
+    ``orthogonality`` (k,): the estimate max_{i<j} |q_{j+1} . q_i| the run kept for the vector
+    it accepted (after a reorthogonalisation, the reset level)."""
 
     alphas: jax.Array
     betas: jax.Array
     basis: jax.Array
+    reorthogonalised: jax.Array
     second_passes: jax.Array
+    orthogonality: jax.Array
 
 
 def _gram_schmidt(basis, w):
@@ -148,6 +164,13 @@ def _orthogonalise(basis, w, i):
     second one only if the first kept less than :data:`_REORTH_ETA` of the norm, and zero if the
     second lost as much again (see :func:`_lanczos_run`). Returns (w, the coefficients removed
     along row ``i`` summed over the passes, whether the second pass ran)."""
+    return _reorthogonalise(basis, w, i)[:3]
+
+
+def _reorthogonalise(basis, w, i):
+    """:func:`_orthogonalise`, also returning sum |c| of the last pass's coefficients c = Q w:
+    against rows that are orthonormal only to delta (|q_m . q_n| <= delta, m != n), a pass
+    leaves Q w_out = (I - Q Q^T) c + rounding, entries at most delta sum |c|."""
     norm_in = jnp.linalg.norm(w)
     w, coeffs = _gram_schmidt(basis, w)
     norm_out = jnp.linalg.norm(w)
@@ -156,89 +179,149 @@ def _orthogonalise(basis, w, i):
     def second_pass(w):
         w, more = _gram_schmidt(basis, w)
         in_span = jnp.linalg.norm(w) < _REORTH_ETA * norm_out
-        return jnp.where(in_span, 0.0, w), more[i]
+        return jnp.where(in_span, 0.0, w), more[i], jnp.sum(jnp.abs(more))
 
-    w, more = jax.lax.cond(again, second_pass, lambda w: (w, jnp.zeros((), w.dtype)), w)
-    return w, coeffs[i] + more, again
+    def one_pass(w):
+        return w, jnp.zeros((), w.dtype), jnp.sum(jnp.abs(coeffs))
 
-
-#: Lanczos steps run in at most this many blocks (one ``lax.scan`` each, so the matvec is
-#: compiled this many times), of at least :data:`_MIN_BLOCK` steps: see :func:`_lanczos_blocks`.
-_MAX_BLOCKS = 4
-_MIN_BLOCK = 8
-
-
-def _lanczos_blocks(num_iters) -> list[tuple[int, int]]:
-    """The (first, end) steps of the blocks :func:`_lanczos_run` splits ``num_iters`` steps
-    into: equal blocks of max(:data:`_MIN_BLOCK`, ceil(k / :data:`_MAX_BLOCKS`)) steps, the last
-    one shorter. A step of the block ending at e reads e basis rows per pass, k (nb + 1) / (2 nb)
-    on average over nb equal blocks (0.625 k for 4 blocks) instead of k."""
-    size = max(_MIN_BLOCK, -(-num_iters // _MAX_BLOCKS))
-    return [(first, min(first + size, num_iters)) for first in range(0, num_iters, size)]
+    w, more, size = jax.lax.cond(again, second_pass, one_pass, w)
+    return w, coeffs[i] + more, again, size
 
 
 def _lanczos_run(matvec, start, num_iters) -> _Run:
-    """k Lanczos steps from ``start`` with full reorthogonalisation, one pass when it suffices.
+    """k Lanczos steps from ``start`` with partial reorthogonalisation [Simon 1984].
 
     Step j: w = H q_j - beta_{j-1} q_{j-1}, alpha_j = w . q_j, w -= alpha_j q_j (the three-term
-    recurrence, whose cancellation along q_j stays a separate local step), then one classical
-    Gram-Schmidt pass against the stored basis Q (rows q_0..q_j): c = Q w, w -= Q^T c -- two
-    reads of the basis, the memory traffic that costs against the HVP at large D. So that a pass
-    reads only filled rows, the k steps run in blocks (:func:`_lanczos_blocks`: a Python loop
-    over at most :data:`_MAX_BLOCKS` blocks, each one ``lax.scan``), and the block ending at
-    step e carries only the first e rows, an (e, D) array: its passes read rows q_0..q_{e-1},
-    of which those after q_j are still zero and change nothing (the results equal one pass
-    against the whole (k, D) basis up to rounding). Between blocks the carry grows by zero rows
-    (one copy of the filled rows per block, not per step).
-    The pass is repeated (``lax.cond``: free when not taken) only if
-    ||w_after|| < eta ||w_before||, eta = :data:`_REORTH_ETA` = 1/sqrt(2) [Daniel, Gragg, Kaufman
-    & Stewart 1976]; if the repeat loses a factor eta again, w lies in span(Q) to working
-    precision and is set to zero, a breakdown [Kahan-Parlett, Parlett SEP sec. 6.9]. Loss of
-    orthogonality: a pass leaves Q w = (I - Q Q^T) Q w_in + O(eps ||w_in||), and the criterion
-    accepts w only if ||w|| >= eta ||w_in||, so every accepted direction has
-    ||Q w|| <= c eps ||w|| / eta (c a modest constant of the BLAS rounding, polynomial in k and
-    D, independent of H and of how close to breakdown the step is); by induction the computed
-    basis keeps ||I - Q Q^T|| = O(eps) (the Gram matrix of its rows), the bound of two
-    unconditional passes [Giraud, Langou, Rozloznik & van den Eshof, Numer. Math. 101, 2005].
-    In practice this costs one pass: after the local step w is already orthogonal to the older
-    vectors up to O(eps ||H||), so the first pass cancels little unless beta_j itself is at
-    rounding level (tests/test_spectrum.py counts the second passes).
-    (Folding alpha_j into the pass instead, c_j = q_j . (H q_j - beta q_{j-1}), is equally
-    accurate under the criterion but makes the pass cancel |alpha_j| whenever beta_j < |alpha_j|,
-    which on a one-signed spectrum is nearly every step: the second pass would almost always run.)
-    The pass's component along q_j, at rounding level, is added to alpha_j (the coefficient
-    actually removed along q_j, as ARPACK does); within a block the basis is a ``lax.scan``
-    carry updated in place (one dynamic-update-slice per step, no copy of the array)."""
+    recurrence, whose cancellation along q_j stays a separate local step), beta_j = ||w||,
+    q_{j+1} = w / beta_j. In floating point the q_j lose orthogonality as Ritz values converge
+    [Paige 1971/1980]; the run tracks it without reading the basis, by Simon's recurrence for
+    estimates omega_{j,i} of q_j . q_i [Simon, Math. Comp. 42, 1984; Parlett, The Symmetric
+    Eigenvalue Problem, ch. 13; Larsen's PROPACK]: from H q_j = beta_{j-1} q_{j-1} + alpha_j
+    q_j + beta_j q_{j+1} - f_j (f_j the rounding of step j) and the symmetry of H, for i < j,
+
+        beta_j omega_{j+1,i} = beta_i omega_{j,i+1} + (alpha_i - alpha_j) omega_{j,i}
+                               + beta_{i-1} omega_{j,i-1} - beta_{j-1} omega_{j-1,i}
+                               + q_j . f_i - q_i . f_j,
+
+    (with the terms in omega_{j,j} = omega_{j-1,j-1} = 1 cancelling exactly for i = j - 1).
+    The rounding term is modelled as +-:data:`_ROUNDING` eps ||H|| (||H|| estimated by the
+    largest Gershgorin bound |alpha_i| + beta_{i-1} + beta_i of T so far; the measured terms
+    are ~0.01-0.2 eps ||H|| on the test spectra), and the locally orthogonalised
+    omega_{j+1,j} is that level over beta_j. The estimate is a model, not a bound, and its sign
+    choice matters: with the sign that makes each |omega| largest (the bound of the Templates'
+    description and of PROPACK) the estimates can grow more slowly than the true products (seen
+    on the test spectra: 3x slower growth, then a 1e5x underestimate and a float32 basis losing
+    orthogonality to 2e-2), and with one random sign per entry (a simulation of the rounding) an
+    early cancellation can leave a whole trajectory 60x low. So :data:`_ESTIMATES` recurrences
+    run side by side, one with the largest-|omega| signs and the others with random signs (a
+    fixed key: runs are deterministic), and the largest decides; omega_{j+1,j+1} = 1. Carrying
+    the two latest rows of each (k numbers) costs O(k) scalars per step. When max_{i<=j}
+    |omega_{j+1,i}| exceeds sqrt(eps) (eps the dtype's machine epsilon), w is orthogonalised
+    against the whole (k, D) basis (:func:`_orthogonalise`: one classical Gram-Schmidt pass,
+    repeated under the DGKS criterion; the rows after q_j are still zero and change nothing),
+    inside ``lax.cond`` so that the steps that do not reorthogonalise never read the basis; as
+    Simon prescribes, the next step's vector is reorthogonalised too (omega_{j+2,.} depends on
+    omega_{j,.}, which was not reset), and the estimates of a reorthogonalised vector are reset
+    to what a pass against a semi-orthogonal basis leaves, :data:`_ROUNDING` eps + sqrt(eps)
+    sum |c| / ||w|| (c = Q w, the last pass's coefficients; :func:`_reorthogonalise`), not to
+    eps: with eps alone, float32 runs on outliers over a bulk (||H|| / beta ~ 1000) kept
+    ~1e-6 along the converged directions after each pass, grown to 3e-3 = 10 sqrt(eps) by
+    step 80. The pass's component along q_j, at rounding level, is added to alpha_j (the
+    coefficient actually removed along q_j, as ARPACK does).
+
+    Guarantee: the basis stays semi-orthogonal, |q_j . q_i| <= sqrt(eps) for i != j (as far
+    as the estimates bound the true products; tests/test_spectrum.py checks the returned
+    basis), and Simon shows that a semi-orthogonal Lanczos run computes, to O(eps ||H||), the
+    same tridiagonal T as the projection of H onto the span of its basis: T_k = N^T H N +
+    O(eps ||H||) for an orthonormal basis N of span(q_0..q_{k-1}), so the Ritz values, and the
+    quadrature nodes and weights, are those of full reorthogonalisation to O(eps ||H||)
+    [Simon, Math. Comp. 42, 1984, and Lin. Alg. Appl. 61, 1984; as summarised in Bai et al.,
+    Templates for the Solution of Algebraic Eigenvalue Problems, SIAM 2000, Lanczos
+    "Reorthogonalization", which uses the sqrt(eps) threshold; PROPACK's default is the
+    stricter sqrt(eps / k)]. Near a breakdown (beta_j at the rounding level
+    of an invariant subspace) the estimates blow up through the division by beta_j, so the step
+    is reorthogonalised and, if w lies in span(Q) to working precision, comes out zero
+    [Kahan-Parlett, Parlett SEP sec. 6.9]: beta_j is then set to zero and the remaining rows
+    stay zero.
+
+    Cost: a step is one HVP plus O(k) scalars and one row written into the basis (a
+    ``lax.scan`` carry updated in place, one dynamic-update-slice per step, no copy of the
+    array); a reorthogonalising step adds a pass that reads the (k, D) basis twice (four times
+    in the rare second pass). The steps all run in one ``lax.scan``, so the step and the
+    user's matvec are compiled once. (Folding alpha_j into the pass instead, c_j = q_j .
+    (H q_j - beta q_{j-1}), would make the pass cancel |alpha_j| whenever beta_j < |alpha_j|,
+    which on a one-signed spectrum is nearly every step: the DGKS second pass would almost
+    always run.)"""
     dim = start.shape[0]
+    dtype = start.dtype
     q0 = start / jnp.linalg.norm(start)
+    eps = jnp.finfo(dtype).eps
+    threshold = jnp.sqrt(eps)
+    index = jnp.arange(num_iters)
+    signs = jax.random.key(0)
+
+    def no_pass(w):
+        return w, jnp.zeros((), w.dtype), jnp.zeros((), bool), jnp.zeros((), w.dtype)
 
     def step(carry, i):
-        basis, q, q_prev, beta_prev = carry
+        basis, q, q_prev, beta_prev, alphas, betas, omega, omega_prev, norm_h, forced = carry
         basis = jax.lax.dynamic_update_index_in_dim(basis, q, i, 0)
         w = matvec(q) - beta_prev * q_prev
         alpha = w @ q
-        w, correction, again = _orthogonalise(basis, w - alpha * q, i)
-        alpha = alpha + correction
+        w = w - alpha * q
         beta = jnp.linalg.norm(w)
-        ok = beta > 1e3 * jnp.finfo(w.dtype).eps * jnp.maximum(jnp.abs(alpha), 1.0)
+        norm_h = jnp.maximum(norm_h, jnp.abs(alpha) + beta_prev + beta)
+        rounding = _ROUNDING * eps * norm_h
+        # Simon's recurrence, vectorised over i' < i: omega = omega_{i,.}, omega_prev =
+        # omega_{i-1,.}; for i' = i - 1 the two terms in omega_{i,i} = omega_{i-1,i-1} = 1
+        # cancel and are left out.
+        last = index == i - 1
+        below = jnp.where(index > 0, jnp.roll(omega, 1, axis=-1), 0.0)
+        beta_below = jnp.where(index > 0, jnp.roll(betas, 1), 0.0)
+        rest = ((alphas - alpha) * omega + beta_below * below
+                + jnp.where(last, 0.0, betas * jnp.roll(omega, -1, axis=-1)
+                            - beta_prev * omega_prev))
+        sign = jax.random.rademacher(jax.random.fold_in(signs, i), rest.shape, rest.dtype)
+        sign = sign.at[0].set(jnp.where(rest[0] >= 0, 1.0, -1.0))
+        rest = rest + rounding * sign
+        inverse = jnp.where(beta > 0, 1 / jnp.where(beta > 0, beta, 1.0), 0.0)
+        estimate = jnp.where(index < i, rest * inverse, 0.0)
+        estimate = jnp.where(index == i, rounding * inverse, estimate)
+        exceeded = jnp.max(jnp.abs(estimate)) > threshold   # False for NaN
+        reorth = (exceeded | forced) & (beta > 0)
+        w, correction, again, size = jax.lax.cond(
+            reorth, lambda w: _reorthogonalise(basis, w, i), no_pass, w)
+        alpha = alpha + correction
+        beta = jnp.where(reorth, jnp.linalg.norm(w), beta)
+        # after the pass, |q_{i+1} . q_i'| <= sqrt(eps) sum |c| / ||w|| against the
+        # semi-orthogonal basis (:func:`_reorthogonalise`), plus rounding
+        reset = _ROUNDING * eps + threshold * size * jnp.where(beta > 0, 1 / jnp.where(
+            beta > 0, beta, 1.0), 0.0)
+        estimate = jnp.where(reorth & (index <= i), reset * sign, estimate)
+        ok = beta > 1e3 * eps * jnp.maximum(jnp.abs(alpha), 1.0)
         q_next = jnp.where(ok, w / jnp.where(ok, beta, 1.0), 0.0)
         beta = jnp.where(ok, beta, 0.0)
-        return (basis, q_next, q, beta), (alpha, beta, again)
+        estimate = jnp.where(ok, jnp.where(index == i + 1, 1.0, estimate), 0.0)
+        alphas = alphas.at[i].set(alpha)
+        betas = betas.at[i].set(beta)
+        carry = (basis, q_next, q, beta, alphas, betas, estimate, omega, norm_h,
+                 reorth & ~forced & ok)
+        loss = jnp.max(jnp.abs(jnp.where(index <= i, estimate, 0.0)))
+        return carry, (reorth, again, loss)
 
-    carry = (jnp.zeros((0, dim), q0.dtype), q0, jnp.zeros_like(q0), jnp.zeros((), q0.dtype))
-    outputs = []
-    for first, end in _lanczos_blocks(num_iters):
-        basis = jnp.concatenate([carry[0], jnp.zeros((end - first, dim), q0.dtype)])
-        carry, out = jax.lax.scan(step, (basis, *carry[1:]), jnp.arange(first, end))
-        outputs.append(out)
-    alphas, betas, again = (jnp.concatenate(parts) for parts in zip(*outputs, strict=True))
-    return _Run(alphas, betas, carry[0], again)
+    zero = jnp.zeros((), dtype)
+    row = jnp.zeros(num_iters, dtype)
+    rows = jnp.zeros((_ESTIMATES, num_iters), dtype)
+    carry = (jnp.zeros((num_iters, dim), dtype), q0, jnp.zeros_like(q0), zero, row, row,
+             rows.at[:, 0].set(1.0), rows, zero, jnp.zeros((), bool))
+    carry, (reorth, again, loss) = jax.lax.scan(step, carry, index)
+    return _Run(carry[4], carry[5], carry[0], reorth, again, loss)
 
 
 def _lanczos_from(matvec, start, num_iters, *, with_vectors=False):
     """k Lanczos steps from ``start`` (:func:`_lanczos_run`); with ``with_vectors`` also (Ritz
     vectors (D, k), the last beta times |last components|) for :func:`ritz_pairs`."""
-    alphas, betas, basis, _ = _lanczos_run(matvec, start, num_iters)
+    alphas, betas, basis, *_ = _lanczos_run(matvec, start, num_iters)
     offdiag = betas[:-1]
     tri = jnp.diag(alphas) + jnp.diag(offdiag, 1) + jnp.diag(offdiag, -1)
     ritz, vectors = jnp.linalg.eigh(tri)
@@ -249,7 +332,7 @@ def _lanczos_from(matvec, start, num_iters, *, with_vectors=False):
 
 
 def lanczos(matvec: Callable, *, dim: int, key, num_iters: int) -> Lanczos:
-    """Lanczos with full reorthogonalisation from a random Gaussian start (see module doc).
+    """Lanczos with partial reorthogonalisation from a random Gaussian start (see module doc).
 
     On breakdown (an invariant subspace found early) the remaining steps are zero: their Ritz
     values are spurious zeros with zero first component (zero quadrature weight). Raises
@@ -286,8 +369,9 @@ def vector_quadrature(matvec: Callable, vector, *, num_iters: int) -> tuple[jax.
 
 
 class RitzPairs(NamedTuple):
-    """k Ritz pairs of one Lanczos run: ascending ``values`` (k,), orthonormal ``vectors``
-    (D, k) (columns), and ``residuals`` (k,) = ||H v_j - theta_j v_j|| = beta_k |s_kj| (the
+    """k Ritz pairs of one Lanczos run: ascending ``values`` (k,), ``vectors``
+    (D, k) (columns, orthonormal to O(sqrt(eps)): the Lanczos basis is semi-orthogonal), and
+    ``residuals`` (k,) = ||H v_j - theta_j v_j|| = beta_k |s_kj| (the
     last component of the tridiagonal's eigenvector times the last beta; in exact arithmetic
     an eigenvalue of H lies within ``residuals[j]`` of ``values[j]``) [Parlett, The Symmetric
     Eigenvalue Problem, sec. 13.2]."""

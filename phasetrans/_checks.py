@@ -109,6 +109,17 @@ def per_seed_positive(name: str, value, num_seeds: int, *, owner: str) -> np.nda
     return np.broadcast_to(values, (num_seeds,)).copy()
 
 
+def options(name: str, value, kind: type, *, default=None):
+    """``value`` (None: ``default``, or ``kind()``, the defaults) after checking it is a
+    ``kind``, then validated by its ``validate()`` (every options type has one)."""
+    if value is None:
+        value = kind() if default is None else default
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__module__}.{kind.__qualname__} or None, got "
+                        f"{type(value).__name__}")
+    return value.validate()
+
+
 def one_of(name: str, value, allowed: Iterable[str]) -> str:
     """Check that ``value`` is one of the ``allowed`` strings."""
     allowed = tuple(allowed)

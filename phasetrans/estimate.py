@@ -110,11 +110,7 @@ class SolverOptions(NamedTuple):
               float64: float) -> SolverOptions:
         """``solver`` (None: ``default``) checked to be a :class:`SolverOptions` and
         :meth:`resolve`-d for ``dtype``."""
-        if solver is None:
-            solver = default
-        if not isinstance(solver, cls):
-            raise TypeError(f"solver must be a phasetrans.estimate.SolverOptions or None, got "
-                            f"{type(solver).__name__}")
+        solver = _checks.options("solver", solver, cls, default=default)
         return solver.resolve(dtype, float32=float32, float64=float64)
 
 

@@ -110,3 +110,18 @@ def test_removal_ratio_grids():
             _checks.removal_ratios("removal_ratios", bad)
     with pytest.raises(ValueError, match="finite"):
         _checks.removal_ratios("removal_ratios", [0.5, float("nan")])
+
+
+def test_options_defaults_type_and_validation():
+    from phasetrans.estimate import SolverOptions
+
+    default = SolverOptions(tol=1e-3, max_iters=7, check_every=1)
+    assert _checks.options("solver", None, SolverOptions) == SolverOptions()
+    assert _checks.options("solver", None, SolverOptions, default=default) == default
+    mine = SolverOptions(tol=1e-5, max_iters=100, check_every=10)
+    assert _checks.options("solver", mine, SolverOptions, default=default) == mine
+    with pytest.raises(TypeError, match=r"^solver must be a phasetrans.estimate.SolverOptions "
+                                        r"or None, got dict$"):
+        _checks.options("solver", {"tol": 1e-5}, SolverOptions)
+    with pytest.raises(ValueError, match="max_iters"):  # validate() ran
+        _checks.options("solver", SolverOptions(max_iters=0), SolverOptions)

@@ -283,10 +283,7 @@ def attribute(comparison: Comparison, *, key, options: AttributionOptions | None
         devices: devices sharing the retraining's (seed, ratio) pairs (default None: one).
     """
     key = _checks.prng_key("key", key)
-    options = AttributionOptions() if options is None else options
-    if not isinstance(options, AttributionOptions):
-        raise TypeError(f"options must be an AttributionOptions, got {type(options).__name__}")
-    options = options.validate()
+    options = _checks.options("options", options, AttributionOptions)
     c = comparison
     predictions = c.predictions
     num_seeds = len(predictions)

@@ -190,18 +190,11 @@ def compare(dataset: str | data.Dataset = "digits", *, arch: str = "32-32", l1: 
         assessment: :class:`AssessOptions`, the rest of :func:`assess`'s (default None: its
             defaults).
     """
-    training = train.TrainingOptions() if training is None else training
-    if not isinstance(training, train.TrainingOptions):
-        raise TypeError(f"training must be a phasetrans.networks.train.TrainingOptions or None, "
-                        f"got {type(training).__name__}")
+    training = _checks.options("training", training, train.TrainingOptions)
     if training.batch_size is not None:
         raise ValueError(f"compare trains full batch: training.batch_size must be None, got "
                          f"{training.batch_size!r}")
-    assessment = AssessOptions() if assessment is None else assessment
-    if not isinstance(assessment, AssessOptions):
-        raise TypeError(f"assessment must be a phasetrans.applications.compare.AssessOptions or "
-                        f"None, got {type(assessment).__name__}")
-    assessment = assessment.validate()
+    assessment = _checks.options("assessment", assessment, AssessOptions)
     problem = train.train_problem(dataset, arch=arch, l1=l1, num_seeds=num_seeds, seed=seed,
                                   steps=training.steps, stop=training.stop,
                                   optimizer=training.optimizer,

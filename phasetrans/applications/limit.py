@@ -131,7 +131,7 @@ def limit_test(comparison: Comparison, *, key, searches=DEFAULT_SEARCHES,
         _checks.one_of("searches", name, witnesses.SEARCHES)
     if len(set(searches)) != len(searches):
         raise ValueError(f"searches lists a search twice: {searches}")
-    options = witnesses.SearchOptions() if options is None else options
+    options = _checks.options("options", options, witnesses.SearchOptions)
     if witness_dir is not None:
         witness_dir = pathlib.Path(witness_dir)
         if not witness_dir.is_dir():

@@ -206,12 +206,7 @@ def minimise(loss_fn: Callable, params, data, *, l1: float, prunable=None,
 def _check_training(l1, training) -> TrainingOptions:
     """``training`` (None: the defaults) checked with ``l1``, its stop rule resolved."""
     _checks.real("l1", l1, nonnegative=True)
-    if training is None:
-        training = TrainingOptions()
-    if not isinstance(training, TrainingOptions):
-        raise TypeError(f"training must be a phasetrans.networks.train.TrainingOptions or None, "
-                        f"got {type(training).__name__}")
-    return training.validate()
+    return _checks.options("training", training, TrainingOptions)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 7))

@@ -302,7 +302,7 @@ def reference(problem: Problem, *, epsilon, options: SearchOptions | None = None
         options: the searches' :class:`SearchOptions` (default ``SearchOptions()``).
     """
     check_problem(problem)
-    options = (SearchOptions() if options is None else _check_options(options)).validate()
+    options = _checks.options("options", options, SearchOptions)
     epsilon = _checks.per_seed_positive("epsilon", epsilon, problem.num_seeds, owner="problem")
     frozen = prune._frozen(problem.prunable)
     run = jax.vmap(_continue, in_axes=(None, None, None, 0, None, None))
@@ -313,12 +313,6 @@ def reference(problem: Problem, *, epsilon, options: SearchOptions | None = None
                      np.asarray(start[2], np.float64),
                      np.minimum(objective, np.asarray(end[0], np.float64)), epsilon,
                      out.params, np.asarray(out.steps), np.asarray(out.converged))
-
-
-def _check_options(options):
-    if not isinstance(options, SearchOptions):
-        raise TypeError(f"options must be a SearchOptions or None, got {type(options).__name__}")
-    return options
 
 
 class Witness(NamedTuple):
@@ -436,7 +430,7 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
     """
     check_problem(problem)
     _checks.one_of("name", name, SEARCHES)
-    options = (SearchOptions() if options is None else _check_options(options)).validate()
+    options = _checks.options("options", options, SearchOptions)
     if not isinstance(ref, Reference) or ref.objective.shape != (problem.num_seeds,):
         raise TypeError(f"ref must be the Reference of this problem ({problem.num_seeds} seeds), "
                         f"got {type(ref).__name__}")

@@ -247,12 +247,6 @@ SPECTRUM_METHODS = ("exact", "slq")
 L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")
 
 
-def _type_checked(name, value, kind):
-    if not isinstance(value, kind):
-        raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
 class SpectrumOptions(NamedTuple):
     """How :func:`predict` gets the Hessian spectrum of the prunable coordinates
     (:mod:`phasetrans.theory.spectrum_source`).
@@ -408,7 +402,7 @@ class PredictOptions(NamedTuple):
         _checks.integer("num_ratios", self.num_ratios, minimum=2)
         _checks.positive_int("noise_batch_size", self.noise_batch_size)
         return self._replace(**{
-            name: _type_checked(name, getattr(self, name) or kind(), kind).validate()
+            name: _checks.options(name, getattr(self, name), kind)
             for name, kind in (("spectrum_options", SpectrumOptions),
                                ("ellipsoid_options", EllipsoidOptions),
                                ("l1_body_options", L1BodyOptions))})
@@ -533,7 +527,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None, prunable=Non
     """
     key = _checks.prng_key("key", key)
     check_params(params)
-    options = _type_checked("options", options or PredictOptions(), PredictOptions).validate()
+    options = _checks.options("options", options, PredictOptions)
     _checks.num_examples("data", data)
     index = np.flatnonzero(prune.prunable_flat_mask(params, prunable))
     route = options.l1_body_options.route(options.spectrum_options.method, index.size)
@@ -602,7 +596,7 @@ def predict_problem(problem: Problem, *, key, options: PredictOptions | None = N
     """
     check_problem(problem)
     key = _checks.prng_key("key", key)
-    options = _type_checked("options", options or PredictOptions(), PredictOptions).validate()
+    options = _checks.options("options", options, PredictOptions)
     return [predict(problem.seed(s), problem.model.loss, problem.train,
                     key=seed_key(key, s, problem.num_seeds), l1=problem.l1,
                     prunable=problem.prunable, options=options, progress=progress,

@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
+import os
 import pathlib
 import re
 import subprocess
@@ -30,6 +32,8 @@ import subprocess
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "phasetrans"
 FINDINGS = ROOT / "docs" / "findings"
+RESULTS = ROOT / "results"
+"""Where the results pages read the results from (tests point it at a copy)."""
 SKIP_MODULES = {"phasetrans._moved"}
 
 
@@ -213,7 +217,7 @@ def write_cli_reference(gen) -> None:
 def git_stamp(*paths: pathlib.Path) -> str:
     """'date, commit' of the last commit that changed any of ``paths``, or a note saying why
     there is none (no git, not a repository, never committed)."""
-    rels = [str(p.relative_to(ROOT)) for p in paths if p.exists()]
+    rels = [os.path.relpath(p, ROOT) for p in paths if p.exists()]
     if not rels:
         return "no results file"
     try:
@@ -228,7 +232,7 @@ def git_stamp(*paths: pathlib.Path) -> str:
 
 
 def _commit_time(*paths: pathlib.Path) -> int | None:
-    rels = [str(p.relative_to(ROOT)) for p in paths if p.exists()]
+    rels = [os.path.relpath(p, ROOT) for p in paths if p.exists()]
     try:
         out = subprocess.run(["git", "log", "-1", "--format=%ct", "--", *rels], cwd=ROOT,
                              capture_output=True, text=True, timeout=30, check=True).stdout
@@ -348,6 +352,85 @@ def value_l1_window(directory: pathlib.Path) -> str:
     (width,) = {r["window"]["half_width"] for r in rows if r["num_params"] == max(sizes)}
     return f"D = {max(sizes)} is ±{width:.2f}"
 
+
+
+# l1_body_model: the large-D predict run, when its JSON is committed
+L1_LARGE_RUN = "predict_mnist1d_300-300.json"
+L1_LARGE_COMMAND = ("phasetrans predict --dataset mnist1d --arch 300-300 --spectrum slq "
+                    "--seeds 1 --l1-body-model-max-dim 200000 --json")
+L1_MODELS = "`mc_prediction.ellipsoid.hessian_model`, `mc_prediction.l1_body.hessian_model`"
+
+
+def _duration(seconds: float) -> str:
+    """'388 s' under ten minutes, '12 min 45 s' from there on."""
+    total = round(seconds)
+    return f"{total} s" if total < 600 else f"{total // 60} min {total % 60} s"
+
+
+def _last_bracket(curve: dict) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(p, δ/D) at the two evaluated ratios around the fixed point of one seed's
+    ``statdim_curve``: the largest p with δ/D > p and the next ratio evaluated."""
+    points = sorted(zip(curve["removal_ratios"], curve["statdim_ratio"], strict=True))
+    i = max(k for k, (p, ratio) in enumerate(points) if ratio > p)
+    return points[i], points[i + 1]
+
+
+def value_l1_large_predict(directory: pathlib.Path) -> str:
+    """The paragraph on the D = 105 000 predict run: its numbers from
+    ``results/l1_body_model/predict_mnist1d_300-300.json`` (the JSON ``phasetrans predict
+    --json`` prints) when that file is committed, a sentence without numbers when not.
+
+    Fields read: ``num_params``, ``seconds``, ``predicted_removal_ratio`` (the formula),
+    ``window.half_width``, ``spectrum[0].method/num_probes/num_iters``,
+    ``mc_prediction.ellipsoid.removal_ratio/hessian_model/statdim_curve[0].removal_ratios``,
+    ``mc_prediction.l1_body.removal_ratio/converged/statdim_curve[0]`` (``removal_ratios``,
+    ``statdim_ratio``: the last bracket of the bisection), ``limit`` (whether the limit test
+    ran)."""
+    path = directory / L1_LARGE_RUN
+    if not path.exists():
+        return (f"`{L1_LARGE_COMMAND}` (D = 105 000) computes the formula, the spectral-levels "
+                f"Monte Carlo and the ℓ1 body on the low-rank model at this size on 2 cores; "
+                f"the JSON says which model each Monte Carlo used ({L1_MODELS}). The output of "
+                f"the runs measured so far was not kept, so no numbers are quoted here: they "
+                f"come from `results/{directory.name}/{L1_LARGE_RUN}` once it is committed. The "
+                f"default 5 bisection steps of the ℓ1 body resolve 1/32 in p, coarser than the "
+                f"theory's window at this D.")
+    doc = json.loads(path.read_text())
+    window = doc["window"]["half_width"]
+    ellipsoid, l1 = doc["mc_prediction"]["ellipsoid"], doc["mc_prediction"]["l1_body"]
+    spectrum = doc["spectrum"][0]
+    parts = ["training"]
+    if spectrum.get("method") == "slq":
+        parts.append(f"{spectrum['num_probes']} × {spectrum['num_iters']} SLQ")
+    if ellipsoid:
+        kind = "spectral-levels" if "levels" in ellipsoid["hessian_model"] else "ellipsoid"
+        parts.append(f"the {kind} Monte Carlo on "
+                     f"{len(ellipsoid['statdim_curve'][0]['removal_ratios'])} ratios")
+    if l1:
+        parts.append("the ℓ1 body's bisection")
+    parts.append("the sweep")
+    if doc.get("limit"):
+        parts.append("the limit test's searches")
+    mc = "no Monte Carlo ellipsoid" if not ellipsoid else (
+        f"Monte Carlo ({'levels' if 'levels' in ellipsoid['hessian_model'] else 'ellipsoid'}) "
+        f"{ellipsoid['removal_ratio']:.3f}")
+    text = (f"`{L1_LARGE_COMMAND}` (D = {_thousands(doc['num_params'])}; its output is "
+            f"`results/{directory.name}/{L1_LARGE_RUN}`): {_duration(doc['seconds'])} in total "
+            f"on 2 cores ({_and(parts)}); formula {doc['predicted_removal_ratio']:.3f}, {mc}, "
+            f"window ±{window:.3f}; the JSON says which model each Monte Carlo used "
+            f"({L1_MODELS}). ")
+    if not l1:
+        return text + "The ℓ1 body was not computed in this run (`mc_prediction.l1_body` is null)."
+    (lo, at_lo), (hi, at_hi) = _last_bracket(l1["statdim_curve"][0])
+    steps = round(-math.log2(hi - lo))
+    seed = "" if doc.get("seeds", 1) == 1 else " on the first seed"
+    converged = "every solve converged" if l1["converged"] else \
+        "not every solve converged within the ADMM budget: biased low"
+    return text + (
+        f"The ℓ1 body on the low-rank model: {l1['removal_ratio']:.3f} ({converged}; the "
+        f"{steps} bisection steps resolve 1/{2 ** steps} in p, "
+        f"{'coarser' if hi - lo > window else 'finer'} than the window ±{window:.3f} here: δ/D "
+        f"is {at_lo:.2f} at p = {lo:.3f} and {at_hi:.2f} at {hi:.3f}{seed}).")
 
 
 # helpers of the values below: the configurations they cover and the rounding they show
@@ -587,10 +670,156 @@ def _mc_minus_formula(row) -> float:
     return row["mc_prediction"]["ellipsoid"]["removal_ratio"] - row["predicted_removal_ratio"]
 
 
+def _config(row) -> tuple:
+    return row["dataset"], row["arch"], row["l1"]
+
+
+def value_pva_measured(directory: pathlib.Path) -> str:
+    """'Measured for all n configurations.' or 'Measured for k of the n configurations: X at
+    λ = L has only its fixed-budget row (below).', n the configurations of the fixed-budget
+    run, the missing ones those without a stationary row."""
+    measured = {_config(r) for r in _rows(directory)}
+    budget = _rows(directory, BUDGET)
+    missing = [r for r in budget if _config(r) not in measured]
+    if not missing:
+        return f"Measured for all {len(budget)} configurations."
+    names = _and([f"{_label(r)} at λ = {_lam(r['l1'])}" for r in missing])
+    verb = "has only its fixed-budget row" if len(missing) == 1 else \
+        "have only their fixed-budget rows"
+    return (f"Measured for {len(budget) - len(missing)} of the {len(budget)} configurations: "
+            f"{names} {verb} (below).")
+
+
+def _all_or_of(count: int, total: int, every: str, noun: str) -> str:
+    """'every network' (``every``) when count == total, else 'k of the n networks'."""
+    return every if count == total else f"{count} of the {total} {noun}"
+
+
+def _covers(row) -> bool:
+    lo, hi = row["predicted_interval"]
+    return lo <= row["empirical_removal_ratio"]["accuracy"] <= hi
+
+
+def value_pva_above(directory: pathlib.Path) -> str:
+    """Where p̂ > one-shot (acc): 'on every network' or 'on k of the n networks'; and where
+    the estimator interval covers one-shot: 'no estimator interval covers it' or 'the
+    estimator interval covers it on k of the n'."""
+    rows = _rows(directory)
+    above = sum(r["predicted_removal_ratio"] > r["empirical_removal_ratio"]["accuracy"]
+                for r in rows)
+    covered = sum(map(_covers, rows))
+    return (f"lies above one-shot pruning on "
+            f"{_all_or_of(above, len(rows), 'every network', 'networks')}, and "
+            + ("no estimator interval covers it" if not covered else
+               f"the estimator interval covers it on {covered} of the {len(rows)}"))
+
+
+def value_pva_mnist1d_verdict(directory: pathlib.Path) -> str:
+    """mnist1d: 'the gap survives and is outside the window' (every network), 'the gap
+    survives, outside the window on k of the n networks' or 'the gap is inside the window'."""
+    windows = _windows(directory)
+    rows = _rows(directory, dataset="mnist1d")
+    outside = sum(_gap(r) > windows[r["num_params"]] for r in rows)
+    if outside == len(rows):
+        return "the gap survives and is outside the window"
+    if outside:
+        return f"the gap survives, outside the window on {outside} of the {len(rows)} networks"
+    return "the gap is inside the window"
+
+
+def value_pva_minima(directory: pathlib.Path) -> str:
+    """'all n are' or 'k of the n are' minima of F (stationarity.is_minimum)."""
+    rows = _rows(directory)
+    k = sum(r["stationarity"]["is_minimum"] for r in rows)
+    return f"all {k} are" if k == len(rows) else f"{k} of the {len(rows)} are"
+
+
+def value_pva_minima_mcnn(directory: pathlib.Path) -> str:
+    """The mnist1d CNN: 'minima of F', 'not minima of F' or 'minima of F except at λ = L'."""
+    rows = _rows(directory, arch=MCNN)
+    not_minima = [f"λ = {_lam(r['l1'])}" for r in rows if not r["stationarity"]["is_minimum"]]
+    if not not_minima:
+        return "minima of F"
+    if len(not_minima) == len(rows):
+        return "not minima of F"
+    return f"minima of F except at {_and(not_minima)}"
+
+
+def _grows(rows) -> bool:
+    """p̂ and the one-shot (acc) threshold both non-decreasing in λ."""
+    rows = sorted(rows, key=lambda r: r["l1"])
+    return all(values == sorted(values) for values in (
+        [r["predicted_removal_ratio"] for r in rows],
+        [r["empirical_removal_ratio"]["accuracy"] for r in rows]))
+
+
+def _short(arch: str) -> str:
+    return "the CNN" if arch.startswith("cnn") else arch.removeprefix("mlp-")
+
+
+def value_pva_mnist1d_growth(directory: pathlib.Path) -> str:
+    """mnist1d: the networks (with two λ or more) where p̂ and one-shot both grow with λ,
+    with the one-shot threshold at the smallest → largest λ (2 d), and those where not (their
+    one-shot threshold at every λ)."""
+    rows = _rows(directory, dataset="mnist1d")
+    grow, other = [], []
+    for arch in dict.fromkeys(r["arch"] for r in rows):
+        arch_rows = sorted(_rows(directory, dataset="mnist1d", arch=arch), key=lambda r: r["l1"])
+        if len(arch_rows) < 2:
+            continue
+        if _grows(arch_rows):
+            grow.append((_short(arch), " → ".join(_num(r["empirical_removal_ratio"]["accuracy"])
+                                                  for r in (arch_rows[0], arch_rows[-1]))))
+        else:
+            other.append((_short(arch), " → ".join(_num(r["empirical_removal_ratio"]["accuracy"])
+                                                   for r in arch_rows)))
+
+    def shown(items):
+        return _and([f"{values} on {name}" for name, values in items])
+
+    if not grow:
+        return f"the thresholds do not both grow with λ (one-shot {shown(other)})"
+    if not other:
+        return f"both thresholds still grow with λ (one-shot {shown(grow)})"
+    return (f"both thresholds still grow with λ on {_and([name for name, _ in grow])} "
+            f"(one-shot {shown(grow)}), not on {_and([name for name, _ in other])} "
+            f"(one-shot {shown(other)})")
+
+
+def _models(row) -> dict[str, float]:
+    """The predictions of a row: formula, Monte Carlo ellipsoid and (if computed) ℓ1 body."""
+    mc = row["mc_prediction"]
+    out = {"formula": row["predicted_removal_ratio"],
+           "ellipsoid": mc["ellipsoid"]["removal_ratio"]}
+    if mc.get("l1_body"):
+        out["l1_body"] = mc["l1_body"]["removal_ratio"]
+    return out
+
+
+def value_pva_l1_farthest_m16(directory: pathlib.Path) -> str:
+    """mnist1d 40-16-10: 'the farthest on mnist1d 40-16-10' when the ℓ1 body is the model
+    farthest from one-shot at every λ, else where it is ('… at λ = 1e-5 and 1e-4') or 'not
+    the farthest …'."""
+    rows = _rows(directory, arch=M16)
+    where = [_lam(r["l1"]) for r in rows if max(_models(r).items(), key=lambda item: abs(
+        item[1] - r["empirical_removal_ratio"]["accuracy"]))[0] == "l1_body"]
+    text = "the farthest on mnist1d 40-16-10"
+    return text if len(where) == len(rows) else f"{text} at λ = {_and(where)}" if where \
+        else "not the farthest on mnist1d 40-16-10"
+
+
 PVA_VALUES = {
     # configurations measured trained to stationarity / in the fixed-budget run
     "pva_count": lambda d: str(len(_rows(d))),
     "pva_budget_count": lambda d: str(len(_rows(d, BUDGET))),
+    # 'Measured for …' with the configurations that have only a fixed-budget row
+    "pva_measured": value_pva_measured,
+    # 'all n are' / 'k of the n are' minima of F
+    "pva_minima": value_pva_minima,
+    # p̂ above one-shot, intervals covering one-shot: on every network or how many
+    "pva_above": value_pva_above,
+    # mnist1d: outside the window on every network or how many
+    "pva_mnist1d_verdict": value_pva_mnist1d_verdict,
     # wall time per configuration, minutes: the mnist1d CNN / every other configuration
     "pva_minutes_mcnn": lambda d: _minutes(_rows(d, arch=MCNN)),
     "pva_minutes_other": lambda d: _minutes([r for r in _rows(d) if r["arch"] != MCNN]),
@@ -598,13 +827,17 @@ PVA_VALUES = {
     **{f"pva_gap_{label}": (lambda arch: lambda d: _gap_span(d, arch=arch))(arch)
        for label, arch in (("d16", D16), ("d32", D32), ("dcnn", DCNN), ("m16", M16),
                            ("m32", M32))},
-    # the mnist1d CNN (λ = 1e-5, 1e-4): |p̂ − one-shot|, 'a and b'; the same in the fixed
-    # budget run at those λ; stationarity max_decrease_in_epsilon (1 significant digit)
+    # the mnist1d CNN at the λ it has stationary rows for: those λ ('λ = 1e-5 and 1e-4');
+    # |p̂ − one-shot|, 'a and b'; the same in the fixed budget run at those λ; minima of F or
+    # not; stationarity max_decrease_in_epsilon (1 significant digit)
+    "pva_lambdas_mcnn": lambda d: "λ = " + _and([_lam(r["l1"]) for r in _rows(d, arch=MCNN)]),
     "pva_gap_mcnn": lambda d: _series([_gap(r) for r in _rows(d, arch=MCNN)], last=" and "),
     "pva_budget_gap_mcnn": lambda d: _series(
-        [_gap(r) for r in _rows(d, BUDGET, arch=MCNN) if r["l1"] <= 1e-4], last=" and "),
-    "pva_decrease_mcnn": lambda d: " and ".join(
-        f"{r['stationarity']['max_decrease_in_epsilon']:.1g}" for r in _rows(d, arch=MCNN)),
+        [_gap(r) for r in _rows(d, BUDGET, arch=MCNN)
+         if r["l1"] in {s["l1"] for s in _rows(d, arch=MCNN)}], last=" and "),
+    "pva_minima_mcnn": value_pva_minima_mcnn,
+    "pva_decrease_mcnn": lambda d: _and(
+        [f"{r['stationarity']['max_decrease_in_epsilon']:.1g}" for r in _rows(d, arch=MCNN)]),
     # fixed budget: |p̂ − one-shot| range over the digits networks
     "pva_budget_gap_digits": lambda d: _gap_span(d, BUDGET, dataset="digits"),
     # mnist1d, all networks: unpruned test accuracy over seeds and λ (%); mnist1d 40-16-10:
@@ -630,16 +863,15 @@ PVA_VALUES = {
                                         for r in _rows(d, arch=D16)]),
     "pva_l1_body_m16": lambda d: _span([r["mc_prediction"]["l1_body"]["removal_ratio"]
                                         for r in _rows(d, arch=M16)]),
+    # mnist1d 40-16-10: '' if the ℓ1 body is the farthest from one-shot at every λ, else where
+    "pva_l1_farthest_m16": value_pva_l1_farthest_m16,
     # digits: largest move of p̂ or one-shot from the smallest to the largest λ, per network,
     # converged / fixed budget (range)
     "pva_lambda_move_digits": lambda d: _num(max(_lambda_moves(_rows(d, dataset="digits")))),
     "pva_budget_lambda_move_digits": lambda d: _span(_lambda_moves(
         _rows(d, BUDGET, dataset="digits"))),
-    # mnist1d 40-16-10 / 40-32-32-10: one-shot (acc) at the smallest → largest λ
-    **{f"pva_oneshot_growth_{label}": (lambda arch: lambda d: " → ".join(
-        _num(r["empirical_removal_ratio"]["accuracy"]) for r in
-        (_rows(d, arch=arch)[0], _rows(d, arch=arch)[-1])))(arch)
-       for label, arch in (("m16", M16), ("m32", M32))},
+    # mnist1d: where p̂ and one-shot both grow with λ, one-shot at the smallest → largest λ
+    "pva_mnist1d_growth": value_pva_mnist1d_growth,
 }
 
 
@@ -952,6 +1184,7 @@ DERIVED_VALUES = {
     "scale_kept_fractions": value_scale_kept,
     "l1_calibrated_offsets": value_l1_offsets,
     "l1_window": value_l1_window,
+    "l1_large_predict": value_l1_large_predict,
     **GAP_VALUES,
     **PVA_VALUES,
     **PVA_BUDGET_VALUES,
@@ -965,7 +1198,7 @@ RESULTS_DIR_OF = {"premise": "predicted_vs_actual"}
 
 
 def render_findings(name: str) -> str:
-    directory = ROOT / "results" / RESULTS_DIR_OF.get(name, name)
+    directory = RESULTS / RESULTS_DIR_OF.get(name, name)
     text = (FINDINGS / f"{name}.md").read_text()
 
     def table(match: re.Match) -> str:

@@ -19,6 +19,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+RESULTS = ROOT / "results"
+"""The results the checks read (a test can point this, and gen_pages.RESULTS, at a copy)."""
 BLOCK = re.compile(r"```python([^\n]*)\n(.*?)```", flags=re.S)
 NOT_RUN = 'title="not run"'
 
@@ -46,7 +48,7 @@ def test_docs_examples_run(page, monkeypatch):
 
 # ------------------------------------------------------------------- numbers against results
 def _results(name: str, file: str = "results.json"):
-    return json.loads((ROOT / "results" / name / file).read_text())
+    return json.loads((RESULTS / name / file).read_text())
 
 
 def _row(rows, dataset, arch, l1):
@@ -136,9 +138,24 @@ def test_three_models_findings_quote_the_results():
     assert table_rows and all("| l1_body |" in line for line in table_rows)
 
 
+def _configs_missing(rows, budget) -> list[dict]:
+    """The fixed-budget rows whose configuration has no stationary row (yet)."""
+    measured = {(r["dataset"], r["arch"], r["l1"]) for r in rows}
+    return [r for r in budget if (r["dataset"], r["arch"], r["l1"]) not in measured]
+
+
+def _lam(l1: float) -> str:
+    return {1e-5: "1e-5", 1e-4: "1e-4", 5e-4: "5e-4"}[l1]
+
+
+def _and(texts: list[str]) -> str:
+    return ", ".join(texts[:-1]) + " and " + texts[-1] if len(texts) > 1 else texts[0]
+
+
 def test_predicted_vs_actual_findings_quote_the_results(gen_pages):
     text = " ".join(gen_pages.render_findings("predicted_vs_actual").split())
     rows = _results("predicted_vs_actual")
+    budget = _results("predicted_vs_actual", "budget_2000/results.json")
 
     def gaps(dataset, arch):
         return [abs(r["predicted_removal_ratio"] - r["empirical_removal_ratio"]["accuracy"])
@@ -147,9 +164,25 @@ def test_predicted_vs_actual_findings_quote_the_results(gen_pages):
     g16, g32 = gaps("digits", "mlp-64-16-10"), gaps("digits", "mlp-64-32-32-10")
     assert f"{min(g16):.2f}–{max(g16):.2f} on 64-16-10" in text
     assert f"{min(g32):.2f}–{max(g32):.2f} on 64-32-32-10" in text
-    premise = [r for r in rows if not r["stationarity"]["is_minimum"]]
-    assert len(rows) == 17 and len(premise) == 2
-    assert "Measured for 17 of the 18 configurations" in text
+    # how many were measured, and which configurations have only their fixed-budget row
+    # (none once every stationary row is in)
+    missing = _configs_missing(rows, budget)
+    assert len(rows) + len(missing) == len(budget)
+    if missing:
+        assert f"Measured for {len(rows)} of the {len(budget)} configurations: " in text
+        for r in missing:
+            name = f"the {r['dataset']} CNN" if r["arch"].startswith("cnn") else \
+                f"{r['dataset']} {r['arch'].removeprefix('mlp-')}"
+            assert f"{name} at λ = {_lam(r['l1'])}" in text
+        assert ("has only its fixed-budget row (below)" if len(missing) == 1
+                else "have only their fixed-budget rows (below)") in text
+    else:
+        assert f"Measured for all {len(budget)} configurations." in text
+        assert "fixed-budget row" not in text.split("#### Before the premise check")[0]
+    # how many are minima of F (the premise)
+    minima = sum(r["stationarity"]["is_minimum"] for r in rows)
+    assert (f"all {minima} are minima of F" if minima == len(rows)
+            else f"{minima} of the {len(rows)} are minima of F") in text
 
 
 def test_scale_study_findings_quote_the_results(gen_pages):
@@ -334,36 +367,98 @@ def test_gap_attribution_claims_hold():
         assert steps[-1] < steps[0], arch
 
 
-def test_predicted_vs_actual_claims_hold():
-    """The hand-written words and windows of the predicted_vs_actual findings (trained to
-    stationarity) against its JSON."""
+def test_predicted_vs_actual_claims_hold(gen_pages):
+    """The words and windows of the predicted_vs_actual findings (trained to stationarity)
+    against its JSON, whatever rows it has: the hand-written claims must hold, and the
+    generated ones must say what the rows say."""
     text = _findings("predicted_vs_actual")
+    page = " ".join(gen_pages.render_findings("predicted_vs_actual").split())
     rows = _results("predicted_vs_actual")
     _windows_quoted(text, rows)
 
     def gap(r):
         return r["predicted_removal_ratio"] - r["empirical_removal_ratio"]["accuracy"]
 
+    def inside(r):
+        return abs(gap(r)) <= r["window"]["half_width"]
+
     windows = {r["arch"]: f"{r['window']['half_width']:.2f}" for r in rows}
     assert (windows["mlp-64-16-10"], windows["mlp-64-32-32-10"], windows["cnn-8x8-c8-k3"]) == \
         ("0.17", "0.10", "0.16") and "(window ±0.17)" in text
     assert (windows["mlp-40-16-10"], windows["mlp-40-32-32-10"], windows["cnn-40-c8-k3"]) == \
         ("0.21", "0.12", "0.15")
-    for r in rows:
-        lo, hi = r["predicted_interval"]
-        empirical = r["empirical_removal_ratio"]["accuracy"]
-        assert gap(r) > 0 and not lo <= empirical <= hi          # above, no interval covers
-        assert (abs(gap(r)) <= r["window"]["half_width"]) == (r["dataset"] == "digits")
-    assert "lies above one-shot pruning on every network, and no estimator interval covers it" \
-        in text
+    # hand-written: "On digits the prediction is within the theory's window everywhere"
+    digits = [r for r in rows if r["dataset"] == "digits"]
+    assert digits and all(map(inside, digits))
+    assert "**On digits the prediction is within the theory's window everywhere**" in text
+    # generated: above one-shot on every network (or how many), intervals covering one-shot
+    above = sum(gap(r) > 0 for r in rows)
+    covered = sum(r["predicted_interval"][0] <= r["empirical_removal_ratio"]["accuracy"]
+                  <= r["predicted_interval"][1] for r in rows)
+    where = "every network" if above == len(rows) else f"{above} of the {len(rows)} networks"
+    assert f"The prediction still lies above one-shot pruning on {where}, and " + (
+        "no estimator interval covers it" if not covered
+        else f"the estimator interval covers it on {covered} of the {len(rows)}") in page
+    # generated: the mnist1d gap outside the window on every network (or how many)
+    mnist1d = [r for r in rows if r["dataset"] == "mnist1d"]
+    outside = sum(not inside(r) for r in mnist1d)
+    assert "**On mnist1d " + (
+        "the gap survives and is outside the window**" if outside == len(mnist1d) else
+        f"the gap survives, outside the window on {outside} of the {len(mnist1d)} networks**"
+        if outside else "the gap is inside the window**") in page
+    # generated: the mnist1d CNN at the λ it has rows for, minima of F or which not
     mcnn = [r for r in rows if r["arch"] == "cnn-40-c8-k3"]
-    assert [r["l1"] for r in mcnn] == [1e-5, 1e-4]
-    assert all(r["stationarity"]["is_minimum"] for r in mcnn)
-    for arch in ("mlp-40-16-10", "mlp-40-32-32-10"):     # "both thresholds still grow with λ"
-        arch_rows = [r for r in rows if r["arch"] == arch]
-        for values in ([r["predicted_removal_ratio"] for r in arch_rows],
-                       [r["empirical_removal_ratio"]["accuracy"] for r in arch_rows]):
-            assert values == sorted(values)
+    assert [r["l1"] for r in mcnn] == sorted(r["l1"] for r in mcnn)
+    not_minima = [f"λ = {_lam(r['l1'])}" for r in mcnn if not r["stationarity"]["is_minimum"]]
+    minima = "minima of F" if not not_minima else "not minima of F" \
+        if len(not_minima) == len(mcnn) else f"minima of F except at {_and(not_minima)}"
+    assert f"on the CNN at λ = {_and([_lam(r['l1']) for r in mcnn])} (±0.15; {minima}, " in page
+    # "The Monte Carlo δ of the ellipsoid's cone agrees with the formula": within the window
+    assert all(abs(r["mc_prediction"]["ellipsoid"]["removal_ratio"]
+                   - r["predicted_removal_ratio"]) <= r["window"]["half_width"] for r in rows)
+    assert "**The Monte Carlo δ of the ellipsoid's cone agrees with the formula**" in text
+    # "the ℓ1-induced body (D ≤ 1500) is the closest model on digits" (every digits row that
+    # has it); the farthest on mnist1d 40-16-10 at the λ where it is (generated)
+
+    def distances(r):
+        one = r["empirical_removal_ratio"]["accuracy"]
+        mc = r["mc_prediction"]
+        return {"formula": abs(r["predicted_removal_ratio"] - one),
+                "ellipsoid": abs(mc["ellipsoid"]["removal_ratio"] - one),
+                **({"l1_body": abs(mc["l1_body"]["removal_ratio"] - one)}
+                   if mc["l1_body"] else {})}
+
+    assert all((r["num_params"] <= 1500) == (r["mc_prediction"]["l1_body"] is not None)
+               for r in rows) and "(D ≤ 1500)" in text
+    with_l1 = [distances(r) for r in digits if r["mc_prediction"]["l1_body"]]
+    assert with_l1 and all(min(d, key=d.get) == "l1_body" for d in with_l1)
+    assert "is the closest model on digits" in " ".join(text.split())
+    m16 = [r for r in rows if r["arch"] == "mlp-40-16-10"]
+    farthest = [_lam(r["l1"]) for r in m16
+                if max(distances(r), key=distances(r).get) == "l1_body"]
+    assert ("the farthest on mnist1d 40-16-10 (" if len(farthest) == len(m16) else
+            f"the farthest on mnist1d 40-16-10 at λ = {_and(farthest)} (" if farthest
+            else "not the farthest on mnist1d 40-16-10 (") in page
+    # generated: on mnist1d both thresholds grow with λ on every network (or which)
+    grow, other = [], []
+    for arch in dict.fromkeys(r["arch"] for r in mnist1d):
+        arch_rows = sorted((r for r in mnist1d if r["arch"] == arch), key=lambda r: r["l1"])
+        if len(arch_rows) < 2:
+            continue
+        name = "the CNN" if arch.startswith("cnn") else arch.removeprefix("mlp-")
+        oneshot = [r["empirical_removal_ratio"]["accuracy"] for r in arch_rows]
+        predicted = [r["predicted_removal_ratio"] for r in arch_rows]
+        shown = f"{oneshot[0]:.2f} → {oneshot[-1]:.2f} on {name}"
+        (grow if oneshot == sorted(oneshot) and predicted == sorted(predicted)
+         else other).append(shown)
+    assert len(grow) + len(other) >= 2
+    if grow and not other:
+        assert f"both thresholds still grow with λ (one-shot {_and(grow)})." in page
+    elif grow:
+        assert "both thresholds still grow with λ on " in page and \
+            f"(one-shot {_and(grow)}), not on " in page
+    else:
+        assert "the thresholds do not both grow with λ" in page
     zeros = [r["stationary"]["zero_fraction"]
              for r in _results("predicted_vs_actual", "results_premise.json")
              if r["dataset"] == "digits" and r["stationary"]]
@@ -485,9 +580,116 @@ def test_l1_body_model_findings_quote_the_results(gen_pages):
             <= r["lower_bulk"]["removal_ratio"]
 
 
+LARGE_RUN = "predict_mnist1d_300-300.json"
+
+
+def _large_run_paragraph(page: str) -> str:
+    (paragraph,) = [p for p in page.split("\n\n") if "--arch 300-300" in p]
+    return " ".join(paragraph.split())
+
+
+def test_l1_body_model_large_run_paragraph(gen_pages):
+    """The D = 105 000 paragraph: with results/l1_body_model/predict_mnist1d_300-300.json its
+    numbers are the file's, without it the paragraph quotes none."""
+    page = gen_pages.render_findings("l1_body_model")
+    paragraph = _large_run_paragraph(page)
+    path = RESULTS / "l1_body_model" / LARGE_RUN
+    if path.exists():
+        doc = json.loads(path.read_text())
+        assert f"formula {doc['predicted_removal_ratio']:.3f}" in paragraph
+        assert f"window ±{doc['window']['half_width']:.3f}" in paragraph
+        assert not unmatched_numbers(paragraph, sorted({abs(v) for v in _numeric_leaves(doc)}))
+    else:
+        assert "was not kept" in paragraph and prose_numbers(paragraph) == []
+
+
+def _fake_large_run(**changes) -> dict:
+    """A made-up document of the shape `phasetrans predict --json` prints (the fields the
+    paragraph reads and a few around them), one seed, D = 105 000."""
+    l1_curve = {"removal_ratios": [0.0, 0.5, 0.75, 0.875, 0.90625, 0.9375, 1.0],
+                "statdim_ratio": [1.0, 1.0, 1.0, 0.99998, 0.99712, 0.03141, 0.0],
+                "statdim_ratio_sem": [0.0, 0.0, 0.0, 1e-5, 2e-4, 3e-3, 0.0]}
+    ellipsoid_curve = {"removal_ratios": [0.7137 + 0.05 * i for i in range(9)],
+                       "statdim_ratio": [1.0] * 4 + [0.7, 0.3, 0.1, 0.05, 0.01],
+                       "statdim_ratio_sem": [0.001] * 9}
+    doc = {"dataset": "mnist1d", "arch": "mlp-40-300-300-10", "l1": 1e-4, "seeds": 1,
+           "num_params": 105_000, "predicted_removal_ratio": 0.91372,
+           "predicted_interval": [0.9101, 0.9169], "predicted_per_seed": [0.91372],
+           "window": {"eta": 0.05, "a_eta": 5.92, "half_width": 0.018271},
+           "spectrum": [{"method": "slq", "num_probes": 32, "num_iters": 80, "floor": 1e-4}],
+           "mc_prediction": {
+               "ellipsoid": {"removal_ratio": 0.91081, "interval": [0.9071, 0.9142],
+                             "per_seed": [0.91081], "converged": True,
+                             "hessian_model": "spectral levels: 32 levels; counts from SLQ "
+                                              "(32 probes x 80 steps)",
+                             "num_samples": 48, "statdim_curve": [ellipsoid_curve]},
+               "l1_body": {"removal_ratio": 0.90947, "interval": [0.9091, 0.9098],
+                           "per_seed": [0.90947], "converged": True,
+                           "hessian_model": "low-rank model: 64 Ritz pairs + a bulk",
+                           "num_samples": 16, "statdim_curve": [l1_curve]}},
+           "limit": None, "seconds": 765.3}
+    doc.update(changes)
+    return doc
+
+
+def _results_copy(tmp_path, large_run: dict | None) -> pathlib.Path:
+    """results/l1_body_model/ (and the predicted_vs_actual rows its window reads) copied under
+    tmp_path, with ``large_run`` as its predict JSON (none if None)."""
+    import shutil
+
+    copy = tmp_path / "results"
+    for rel in ("l1_body_model", "predicted_vs_actual"):
+        (copy / rel).mkdir(parents=True)
+    for rel in ("l1_body_model/results.json", "l1_body_model/table.md",
+                "predicted_vs_actual/results.json"):
+        shutil.copy(RESULTS / rel, copy / rel)
+    if large_run is not None:
+        (copy / "l1_body_model" / LARGE_RUN).write_text(json.dumps(large_run))
+    return copy
+
+
+def test_l1_body_model_large_run_from_its_json(gen_pages, tmp_path, monkeypatch):
+    """The paragraph filled from a predict JSON of the real run's shape (made-up numbers):
+    every number it quotes is one of the file's, rounded as shown."""
+    doc = _fake_large_run()
+    monkeypatch.setattr(gen_pages, "RESULTS", _results_copy(tmp_path, doc))
+    page = gen_pages.render_findings("l1_body_model")
+    assert "{{" not in page
+    paragraph = _large_run_paragraph(page)
+    assert "(D = 105 000; its output is `results/l1_body_model/predict_mnist1d_300-300.json`)" \
+        in paragraph
+    assert "12 min 45 s in total on 2 cores (training, 32 × 80 SLQ, the spectral-levels " \
+        "Monte Carlo on 9 ratios, the ℓ1 body's bisection and the sweep)" in paragraph
+    assert "formula 0.914, Monte Carlo (levels) 0.911, window ±0.018;" in paragraph
+    assert "The ℓ1 body on the low-rank model: 0.909 (every solve converged; the 5 bisection " \
+        "steps resolve 1/32 in p, coarser than the window ±0.018 here: δ/D is 1.00 at " \
+        "p = 0.906 and 0.03 at 0.938)." in paragraph
+    assert not unmatched_numbers(paragraph, sorted({abs(v) for v in _numeric_leaves(doc)}))
+    # what the file says changes the words: no convergence, a finer window, no ℓ1 body
+    mc = doc["mc_prediction"]
+    changed = _fake_large_run(window={**doc["window"], "half_width": 0.05},
+                              mc_prediction={**mc, "l1_body": {**mc["l1_body"],
+                                                               "converged": False}})
+    (gen_pages.RESULTS / "l1_body_model" / LARGE_RUN).write_text(json.dumps(changed))
+    paragraph = _large_run_paragraph(gen_pages.render_findings("l1_body_model"))
+    assert "(not every solve converged within the ADMM budget: biased low; " in paragraph
+    assert "finer than the window ±0.050 here" in paragraph
+    (gen_pages.RESULTS / "l1_body_model" / LARGE_RUN).write_text(json.dumps(_fake_large_run(
+        mc_prediction={**mc, "l1_body": None})))
+    paragraph = _large_run_paragraph(gen_pages.render_findings("l1_body_model"))
+    assert "The ℓ1 body was not computed in this run" in paragraph
+
+
+def test_l1_body_model_large_run_without_its_json(gen_pages, tmp_path, monkeypatch):
+    monkeypatch.setattr(gen_pages, "RESULTS", _results_copy(tmp_path, None))
+    paragraph = _large_run_paragraph(gen_pages.render_findings("l1_body_model"))
+    assert "The output of the runs measured so far was not kept" in paragraph
+    assert prose_numbers(paragraph) == []
+
+
 def test_generated_pages_script_lists_every_results_folder():
     script = (DOCS / "gen_pages.py").read_text()
-    folders = {p.name for p in (ROOT / "results").iterdir() if p.is_dir()} - {"demo"}
+    folders = {p.name for p in RESULTS.iterdir() if p.is_dir()} - {"demo"}
     for name in folders:
         assert f'"{name}"' in script, name
         assert (DOCS / "findings" / f"{name}.md").exists()
@@ -705,15 +907,6 @@ NOT_RESULTS = {
                                 "7 %": "spread of the demo's wall time on this machine"},
     "docs/findings/three_models.md": {"1e-6": "tolerance of the reference solve (configuration)"},
     "docs/findings/scale_study.md": {"1.1·10⁶": "D of h = 1024, the size not run"},
-    # one-off runs whose output is not committed under results/ (quoted as measured; to be
-    # checked, their JSON has to be committed first)
-    "docs/findings/l1_body_model.md": {
-        "0.632": "r = 256 one-off run", "0.06": "r = 256 one-off run",
-        "0.90": "r = 256 one-off run",
-        "0.914": "D = 105 000 predict run", "0.911": "D = 105 000 predict run",
-        "0.018": "D = 105 000 predict run", "0.909": "D = 105 000 predict run",
-        "0.906": "D = 105 000 predict run", "0.03": "D = 105 000 predict run",
-        "0.938": "D = 105 000 predict run"},
 }
 
 
@@ -767,7 +960,7 @@ def _numeric_leaves(node):
 
 def results_values(folders: list[str] | None, gen_pages=None) -> list[float]:
     """Sorted absolute values of every number in the results of these folders (all if None)."""
-    base = ROOT / "results"
+    base = RESULTS
     dirs = [base / f for f in folders] if folders is not None else \
         [d for d in sorted(base.iterdir()) if d.is_dir()]
     values: set[float] = set()

@@ -425,18 +425,22 @@ PRO_CASES = {   # name: (spectrum, num_iters)
 def test_partial_reorthogonalisation_matches_full_reference(name, dtype):
     """Ritz values and weights of ``lanczos`` and SLQ's nodes and weights equal those of full
     reorthogonalisation (two Gram-Schmidt passes every step, :func:`_reference_lanczos`) on
-    D = 300..2000, k = 30..80: to 1e-6 of ||A|| in float64, 2e-5 in float32 (the float32
-    reference's own rounding: its nodes differ from the float64 ones by up to ~1e-5 ||A||),
-    and the basis stays semi-orthogonal, max |q_i . q_j| <= sqrt(eps) (i != j). Node by node
+    D = 300..2000, k = 30..80: to 1e-6 of ||A|| in float64; to 1e-5 in float32, 84 float32
+    eps: measured, the nodes agree to <= 2e-7 ||A|| (both runs, and the float32 reference
+    against its own float64 run, differ by rounding of ~eps ||A||), the weights (distribution
+    function) by up to 2.5e-6 on the graded "negative" spectrum (an eigenvector component's
+    rounding, eps over a relative gap), so 1e-6 would fail on rounding alone. The basis stays
+    semi-orthogonal, max |q_i . q_j| <= sqrt(eps) (i != j). Node by node
     (and the distribution function) except where rounding decides the interior nodes for the
     reference too: "equal" (150-fold eigenvalues: once one converges, rounding seeds further
-    copies of it in both algorithms, so the interior nodes move by ~1e-5 ||A||), and the
-    float32 bulk of "outliers" (its nodes are 1e-3 apart, below 2e-5 ||A||, so only the
-    extreme nodes and the moments are compared)."""
+    copies of it in both algorithms, so the interior nodes move by ~4e-6 ||A|| in float64, and
+    the float32 reference's differ from its own float64 run's by 0.8 ||A||), and the float32
+    bulk of "outliers" (its nodes are 1e-3 apart, below 1e-5 ||A||): there only the extreme
+    nodes and the moments are compared."""
     values, num_iters = PRO_CASES[name]
     nodewise = not (name == "equal" or (name == "outliers" and dtype == "float32"))
     dim, scale = values.size, np.abs(values).max()
-    tol = 1e-6 if dtype == "float64" else 2e-5
+    tol = 1e-6 if dtype == "float64" else 1e-5
     a = _rotated(values, dtype)
     with jax.enable_x64(dtype == "float64"):
         mat = jnp.asarray(a)

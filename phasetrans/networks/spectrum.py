@@ -124,9 +124,10 @@ def _check_iterations(dim, num_iters):
 #: input's norm is repeated (and a repeat that loses as much again means "in the span").
 _REORTH_ETA = 2.0**-0.5
 
-#: The rounding level of the orthogonality estimates, in units of eps ||H||: the size assumed
-#: for the local rounding term of Simon's recurrence, and the level an estimate is reset to
-#: after a reorthogonalisation (see :func:`_lanczos_run`).
+#: The rounding level of the orthogonality estimates: the local rounding term of Simon's
+#: recurrence is taken as this many eps ||H||, and an estimate reset after a
+#: reorthogonalisation starts at this many eps plus the pass's residual (see
+#: :func:`_lanczos_run`).
 _ROUNDING = 1.0
 
 #: How many estimates of the orthogonality run side by side (see :func:`_lanczos_run`): one
@@ -139,8 +140,8 @@ class _Run(NamedTuple):
     (rows; zero rows after a breakdown), ``reorthogonalised`` (k,) booleans: whether step j
     orthogonalised its new vector q_{j+1} against the basis, ``second_passes`` (k,) booleans:
     whether that took the second Gram-Schmidt pass (only when reorthogonalised), and
-    ``orthogonality`` (k,): the estimate max_{i<j} |q_{j+1} . q_i| the run kept for the vector
-    it accepted (after a reorthogonalisation, the reset level)."""
+    ``orthogonality`` (k,): the estimate max_{i<=j} |q_{j+1} . q_i| the run kept for the
+    vector it accepted (after a reorthogonalisation, the reset level)."""
 
     alphas: jax.Array
     betas: jax.Array

@@ -514,10 +514,10 @@ def value_ga_wide_ladder(directory: pathlib.Path) -> str:
 def value_ga_budget_retrain_oneshot(directory: pathlib.Path) -> str:
     """retrain_F → oneshot_F per fixed-budget network, λ = 1e-5, 1e-4, 5e-4, 2 d."""
     out = []
-    for i, (dataset, arch, label) in enumerate([
+    for dataset, arch, label in [
             ("digits", D16, "digits 16, λ = 1e-5, 1e-4, 5e-4"), ("digits", D32, "digits 32-32"),
             ("mnist1d", M16, "mnist1d 16"), ("mnist1d", M32, "mnist1d 32-32"),
-            ("digits", DCNN, "digits CNN"), ("mnist1d", MCNN, "mnist1d CNN")]):
+            ("digits", DCNN, "digits CNN"), ("mnist1d", MCNN, "mnist1d CNN")]:
         values = _ga_stage(directory, [RETRAIN_ONESHOT], BUDGET, dataset=dataset, arch=arch)
         out.append(f"{_series(values, sign=False)} ({label})")
     return ", ".join(out)
@@ -556,8 +556,8 @@ GAP_VALUES = {
     # converged digits 64-32-32-10 at 1e-5: retrain_F → oneshot_F
     "ga_wide_retrain_oneshot": lambda d: _num(_ga_stage(d, [RETRAIN_ONESHOT], arch=D32)[0]),
     # fixed-budget digits 64-32-32-10 at 1e-5: formula, oneshot_accuracy, retrain_F (2 d)
-    **{f"ga_wide_budget_{name}": (lambda name: lambda d: _num(
-        _ga(d, BUDGET, arch=D32, l1=1e-5)[0]["thresholds"][name]["mean"]))(name)
+    **{f"ga_wide_budget_{name}": (lambda d, name=name: _num(
+        _ga(d, BUDGET, arch=D32, l1=1e-5)[0]["thresholds"][name]["mean"]))
        for name in ("formula", "oneshot_accuracy", "retrain_F")},
     # converged mnist1d 40-16-10: −(retrain_F → oneshot_F) per λ, 'a, b and c'
     "ga_m16_retrain_gain": lambda d: _series(
@@ -606,8 +606,8 @@ GAP_VALUES = {
         [r for r in _ga(d, BUDGET, dataset="digits") if r["l1"] >= 1e-4], FORMULA_DELTA),
         sign=True),
     # fixed budget at λ = 1e-5: formula → MC ellipsoid, digits 16 / 32-32 / CNN
-    **{f"ga_budget_formula_{label}_1e5": (lambda arch: lambda d: _num(
-        _ga_stage(d, [FORMULA_DELTA], BUDGET, arch=arch, l1=1e-5)[0]))(arch)
+    **{f"ga_budget_formula_{label}_1e5": (lambda d, arch=arch: _num(
+        _ga_stage(d, [FORMULA_DELTA], BUDGET, arch=arch, l1=1e-5)[0]))
        for label, arch in (("d16", D16), ("d32", D32), ("dcnn", DCNN))},
     # fixed budget: random subspaces → support (ellipsoid), all / mnist1d 32-32 / mnist1d CNN
     "ga_budget_support_ellipsoid": lambda d: _span(_ga_stage(d, [SUPPORT_ELL], BUDGET),
@@ -617,8 +617,8 @@ GAP_VALUES = {
     "ga_budget_support_ellipsoid_mcnn": lambda d: _span(
         _ga_stage(d, [SUPPORT_ELL], BUDGET, arch=MCNN), sign=True),
     # fixed budget: random subspaces → support (ℓ1 body), digits 16 / digits CNN / mnist1d 16
-    **{f"ga_budget_support_l1_{label}": (lambda arch: lambda d: _span(
-        _ga_stage(d, [SUPPORT_L1], BUDGET, arch=arch), sign=True))(arch)
+    **{f"ga_budget_support_l1_{label}": (lambda d, arch=arch: _span(
+        _ga_stage(d, [SUPPORT_L1], BUDGET, arch=arch), sign=True))
        for label, arch in (("d16", D16), ("dcnn", DCNN), ("m16", M16))},
     # fixed budget: support ℓ1 → retrain_F, range over all 18 / per λ on the mnist1d CNN
     "ga_budget_l1_retrain": lambda d: _span(_ga_stage(d, [L1_RETRAIN], BUDGET), sign=True),
@@ -637,13 +637,13 @@ GAP_VALUES = {
         _ga_stage(d, [CRITERION_ACC], BUDGET, dataset="digits")),
     "ga_budget_criterion_dcnn": lambda d: _series(
         _ga_stage(d, [CRITERION_ACC], BUDGET, arch=DCNN), sign=True),
-    **{f"ga_budget_criterion_{label}": (lambda arch: lambda d: _span(
-        [abs(v) for v in _ga_stage(d, [CRITERION_ACC], BUDGET, arch=arch)]))(arch)
+    **{f"ga_budget_criterion_{label}": (lambda d, arch=arch: _span(
+        [abs(v) for v in _ga_stage(d, [CRITERION_ACC], BUDGET, arch=arch)]))
        for label, arch in (("m32", M32), ("m16", M16), ("mcnn", MCNN))},
     # fixed budget: unpruned test accuracy, mean over λ and seeds, mnist1d 16 / mnist1d CNN
-    **{f"ga_budget_test_accuracy_{label}": (lambda arch: lambda d: _num(
+    **{f"ga_budget_test_accuracy_{label}": (lambda d, arch=arch: _num(
         sum(a for r in _ga(d, BUDGET, arch=arch) for a in r["unpruned_test_accuracy"])
-        / sum(len(r["unpruned_test_accuracy"]) for r in _ga(d, BUDGET, arch=arch))))(arch)
+        / sum(len(r["unpruned_test_accuracy"]) for r in _ga(d, BUDGET, arch=arch))))
        for label, arch in (("m16", M16), ("mcnn", MCNN))},
     # fixed budget: oneshot_accuracy → official rule, range over all 18 ('0' for 0.00)
     "ga_budget_rule": lambda d: _span(_ga_stage(d, [RULE], BUDGET)).replace("0.00–", "0–"),
@@ -824,7 +824,7 @@ PVA_VALUES = {
     "pva_minutes_mcnn": lambda d: _minutes(_rows(d, arch=MCNN)),
     "pva_minutes_other": lambda d: _minutes([r for r in _rows(d) if r["arch"] != MCNN]),
     # |p̂ − one-shot (acc)| range over λ (2 d): digits 16 / 32-32 / CNN, mnist1d 16 / 32-32
-    **{f"pva_gap_{label}": (lambda arch: lambda d: _gap_span(d, arch=arch))(arch)
+    **{f"pva_gap_{label}": (lambda d, arch=arch: _gap_span(d, arch=arch))
        for label, arch in (("d16", D16), ("d32", D32), ("dcnn", DCNN), ("m16", M16),
                            ("m32", M32))},
     # the mnist1d CNN at the λ it has stationary rows for: those λ ('λ = 1e-5 and 1e-4');

@@ -131,7 +131,7 @@ def test_cli_searches_are_the_library_ones():
 
 
 def test_bad_options(small_attribution):
-    with pytest.raises(TypeError, match="options must be a phasetrans.applications.attribution.AttributionOptions"):
+    with pytest.raises(TypeError, match="options must be a phasetrans.applications.attribution"):
         attribution.attribute(small_attribution.comparison, key=jax.random.key(0),
                               options={"num_ratios": 3})
     with pytest.raises(TypeError, match="key is required"):

@@ -103,7 +103,8 @@ def test_predict_bad_input(trained):
     # the l1-induced body needs the training lambda: no silent l1 = 0
     with pytest.raises(ValueError, match="l1 is required"):
         _predict(params, loss_fn, d, key=key)
-    with pytest.raises(TypeError, match="ellipsoid_options must be a phasetrans.theory.predict.EllipsoidOptions"):
+    with pytest.raises(TypeError,
+                       match="ellipsoid_options must be a phasetrans.theory.predict.Ellipsoid"):
         _predict(params, loss_fn, d, key=key, l1=0.0, ellipsoid_options={"max_dim": 0})
     with pytest.raises(ValueError, match="l1_body_options.num_samples must be >= 2"):
         _predict(params, loss_fn, d, key=key, l1=0.0,

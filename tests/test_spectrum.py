@@ -505,3 +505,25 @@ def test_reorthogonalisation_never_triggers_without_convergence(x64):
     assert float(np.max(run.orthogonality)) < np.sqrt(np.finfo(np.float64).eps)
     gram = np.asarray(run.basis @ run.basis.T)
     assert np.max(np.abs(gram - np.eye(30))) <= 1e-12
+
+
+def test_ritz_vectors_are_orthonormal_where_the_basis_is_only_semi_orthogonal():
+    """float32 on outliers over a bulk: the basis loses orthogonality to ~sqrt(eps) by design,
+    the Ritz vectors of ``ritz_pairs`` are orthonormal to the low-rank model's tolerance
+    (``_checks.orthonormal_columns``), and the top pair's residual is still the one the
+    tridiagonal reports (the orthonormalisation moves it by O(sqrt(eps)))."""
+    from phasetrans import _checks
+
+    values = _bulk_and_outliers(2000)
+    mat = jnp.asarray(_rotated(values, "float32"))
+    key = jax.random.key(11)
+    run = spectrum._lanczos_run(lambda v: mat @ v, jax.random.normal(key, (2000,)), 80)
+    basis = np.asarray(run.basis, np.float64)
+    assert np.max(np.abs(basis @ basis.T - np.eye(80))) > 1e-5  # semi-orthogonal only
+    pairs = spectrum.ritz_pairs(lambda v: mat @ v, dim=2000, key=key, num_iters=80)
+    _checks.orthonormal_columns("vectors", pairs.vectors)
+    top = np.asarray(pairs.vectors[:, -1], np.float64)
+    residual = np.linalg.norm(np.asarray(mat, np.float64) @ top - float(pairs.values[-1]) * top)
+    assert residual <= float(pairs.residuals[-1]) + float(values.max()) * np.sqrt(
+        np.finfo(np.float32).eps)
+    assert float(pairs.values[-1]) == pytest.approx(200.0, rel=1e-5)

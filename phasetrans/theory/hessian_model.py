@@ -51,17 +51,16 @@ spectrum (:mod:`phasetrans.theory.spectral_levels`).
 
 The l1-induced body has no such reduction (its l1 term is not rotation invariant), so its
 matrix-free Monte Carlo runs on this model (:func:`l1_body`: the conic ADMM in the coordinates
-(V^T x, x - V V^T x), O(D r) per iteration). Measured against the exact eigendecomposition with
-the same Gaussian draws (``python -m experiments.l1_body_model.run``; fixed point of
-delta(cone(K - x_p)) / D, 5 bisection steps x 16 samples, r = 64 of 128 Ritz pairs): digits
-64-16-10 (D = 1184) exact 0.651, calibrated 0.703, bracket [0.487, 0.730]; mnist1d 40-32-32-10
-(D = 2624) exact 0.415, calibrated 0.615, bracket [0.097, 0.969] (r = 256 exact eigenpairs:
-calibrated 0.632, bracket [0.062, 0.904]). The model keeps the sharp directions and the l1
-term exactly but replaces the near-flat bulk, where the l1 term does the bounding, by one
-value, and the l1 body's cone is sensitive to that spread: the bracket always held the exact
-answer, the calibrated point was +0.05 (digits) and +0.20 (mnist1d, twice the theory's window
-there) too high, and a larger rank did not help. Use it for its bracket at large D and read
-its point estimate as uncertain by that much.
+(V^T x, x - V V^T x), O(D r) per iteration). ``python -m experiments.l1_body_model.run``
+measures it against the exact eigendecomposition with the same Gaussian draws (fixed point of
+delta(cone(K - x_p)) / D, 5 bisection steps x 16 samples, r = 64 of 128 Ritz pairs) on digits
+64-16-10 and mnist1d 40-32-32-10; its numbers are on the results page "The l1 body through the
+low-rank model" (docs/findings/l1_body_model.md). The model keeps the sharp directions and the
+l1 term exactly but replaces the near-flat bulk, where the l1 term does the bounding, by one
+value, and the l1 body's cone is sensitive to that spread: there the bracket held the exact
+answer while the calibrated point was too high, on mnist1d by more than the theory's window,
+and a larger rank did not help. Use it for its bracket at large D and read its point estimate
+as uncertain by the bracket's width.
 """
 
 from __future__ import annotations

@@ -170,8 +170,8 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     The fixed point and its interval (mean -/+ ``num_sem`` SEM) interpolate the evaluated points
     like :func:`formula.fixed_point`, so the interval is the Monte Carlo error only: the linear
     interpolation inside the last bracket (width h) is not in it. Where delta/D falls steeply
-    (large D: from 1.00 to 0.03 within 0.03 in p at D = 105 000) raise ``num_steps`` until h is
-    narrower than the theory window.
+    (at large D it drops from near 1 to near 0 within one bisection bracket) raise
+    ``num_steps`` until h is narrower than the theory window.
 
     Args:
         body: the :class:`~phasetrans.geometry.bodies.L1InducedBody` around w*.

@@ -164,14 +164,10 @@ def _orthogonalise(basis, w, i):
     """``w`` orthogonalised against the rows of ``basis``: one classical Gram-Schmidt pass, a
     second one only if the first kept less than :data:`_REORTH_ETA` of the norm, and zero if the
     second lost as much again (see :func:`_lanczos_run`). Returns (w, the coefficients removed
-    along row ``i`` summed over the passes, whether the second pass ran)."""
-    return _reorthogonalise(basis, w, i)[:3]
-
-
-def _reorthogonalise(basis, w, i):
-    """:func:`_orthogonalise`, also returning sum |c| of the last pass's coefficients c = Q w:
-    against rows that are orthonormal only to delta (|q_m . q_n| <= delta, m != n), a pass
-    leaves Q w_out = (I - Q Q^T) c + rounding, entries at most delta sum |c|."""
+    along row ``i`` summed over the passes, whether the second pass ran, sum |c| of the last
+    pass's coefficients c = Q w): against rows that are orthonormal only to delta
+    (|q_m . q_n| <= delta, m != n), a pass leaves Q w_out = (I - Q Q^T) c + rounding, entries
+    at most delta sum |c|."""
     norm_in = jnp.linalg.norm(w)
     w, coeffs = _gram_schmidt(basis, w)
     norm_out = jnp.linalg.norm(w)
@@ -224,7 +220,7 @@ def _lanczos_run(matvec, start, num_iters) -> _Run:
     Simon prescribes, the next step's vector is reorthogonalised too (omega_{j+2,.} depends on
     omega_{j,.}, which was not reset), and the estimates of a reorthogonalised vector are reset
     to what a pass against a semi-orthogonal basis leaves, :data:`_ROUNDING` eps + sqrt(eps)
-    sum |c| / ||w|| (c = Q w, the last pass's coefficients; :func:`_reorthogonalise`), not to
+    sum |c| / ||w|| (c = Q w, the last pass's coefficients; :func:`_orthogonalise`), not to
     eps: with eps alone, float32 runs on outliers over a bulk (||H|| / beta ~ 1000) kept
     ~1e-6 along the converged directions after each pass, grown to 3e-3 = 10 sqrt(eps) by
     step 80. The pass's component along q_j, at rounding level, is added to alpha_j (the
@@ -264,6 +260,9 @@ def _lanczos_run(matvec, start, num_iters) -> _Run:
     def no_pass(w):
         return w, jnp.zeros((), w.dtype), jnp.zeros((), bool), jnp.zeros((), w.dtype)
 
+    def inverse_or_zero(x):  # 1 / x, and 0 for x = 0 (a breakdown)
+        return jnp.where(x > 0, 1 / jnp.where(x > 0, x, 1.0), 0.0)
+
     def step(carry, i):
         basis, q, q_prev, beta_prev, alphas, betas, omega, omega_prev, norm_h, forced = carry
         basis = jax.lax.dynamic_update_index_in_dim(basis, q, i, 0)
@@ -285,19 +284,18 @@ def _lanczos_run(matvec, start, num_iters) -> _Run:
         sign = jax.random.rademacher(jax.random.fold_in(signs, i), rest.shape, rest.dtype)
         sign = sign.at[0].set(jnp.where(rest[0] >= 0, 1.0, -1.0))
         rest = rest + rounding * sign
-        inverse = jnp.where(beta > 0, 1 / jnp.where(beta > 0, beta, 1.0), 0.0)
+        inverse = inverse_or_zero(beta)
         estimate = jnp.where(index < i, rest * inverse, 0.0)
         estimate = jnp.where(index == i, rounding * inverse, estimate)
         exceeded = jnp.max(jnp.abs(estimate)) > threshold   # False for NaN
         reorth = (exceeded | forced) & (beta > 0)
         w, correction, again, size = jax.lax.cond(
-            reorth, lambda w: _reorthogonalise(basis, w, i), no_pass, w)
+            reorth, lambda w: _orthogonalise(basis, w, i), no_pass, w)
         alpha = alpha + correction
         beta = jnp.where(reorth, jnp.linalg.norm(w), beta)
         # after the pass, |q_{i+1} . q_i'| <= sqrt(eps) sum |c| / ||w|| against the
-        # semi-orthogonal basis (:func:`_reorthogonalise`), plus rounding
-        reset = _ROUNDING * eps + threshold * size * jnp.where(beta > 0, 1 / jnp.where(
-            beta > 0, beta, 1.0), 0.0)
+        # semi-orthogonal basis (:func:`_orthogonalise`), plus rounding
+        reset = _ROUNDING * eps + threshold * size * inverse_or_zero(beta)
         estimate = jnp.where(reorth & (index <= i), reset * sign, estimate)
         ok = beta > 1e3 * eps * jnp.maximum(jnp.abs(alpha), 1.0)
         q_next = jnp.where(ok, w / jnp.where(ok, beta, 1.0), 0.0)

@@ -1,7 +1,8 @@
 """Pages generated when the site is built (mkdocs-gen-files), so that they cannot drift.
 
-- ``reference/``: one API page per public module of ``phasetrans`` (private ``_`` modules and
-  the deprecation shim ``_moved`` skipped) and the ``SUMMARY.md`` the literate-nav plugin reads;
+- ``reference/``: one API page per public module of ``phasetrans`` (private ``_`` modules, the
+  deprecation shim ``_moved`` among them, skipped) and the ``SUMMARY.md`` the literate-nav
+  plugin reads;
 - ``how-to/cli-reference.md``: every command and flag of ``phasetrans``, from the argparse
   parsers of ``phasetrans.cli.build_parser()``;
 - ``explanation/module-map.md``: every module of ``phasetrans``, folder by folder (the layers),
@@ -27,6 +28,7 @@ import math
 import os
 import pathlib
 import re
+import statistics
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -34,7 +36,6 @@ PACKAGE = ROOT / "phasetrans"
 FINDINGS = ROOT / "docs" / "findings"
 RESULTS = ROOT / "results"
 """Where the results pages read the results from (tests point it at a copy)."""
-SKIP_MODULES = {"phasetrans._moved"}
 
 
 # --------------------------------------------------------------------------- module map
@@ -96,9 +97,7 @@ def _public_modules() -> list[tuple[str, pathlib.Path]]:
             continue
         if any(part.startswith("_") for part in parts):
             continue
-        name = ".".join(parts)
-        if name not in SKIP_MODULES:
-            modules.append((name, path))
+        modules.append((".".join(parts), path))
     return modules
 
 
@@ -307,18 +306,12 @@ def table_cs_transition(directory: pathlib.Path) -> str:
 GENERATED_TABLES = {"limit_scaling": table_limit_scaling, "cs_transition": table_cs_transition}
 
 
-def _signed(value: float, digits: int) -> str:
-    """A difference as the prose writes it: typographic minus, explicit plus."""
-    text = f"{value:+.{digits}f}"
-    return text.replace("-", "−")
-
-
 def value_scale_gaps(directory: pathlib.Path, criterion: str) -> str:
     """One-shot threshold minus the formula per width (seed means), e.g. '−0.27, −0.15'; the
     last (largest) width gets a third digit where two would round it to zero."""
     rows = json.loads((directory / "results.json").read_text())
     values = [r["oneshot"][criterion]["mean"] - r["formula"]["mean"] for r in rows]
-    out = [_signed(v, 2 if round(abs(v), 2) >= 0.02 or criterion == "accuracy" else 3)
+    out = [_num(v, 2 if round(abs(v), 2) >= 0.02 or criterion == "accuracy" else 3, sign=True)
            for v in values]
     return ", ".join(text.replace("+", "") for text in out)
 
@@ -340,7 +333,8 @@ def value_scale_kept(directory: pathlib.Path) -> str:
 def value_l1_offsets(directory: pathlib.Path) -> str:
     """The calibrated point estimate minus the exact one, per network: '+0.05 and +0.20'."""
     rows = json.loads((directory / "results.json").read_text())
-    return " and ".join(_signed(r["calibrated"]["removal_ratio"] - r["exact"]["removal_ratio"], 2)
+    return " and ".join(_num(r["calibrated"]["removal_ratio"] - r["exact"]["removal_ratio"], 2,
+                             sign=True)
                         for r in rows)
 
 
@@ -457,7 +451,11 @@ def _percent_span(values) -> str:
 
 
 def _series(values, digits: int = 2, sign: bool = False, last: str = ", ") -> str:
-    texts = [_num(v, digits, sign) for v in values]
+    return _join([_num(v, digits, sign) for v in values], last)
+
+
+def _join(texts: list[str], last: str = ", ") -> str:
+    """'a, b, c' with ``last`` before the final item ('a, b and c' for ``last`` = ' and ')."""
     return ", ".join(texts[:-1]) + last + texts[-1] if len(texts) > 1 else texts[0]
 
 
@@ -898,11 +896,6 @@ def _windows(directory: pathlib.Path) -> dict[int, float]:
     return {r["num_params"]: r["window"]["half_width"] for r in _rows(directory)}
 
 
-def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)
-
-
 def _of(count: int, total: int) -> str:
     return f"{count} of {total}"
 
@@ -922,9 +915,9 @@ PVA_BUDGET_VALUES = {
     # sum of the configurations' 'seconds', minutes (0 d)
     "pva_budget_minutes": lambda d: f"{sum(r['seconds'] for r in _rows(d, BUDGET)) / 60:.0f}",
     # mean |p̂ − one-shot (acc)| over all / digits / mnist1d rows (2 d)
-    "pva_budget_mean_gap": lambda d: _num(_mean(map(_gap, _rows(d, BUDGET)))),
+    "pva_budget_mean_gap": lambda d: _num(statistics.fmean(map(_gap, _rows(d, BUDGET)))),
     **{f"pva_budget_mean_gap_{ds}": lambda d, ds=ds: _num(
-        _mean(map(_gap, _rows(d, BUDGET, dataset=ds)))) for ds in ("digits", "mnist1d")},
+        statistics.fmean(map(_gap, _rows(d, BUDGET, dataset=ds)))) for ds in ("digits", "mnist1d")},
     # 'k of n': rows with |p̂ − one-shot| ≤ GOAL; rows inside / outside the window (window of
     # the same D from the stationary JSON); 'k/n': rows with p̂ > one-shot
     "pva_budget_goal_count": lambda d: _of(sum(_gap(r) <= GOAL for r in _rows(d, BUDGET)),
@@ -935,17 +928,17 @@ PVA_BUDGET_VALUES = {
         r["predicted_removal_ratio"] > r["empirical_removal_ratio"]["accuracy"]
         for r in _rows(d, BUDGET)), len(_rows(d, BUDGET))).replace(" of ", "/"),
     # mean |MC ellipsoid − one-shot (acc)| over all / digits rows (2 d)
-    "pva_budget_mc_gap": lambda d: _num(_mean(
+    "pva_budget_mc_gap": lambda d: _num(statistics.fmean(
         abs(r["mc_prediction"]["ellipsoid"]["removal_ratio"]
             - r["empirical_removal_ratio"]["accuracy"]) for r in _rows(d, BUDGET))),
-    "pva_budget_mc_gap_digits": lambda d: _num(_mean(
+    "pva_budget_mc_gap_digits": lambda d: _num(statistics.fmean(
         abs(r["mc_prediction"]["ellipsoid"]["removal_ratio"]
             - r["empirical_removal_ratio"]["accuracy"])
         for r in _rows(d, BUDGET, dataset="digits"))),
     # digits: near-zero eigenvalues (spectrum num_near_zero / num_params, mean over seeds),
     # range over the rows (%, 0 d)
     "pva_budget_near_zero_digits": lambda d: _percent_span(
-        [_mean(s["num_near_zero"] for s in r["spectrum"]) / r["num_params"]
+        [statistics.fmean(s["num_near_zero"] for s in r["spectrum"]) / r["num_params"]
          for r in _rows(d, BUDGET, dataset="digits")]),
     # digits 64-32-32-10 at λ = 1e-4: 'sensitivity' at epsilon_scale 1, abs → drop (2 d)
     "pva_budget_drop_d32": lambda d: " to ".join(
@@ -961,7 +954,8 @@ PVA_BUDGET_VALUES = {
         _num(r["empirical_removal_ratio"]["accuracy"]) for r in _rows(d, BUDGET, arch=M16)),
     # trace_hessian (mean over seeds), range over mnist1d / digits rows (2 significant digits)
     **{f"pva_budget_trace_{ds}": lambda d, ds=ds: "–".join(_sig2(f(
-        _mean(r["trace_hessian"]) for r in _rows(d, BUDGET, dataset=ds))) for f in (min, max))
+        statistics.fmean(r["trace_hessian"]) for r in _rows(d, BUDGET, dataset=ds)))
+        for f in (min, max))
        for ds in ("digits", "mnist1d")},
     # mnist1d: unpruned test accuracy over seeds and λ (%, 0 d); ε (seed means, 2 d); one-shot
     # threshold by the loss / the accuracy criterion (seed means, 2 d)
@@ -1020,7 +1014,7 @@ def _step_span(values) -> str:
 
 
 def _and(texts: list[str]) -> str:
-    return ", ".join(texts[:-1]) + " and " + texts[-1] if len(texts) > 1 else texts[0]
+    return _join(texts, " and ")
 
 
 def _budget_to_stationary(directory, key: str, **filters) -> str:

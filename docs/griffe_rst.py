@@ -26,7 +26,6 @@ SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns|Return|Yields|Rais
 BULLET = re.compile(r"^\s*[-*] ")
 TITLED = re.compile(r"(.+?)\s*<([^<>]+)>", flags=re.S)
 ROOT_PACKAGE = "phasetrans"
-SKIP_MODULES = {"phasetrans._moved"}   # as docs/gen_pages.py: no API page
 
 
 def _rendered(obj: griffe.Object) -> bool:
@@ -37,12 +36,11 @@ def _rendered(obj: griffe.Object) -> bool:
     if parts[0] != ROOT_PACKAGE or any(p.startswith("_") for p in parts):
         return False
     if obj.is_module:
-        return obj.path not in SKIP_MODULES
+        return True
     parent = obj.parent
     while parent is not None and parent.is_class:
         parent = parent.parent
     return (parent is not None and parent.is_module and not parent.is_init_module
-            and parent.path not in SKIP_MODULES
             and all(p.is_class for p in _chain(obj.parent, parent)))
 
 

@@ -1,4 +1,4 @@
-"""predict -> sweep -> explain on any Problem: what every example runs on its model."""
+"""predict -> sweep -> explain -> limit on any Problem: what every example runs on its model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 
 import jax
 
-from phasetrans.applications import attribution, compare, methods, report
+from phasetrans.applications import attribution, compare, limit, methods, report
+from phasetrans.networks import stationarity, witnesses
 from phasetrans.networks.problem import Problem
 from phasetrans.theory import predict
 
@@ -17,9 +18,12 @@ QUICK = {
     "attribution": attribution.AttributionOptions(
         num_ratios=11, subspace_ratios=3, num_subspaces=4, l1_max_dim=0, l1_support_max_dim=0,
         retrain_ratios=6, retrain_steps=50),
+    "limit": witnesses.SearchOptions(
+        stop=stationarity.StopRule(window=100, check_every=50, max_steps=300), resolution=0.1),
 }
 """The small size of ``--quick`` (and of tests/test_examples.py): a few Monte Carlo samples,
-no l1-body solves, short retraining."""
+no l1-body solves, short retraining, a witness search of at most 300 steps per retraining
+located to 0.1 in removal ratio."""
 
 
 def quick_flag(description: str) -> bool:
@@ -30,8 +34,9 @@ def quick_flag(description: str) -> bool:
 
 
 def walkthrough(problem: Problem, *, quick: bool) -> dict:
-    """The prediction (with the premise check), the sweep of three pruning methods and the
-    attribution ladder of ``problem``; prints each summary and returns the three documents."""
+    """The prediction (with the premise check), the sweep of three pruning methods, the
+    attribution ladder and the limit test (masked retraining's witnesses: is the prediction a
+    limit?) of ``problem``; prints each summary and returns the four documents."""
     comparison = compare.assess(problem, key=jax.random.key(0),
                                 options=QUICK["predict"] if quick else None,
                                 num_sweep_ratios=11 if quick else 101,
@@ -46,4 +51,8 @@ def walkthrough(problem: Problem, *, quick: bool) -> dict:
                                       options=QUICK["attribution"] if quick else None)
     documents["explain"] = report.attribution_json(explained)
     print("\n".join(report.attribution_lines(documents["explain"])))
+    tested = limit.limit_test(comparison, key=jax.random.key(0), searches=("retrain",),
+                              options=QUICK["limit"] if quick else None)
+    documents["limit"] = limit.limit_json(tested)
+    print("\n".join(limit.limit_lines(documents["limit"])))
     return documents

@@ -63,7 +63,8 @@ def trained_spectrum():
 
 def _check_walkthrough(documents: dict, dim: int) -> None:
     """What every example must produce: the prediction with its premise check, the sweep of
-    three methods and the attribution ladder, on the model's D prunable weights."""
+    three methods, the attribution ladder and the limit verdict, on the model's D prunable
+    weights."""
     predicted, swept, explained = documents["predict"], documents["sweep"], documents["explain"]
     assert predicted["num_params"] == swept["num_params"] == explained["num_params"] == dim
     assert 0.0 <= predicted["predicted_removal_ratio"] <= 1.0
@@ -72,9 +73,18 @@ def _check_walkthrough(documents: dict, dim: int) -> None:
     assert list(swept["methods"]) == ["global", "layerwise", "random"]
     assert explained["thresholds"]["support_ellipsoid"] is not None
     assert any(stage["difference"] is not None for stage in explained["stages"])
+    from phasetrans.applications import limit
+    from phasetrans.geometry import closed_forms
+
+    tested = documents["limit"]
+    assert list(tested["witness_ratio"]) == ["retrain"]
+    assert tested["prediction"]["value"] == pytest.approx(predicted["predicted_removal_ratio"])
+    assert tested["verdict"] == limit.verdict(tested["best_witness_ratio"],
+                                              tested["prediction"]["value"], tested["window"])
+    assert tested["window"] == pytest.approx(closed_forms.theory_window(dim).half_width)
 
 
 @pytest.fixture
 def check_walkthrough():
-    """The checks of an example's predict -> sweep -> explain documents (examples/)."""
+    """The checks of an example's predict -> sweep -> explain -> limit documents (examples/)."""
     return _check_walkthrough

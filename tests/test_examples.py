@@ -1,4 +1,4 @@
-"""Every example runs predict -> sweep -> explain on its own model at the small size (the
+"""Every example runs predict -> sweep -> explain -> limit on its own model at the small size (the
 PyTorch import's example runs in tests/test_interop.py, to balance the test workers).
 
 The plain-pytree walkthrough is ``slow`` (``make test-all``): in the CI run the same path, a

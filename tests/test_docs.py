@@ -119,7 +119,11 @@ def test_limit_test_findings_quote_the_results():
     rows = _results("limit_test")
     best = [f"{r['limit']['best_witness_ratio']:.3f}" for r in rows]
     formula = [f"{r['predicted_removal_ratio']:.3f}" for r in rows]
-    assert f"best witnesses {best[0]} and {best[1]} against {formula[0]} and {formula[1]}" in text
+
+    def listed(values):
+        return ", ".join(values[:-1]) + " and " + values[-1]
+
+    assert f"best witnesses {listed(best)} against {listed(formula)}" in text
     scaling = _results("limit_test", "scaling.json")
     predicted = [r["predicted_removal_ratio"] for r in scaling]
     oneshot = [r["empirical_removal_ratio"]["accuracy"] for r in scaling]

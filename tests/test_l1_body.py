@@ -270,12 +270,13 @@ def test_admm_budget_exhausted_reports_not_converged():
     body = bodies.L1InducedBody.create(center=center, l1=l1, epsilon=eps, hessian=hessian,
                                        gradient=gradient)
     apex = -center
-    cone = body.cone_at(apex, solver=bodies.L1_CONE_SOLVER._replace(max_iters=20))
+    cone = body.cone_at(apex, solver=bodies.L1_CONE_SOLVER._replace(max_iters=20),
+                        method="admm")
     result = cone.projection(jnp.asarray(np.random.default_rng(0).normal(size=8)))
     assert not bool(result.info.converged) and int(result.info.iterations) == 20
     assert float(result.info.residual) > cone.solver.tol
     res = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4,
-                             solver=bodies.L1_CONE_SOLVER._replace(max_iters=20))
+                             solver=bodies.L1_CONE_SOLVER._replace(max_iters=20), method="admm")
     assert not res.info.converged and res.info.iterations == 20
     enough = width.cone_statdim(body, apex, key=jax.random.key(0), num_samples=4)
     assert enough.info.converged and enough.info.iterations > 20

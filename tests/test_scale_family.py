@@ -60,6 +60,14 @@ def test_size_respects_design_rule(fam, width, ratio):
     assert sum(p["w"].size for p in params) == s["D"]
 
 
+def test_recommended_l1_holds_penalty_per_label_fixed():
+    for width in (16, 64, 700):
+        s = family.size("multilabel", width, family.RATIO)
+        assert family.l1_for("multilabel", width) * s["n"] * s["m"] == pytest.approx(
+            family.L1_BUDGET)
+    assert family.l1_for("multilabel", 16) == pytest.approx(9.765625e-5)
+
+
 def test_bad_family_or_size():
     with pytest.raises(ValueError):
         family.size("regression", 16, 1.0)

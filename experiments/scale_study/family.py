@@ -6,32 +6,44 @@ over n examples with m outputs per example is
     H = (1/n) sum_i J_i^T (d^2 l / df^2)_i J_i  +  (1/n) sum_i sum_k (dl/df_k)_i d^2 f_k(x_i)/dw^2,
 
 the Gauss-Newton part G plus a residual part that vanishes where the fit is exact. J_i is the
-m x D Jacobian of example i, so rank G <= n m (n (C - 1) for a C-class softmax, whose output
-Hessian diag(p) - p p^T annihilates the all-ones vector). The width formula counts a direction
-of eigenvalue lambda_i with weight r_i^2 / (R(p)^2 + r_i^2), r_i^2 = 2 eps / lambda_i, i.e. a
-flat direction (lambda_i at the floor) counts fully, so for a network near a Gauss-Newton point
+m x D Jacobian of example i, so rank G <= n r with r = m outputs (r = C - 1 for a C-class
+softmax, whose output Hessian diag(p) - p p^T annihilates the all-ones vector). The width formula
+counts a direction of eigenvalue lambda_i with weight r_i^2 / (R(p)^2 + r_i^2),
+r_i^2 = 2 eps / lambda_i, so a flat direction counts fully and near a Gauss-Newton point
 
-    p_hat >~ (D - rank G) / D >= 1 - n m / D.
+    p_hat >~ (D - rank G) / D >= 1 - n r / D.
 
-With n fixed (the mnist1d study: n = 4000, m = 9) the bound 1 - 36 000 / D passes 0.5 at
+With n fixed (the mnist1d study: n = 4000, r = 9) the bound 1 - 36 000 / D passes 0.5 at
 D ~ 7e4 and 0.9 at D ~ 3.6e5, which is what results/scale_study/table.md shows (0.90 at
-D = 78 336, 0.97 at 287 744). To keep p_hat in the middle, n m must grow like D.
+D = 78 336, 0.97 at 287 744). So n r must grow like D. Measured (results/scale_study/
+family_design.md), that is necessary but not sufficient: the bound is vacuous once n r >= D,
+and at a fixed n r / D = 2 p_hat still climbed with D for two other reasons:
 
-Two families, both synthetic teacher-student data (x ~ N(0, I_d), fixed seeds, offline):
+1. a teacher of fixed complexity (k = 16 hidden units): the student learns it as n grows, its
+   features Phi (n x h) have low rank, and G's rank is then <= rank(Phi) m + ..., not n m
+   (p_hat 0.55, 0.67, 0.87 at D = 1e3, 3e3, 1e4). Fix: a teacher as wide as the student, k = h.
+2. a fixed l1 strength: F = (1/(n m)) sum l + lam ||w||_1, so against the summed loss the
+   penalty is lam n m, which grows like D when n m does (0.2 at D = 1e3, 7.4 at D = 3.7e4); the
+   larger networks stop fitting and p_hat jumps (0.66 -> 0.79 clean, 0.45 -> 0.88 with 20 %
+   label noise, D = 1e4 -> 3.7e4). Fix: hold lam n m fixed (lam = L1_BUDGET / (n m)).
+
+The families (synthetic teacher-student data, x ~ N(0, I_d), fixed seeds, offline):
 
 * ``multilabel`` (the proposed family): a fixed random ReLU teacher R^d -> R^k -> R^m and m
   binary labels y_j = [teacher_j(x) > median_j] (medians of a fixed reference sample, so every
   label is balanced); the student is a ReLU MLP d-h-h-m with m = h, trained on the mean binary
   cross-entropy (sigmoid outputs; a zero-output student has loss log 2), accuracy = mean
-  per-label accuracy. The number of examples follows the design rule n = ratio D / m, i.e.
-  n m / D = ratio at every size. D (the prunable weights) = d h + h^2 + h m = d h + 2 h^2, so
-  n = ratio (d + 2 h) grows like sqrt(D) and one full-batch gradient costs ~ 6 n D FLOP ~ h^3.
+  per-label accuracy. n = ratio D / m, so n m / D = ratio at every size. D (the prunable
+  weights) = d h + h^2 + h m = d h + 2 h^2, so n = ratio (d + 2 h) grows like sqrt(D) and one
+  full-batch gradient costs ~ 6 n D FLOP ~ h^3.
 * ``softmax`` (the control): the same teacher with C = 10 outputs, the label its arg-max, a
-  student d-h-h-10 with softmax cross-entropy, and n = ratio D / (C - 1): the same n m / D, but
+  student d-h-h-10 with softmax cross-entropy, and n = ratio D / (C - 1): the same n r / D, but
   n ~ D, so one gradient costs ~ D^2.
 
-The sizes, the ratio and the measured numbers that justify them are in
-``results/scale_study/family_design.md`` (written by ``experiments/scale_study/design.py``).
+The choice (:func:`recommended`): multilabel, k = h, clean labels, ratio = 2, lam n m = 0.2
+(lam = 1e-4 at h = 16). Measured p_hat (seed 0): 0.54, 0.60, 0.61, 0.58 at D = 1024, 3072,
+10 240, 36 864, and D = 107 520 in family_design.md; test accuracy 0.74-0.81. Measured at
+D = 1.0e6 (h = 700, n = 2864) on 2 busy cores: one gradient 0.27 s, one HVP 1.3 s.
 """
 
 from __future__ import annotations
@@ -51,6 +63,10 @@ LEARNING_RATE = 3e-3
 NUM_TEST = 2000
 REFERENCE_SIZE = 8192
 FAMILIES = ("multilabel", "softmax")
+RATIO = 2.0
+"""The recommended n m / D."""
+L1_BUDGET = 0.2
+"""The recommended lam n m (lam against the summed loss), held fixed across sizes."""
 
 
 def size(family: str, width: int, ratio: float) -> dict:
@@ -175,3 +191,18 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
     built = Problem.from_loss(loss, fitted.params, accuracy=accuracy, train=train_set,
                               test=test_set, l1=l1, metadata=metadata)
     return built, training
+
+
+def l1_for(family: str, width: int, ratio: float = RATIO, budget: float = L1_BUDGET) -> float:
+    """lam = budget / (n r): the l1 strength that holds lam n r (the penalty against the summed
+    loss) at ``budget`` across sizes."""
+    s = size(family, width, ratio)
+    return budget / (s["n"] * s["rank_per_example"])
+
+
+def recommended(width: int, *, seed: int = 0,
+                stop: stationarity.StopRule | None = None) -> tuple[Problem, dict]:
+    """The recommended member of width h: multilabel, teacher width k = h, clean labels,
+    n m / D = RATIO, lam n m = L1_BUDGET (see the module docstring)."""
+    return problem("multilabel", width, ratio=RATIO, seed=seed, teacher_width=0,
+                   l1=l1_for("multilabel", width), stop=stop)

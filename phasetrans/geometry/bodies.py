@@ -424,7 +424,7 @@ class L1InducedCone(NamedTuple):
     Projection (``method``): ``"newton"`` (the default when H is given by its full
     eigendecomposition): :func:`phasetrans.geometry.l1_projection.solve`, a short conic-ADMM
     warm start, semismooth Newton steps with a KKT certificate, and the full ADMM as a fallback
-    (digits 64-16-10, D = 1184: 11x faster than the ADMM alone and more accurate at the same
+    (digits 64-16-10, D = 1184: 10-17x faster than the ADMM alone and more accurate at the same
     tolerance, benchmarks/bench_l1_body.py); ``"admm"`` (the reference, and the only method for
     the low-rank model): :func:`phasetrans.geometry.conic_admm.solve` with a free scale t.
     ``solver`` (:data:`L1_CONE_SOLVER` by default: ``tol`` bounds the Newton answer's relative

@@ -53,6 +53,8 @@ def _load() -> dict:
         row.setdefault("teacher_width", family.TEACHER_WIDTH)
         row.setdefault("l1", family.L1)
         row.setdefault("l1_budget", None)
+        row.setdefault("stop_rule", stationarity.StopRule().describe())
+        row.setdefault("learning_rate", family.LEARNING_RATE)
     return doc
 
 
@@ -80,15 +82,16 @@ def _nan(x):
 def measure_row(fam: str, width: int, ratio: float, seed: int, max_steps: int,
                 label_noise: float = 0.0, force_slq: bool = False,
                 teacher_width: int = family.TEACHER_WIDTH,
-                l1_budget: float | None = None) -> dict:
+                l1_budget: float | None = None, rtol: float = 1e-5,
+                learning_rate: float = family.LEARNING_RATE) -> dict:
     s = family.size(fam, width, ratio)
     # l1_budget = lam n r: the penalty against the summed (not mean) loss held fixed across sizes
     l1 = family.L1 if l1_budget is None else l1_budget / (s["n"] * s["rank_per_example"])
     t0 = time.perf_counter()
-    stop = stationarity.StopRule(max_steps=max_steps)
+    stop = stationarity.StopRule(rtol=rtol, max_steps=max_steps)
     problem, training = family.problem(fam, width, ratio=ratio, seed=seed, stop=stop,
                                        label_noise=label_noise, teacher_width=teacher_width,
-                                       l1=l1)
+                                       l1=l1, learning_rate=learning_rate)
     t_train = time.perf_counter() - t0
     exact = s["D"] <= EXACT_MAX_DIM and not force_slq
     noise_batch = min(128, s["n"] // 4)
@@ -108,6 +111,7 @@ def measure_row(fam: str, width: int, ratio: float, seed: int, max_steps: int,
         near_zero = near_zero.get("estimate")
     return {**s, "seed": seed, "label_noise": label_noise,
             "teacher_width": teacher_width or width, "l1": l1, "l1_budget": l1_budget,
+            "stop_rule": stop.describe(), "learning_rate": learning_rate,
             "num_prunable": pred.num_params,
             "nm_over_D": s["n"] * s["rank_per_example"] / s["D"],
             "train_accuracy": float(sw.unpruned_train_accuracy[0]),
@@ -165,9 +169,9 @@ def measure_timing(fam: str, width: int, ratio: float) -> dict:
 
 
 def table(doc: dict) -> str:
-    lines = ["| family | k | q | λ | h | m | D | n | n·r/D | train acc | test acc | "
-             "steps (conv.) | minimum? (decr./eps) | spectrum | eps | p̂ [interval] | "
-             "one-shot acc | one-shot loss | s train + assess |", "|---" * 19 + "|"]
+    lines = ["| family | k | q | λ | h | m | D | n | seed | n·r/D | train acc | test acc | "
+             "lr | steps (conv.) | minimum? (decr./eps) | spectrum | eps | p̂ [interval] | "
+             "one-shot acc | one-shot loss | s train + assess |", "|---" * 21 + "|"]
 
     def f2(v):
         return "—" if v is None else f"{v:.2f}"
@@ -175,15 +179,17 @@ def table(doc: dict) -> str:
     for r in sorted(doc["rows"], key=lambda r: (r["family"], r["teacher_width"] == r["h"],
                                                 r.get("label_noise", 0.0),
                                                 r["l1_budget"] is not None,
+                                                r["learning_rate"], r["stop_rule"],
                                                 r["ratio"], r["D"], r["seed"])):
         st, tr = r["stationarity"], r["training"]
         lines.append(
             f"| {r['family']} | {r['teacher_width']} | {r.get('label_noise', 0.0):g} | "
             f"{r['l1']:.2g} | "
             f"{r['h']} | {r['m']} | "
-            f"{r['D']} | {r['n']} | "
+            f"{r['D']} | {r['n']} | {r['seed']} | "
             f"{r['nm_over_D']:.2f} | {r['train_accuracy']:.3f} | {r['test_accuracy']:.3f} | "
-            f"{tr['steps'][0]} ({'y' if tr['converged'][0] else 'n'}) | "
+            f"{r['learning_rate']:g} | {tr['steps'][0]} ({'y' if tr['converged'][0] else 'n'}"
+            f"{'' if '1e-05' in r['stop_rule'] else ', rtol 1e-6'}) | "
             f"{'yes' if st['is_minimum'] else 'no'} ({st['decrease_in_epsilon']:.2f}) | "
             f"{r['spectrum']} | {r['epsilon']:.2g} | {r['p_hat']:.2f} "
             f"[{r['p_hat_interval'][0]:.2f}, {r['p_hat_interval'][1]:.2f}] | "
@@ -214,6 +220,8 @@ def main() -> None:
                         help="k of the teacher; 0: k = h")
     parser.add_argument("--l1-budget", type=float, default=None,
                         help="lam n r held fixed (lam = budget / (n r)); default: lam = 1e-4")
+    parser.add_argument("--rtol", type=float, default=1e-5, help="StopRule.rtol")
+    parser.add_argument("--learning-rate", type=float, default=family.LEARNING_RATE)
     parser.add_argument("--slq", action="store_true", help="SLQ spectrum even where D <= 5000 "
                         "(to check SLQ against the exact spectrum)")
     args = parser.parse_args()
@@ -224,9 +232,10 @@ def main() -> None:
                 for seed in args.seeds:
                     row = measure_row(args.family, width, ratio, seed, args.max_steps,
                                       args.label_noise, args.slq, args.teacher_width,
-                                      args.l1_budget)
+                                      args.l1_budget, args.rtol, args.learning_rate)
                     doc = _merge("rows", row, ("family", "h", "ratio", "seed", "label_noise",
-                                               "spectrum", "teacher_width", "l1_budget"))
+                                               "spectrum", "teacher_width", "l1_budget",
+                                               "stop_rule", "learning_rate"))
                     print(table({"rows": [row], "timing": []}).splitlines()[2], flush=True)
     elif args.what == "timing":
         for ratio in args.ratios:

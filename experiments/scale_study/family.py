@@ -41,9 +41,12 @@ The families (synthetic teacher-student data, x ~ N(0, I_d), fixed seeds, offlin
   n ~ D, so one gradient costs ~ D^2.
 
 The choice (:func:`recommended`): multilabel, k = h, clean labels, ratio = 2, lam n m = 0.2
-(lam = 1e-4 at h = 16). Measured p_hat (seed 0): 0.54, 0.60, 0.61, 0.58 at D = 1024, 3072,
-10 240, 36 864, and D = 107 520 in family_design.md; test accuracy 0.74-0.81. Measured at
-D = 1.0e6 (h = 700, n = 2864) on 2 busy cores: one gradient 0.27 s, one HVP 1.3 s.
+(lam = 1e-4 at h = 16). Measured p_hat (seeds 0 / 1): 0.54 / 0.58, 0.60 / 0.60, 0.61 / 0.63,
+0.58 / 0.58 at D = 1024, 3072, 10 240, 36 864, and 0.58 at D = 107 520; test accuracy
+0.74-0.83. The premise check fails from D = 3.7e4 on (2000 fresh-Adam steps lower F by 3.2-11
+eps: eps shrinks with lam), so larger members need a decaying learning rate or restarts.
+Measured at D = 1.0e6 (h = 700, n = 2864) on 2 busy cores: one gradient 0.27 s, one HVP 1.3 s
+(training 1e5 steps ~ 7 h, SLQ 16 x 60 ~ 0.35 h, 25 x 1e4-step witnesses ~ 18.5 h per seed).
 """
 
 from __future__ import annotations

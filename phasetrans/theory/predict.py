@@ -156,16 +156,18 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     l1-regularised loss [ZZSL sec. 4]) and x_p = M_p ⊙ w* the pruned weights. The gap delta/D - p is
     1 at p = 0 (x_0 = w* is in K, the cone is R^D) and <= 0 at p = 1, and decreases in p. The search
     brackets its sign change to a width h = 2^-``num_steps``, each evaluation estimating delta with
-    :func:`phasetrans.geometry.width.cone_statdim` (``num_samples`` ADMM solves of at most
-    ``max_iters`` iterations; free when x_p lies in K):
+    :func:`phasetrans.geometry.width.cone_statdim` (``num_samples`` cone projections, each
+    bounded by ``max_iters`` iterations: semismooth Newton after an ADMM warm start with the
+    exact eigendecomposition, the conic ADMM for the low-rank model,
+    :class:`phasetrans.geometry.bodies.L1InducedCone`; free when x_p lies in K):
 
     - ``start=None`` (default): bisection of [0, 1], ``num_steps`` evaluations;
     - ``start`` in [0, 1] (e.g. the ellipsoid's Monte Carlo prediction): evaluate there, step
       h, 2h, 4h, ... toward the sign change until it is bracketed, then bisect the bracket down
       to h. The answer does not depend on ``start`` beyond the interpolation inside a bracket of
       the same width h; the cost does: two evaluations when ``start`` is within h of the fixed
-      point, instead of bisection's early midpoints near the boundary of K, where the ADMM is
-      slowest (15 600 iterations at p = 0.62 vs 7 300 at the fixed point 0.66, digits 64-16-10).
+      point, instead of bisection's early midpoints near the boundary of K, where the
+      projections are slowest.
 
     The fixed point and its interval (mean -/+ ``num_sem`` SEM) interpolate the evaluated points
     like :func:`formula.fixed_point`, so the interval is the Monte Carlo error only: the linear
@@ -295,17 +297,18 @@ class EllipsoidOptions(NamedTuple):
 
 class L1BodyOptions(NamedTuple):
     """The Monte Carlo l1-induced-body prediction, by ``num_steps`` bisection steps of
-    ``num_samples`` solves of at most ``max_iters`` ADMM iterations each. With an exact
-    spectrum and D <= ``max_dim`` H is the exact eigendecomposition (O(D^2) per ADMM
-    iteration, thousands of iterations per sample; ``max_dim=0`` turns it off); otherwise,
+    ``num_samples`` cone projections of at most ``max_iters`` iterations each. With an exact
+    spectrum and D <= ``max_dim`` H is the exact eigendecomposition (O(D^2) per iteration:
+    400 ADMM iterations, then semismooth Newton's conjugate-gradient steps,
+    :mod:`phasetrans.geometry.l1_projection`; ``max_dim=0`` turns it off); otherwise,
     for D <= ``model_max_dim`` (default 0: off), the low-rank model of
     :mod:`phasetrans.theory.hessian_model` with the ``rank`` largest of 2 ``rank`` Ritz pairs and
     the formula-calibrated bulk (O(D rank) per iteration; what it changes:
-    :func:`phasetrans.theory.hessian_model.l1_body`). ``search``: ``"bisection"`` of [0, 1]
+    :func:`phasetrans.theory.hessian_model.l1_body`; its cone projects by the conic ADMM,
+    thousands of O(D rank) iterations per sample). ``search``: ``"bisection"`` of [0, 1]
     (default) or ``"near_ellipsoid"``: the search of :func:`l1_body_prediction` starts at the
     ellipsoid's Monte Carlo prediction (the formula's where there is none); the same bracket width
-    2^-``num_steps``, fewer solves when the two bodies agree (3 seeds of digits 64-16-10 with 8
-    samples: 141 s -> 74 s on 2 cores)."""
+    2^-``num_steps``, fewer solves when the two bodies agree."""
 
     max_dim: int = 1500
     num_samples: int = 16

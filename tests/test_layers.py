@@ -105,7 +105,7 @@ def test_old_paths_warn_once_and_are_the_moved_modules():
     from phasetrans.networks import prune as moved
 
     # never had a flat path (nor had cli's modules)
-    newer = {"witnesses", "witness_file", "limit", "spectrum_source"}
+    newer = {"witnesses", "witness_file", "limit", "spectrum_source", "l1_projection"}
     assert set(_moved.MOVED) == {m.split(".")[-1] for m in _graph()
                                  if "." in m and _layer(m) != "cli"} - {"predict"} - newer
     with warnings.catch_warnings(record=True) as caught:

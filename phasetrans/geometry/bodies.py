@@ -25,7 +25,7 @@ from phasetrans import _checks
 from phasetrans.estimate import SolverOptions
 from phasetrans.geometry import conic_admm, l1_projection, projections
 
-L1_CONE_SOLVER = SolverOptions(tol=None, max_iters=20000, check_every=20)
+L1_CONE_SOLVER = l1_projection.SOLVER
 """An :class:`L1InducedCone`'s projection: tol None = 1e-3 in float32, 1e-4 in float64 (the bound
 on the Newton projection's relative KKT residual, or on the ADMM's relative primal/dual
 residual); 20000 ADMM iterations at most; a residual check every 20

@@ -92,6 +92,13 @@ def from_eigen(eigenvectors, z):
     return eigenvectors @ z[:rank] + z[rank:]
 
 
+def dense_matrix(eigenvalues, eigenvectors):
+    """H = V diag(lambda) V^T from a full eigendecomposition (V (D, D)), symmetrised
+    (1/2 (H + H^T)) so that rounding leaves it exactly symmetric."""
+    matrix = (eigenvectors * eigenvalues) @ eigenvectors.T
+    return 0.5 * (matrix + matrix.T)
+
+
 def coordinate_eigenvalues(eigenvalues, eigenvectors, bulk):
     """H's eigenvalues in the coordinates of :func:`to_eigen`: lambda (D,), or (a, beta 1_D)."""
     dim, rank = eigenvectors.shape

@@ -58,7 +58,7 @@ import numpy as np
 
 from phasetrans import _checks, _loops, crossings, limits
 from phasetrans.estimate import SolverInfo, SolverOptions
-from phasetrans.geometry import bodies
+from phasetrans.geometry import bodies, conic_admm
 
 MAX_DENSE_DIM = limits.MAX_DENSE_DIM
 """Largest D of the dense (eigendecomposition) path; beyond it use the ``*_matfree`` functions."""
@@ -264,8 +264,7 @@ def _ellipsoid_dense_one(matrix, factor, scale, center, keep, solver):
 
 
 def _dense_matrix(eigenvalues, eigenvectors):
-    matrix = (eigenvectors * eigenvalues) @ eigenvectors.T
-    return 0.5 * (matrix + matrix.T), jnp.max(eigenvalues)
+    return conic_admm.dense_matrix(eigenvalues, eigenvectors), jnp.max(eigenvalues)
 
 
 @functools.partial(jax.jit, static_argnames=("nested", "chunk"))

@@ -22,7 +22,7 @@ dw = -E1 off the active set A = {|u_i| > a lam} and solves (I + a H)_AA on A, wi
 right-hand sides (the residual, the t- and the a-column), by block conjugate gradients: one
 product with the dense H = V diag(lambda) V^T (formed once) per CG iteration, in place of the
 ADMM's two rotations per iteration; a 2 x 2 system then gives (dt, da). Steps are damped by
-backtracking on the merit ||(E1 / ||x0||, E2 / s_F, E3 / s_F)||, s_F = |c| + lam ||x0||_1, and
+backtracking on the merit ||(t E1 / ||g||, E2 / s_F, E3 / s_F)||, s_F = |c| + lam ||x0||_1, and
 keep t, a > 0.
 
 Newton's method is only locally convergent here. Measured on a trained digits 64-16-10
@@ -83,8 +83,7 @@ def problem(eigenvalues, eigenvectors, *, gradient, center, l1, epsilon, apex) -
     if eigenvectors.shape[0] != eigenvectors.shape[1]:
         raise ValueError("the Newton projection needs H's full eigendecomposition (D, D); "
                          "use the conic ADMM for the low-rank model")
-    hessian = (eigenvectors * eigenvalues) @ eigenvectors.T
-    hessian = 0.5 * (hessian + hessian.T)
+    hessian = conic_admm.dense_matrix(eigenvalues, eigenvectors)
     q0 = apex - center
     hq0 = hessian @ q0
     level = epsilon + l1 * jnp.sum(jnp.abs(center)) - gradient @ q0 - 0.5 * q0 @ hq0
@@ -145,15 +144,14 @@ def _residuals(prob: L1ConeProblem, g, w, t, a):
     return e1, e2, e3, u, hp
 
 
-def _scales(prob, g):
-    scale_f = jnp.abs(prob.level) + prob.l1 * jnp.sum(jnp.abs(prob.apex))
-    norm_x0 = jnp.maximum(jnp.linalg.norm(prob.apex), jnp.finfo(g.dtype).tiny)
-    return scale_f, norm_x0
+def _scale_f(prob):
+    """s_F = |c| + lam ||x0||_1, the scale of E2 and E3."""
+    return jnp.abs(prob.level) + prob.l1 * jnp.sum(jnp.abs(prob.apex))
 
 
 def _merit(prob, g, w, t, a):
     e1, e2, e3, _, _ = _residuals(prob, g, w, t, a)
-    scale_f, _ = _scales(prob, g)
+    scale_f = _scale_f(prob)
     norm_g2 = jnp.maximum(g @ g, jnp.finfo(g.dtype).tiny)
     return jnp.sqrt(t**2 * jnp.sum(e1**2) / norm_g2 + (e2**2 + e3**2) / scale_f**2)
 
@@ -161,7 +159,7 @@ def _merit(prob, g, w, t, a):
 def certificate(prob: L1ConeProblem, g, w, t, a):
     """The relative KKT residual of the module docstring at (w, t, a); 0 at Pi_C(g)."""
     e1, e2, e3, _, _ = _residuals(prob, g, w, t, a)
-    scale_f, _ = _scales(prob, g)
+    scale_f = _scale_f(prob)
     norm_g2 = jnp.maximum(g @ g, jnp.finfo(g.dtype).tiny)
     z = t * (w - prob.apex)
     return jnp.max(jnp.stack([t * jnp.linalg.norm(e1) / jnp.sqrt(norm_g2),
@@ -285,7 +283,7 @@ def interior_scale(prob: L1ConeProblem, g, *, num_iters: int = 120):
 
 SOLVER = SolverOptions(tol=None, max_iters=20000, check_every=20)
 """The fallback ADMM's budget and the tolerance of both certificates (tol None = 1e-3 in
-float32, 1e-4 in float64, as :data:`phasetrans.geometry.bodies.L1_CONE_SOLVER`)."""
+float32, 1e-4 in float64); :data:`phasetrans.geometry.bodies.L1_CONE_SOLVER` is this object."""
 
 
 def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from experiments.scale_study import family
+from phasetrans import _io
 from phasetrans.applications import compare
 from phasetrans.networks import stationarity
 from phasetrans.theory import predict
@@ -47,30 +47,15 @@ StopRule stops at <= 50 000)."""
 
 
 def _load() -> dict:
-    doc = json.loads(JSON.read_text()) if JSON.exists() else {"rows": [], "timing": []}
-    for row in doc["rows"]:
-        row.setdefault("label_noise", 0.0)
-        row.setdefault("teacher_width", family.TEACHER_WIDTH)
-        row.setdefault("l1", family.L1)
-        row.setdefault("l1_budget", None)
-        row.setdefault("stop_rule", stationarity.StopRule().describe())
-        row.setdefault("learning_rate", family.LEARNING_RATE)
-    return doc
-
-
-def _save(doc: dict) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    tmp = JSON.with_suffix(".json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(tmp, JSON)
+    return _io.read_json(JSON) if JSON.exists() else {"rows": [], "timing": []}
 
 
 def _merge(name, row, keys) -> dict:
     """Merge ``row`` into the file as it is now (another run may have written meanwhile)."""
     doc = _load()
     doc[name] = [r for r in doc[name] if any(r.get(k) != row.get(k) for k in keys)] + [row]
-    _save(doc)
+    OUT.mkdir(parents=True, exist_ok=True)
+    _io.write_json(JSON, doc)
     return doc
 
 
@@ -86,7 +71,7 @@ def measure_row(fam: str, width: int, ratio: float, seed: int, max_steps: int,
                 learning_rate: float = family.LEARNING_RATE) -> dict:
     s = family.size(fam, width, ratio)
     # l1_budget = lam n r: the penalty against the summed (not mean) loss held fixed across sizes
-    l1 = family.L1 if l1_budget is None else l1_budget / (s["n"] * s["rank_per_example"])
+    l1 = family.L1 if l1_budget is None else family.l1_for(fam, width, ratio, l1_budget)
     t0 = time.perf_counter()
     stop = stationarity.StopRule(rtol=rtol, max_steps=max_steps)
     problem, training = family.problem(fam, width, ratio=ratio, seed=seed, stop=stop,

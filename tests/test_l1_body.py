@@ -172,6 +172,36 @@ def test_l1_body_fixed_point_for_a_ball():
     assert pred.removal_ratio == pytest.approx(expected, abs=0.03)
 
 
+def test_l1_body_fixed_point_at_the_exit_from_the_body_is_placed_within_one_over_d():
+    # F = g^T q + 1/2 ||q||^2 + lam (||w||_1 - ||w*||_1) with g = -lam sign(w*): pruning the k
+    # smallest weights raises F by 1/2 ||c_k||^2, so x_p leaves K after k = 224 of 256 (p =
+    # 0.875), where delta/D drops from 1 to ~0.67 < p: the fixed point is the exit itself
+    # (interpolating across the last bisection bracket instead would put it near 0.884)
+    dim, lam, exit_count = 256, 2.0, 224
+    rng = np.random.default_rng(0)
+    center = np.sign(rng.standard_normal(dim)) * np.linspace(0.01, 1.0, dim)
+    order = np.argsort(np.abs(center))
+    eps = 0.5 * float(np.sum(center[order[:exit_count]] ** 2)) * 1.0001
+    body = bodies.L1InducedBody.create(
+        center=jnp.asarray(center, jnp.float32), l1=lam, epsilon=eps,
+        eigenvalues=jnp.ones(dim), eigenvectors=jnp.eye(dim),
+        gradient=jnp.asarray(-lam * np.sign(center), jnp.float32))
+
+    def apex_at(p):
+        return jnp.asarray(np.where(np.isin(np.arange(dim), order[:round(p * dim)]), 0.0,
+                                    center), jnp.float32)
+
+    assert body.contains(apex_at(exit_count / dim))
+    assert not body.contains(apex_at((exit_count + 1) / dim))
+    pred = predict.l1_body_prediction(body, apex_at, key=jax.random.key(0), num_samples=32)
+    assert pred.info.converged
+    exit_ratio = exit_count / dim
+    for value in (pred.removal_ratio, *pred.interval):
+        assert exit_ratio <= value <= exit_ratio + 1 / dim
+    just_past = np.asarray(pred.removal_ratios) == (exit_count + 1) / dim
+    assert np.asarray(pred.statdim_ratio.mean)[just_past] < 0.75
+
+
 @pytest.mark.parametrize("start", [0.05, 0.625, 0.95])
 def test_l1_body_search_from_a_start_brackets_the_same_fixed_point(start):
     # the ball of the previous test (fixed point 0.63); from any start the last bracket is

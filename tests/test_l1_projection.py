@@ -171,6 +171,36 @@ def test_budget_exhausted_reports_not_converged(x64):
     np.testing.assert_allclose(result.point, reference.point, atol=1e-12)  # the same ADMM
 
 
+def test_restarts_at_larger_scales_reach_a_solution_the_warm_start_misses():
+    # near the boundary of an ill-conditioned body (H's eigenvalues 1e-6 ... 10, apex value
+    # 0.01 = eps) the ADMM's scale after 400 iterations is ~6 against ~60 at the projection:
+    # Newton from there stalls on every sample, its restarts at 2 t0, 4 t0, ... converge
+    dim, l1, eps = 200, 1e-2, 1e-2
+    rng = np.random.default_rng(1)
+    rotation, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    center = rng.standard_normal(dim) * np.linspace(0.01, 1, dim)
+    gradient = -l1 * np.sign(center) + 1e-3 * rng.standard_normal(dim)
+    body = bodies.L1InducedBody.create(
+        center=jnp.asarray(center, jnp.float32), l1=l1, epsilon=eps,
+        eigenvalues=jnp.asarray(np.logspace(-6, 1, dim), jnp.float32),
+        eigenvectors=jnp.asarray(rotation, jnp.float32),
+        gradient=jnp.asarray(gradient, jnp.float32))
+    apex = jnp.asarray(np.where(np.argsort(np.argsort(np.abs(center))) < 36, 0.0, center),
+                       jnp.float32)
+    cone = body.cone_at(apex)
+    g = jax.random.normal(jax.random.key(36), (8, dim))
+    once = jax.vmap(lambda x: cone.projection(x, newton_starts=1, fallback=False))(g)
+    assert not np.asarray(once.info.converged).any()
+    result = jax.vmap(lambda x: cone.projection(x, fallback=False))(g)
+    assert np.asarray(result.info.converged).all()
+    assert (np.asarray(result.scale) > 8 * np.asarray(once.scale)).all()
+    residual = jax.vmap(lambda x, p, t: l1_projection.certificate(
+        cone.newton, x, apex + p / t, t,
+        l1_projection.initial_multiplier(cone.newton, x, apex + p / t, t)))(
+            g, result.point, result.scale)
+    assert (np.asarray(residual) < 1e-2).all()  # (a re-fitted multiplier: a looser check)
+
+
 def test_low_rank_model_is_refused():
     vecs = jnp.eye(6)[:, :2]
     with pytest.raises(ValueError, match="full eigendecomposition"):

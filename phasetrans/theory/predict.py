@@ -169,11 +169,18 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
       point, instead of bisection's early midpoints near the boundary of K, where the
       projections are slowest.
 
+    Where x_p leaves K the curve jumps: delta/D is 1 while x_p is in K, and just outside it is
+    about the statistical dimension of K's tangent cone at a point with p D zero coordinates, an
+    l1 descent cone (much less than D: digits 64-16-10, lambda = 1e-4, from 1 to 0.65 between
+    removal ratios 0.816 and 0.818). When the last bracket starts inside K, the search locates
+    the exit to 1/D by membership tests alone (no projections) and evaluates delta once just past
+    it, so a fixed point at the jump is placed within 1/D, not interpolated across the bracket.
+
     The fixed point and its interval (mean -/+ ``num_sem`` SEM) interpolate the evaluated points
     like :func:`formula.fixed_point`, so the interval is the Monte Carlo error only: the linear
-    interpolation inside the last bracket (width h) is not in it. Where delta/D falls steeply
-    (at large D it drops from near 1 to near 0 within one bisection bracket) raise
-    ``num_steps`` until h is narrower than the theory window.
+    interpolation inside the last bracket (width h, or 1/D at an exit) is not in it. Where
+    delta/D falls steeply (at large D it drops from near 1 to near 0 within one bisection
+    bracket) raise ``num_steps`` until h is narrower than the theory window.
 
     Args:
         body: the :class:`~phasetrans.geometry.bodies.L1InducedBody` around w*.
@@ -191,10 +198,9 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     points = {0.0: (1.0, 0.0), 1.0: (0.0, 0.0)}  # delta/D at the ends: R^D, and <= 1 = p
     infos = []
     h = 2.0 ** -num_steps
-    # at most num_steps evaluations by bisection, 2 num_steps + 1 from a start
-    keys = jax.random.split(key, num_steps if start is None else 2 * num_steps + 2)
-    bar = counter(total=num_steps if start is None else None,
-                  desc="l1-body fixed-point search", enabled=progress)
+    # at most num_steps evaluations by bisection, 2 num_steps + 1 from a start, one at the exit
+    keys = jax.random.split(key, num_steps + 1 if start is None else 2 * num_steps + 3)
+    bar = counter(total=None, desc="l1-body fixed-point search", enabled=progress)
 
     def above(p):  # evaluate delta/D at p: is it above the diagonal?
         res = width.cone_statdim(body, apex_at(p), key=keys[len(infos)],
@@ -220,6 +226,14 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     while hi - lo > h * (1 + 1e-9):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if above(mid) else (lo, mid)
+    if 0.0 < lo and hi < 1.0 and hi - lo > 1.0 / dim and body.contains(apex_at(lo)):
+        # x_lo in K: delta/D jumps from 1 where x_p leaves K (see the docstring); locate that
+        # ratio to 1/D by membership alone, and evaluate delta just past it
+        while hi - lo > 1.0 / dim:
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if body.contains(apex_at(mid)) else (lo, mid)
+        points[lo] = (1.0, 0.0)
+        above(hi)
     bar.close()
     grid = sorted(points)
     return _fixed_point_prediction(grid, [points[p][0] for p in grid],

@@ -5,9 +5,14 @@
   the random subspaces' 50 % dimension, the meeting fraction's 1/2).
 - :func:`largest_passing`: the largest grid point that passes a criterion under a stated rule
   (pruning and retraining thresholds, the support model's first failure).
+- :func:`refine`: a grid bracket [last pass, first failure] narrowed by bisection to a stated
+  resolution (thresholds located below the theory's window, issue 26).
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -46,3 +51,41 @@ def largest_passing(grid, passes, rule: str) -> np.ndarray:
             last = (fails[0] - 1) if fails.size else len(grid) - 1
             out.append(grid[last] if last >= 0 else np.nan)
     return np.asarray(out)
+
+
+def refine(passes: Callable[[float], bool], low: float, high: float, *,
+           resolution: float) -> tuple[float, float]:
+    """Narrow the bracket [``low``, ``high``] of a criterion's first failure by bisection.
+
+    ``low`` is a ratio that passes and ``high`` one that fails (e.g. the last passing and the
+    first failing points of a grid scanned by :func:`largest_passing` under
+    ``"first_failure"``); neither is evaluated again. Each step calls ``passes(mid)`` (a
+    Python bool, or anything ``bool()`` accepts) at the midpoint and keeps the half whose ends
+    still pass and fail, until ``high - low <= resolution``: ceil(log2((high - low) /
+    resolution)) calls (fewer if the bracket reaches float spacing first). Returns (low, high),
+    floats, with low passing, high failing and ``low <= low' < high' <= high``: for a
+    criterion monotone in the ratio the crossing lies inside; otherwise some pass-to-fail
+    transition does. ``high - low <= resolution`` already: no call, the bracket returned as
+    given.
+
+    ``ValueError`` unless low and high are finite with low < high and resolution is finite and
+    > 0; ``TypeError`` if ``passes`` is not callable.
+    """
+    if not callable(passes):
+        raise TypeError(f"passes must be a function passes(ratio) -> bool, got "
+                        f"{type(passes).__name__}")
+    low, high, resolution = (float(low), float(high), float(resolution))
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"need finite low < high (low passes, high fails), got low = {low}, "
+                         f"high = {high}")
+    if not (math.isfinite(resolution) and resolution > 0):
+        raise ValueError(f"resolution must be finite and > 0, got {resolution}")
+    while high - low > resolution:
+        mid = 0.5 * (low + high)
+        if not low < mid < high:  # resolution below float spacing: the bracket cannot shrink
+            break
+        if bool(passes(mid)):
+            low = mid
+        else:
+            high = mid
+    return low, high

@@ -188,3 +188,20 @@ def test_save_problem_round_trips_built_in_networks_only(digits, tmp_path):
     with pytest.raises(ValueError, match="only built-in networks"):
         train.save_problem(tmp_path / "q.npz", mine)
 
+
+
+def test_assess_takes_predictions_computed_before(digits):
+    """assess(predictions=...) uses them as given (no second prediction) and checks their
+    count and type."""
+    apply, params = _dict_model(jax.random.key(2))
+    problem = Problem.from_apply(apply, params, train=(digits.x_train, digits.y_train),
+                                 test=(digits.x_test, digits.y_test), l1=1e-3)
+    key = jax.random.key(0)
+    before = predict.predict_problem(problem, key=key, options=OFF)
+    c = compare.assess(problem, key=key, predictions=before, further_steps=10,
+                       num_sweep_ratios=5)
+    assert c.predictions[0] is before[0]
+    assert c.stationarity[0].epsilon == before[0].noise.epsilon.mean
+    for bad in ([], before * 2, [before[0].formula], before[0]):
+        with pytest.raises(TypeError, match="predictions must be a list of 1 Prediction"):
+            compare.assess(problem, key=key, predictions=bad, further_steps=10)

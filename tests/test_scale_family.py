@@ -1,10 +1,12 @@
-"""The scale-study family of issue 26 (experiments/scale_study/family.py): data, loss, sizes."""
+"""The scale-study family of issue 26 (experiments/scale_study/family.py): data, loss, sizes;
+and its runner (experiments/scale_study/family_run.py): resumable rows, assembly, resolution."""
 
 import jax
 import numpy as np
 import pytest
 
-from experiments.scale_study import family
+from experiments.scale_study import family, family_run
+from phasetrans import _io
 
 
 def test_data_deterministic_per_seed_with_shapes_and_balanced_labels():
@@ -73,3 +75,98 @@ def test_bad_family_or_size():
         family.size("regression", 16, 1.0)
     with pytest.raises(ValueError):
         family.size("multilabel", 16, 0.0)
+
+
+def _fake_row(width, seed, searches=("retrain",)):
+    """A row with every column family_run.table and resolution read (no training)."""
+    return {"width": width, "num_params": 32 * width + 2 * width ** 2, "n": 2 * (32 + 2 * width),
+            "l1": 1e-4, "seed": seed, "arch": f"32-{width}-{width}-{width}",
+            "training": {"steps": [100], "converged": [True]},
+            "stationarity": {"is_minimum": True, "decrease_in_epsilon": 0.1},
+            "test_accuracy": 0.8, "epsilon": 1e-3,
+            "formula": {"mean": 0.55, "interval": [0.54, 0.56]},
+            "mc_ellipsoid": {"mean": 0.6, "interval": [0.58, 0.62]},
+            "window": {"half_width": 0.2, "eta": 0.05},
+            "oneshot": {"accuracy": 0.6, "loss": 0.5,
+                        "brackets": {"accuracy": [0.6, 0.61], "loss": [0.5, 0.52]}},
+            "witness": {s: {"ratio": 0.7, "converged_fraction": 0.5,
+                            "brackets": {"objective": [0.7, 0.73], "accuracy": [0.8, 0.81]}}
+                        for s in searches},
+            "resolution": 0.03,
+            "seconds": {"train": 1.0, "predict": 2.0, "premise_oneshot": 3.0,
+                        "oneshot_refine": 0.5, "witnesses": 4.0, "total": 10.5},
+            "command": family_run.command(width, seed, searches)}
+
+
+def test_runner_resumes_skips_stored_rows_and_assembles_sorted_results(tmp_path):
+    calls = []
+
+    def fake(width, seed, searches):
+        calls.append((width, seed, searches))
+        return _fake_row(width, seed, searches)
+
+    done = family_run.run([32, 16], [1, 0], ["retrain"], directory=tmp_path, compute=fake)
+    assert done == calls_pairs(calls) == [(32, 1), (32, 0), (16, 1), (16, 0)]
+    assert all(s == ("retrain",) for *_, s in calls)
+    assert family_run.row_path(tmp_path, 16, 0) == tmp_path / "rows" / "h16_seed0.json"
+    rows = _io.read_json(tmp_path / "results.json")
+    assert [(r["width"], r["seed"]) for r in rows] == [(16, 0), (16, 1), (32, 0), (32, 1)]
+    table = (tmp_path / "table.md").read_text()
+    assert len([line for line in table.splitlines() if line.startswith("| 16 ")]) == 2
+    assert "witness retrain" in table and "| 0.700 (50 % conv.) |" in table
+    # a rerun with one more seed computes only the new rows, and keeps the old ones
+    calls.clear()
+    done = family_run.run([16, 32], [0, 1, 2], ["retrain"], directory=tmp_path, compute=fake)
+    assert done == calls_pairs(calls) == [(16, 2), (32, 2)]
+    rows = _io.read_json(tmp_path / "results.json")
+    assert [(r["width"], r["seed"]) for r in rows] == [(16, 0), (16, 1), (16, 2), (32, 0),
+                                                        (32, 1), (32, 2)]
+    calls.clear()
+    assert family_run.run([16, 32], [0, 1, 2], directory=tmp_path, compute=fake) == []
+    assert calls == []
+
+
+def calls_pairs(calls):
+    return [(w, s) for w, s, _ in calls]
+
+
+def test_runner_interrupted_keeps_finished_rows(tmp_path):
+    def failing(width, seed, searches):
+        if seed == 1:
+            raise KeyboardInterrupt
+        return _fake_row(width, seed, searches)
+
+    with pytest.raises(KeyboardInterrupt):
+        family_run.run([16], [0, 1], directory=tmp_path, compute=failing)
+    assert family_run.row_path(tmp_path, 16, 0).exists()
+    assert not family_run.row_path(tmp_path, 16, 1).exists()
+    assert [p.name for p in (tmp_path / "rows").iterdir()] == ["h16_seed0.json"]  # no temp
+    assert _io.read_json(tmp_path / "results.json")[0]["seed"] == 0
+    calls = []
+    family_run.run([16], [0, 1], directory=tmp_path,
+                   compute=lambda w, s, x: calls.append((w, s)) or _fake_row(w, s, x))
+    assert calls == [(16, 1)]
+
+
+def test_resolution_is_the_widest_bracket_and_skips_missing_thresholds():
+    row = _fake_row(16, 0, ("retrain", "imp"))
+    assert family_run.resolution(row) == pytest.approx(0.03)
+    row["oneshot"]["brackets"]["loss"] = [0.1, 0.2]
+    assert family_run.resolution(row) == pytest.approx(0.1)
+    row["oneshot"]["brackets"]["loss"] = None      # no one-shot loss threshold
+    row["witness"]["imp"]["brackets"]["objective"] = [float("nan"), 1.0]  # no witness
+    assert family_run.resolution(row) == pytest.approx(0.03)
+    row["oneshot"]["brackets"] = {"accuracy": None, "loss": None}
+    row["witness"] = {}
+    assert family_run.resolution(row) is None
+
+
+def test_command_reproduces_the_row_and_run_rejects_bad_input(tmp_path):
+    assert family_run.command(16, 2, ("retrain", "imp")) == (
+        "python -m experiments.scale_study.family_run --widths 16 --seeds 2 "
+        "--searches retrain imp")
+    never = lambda *a: pytest.fail("computed")  # noqa: E731
+    for widths, seeds, searches in (([0], [0], ["retrain"]), ([16], [-1], ["retrain"]),
+                                    ([16.5], [0], ["retrain"]), ([16], [0], ["model"])):
+        with pytest.raises(ValueError):
+            family_run.run(widths, seeds, searches, directory=tmp_path, compute=never)

@@ -95,7 +95,7 @@ def dead_network_warnings(unpruned_accuracy, num_classes: int | None) -> list[st
 def assess(problem: Problem, *, key, options: predict.PredictOptions | None = None,
            num_sweep_ratios: int = 101, accuracy_tol: float = 0.0,
            further_steps: int = train.FURTHER_STEPS, progress: bool = False,
-           devices: int | None = None) -> Comparison:
+           devices: int | None = None, predictions: list | None = None) -> Comparison:
     """Predict, check the premise and prune the networks of ``problem``.
 
     Args:
@@ -111,11 +111,21 @@ def assess(problem: Problem, *, key, options: predict.PredictOptions | None = No
         progress: progress bars on stderr (default False).
         devices: devices sharing the Monte Carlo samples, SLQ probes and the sweep's
             (seed, ratio) pairs (:mod:`phasetrans.devices`; default None: one).
+        predictions: one :class:`phasetrans.theory.predict.Prediction` per network, computed
+            before (e.g. by :func:`phasetrans.theory.predict.predict_problem` with this ``key``
+            and ``options``, to time it apart; ``options`` is then unused); default None:
+            computed here.
     """
     key = _checks.prng_key("key", key)
     num_sweep_ratios = _checks.integer("num_sweep_ratios", num_sweep_ratios, minimum=2)
-    predictions = predict.predict_problem(problem, key=key, options=options, progress=progress,
-                                          devices=devices)
+    if predictions is None:
+        predictions = predict.predict_problem(problem, key=key, options=options,
+                                              progress=progress, devices=devices)
+    elif (not isinstance(predictions, list | tuple) or len(predictions) != problem.num_seeds
+          or not all(isinstance(p, predict.Prediction) for p in predictions)):
+        raise TypeError(f"predictions must be a list of {problem.num_seeds} Prediction (one per "
+                        f"network of problem) or None, got {type(predictions).__name__}")
+    predictions = list(predictions)
     stationary = [train.check_stationarity(
         problem.model.loss, problem.seed(s), problem.train, l1=problem.l1,
         epsilon=p.noise.epsilon.mean, prunable=problem.prunable, further_steps=further_steps,

@@ -1,0 +1,300 @@
+"""Scale study on the family without the ceiling (issue 26): one row per (width h, seed).
+
+    python -m experiments.scale_study.family_run [--widths 16 32 ...] [--seeds 0 1 2]
+        [--searches retrain imp]
+
+Per (h, seed) whose row file ``results/scale_study/family/rows/h<h>_seed<s>.json`` does not
+exist yet: train ``family.recommended(h, seed=s)`` (teacher-student multilabel, n m / D = 2,
+lam n m = 0.2; proximal Adam to the default StopRule), then
+
+1. predict (:func:`phasetrans.theory.predict.predict_problem`, key ``jax.random.key(s)``): the
+   width formula on an SLQ spectrum (16 probes x 60 Lanczos steps, as run.py; eigenvalue
+   treatment "abs", floor 1e-4; eps from mini-batches of min(128, n / 4) examples) with its
+   interval, and the Monte Carlo ellipsoid on the SLQ source's spectral levels (default
+   ``EllipsoidOptions``: 9 ratios within +-0.2 of the formula, 48 samples, 32 levels); the l1
+   body off;
+2. premise and one-shot (:func:`phasetrans.applications.compare.assess` with those
+   predictions): the stationarity check (2000 further steps) and global magnitude pruning on
+   101 ratios, thresholds under the first-failure rule for accuracy (test accuracy >= unpruned
+   - 0.01, as run.py) and loss (train loss <= unpruned + eps); each grid bracket [last pass,
+   first failure] is then bisected (:func:`phasetrans.crossings.refine`, one one-ratio sweep
+   per step) to <= window / 4;
+3. witnesses (:func:`phasetrans.applications.limit.limit_test`, default ``--searches retrain
+   imp``: masked retraining to the searches' default stop rule, at most 10 000 steps per run,
+   and iterative magnitude pruning with 4 rounds; each row records the fraction of runs that
+   met the stop rule) with ``SearchOptions(resolution=window / 4)``: the largest removal
+   ratio with a witness under each criterion, bracketed to <= window / 4 (or 1/D).
+
+The row is written atomically (:mod:`phasetrans._io`), so an interrupted run keeps its finished
+rows and a rerun skips them; after each row ``results.json`` (every row file, sorted by h, seed)
+and ``table.md`` are rebuilt.
+
+Columns of a row: ``width``, ``num_params`` D, ``n``, ``l1`` (lambda), ``seed``, ``arch``;
+``training`` {steps, converged, rule}; ``stationarity`` (the premise measures of
+:class:`phasetrans.networks.stationarity.Stationarity`: decrease_in_epsilon, is_minimum,
+relative_subgradient, ...); ``test_accuracy`` (unpruned); ``epsilon``; ``formula`` {mean,
+interval}; ``mc_ellipsoid`` {mean, interval, converged, hessian_model}; ``window`` {half_width,
+eta}; ``oneshot`` {accuracy, loss, brackets, grid (the 101-ratio thresholds), accuracy_tol};
+``witness`` {search: {ratio (criterion F <= F*_fair + eps), by_criterion, brackets,
+converged_fraction, seconds}}; ``best_witness`` {ratio, search, verdict (the limit test's),
+reference_decrease_in_epsilon (the fair reference's)};
+``resolution`` (the largest bracket width among the one-shot and witness thresholds; must be
+<= window / 4, else ``resolution_ok`` is False); ``seconds`` {train, predict, premise_oneshot
+(assess: stationarity + 101-ratio sweep), oneshot_refine, witnesses, total}; ``command`` (the
+command line that recomputes this row); ``warnings``.
+
+Cost (2 busy cores): at h = 16 (D = 1024) 74 s per row, measured (train 4, predict 15,
+premise + sweep 7, refine 0: the 0.01 grid is already below window / 4 = 0.046, witnesses 47
+with retrain and imp); at D = 1e6 (h = 700) family.py's measurements give ~7 h of training,
+~0.35 h of SLQ, the levels' Monte Carlo one Lanczos run per ratio (9 x 60 HVPs, ~0.2 h) and
+~18 h of witness searches per seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pathlib
+import sys
+import time
+
+import jax
+import numpy as np
+
+from experiments.scale_study import family
+from experiments.scale_study.run import ACCURACY_TOL, SPECTRUM
+from phasetrans import _interrupt, _io, crossings
+from phasetrans.applications import compare, limit, report
+from phasetrans.networks import prune, witnesses
+from phasetrans.theory import predict
+
+OUT = pathlib.Path("results/scale_study/family")
+WIDTHS = (16, 32, 64, 128, 224, 400, 700)
+"""D = 32 h + 2 h^2: 1024, 3072, 10 240, 36 864, 107 520, 332 800, 1 002 400."""
+SEEDS = (0, 1, 2)
+SEARCHES = ("retrain", "imp")
+SEARCH_CHOICES = ("retrain", "imp", "gradual")
+"""``"model"`` needs the exact spectrum, which the SLQ pipeline does not have."""
+OPTIONS = predict.PredictOptions(spectrum_options=SPECTRUM,
+                                 l1_body_options=predict.L1BodyOptions(max_dim=0))
+"""Prediction options; ``noise_batch_size`` is set per member (:func:`options`)."""
+NUM_SWEEP_RATIOS = 101
+MODULE = "experiments.scale_study.family_run"
+
+
+def row_path(directory, width: int, seed: int) -> pathlib.Path:
+    """``directory/rows/h<width>_seed<seed>.json``."""
+    return pathlib.Path(directory) / "rows" / f"h{width}_seed{seed}.json"
+
+
+def command(width: int, seed: int, searches) -> str:
+    """The command line that recomputes the row of (width, seed) with ``searches``."""
+    return (f"python -m {MODULE} --widths {width} --seeds {seed} "
+            f"--searches {' '.join(searches)}")
+
+
+def options(n: int) -> predict.PredictOptions:
+    """:data:`OPTIONS` with eps's mini-batches of min(128, n // 4) examples (as design.py: at
+    h = 16, n = 128, and a batch of all n examples would have no spread)."""
+    return OPTIONS._replace(noise_batch_size=max(min(128, n // 4), 1))
+
+
+def _oneshot(c: compare.Comparison, resolution: float) -> dict:
+    """The first-failure one-shot thresholds of the one network of ``c`` with each grid bracket
+    bisected to <= ``resolution``: a ratio passes when a one-ratio sweep's threshold is finite
+    (prune.empirical_threshold's criteria, unchanged)."""
+    grid = np.asarray(c.sweep.removal_ratios)
+    eps = c.predictions[0].noise.epsilon.mean
+    out = {"accuracy_tol": c.accuracy_tol, "brackets": {}, "grid": {}}
+    for criterion in ("accuracy", "loss"):
+        coarse = float(getattr(c.empirical, criterion)[0])
+        out["grid"][criterion] = coarse
+        if not math.isfinite(coarse):  # the first ratio (0) already fails: no threshold
+            out[criterion], out["brackets"][criterion] = None, None
+            continue
+        above = grid[grid > coarse]
+        if above.size == 0:  # every ratio passes, up to 1
+            out[criterion], out["brackets"][criterion] = coarse, [coarse, coarse]
+            continue
+
+        def passes(p, criterion=criterion):
+            swept = prune.sweep(c.problem, np.array([p]))
+            threshold = prune.empirical_threshold(swept, epsilon=eps,
+                                                  accuracy_tol=c.accuracy_tol)
+            return bool(np.isfinite(getattr(threshold, criterion)[0]))
+
+        low, high = crossings.refine(passes, coarse, float(above[0]), resolution=resolution)
+        out[criterion], out["brackets"][criterion] = low, [low, high]
+    return out
+
+
+def _witness(lt: limit.LimitTest) -> tuple[dict, dict]:
+    """Per search: the fair-criterion ratio, every criterion's ratio and bracket; and the limit
+    test's best witness and verdict (from :func:`limit.limit_json`)."""
+    doc = limit.limit_json(lt)
+    per_search = {}
+    for name, result in lt.results.items():
+        entry = doc["witness_ratio"][name]
+        per_search[name] = {
+            "ratio": entry["mean"],
+            "by_criterion": {k: v["mean"] for k, v in entry["by_criterion"].items()},
+            "brackets": {k: result.bracket[0, i].tolist()
+                         for i, k in enumerate(witnesses.CRITERIA)},
+            "contiguous": bool(np.all(result.contiguous)),
+            "converged_fraction": entry["converged_fraction"], "seconds": entry["seconds"]}
+    best = {"ratio": doc["best_witness_ratio"], "search": doc["best_search"],
+            "verdict": doc["verdict"],
+            "reference_decrease_in_epsilon": doc["reference"]["decrease_in_epsilon"][0]}
+    return per_search, best
+
+
+def resolution(row: dict) -> float | None:
+    """The largest bracket width among a row's measured thresholds (one-shot accuracy and loss,
+    every witness search and criterion); brackets of missing thresholds are skipped; None if
+    there is none."""
+    brackets = [b for b in row["oneshot"]["brackets"].values() if b is not None]
+    brackets += [b for w in row["witness"].values() for b in w["brackets"].values()]
+    widths = [hi - lo for lo, hi in brackets if lo is not None and math.isfinite(lo)]
+    return max(widths) if widths else None
+
+
+def compute_row(width: int, seed: int, searches=SEARCHES) -> dict:
+    """Train, predict, prune and search witnesses for one member (see the module docstring);
+    the row as a plain dict."""
+    seconds = {}
+    start = time.perf_counter()
+    problem, training = family.recommended(width, seed=seed)
+    seconds["train"] = time.perf_counter() - start
+    key = jax.random.key(seed)
+    t = time.perf_counter()
+    predictions = predict.predict_problem(problem, key=key,
+                                          options=options(problem.metadata["n"]))
+    seconds["predict"] = time.perf_counter() - t
+    t = time.perf_counter()
+    c = compare.assess(problem, key=key, predictions=predictions,
+                       num_sweep_ratios=NUM_SWEEP_RATIOS, accuracy_tol=ACCURACY_TOL)
+    seconds["premise_oneshot"] = time.perf_counter() - t
+    doc = report.comparison_json(c)
+    window = doc["window"]
+    target = window["half_width"] / 4
+    t = time.perf_counter()
+    oneshot = _oneshot(c, target)
+    seconds["oneshot_refine"] = time.perf_counter() - t
+    t = time.perf_counter()
+    lt = limit.limit_test(c, key=key, searches=tuple(searches),
+                          options=witnesses.SearchOptions(resolution=target))
+    seconds["witnesses"] = time.perf_counter() - t
+    per_search, best = _witness(lt)
+    seconds["total"] = time.perf_counter() - start
+    ell = doc["mc_prediction"]["ellipsoid"]
+    meta = problem.metadata
+    row = {"width": width, "num_params": doc["num_params"], "n": meta["n"], "l1": problem.l1,
+           "seed": seed, "arch": meta["arch"], "training": training,
+           "stationarity": c.stationarity[0].to_dict(),
+           "test_accuracy": doc["unpruned_test_accuracy"][0], "epsilon": doc["epsilon"],
+           "formula": {"mean": doc["predicted_removal_ratio"],
+                       "interval": doc["predicted_interval"]},
+           "mc_ellipsoid": None if ell is None else {
+               "mean": ell["removal_ratio"], "interval": ell["interval"],
+               "converged": ell["converged"], "hessian_model": ell.get("hessian_model")},
+           "window": {"half_width": window["half_width"], "eta": window["eta"]},
+           "oneshot": oneshot, "witness": per_search, "best_witness": best,
+           "seconds": seconds, "command": command(width, seed, searches),
+           "warnings": doc["warnings"]}
+    row["resolution"] = resolution(row)
+    row["resolution_ok"] = row["resolution"] is not None and row["resolution"] <= target
+    return row
+
+
+def _witness_cell(entry) -> str:
+    if entry is None or entry["ratio"] is None:
+        return "— | "
+    converged = entry.get("converged_fraction")
+    return (f"{entry['ratio']:.3f}" + ("" if converged is None else
+                                       f" ({100 * converged:.0f} % conv.)") + " | ")
+
+
+def table(rows) -> str:
+    """Markdown: one line per (h, seed); a witness cell is the search's ratio under F <= F*_fair
+    + eps with the fraction of its retraining runs that met the stop rule."""
+    searches = sorted({s for r in rows for s in r["witness"]})
+    fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
+    lines = ["| h | D | n | λ | seed | test acc. | premise (ΔF/ε) | formula [interval] | "
+             "MC ellipsoid | ±window | one-shot acc. | one-shot loss | "
+             + "".join(f"witness {s} | " for s in searches)
+             + "resolution | s (train / predict / premise+sweep / refine / witnesses) |",
+             "|---" * (15 + len(searches)) + "|"]
+    for r in rows:
+        f, mc, o, s = r["formula"], r["mc_ellipsoid"], r["oneshot"], r["seconds"]
+        st = r["stationarity"]
+        lines.append(
+            f"| {r['width']} | {r['num_params']} | {r['n']} | {r['l1']:.2g} | {r['seed']} | "
+            f"{r['test_accuracy']:.3f} | {'yes' if st['is_minimum'] else '**no**'} "
+            f"({st['decrease_in_epsilon']:.2f}) | {f['mean']:.3f} [{f['interval'][0]:.3f}, "
+            f"{f['interval'][1]:.3f}] | {fmt(None if mc is None else mc['mean'])} | "
+            f"{r['window']['half_width']:.3f} | {fmt(o['accuracy'])} | {fmt(o['loss'])} | "
+            + "".join(_witness_cell(r["witness"].get(x)) for x in searches)
+            + f"{fmt(r['resolution'])} | {s['train']:.0f} / {s['predict']:.0f} / "
+            f"{s['premise_oneshot']:.0f} / {s['oneshot_refine']:.0f} / {s['witnesses']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def assemble(directory) -> list:
+    """Read every row file under ``directory/rows``, write ``results.json`` (the rows sorted by
+    width, seed) and ``table.md`` into ``directory``; returns the rows."""
+    directory = pathlib.Path(directory)
+    rows = [_io.read_json(p) for p in sorted((directory / "rows").glob("h*_seed*.json"))]
+    rows.sort(key=lambda r: (r["width"], r["seed"]))
+    _io.write_json(directory / "results.json", rows)
+    _io.write_text(directory / "table.md",
+                   "# Scale study, family without the ceiling (issue 26)\n\nGenerated by "
+                   f"`python -m {MODULE}`; one row per (h, seed), each row's `command` "
+                   "recomputes it.\n\n" + table(rows))
+    return rows
+
+
+def run(widths, seeds, searches=SEARCHES, *, directory=OUT, compute=None) -> list:
+    """Compute and store every (width, seed) row not stored yet under ``directory``
+    (``compute(width, seed, searches)``, default :func:`compute_row`), reassembling the results
+    after each; returns the (width, seed) pairs computed. ``ValueError`` for a width < 1, a
+    seed < 0 or a search outside :data:`SEARCH_CHOICES`."""
+    compute = compute_row if compute is None else compute
+    widths, seeds, searches = list(widths), list(seeds), tuple(searches)
+    if any(int(w) != w or w < 1 for w in widths) or any(int(s) != s or s < 0 for s in seeds):
+        raise ValueError(f"widths must be integers >= 1 and seeds integers >= 0, got {widths}, "
+                         f"{seeds}")
+    for name in searches:
+        if name not in SEARCH_CHOICES:
+            raise ValueError(f"searches must be among {SEARCH_CHOICES}, got {name!r}")
+    directory = pathlib.Path(directory)
+    (directory / "rows").mkdir(parents=True, exist_ok=True)
+    done = []
+    for width in widths:
+        for seed in seeds:
+            path = row_path(directory, width, seed)
+            if path.exists():
+                print(f"h = {width}, seed {seed}: stored ({path}), skipped", file=sys.stderr)
+                continue
+            print(f"h = {width}, seed {seed}: computing", file=sys.stderr)
+            _io.write_json(path, compute(width, seed, searches))
+            done.append((width, seed))
+            assemble(directory)
+    if not done and any((directory / "rows").glob("h*_seed*.json")):
+        assemble(directory)
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--searches", nargs="+", default=list(SEARCHES), choices=SEARCH_CHOICES)
+    args = parser.parse_args()
+    run(args.widths, args.seeds, args.searches)
+    print((OUT / "table.md").read_text())
+
+
+if __name__ == "__main__":
+    _interrupt.exit_on_interrupt(MODULE)
+    main()

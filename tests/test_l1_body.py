@@ -202,10 +202,11 @@ def test_l1_body_fixed_point_at_the_exit_from_the_body_is_placed_within_one_over
     assert np.asarray(pred.statdim_ratio.mean)[just_past] < 0.75
 
 
-@pytest.mark.parametrize("start", [0.05, 0.625, 0.95])
+@pytest.mark.parametrize("start", [0.05, 0.4, 0.625, 0.95])
 def test_l1_body_search_from_a_start_brackets_the_same_fixed_point(start):
-    # the ball of the previous test (fixed point 0.63); from any start the last bracket is
-    # 2^-num_steps wide around the crossing, and a start near it needs at most 3 evaluations
+    # the ball of the previous test (fixed point 0.397; x_p leaves it at p = 0.25); from any
+    # start the last bracket is 2^-num_steps wide around the crossing, and a start near it needs
+    # at most 3 evaluations after the one just past the exit
     dim, r, a, eps, num_steps = 200, 0.5, 2.0, 0.5, 6
     body = bodies.L1InducedBody.create(center=jnp.zeros(dim), l1=0.0, epsilon=eps,
                                         eigenvalues=jnp.full(dim, 2 * eps / r**2),
@@ -220,8 +221,10 @@ def test_l1_body_search_from_a_start_brackets_the_same_fixed_point(start):
     last_above = int(np.flatnonzero(above)[-1])
     assert not above[last_above + 1:].any()        # one sign change, bracketed by neighbours
     assert grid[last_above + 1] - grid[last_above] <= 2.0**-num_steps * (1 + 1e-9)
-    evaluations = grid.size - 2                     # p = 0 and p = 1 are known, not evaluated
-    assert evaluations <= (3 if abs(start - expected) < 2.0**-num_steps else 2 * num_steps + 1)
+    evaluated = np.asarray(pred.statdim_ratio.sem) > 0  # x_p in K and p = 1 cost nothing
+    assert grid[~evaluated][-2] == 0.25 and grid[evaluated][0] == pytest.approx(0.25, abs=1 / dim)
+    near = abs(start - expected) < 2.0**-num_steps
+    assert evaluated.sum() <= 1 + (3 if near else 2 * num_steps + 1)
     with pytest.raises(ValueError, match="start must be <= 1"):
         predict.l1_body_prediction(body, lambda p: jnp.zeros(dim), key=jax.random.key(0),
                                    start=1.5)

@@ -45,7 +45,8 @@ def test_zero_output_student_has_loss_log2_and_half_accuracy():
     (x, y), _ = family.make_data("multilabel", 16, 1.0, seed=0)
     params = family.init("multilabel", 16, key=jax.random.key(0))
     params[-1] = {"w": params[-1]["w"] * 0.0, "b": params[-1]["b"] * 0.0}
-    assert float(family.bce_loss(params, (x, y))) == pytest.approx(np.log(2.0), rel=1e-6)
+    # (a float32 mean over n m terms: 1.8e-6 off on one machine, so 1e-5)
+    assert float(family.bce_loss(params, (x, y))) == pytest.approx(np.log(2.0), rel=1e-5)
     # logit 0 predicts 0 everywhere: accuracy = fraction of zeros
     assert float(family.label_accuracy(params, (x, y))) == pytest.approx(1 - y.mean(), abs=1e-6)
 

@@ -31,7 +31,7 @@ SPECTRUM_METHODS = ("exact", "slq")  # SpectrumOptions.method, its default first
 EIGEN_TREATMENTS = ("abs", "floor", "drop", "flat")  # phasetrans.theory.formula
 PREDICTION_DEFAULTS = {"eigen_treatment": "abs", "floor": 1e-4}  # predict.PredictOptions
 L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")  # phasetrans.theory.predict.L1_BODY_SEARCHES
-L1_BODY_DEFAULTS = {"max_dim": 1500, "max_iters": 20000, "num_samples": 16,
+L1_BODY_DEFAULTS = {"max_dim": 3500, "max_iters": 20000, "num_samples": 16,
                     "search": "bisection", "model_max_dim": 0, "rank": 64}
 """The fields of ``phasetrans.theory.predict.L1BodyOptions`` the flags' help states."""
 # explain's l1-body Monte Carlo: half the samples, the search started at the ellipsoid's

@@ -154,31 +154,30 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
 
     K is :class:`phasetrans.geometry.bodies.L1InducedBody` (the second-order model of the
     l1-regularised loss [ZZSL sec. 4]) and x_p = M_p ⊙ w* the pruned weights. The gap delta/D - p is
-    1 at p = 0 (x_0 = w* is in K, the cone is R^D) and <= 0 at p = 1, and decreases in p. The search
-    brackets its sign change to a width h = 2^-``num_steps``, each evaluation estimating delta with
-    :func:`phasetrans.geometry.width.cone_statdim` (``num_samples`` cone projections, each
-    bounded by ``max_iters`` iterations: semismooth Newton after an ADMM warm start with the
-    exact eigendecomposition, the conic ADMM for the low-rank model,
-    :class:`phasetrans.geometry.bodies.L1InducedCone`; free when x_p lies in K):
+    1 - p > 0 while x_p lies in K (the cone is R^D), <= 0 at p = 1, and decreases in p. It jumps
+    where x_p leaves K: just outside, delta is about the statistical dimension of K's tangent cone
+    at a point with p D zero coordinates, an l1 descent cone, far below D (digits 64-16-10,
+    lambda = 1e-4: delta/D from 1 to 0.65 between removal ratios 0.816 and 0.818). So the search
 
-    - ``start=None`` (default): bisection of [0, 1], ``num_steps`` evaluations;
-    - ``start`` in [0, 1] (e.g. the ellipsoid's Monte Carlo prediction): evaluate there, step
-      h, 2h, 4h, ... toward the sign change until it is bracketed, then bisect the bracket down
-      to h. The answer does not depend on ``start`` beyond the interpolation inside a bracket of
-      the same width h; the cost does: two evaluations when ``start`` is within h of the fixed
-      point, instead of bisection's early midpoints near the boundary of K, where the
-      projections are slowest.
+    1. locates that exit to 1/D by membership tests alone (bisection on x_p in K, no
+       projections; it assumes, as the rest of the search does, one crossing);
+    2. evaluates delta just past it: at or below the diagonal, the fixed point is the exit;
+    3. otherwise brackets the sign change beyond it to a width h = 2^-``num_steps``:
+       ``start=None`` (default) by bisection, at most ``num_steps`` evaluations; ``start`` in
+       [0, 1] (e.g. the ellipsoid's Monte Carlo prediction) by evaluating there, stepping h, 2h,
+       4h, ... toward the sign change until it is bracketed, then bisecting the bracket down to
+       h (two evaluations when ``start`` is within h of the fixed point).
 
-    Where x_p leaves K the curve jumps: delta/D is 1 while x_p is in K, and just outside it is
-    about the statistical dimension of K's tangent cone at a point with p D zero coordinates, an
-    l1 descent cone (much less than D: digits 64-16-10, lambda = 1e-4, from 1 to 0.65 between
-    removal ratios 0.816 and 0.818). When the last bracket starts inside K, the search locates
-    the exit to 1/D by membership tests alone (no projections) and evaluates delta once just past
-    it, so a fixed point at the jump is placed within 1/D, not interpolated across the bracket.
+    Each evaluation estimates delta with :func:`phasetrans.geometry.width.cone_statdim`
+    (``num_samples`` cone projections, each bounded by ``max_iters`` iterations: semismooth
+    Newton after an ADMM warm start with the exact eigendecomposition, the conic ADMM for the
+    low-rank model, :class:`phasetrans.geometry.bodies.L1InducedCone`). Measured at D = 3392
+    (digits 64-32-32-10, lambda = 1e-4, 16 samples): the fixed point was the exit (0.9173),
+    and bisection of [0, 1] had spent 6 evaluations where steps 1-2 spend one.
 
     The fixed point and its interval (mean -/+ ``num_sem`` SEM) interpolate the evaluated points
     like :func:`formula.fixed_point`, so the interval is the Monte Carlo error only: the linear
-    interpolation inside the last bracket (width h, or 1/D at an exit) is not in it. Where
+    interpolation inside the last bracket (width h, or 1/D at the exit) is not in it. Where
     delta/D falls steeply (at large D it drops from near 1 to near 0 within one bisection
     bracket) raise ``num_steps`` until h is narrower than the theory window.
 
@@ -198,8 +197,8 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
     points = {0.0: (1.0, 0.0), 1.0: (0.0, 0.0)}  # delta/D at the ends: R^D, and <= 1 = p
     infos = []
     h = 2.0 ** -num_steps
-    # at most num_steps evaluations by bisection, 2 num_steps + 1 from a start, one at the exit
-    keys = jax.random.split(key, num_steps + 1 if start is None else 2 * num_steps + 3)
+    # one evaluation at the exit, then at most num_steps by bisection, 2 num_steps + 1 from a start
+    keys = jax.random.split(key, num_steps + 1 if start is None else 2 * num_steps + 2)
     bar = counter(total=None, desc="l1-body fixed-point search", enabled=progress)
 
     def above(p):  # evaluate delta/D at p: is it above the diagonal?
@@ -210,30 +209,28 @@ def l1_body_prediction(body: bodies.L1InducedBody, apex_at: Callable, *, key,
         bar.update(1)
         return points[p][0] > p
 
-    lo, hi = 0.0, 1.0  # the gap is > 0 at lo and <= 0 at hi
-    if start is not None:
-        p, step = min(max(start, h), 1.0 - h), h
-        if above(p):
-            lo = p
-            while lo + step < hi and above(lo + step):
-                lo, step = lo + step, 2 * step
-            hi = min(lo + step, hi)
-        else:
-            hi = p
-            while hi - step > lo and not above(hi - step):
-                hi, step = hi - step, 2 * step
-            lo = max(hi - step, lo)
-    while hi - lo > h * (1 + 1e-9):
+    lo, hi = 0.0, 1.0  # x_lo in K, x_hi not (x_1 = 0 may be in K: then hi stays 1)
+    while hi - lo > 1.0 / dim:
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if above(mid) else (lo, mid)
-    if 0.0 < lo and hi < 1.0 and hi - lo > 1.0 / dim and body.contains(apex_at(lo)):
-        # x_lo in K: delta/D jumps from 1 where x_p leaves K (see the docstring); locate that
-        # ratio to 1/D by membership alone, and evaluate delta just past it
-        while hi - lo > 1.0 / dim:
+        lo, hi = (mid, hi) if body.contains(apex_at(mid)) else (lo, mid)
+    points[lo] = (1.0, 0.0)
+    if hi < 1.0 and above(hi):  # past the jump delta/D is still above p: search beyond it
+        lo, hi = hi, 1.0  # the gap is > 0 at lo and <= 0 at hi
+        if start is not None and hi - lo > 2 * h:
+            p, step = min(max(start, lo + h), hi - h), h
+            if above(p):
+                lo = p
+                while lo + step < hi and above(lo + step):
+                    lo, step = lo + step, 2 * step
+                hi = min(lo + step, hi)
+            else:
+                hi = p
+                while hi - step > lo and not above(hi - step):
+                    hi, step = hi - step, 2 * step
+                lo = max(hi - step, lo)
+        while hi - lo > h * (1 + 1e-9):
             mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if body.contains(apex_at(mid)) else (lo, mid)
-        points[lo] = (1.0, 0.0)
-        above(hi)
+            lo, hi = (mid, hi) if above(mid) else (lo, mid)
     bar.close()
     grid = sorted(points)
     return _fixed_point_prediction(grid, [points[p][0] for p in grid],
@@ -310,10 +307,12 @@ class EllipsoidOptions(NamedTuple):
 
 
 class L1BodyOptions(NamedTuple):
-    """The Monte Carlo l1-induced-body prediction, by ``num_steps`` bisection steps of
-    ``num_samples`` cone projections of at most ``max_iters`` iterations each. With an exact
-    spectrum and D <= ``max_dim`` H is the exact eigendecomposition (O(D^2) per iteration:
-    400 ADMM iterations, then semismooth Newton's conjugate-gradient steps,
+    """The Monte Carlo l1-induced-body prediction (:func:`l1_body_prediction`: the exit of x_p from
+    the body, then up to ``num_steps`` bisection steps), ``num_samples`` cone projections of at
+    most ``max_iters`` iterations each per evaluation. With an exact spectrum and D <=
+    ``max_dim`` (3500: the digits 64-32-32-10 networks, D = 3392, are in; there one evaluation
+    took 76 s with 16 samples on 2 busy cores) H is the exact eigendecomposition (O(D^2) per
+    iteration: 400 ADMM iterations, then semismooth Newton's conjugate-gradient steps,
     :mod:`phasetrans.geometry.l1_projection`; ``max_dim=0`` turns it off); otherwise,
     for D <= ``model_max_dim`` (default 0: off), the low-rank model of
     :mod:`phasetrans.theory.hessian_model` with the ``rank`` largest of 2 ``rank`` Ritz pairs and
@@ -324,7 +323,7 @@ class L1BodyOptions(NamedTuple):
     ellipsoid's Monte Carlo prediction (the formula's where there is none); the same bracket width
     2^-``num_steps``, fewer solves when the two bodies agree."""
 
-    max_dim: int = 1500
+    max_dim: int = 3500
     num_samples: int = 16
     num_steps: int = 5
     max_iters: int = 20000

@@ -34,9 +34,6 @@ L1_BODY_SEARCHES = ("bisection", "near_ellipsoid")  # phasetrans.theory.predict.
 L1_BODY_DEFAULTS = {"max_dim": 3500, "max_iters": 20000, "num_samples": 16,
                     "search": "bisection", "model_max_dim": 0, "rank": 64}
 """The fields of ``phasetrans.theory.predict.L1BodyOptions`` the flags' help states."""
-# explain's l1-body Monte Carlo: half the samples, the search started at the ellipsoid's
-# prediction (predict.L1BodyOptions), so that its default run stays within ~3 minutes at D ~ 1200
-EXPLAIN_L1_DEFAULTS = {"l1_body_samples": 8, "l1_body_search": "near_ellipsoid"}
 # the limit test: phasetrans.applications.limit.DEFAULT_SEARCHES and the stop rule of
 # phasetrans.networks.witnesses.SearchOptions (a test keeps them equal)
 LIMIT_DEFAULTS = {"searches": ("retrain",), "max_steps": 10000, "check_every": 250,
@@ -96,9 +93,6 @@ def _check_flags(args) -> list[str]:
     with_model = args.l1_body_model_max_dim > 0
     off = ("with --no-monte-carlo" if args.no_monte_carlo
            else "with --spectrum slq" if args.spectrum == "slq" else None)
-    if args.command == "explain":
-        defaults = defaults._replace(num_samples=EXPLAIN_L1_DEFAULTS["l1_body_samples"],
-                                     search=EXPLAIN_L1_DEFAULTS["l1_body_search"])
     for flag, name, default in (("--l1-body-max-dim", "l1_body_max_dim", defaults.max_dim),
                                 ("--l1-body-max-iters", "l1_body_max_iters",
                                  defaults.max_iters),
@@ -436,14 +430,12 @@ def add_flags(parser: argparse.ArgumentParser, *, monte_carlo: bool = True) -> N
     parser.add_argument("--l1-body-samples", type=int,
                         help="Gaussian samples per evaluation of the l1-induced body's delta, "
                              ">= 2; not with --no-monte-carlo (default: "
-                             f"{L1_BODY_DEFAULTS['num_samples']}; explain: "
-                             f"{EXPLAIN_L1_DEFAULTS['l1_body_samples']})")
+                             f"{L1_BODY_DEFAULTS['num_samples']})")
     parser.add_argument("--l1-body-search", choices=L1_BODY_SEARCHES,
-                        help="how the l1-induced body's fixed point is searched: bisection of "
-                             "[0, 1], or steps from the ellipsoid's Monte Carlo prediction "
-                             "(same final bracket 1/32, fewer ADMM solves); not with "
-                             f"--no-monte-carlo (default: {L1_BODY_DEFAULTS['search']}; "
-                             f"explain: {EXPLAIN_L1_DEFAULTS['l1_body_search']})")
+                        help="how the l1-induced body's fixed point is searched beyond where "
+                             "the pruned point leaves the body: bisection, or steps from the "
+                             "ellipsoid's Monte Carlo prediction (same final bracket 1/32); not "
+                             f"with --no-monte-carlo (default: {L1_BODY_DEFAULTS['search']})")
     parser.add_argument("--l1-body-model-max-dim", type=int,
                         help="largest D for which the l1-induced body's Monte Carlo prediction "
                              "uses the low-rank Hessian model (the "

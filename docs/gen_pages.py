@@ -524,7 +524,7 @@ def value_ga_budget_retrain_oneshot(directory: pathlib.Path) -> str:
 GAP_VALUES = {
     # configurations with only fixed-budget rows: budget rows − converged rows
     "ga_unmeasured": lambda d: str(len(_ga(d, BUDGET)) - len(_ga(d))),
-    # wall time per converged configuration, minutes: the 16-unit MLPs / digits 32-32 at 1e-5
+    # wall time per converged configuration, minutes: the 16-unit MLPs / digits 32-32
     "ga_minutes_16": lambda d: _minutes([r for r in _ga(d) if "-16-" in r["arch"]]),
     "ga_minutes_d32": lambda d: _minutes(_ga(d, arch=D32)),
     # converged digits 64-16-10, all λ: largest |difference| of any stage (±, 2 d)
@@ -551,8 +551,12 @@ GAP_VALUES = {
     "ga_d16_budget_converged": lambda d: _percent_span(
         [r["retrain_converged_fraction"] for r in _ga(d, BUDGET, arch=D16)]),
     "ga_wide_ladder": value_ga_wide_ladder,
-    # converged digits 64-32-32-10 at 1e-5: retrain_F → oneshot_F
-    "ga_wide_retrain_oneshot": lambda d: _num(_ga_stage(d, [RETRAIN_ONESHOT], arch=D32)[0]),
+    # converged digits 64-32-32-10, λ = 1e-5, 1e-4, 5e-4: retrain_F → oneshot_F, 'a, b and c'
+    "ga_wide_retrain_oneshot": lambda d: _series(_ga_stage(d, [RETRAIN_ONESHOT], arch=D32),
+                                                 last=" and "),
+    # converged digits 64-32-32-10, all λ: largest |difference| of any measured stage (±, 2 d)
+    "ga_wide_max_step": lambda d: "±" + _num(max(abs(v) for v in _diffs(_ga(d, arch=D32), *[
+        (s["from"], s["to"]) for s in _ga(d)[0]["stages"]]))),
     # fixed-budget digits 64-32-32-10 at 1e-5: formula, oneshot_accuracy, retrain_F (2 d)
     **{f"ga_wide_budget_{name}": (lambda d, name=name: _num(
         _ga(d, BUDGET, arch=D32, l1=1e-5)[0]["thresholds"][name]["mean"]))

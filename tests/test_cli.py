@@ -362,7 +362,7 @@ def test_cli_predict_json_contract(tmp_path, capsys):
     assert 0 <= lo <= out["predicted_removal_ratio"] <= hi <= 1
     assert set(out["empirical_removal_ratio"]) >= {"accuracy", "loss"}
     assert out["mc_prediction"]["ellipsoid"]["converged"]
-    l1 = out["mc_prediction"]["l1_body"]                 # D = 592 <= 1500: computed
+    l1 = out["mc_prediction"]["l1_body"]                 # D = 592 <= 3500: computed
     assert l1["converged"] and 0 <= l1["interval"][0] <= l1["removal_ratio"] <= l1["interval"][1]
     assert l1["num_samples"] == 4
     premise = out["stationarity"]  # 300 Adam steps: not a minimum of F, and said so

@@ -174,7 +174,8 @@ def test_budget_exhausted_reports_not_converged(x64):
 def test_restarts_at_larger_scales_reach_a_solution_the_warm_start_misses():
     # near the boundary of an ill-conditioned body (H's eigenvalues 1e-6 ... 10, apex value
     # 0.01 = eps) the ADMM's scale after 400 iterations is ~6 against ~60 at the projection:
-    # Newton from there stalls on every sample, its restarts at 2 t0, 4 t0, ... converge
+    # Newton from there stalls on every sample, its restarts around the perspective's minimiser
+    # t_in converge
     dim, l1, eps = 200, 1e-2, 1e-2
     rng = np.random.default_rng(1)
     rotation, _ = np.linalg.qr(rng.standard_normal((dim, dim)))

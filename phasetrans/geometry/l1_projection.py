@@ -37,8 +37,9 @@ Boyd 2020] was tried first and did not lower its iteration count. So the solve i
 2. at most ``newton_iters`` damped Newton steps from w = x0 + z / t and the least-squares
    multiplier a of (1) on the support of w, their CG iterations counted against what is left
    of ``solver.max_iters``; if they miss the tolerance, Newton starts again from the same z at
-   2 t, 4 t, ..., 512 t (:data:`RESTART_FACTOR`; near the boundary of K the warm start's t is
-   far too small);
+   t_in, 2 t_in, t_in / 2, 4 t_in, ... (:data:`RESTART_FACTOR`), t_in the minimiser of the
+   perspective t F(g / t) (:func:`interior_scale`, computed anyway): near the boundary of K the
+   warm start's t is far too small, t_in within a factor 0.4-5 of the solution's;
 3. if the Newton certificate (below) misses ``solver.tol``, the full reference ADMM
    (``solver``'s budget) from scratch: the answer and its residual are then the ADMM's (no
    fallback when ``warm_iters >= solver.max_iters``: the warm start was that ADMM).
@@ -284,12 +285,15 @@ def interior_scale(prob: L1ConeProblem, g, *, num_iters: int = 120):
 
 
 RESTART_FACTOR = 2.0
-"""Newton's later starts multiply the warm start's scale t0 by 2, 4, 8, ...: near the boundary
-of K (apex value F(0) small) the ADMM's t approaches the solution's from far below, and Newton
-from there stalls. Measured on digits 64-16-10 at removal ratio 0.82 (float64): t = 4.8 after
-400 ADMM iterations, 38 after 19 000 (still unconverged), 223 at the solution; Newton from
-t0 = 10 or 400 stalled, from 20 to 200 it converged in 8-11 steps to residual 1e-14. Starts a
-factor 4 apart missed that window on 8 of 32 float32 samples; a factor 2 apart, on none."""
+"""Newton's later starts are t_in 2^0, 2^1, 2^-1, 2^2, ... (t_in of :func:`interior_scale`):
+near the boundary of K (apex value F(0) small) the ADMM's t approaches the solution's from far
+below, and Newton from there stalls. Measured (float32 unless said): digits 64-16-10 at removal
+ratio 0.82, t = 4.8 after 400 ADMM iterations, 38 after 19 000 (still unconverged), 223 at the
+solution, t_in = 144 (float64: Newton from 10 or 400 stalled, from 20 to 200 it converged in
+8-11 steps to residual 1e-14); digits 64-32-32-10 just past the exit from K, t0 = 5.5, t_in
+1000-1300, solution 6100-6700: restarts at t0 2^k certified 8 of 8 samples in 38.8 s (up to 4715
+iterations), restarts around t_in in 13.0 s (up to 2566). On a synthetic ill-conditioned body
+(eigenvalues 1e-6 to 10) the solution's t is 0.4-1.0 t_in, hence the steps below t_in too."""
 
 SOLVER = SolverOptions(tol=None, max_iters=20000, check_every=20)
 """The fallback ADMM's budget and the tolerance of both certificates (tol None = 1e-3 in
@@ -304,9 +308,9 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
 
     ``data`` is the conic ADMM's form of the same K - x0 (:meth:`L1InducedBody.conic_data`),
     ``prob`` this module's (:func:`problem`). Newton starts from the warm start's scale t0
-    and, while its certificate misses ``solver.tol``, again from 2 t0, 4 t0, ... (at most
-    ``newton_starts`` starts; the best certificate is kept). Returns the point, its
-    SolverInfo and t.
+    and, while its certificate misses ``solver.tol``, again from t_in, 2 t_in, t_in / 2,
+    4 t_in, ... (:data:`RESTART_FACTOR`; at most ``newton_starts`` starts in all; the best
+    certificate is kept). Returns the point, its SolverInfo and t.
     """
     solver = SolverOptions.check(solver, SOLVER, dtype=g.dtype, float32=1e-3, float64=1e-4)
     dtype = g.dtype
@@ -317,9 +321,14 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
                             solver=solver._replace(max_iters=min(warm_iters, solver.max_iters)))
     t0 = jnp.maximum(warm.scale, jnp.finfo(dtype).tiny)
     budget = solver.max_iters - warm.info.iterations
+    # the perspective's minimiser: g in C exactly when G(g, t_in) <= 0 (below), and the centre
+    # of the restarts (near the body's boundary much closer to the solution's t than t0)
+    t_in, g_value = interior_scale(prob, g)
 
-    def attempt(start, spent):  # Newton from the warm point at the scale t0 * 2^start
-        t = t0 * RESTART_FACTOR ** start.astype(dtype)
+    def attempt(start, spent):  # Newton from the warm point at t0, then t_in 2^0, 2^1, 2^-1, ..
+        m = start - 1
+        exponent = jnp.where(m % 2 == 1, (m + 1) // 2, -((m + 1) // 2)).astype(dtype)
+        t = jnp.where(start == 0, t0, t_in * RESTART_FACTOR ** exponent)
         w = prob.apex + warm.point / t
         run = newton(prob, g, w, t, initial_multiplier(prob, g, w, t), max_steps=newton_iters,
                      cg_tol=cg_tol, cg_max_iters=cg_max_iters, stop=stop, cg_budget=budget - spent)
@@ -345,7 +354,6 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
     point = jnp.where(newton_ok, run.t * (run.w - prob.apex), warm.point)
     scale = jnp.where(newton_ok, run.t, warm.scale)
     # g in C: Pi_C(g) = g exactly (the Newton system assumes an active constraint)
-    t_in, g_value = interior_scale(prob, g)
     inside = g_value <= 0
     point = jnp.where(inside, g, point)
     scale = jnp.where(inside, t_in, scale)

@@ -311,7 +311,7 @@ class L1BodyOptions(NamedTuple):
     the body, then up to ``num_steps`` bisection steps), ``num_samples`` cone projections of at
     most ``max_iters`` iterations each per evaluation. With an exact spectrum and D <=
     ``max_dim`` (3500: the digits 64-32-32-10 networks, D = 3392, are in; there one evaluation
-    took 76 s with 16 samples on 2 busy cores) H is the exact eigendecomposition (O(D^2) per
+    took 32 s with 16 samples on 2 busy cores) H is the exact eigendecomposition (O(D^2) per
     iteration: 400 ADMM iterations, then semismooth Newton's conjugate-gradient steps,
     :mod:`phasetrans.geometry.l1_projection`; ``max_dim=0`` turns it off); otherwise,
     for D <= ``model_max_dim`` (default 0: off), the low-rank model of

@@ -115,6 +115,8 @@ def test_runner_resumes_skips_stored_rows_and_assembles_sorted_results(tmp_path)
     table = (tmp_path / "table.md").read_text()
     assert len([line for line in table.splitlines() if line.startswith("| 16 ")]) == 2
     assert "witness retrain" in table and "| 0.700 (50 % conv.) |" in table
+    widths = {line.count("|") for line in table.splitlines() if line.startswith("|")}
+    assert len(widths) == 1  # header, separator and rows have the same number of cells
     # a rerun with one more seed computes only the new rows, and keeps the old ones
     calls.clear()
     done = family_run.run([16, 32], [0, 1, 2], ["retrain"], directory=tmp_path, compute=fake)

@@ -223,7 +223,7 @@ def table(rows) -> str:
              "MC ellipsoid | ±window | one-shot acc. | one-shot loss | "
              + "".join(f"witness {s} | " for s in searches)
              + "resolution | s (train / predict / premise+sweep / refine / witnesses) |",
-             "|---" * (15 + len(searches)) + "|"]
+             "|---" * (14 + len(searches)) + "|"]
     for r in rows:
         f, mc, o, s = r["formula"], r["mc_ellipsoid"], r["oneshot"], r["seconds"]
         st = r["stationarity"]

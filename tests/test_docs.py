@@ -102,8 +102,10 @@ def test_home_verdicts_are_the_results():
         in text
     limits = _results("limit_test")
     assert all(r["limit"]["verdict"] == "not beaten by these searches" for r in limits)
-    assert {(r["arch"], r["dataset"]) for r in limits} == {("mlp-64-16-10", "digits")}
-    assert f"(digits 64-16-10 at {['one', 'two', 'three'][len(limits) - 1]} λ)" in text
+    assert sorted((r["dataset"], r["arch"], r["l1"]) for r in limits) == [
+        ("digits", "mlp-64-16-10", 1e-5), ("digits", "mlp-64-16-10", 1e-4),
+        ("digits", "mlp-64-16-10", 5e-4), ("mnist1d", "mlp-40-16-10", 1e-5)]
+    assert "(digits 64-16-10 at three λ, mnist1d 40-16-10 at λ = 1e-5)" in text
     scale = _results("scale_study")
     inside = [r["num_params"] for r in scale
               if abs(r["oneshot"]["accuracy"]["mean"] - r["formula"]["mean"])

@@ -318,10 +318,11 @@ class L1BodyOptions(NamedTuple):
     :mod:`phasetrans.theory.hessian_model` with the ``rank`` largest of 2 ``rank`` Ritz pairs and
     the formula-calibrated bulk (O(D rank) per iteration; what it changes:
     :func:`phasetrans.theory.hessian_model.l1_body`; its cone projects by the conic ADMM,
-    thousands of O(D rank) iterations per sample). ``search``: ``"bisection"`` of [0, 1]
-    (default) or ``"near_ellipsoid"``: the search of :func:`l1_body_prediction` starts at the
-    ellipsoid's Monte Carlo prediction (the formula's where there is none); the same bracket width
-    2^-``num_steps``, fewer solves when the two bodies agree."""
+    thousands of O(D rank) iterations per sample). ``search``: how :func:`l1_body_prediction`
+    brackets the fixed point when it lies beyond the exit of x_p from the body: ``"bisection"``
+    (default) or ``"near_ellipsoid"``, steps from the ellipsoid's Monte Carlo prediction (the
+    formula's where there is none); the same bracket width 2^-``num_steps``, fewer solves when
+    the two bodies agree."""
 
     max_dim: int = 3500
     num_samples: int = 16

@@ -334,9 +334,10 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
                      cg_tol=cg_tol, cg_max_iters=cg_max_iters, stop=stop, cg_budget=budget - spent)
         return run._replace(residual=jnp.where(jnp.isfinite(run.residual), run.residual, jnp.inf))
 
-    def restarting(state):
+    def restarting(state):  # (a g inside C projects onto itself below: no restarts for it)
         start, best, spent = state
-        return (start < newton_starts) & (best.residual > solver.tol) & (spent < budget)
+        return ((start < newton_starts) & (best.residual > solver.tol) & (spent < budget)
+                & (g_value > 0))
 
     def restart(state):
         start, best, spent = state

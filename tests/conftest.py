@@ -1,6 +1,7 @@
 """Shared fixtures. float64 is a scoped opt-in (``x64`` fixture), never global."""
 
 import gc
+import os
 
 import jax
 import numpy as np
@@ -11,6 +12,14 @@ import threadpoolctl
 # spinning threads beside another busy process slow NumPy's decompositions (the tests' own
 # np.linalg oracles) by up to ~30x (phasetrans._threads).
 threadpoolctl.threadpool_limits(1, user_api="blas")
+
+# The suite is compile-bound (measured on tests/test_cli.py: 88 s of its 125 s in XLA's backend
+# compiler, 790 programs). Compiling without LLVM's expensive passes, as JAX's own test suite
+# does, cuts that; the numbers differ from optimised builds by rounding only, and no test
+# compares against a number computed under the other setting.
+# (The environment variable carries it to the subprocesses of the CLI, tutorial and example tests.)
+os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+jax.config.update("jax_disable_most_optimizations", True)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -21,7 +21,7 @@ distances R(p) and eps (same key: eps does not depend on the spectrum)
 :meth:`ExactSource.levels` (the spectral-levels model on exact counts and energies) and
 :func:`predict.ellipsoid_prediction` in the eigenbasis (the ellipsoid's delta without the
 levels model), each grid +-0.2 around the exact formula's fixed point and keyed as ``predict``
-keys its ellipsoid. tests/test_scale_family.py checks, at a width where the exact path is
+keys its ellipsoid. tests/test_scale_spot_check.py checks, at a width where the exact path is
 allowed, that this assembly reproduces ``predict``'s exact path. The SLQ quadrature is
 recomputed with ``predict``'s key (:func:`spectrum_source.slq_source`) to read its eigenvalue
 counts' Chebyshev-Markov-Stieltjes brackets (:func:`spectrum.count_bounds`) below 0, in

@@ -330,6 +330,21 @@ def value_scale_kept(directory: pathlib.Path) -> str:
     return f"{pair(widths[0], 2)}, {pair(256, 2)} and {pair(widths[-1], 3)}"
 
 
+def value_scale_spot_check(directory: pathlib.Path) -> str:
+    """The exact spot check of the family's SLQ formula (results/scale_study/family/
+    spot_check.json): '0.613 [0.611, 0.616] against the exact spectrum's 0.607 at D = 7072,
+    0.007 apart (window ±0.070)'."""
+    check = json.loads((directory / "family" / "spot_check.json").read_text())
+    a_eta = math.sqrt(8 * math.log(4 / 0.05))  # the window's a_eta at eta = 0.05 [ALMT Thm I]
+    slq, exact = check["formula"]["slq"], check["formula"]["exact"]
+    dim = check["num_params"]
+    lo, hi = slq["interval"]
+    apart = abs(slq["removal_ratio"] - exact["removal_ratio"])
+    return (f"{slq['removal_ratio']:.3f} [{lo:.3f}, {hi:.3f}] against the exact spectrum's "
+            f"{exact['removal_ratio']:.3f} at D = {dim}, {apart:.3f} apart "
+            f"(window ±{a_eta / math.sqrt(dim):.3f})")
+
+
 def value_l1_offsets(directory: pathlib.Path) -> str:
     """The calibrated point estimate minus the exact one, per network: '+0.05 and +0.20'."""
     rows = json.loads((directory / "results.json").read_text())
@@ -1180,6 +1195,7 @@ DERIVED_VALUES = {
     "scale_accuracy_gaps": lambda d: value_scale_gaps(d, "accuracy"),
     "scale_loss_gaps": lambda d: value_scale_gaps(d, "loss"),
     "scale_kept_fractions": value_scale_kept,
+    "scale_spot_check": value_scale_spot_check,
     "l1_calibrated_offsets": value_l1_offsets,
     "l1_window": value_l1_window,
     "l1_large_predict": value_l1_large_predict,

@@ -207,6 +207,29 @@ def test_scale_study_findings_quote_the_results(gen_pages):
     assert f"one step behind ({loss}:" in text
 
 
+def test_scale_study_spot_check_findings_quote_it(gen_pages):
+    text = " ".join(gen_pages.render_findings("scale_study").split())
+    check = _results("scale_study", "family/spot_check.json")
+    slq, exact = check["formula"]["slq"], check["formula"]["exact"]
+    window = 5.9208 / check["num_params"] ** 0.5
+    assert (f"the SLQ formula gives {slq['removal_ratio']:.3f} [{slq['interval'][0]:.3f}, "
+            f"{slq['interval'][1]:.3f}] against the exact spectrum's "
+            f"{exact['removal_ratio']:.3f} at D = 7072," in text)
+    # "a bias the interval does not cover, about a tenth of the window"
+    assert not slq["interval"][0] <= exact["removal_ratio"] <= slq["interval"][1]
+    assert 0.08 < abs(slq["removal_ratio"] - exact["removal_ratio"]) / window < 0.12
+    mc = check["mc_ellipsoid"]
+    assert (f"{mc['slq_levels']['removal_ratio']:.3f} against "
+            f"{mc['exact_levels_on_slq_grid']['removal_ratio']:.3f} on the exact levels") in text
+    counts = check["counts"]
+    near_zero = counts["negative"]["exact"] + counts["below_floor"]["exact"]
+    assert check["spectrum"]["exact_min"] > -check["floor"]    # every negative one is near 0
+    assert f"{near_zero} of the 7072 exact eigenvalues lie within 10⁻⁴ of zero" in text
+    for name in ("negative", "below_floor"):   # "brackets span most of [0, D]"
+        low, high = counts[name]["bracket_2sem"]
+        assert counts[name]["exact_in_bracket"] and high - low > 0.6 * check["num_params"]
+
+
 def _findings(name: str) -> str:
     return " ".join((DOCS / "findings" / f"{name}.md").read_text().split())
 

@@ -366,16 +366,18 @@ def test_second_gram_schmidt_pass_only_when_the_first_cancels(x64):
     outside = outside / jnp.linalg.norm(outside)
     inside = q.T @ jnp.asarray(rng.normal(size=12))
     orthogonalise = jax.jit(spectrum._orthogonalise)
-    w, _, again, _ = orthogonalise(q, 0.2 * inside + outside, 3)   # keeps ~0.8 of its norm
+    w, norm, _, again, _ = orthogonalise(q, 0.2 * inside + outside, 3)   # keeps ~0.8 of it
     assert not again
+    assert float(norm) == pytest.approx(float(jnp.linalg.norm(w)), rel=1e-14)
     assert float(jnp.max(jnp.abs(q @ w))) <= 1e-14 * float(jnp.linalg.norm(w))
-    w, along, again, _ = orthogonalise(q, inside + 1e-10 * outside, 3)
+    w, norm, along, again, _ = orthogonalise(q, inside + 1e-10 * outside, 3)
     assert again
+    assert float(norm) == pytest.approx(float(jnp.linalg.norm(w)), rel=1e-12)
     assert float(along) == pytest.approx(float(q[3] @ inside), rel=1e-12)
     assert float(jnp.linalg.norm(w)) == pytest.approx(1e-10, rel=1e-4)
     assert float(jnp.max(jnp.abs(q @ w))) <= 1e-14 * float(jnp.linalg.norm(w))
-    w, _, again, _ = orthogonalise(q, inside, 3)
-    assert again and float(jnp.max(jnp.abs(w))) == 0.0
+    w, norm, _, again, _ = orthogonalise(q, inside, 3)
+    assert again and float(jnp.max(jnp.abs(w))) == 0.0 and float(norm) == 0.0
 
 
 def test_lanczos_basis_is_updated_in_place():

@@ -163,9 +163,10 @@ def _gram_schmidt(basis, w):
 def _orthogonalise(basis, w, i):
     """``w`` orthogonalised against the rows of ``basis``: one classical Gram-Schmidt pass, a
     second one only if the first kept less than :data:`_REORTH_ETA` of the norm, and zero if the
-    second lost as much again (see :func:`_lanczos_run`). Returns (w, the coefficients removed
-    along row ``i`` summed over the passes, whether the second pass ran, sum |c| of the last
-    pass's coefficients c = Q w): against rows that are orthonormal only to delta
+    second lost as much again (see :func:`_lanczos_run`). Returns (w, ||w|| (computed by the
+    passes' own tests: no further pass over w), the coefficients removed along row ``i`` summed
+    over the passes, whether the second pass ran, sum |c| of the last pass's coefficients
+    c = Q w): against rows that are orthonormal only to delta
     (|q_m . q_n| <= delta, m != n), a pass leaves Q w_out = (I - Q Q^T) c + rounding, entries
     at most delta sum |c|."""
     norm_in = jnp.linalg.norm(w)
@@ -175,14 +176,16 @@ def _orthogonalise(basis, w, i):
 
     def second_pass(w):
         w, more = _gram_schmidt(basis, w)
-        in_span = jnp.linalg.norm(w) < _REORTH_ETA * norm_out
-        return jnp.where(in_span, 0.0, w), more[i], jnp.sum(jnp.abs(more))
+        norm = jnp.linalg.norm(w)
+        in_span = norm < _REORTH_ETA * norm_out
+        return (jnp.where(in_span, 0.0, w), jnp.where(in_span, 0.0, norm), more[i],
+                jnp.sum(jnp.abs(more)))
 
     def one_pass(w):
-        return w, jnp.zeros((), w.dtype), jnp.sum(jnp.abs(coeffs))
+        return w, norm_out, jnp.zeros((), w.dtype), jnp.sum(jnp.abs(coeffs))
 
-    w, more, size = jax.lax.cond(again, second_pass, one_pass, w)
-    return w, coeffs[i] + more, again, size
+    w, norm, more, size = jax.lax.cond(again, second_pass, one_pass, w)
+    return w, norm, coeffs[i] + more, again, size
 
 
 def _lanczos_run(matvec, start, num_iters) -> _Run:
@@ -257,8 +260,8 @@ def _lanczos_run(matvec, start, num_iters) -> _Run:
     index = jnp.arange(num_iters)
     signs = jax.random.key(0)
 
-    def no_pass(w):
-        return w, jnp.zeros((), w.dtype), jnp.zeros((), bool), jnp.zeros((), w.dtype)
+    def no_pass(w, beta):
+        return w, beta, jnp.zeros((), w.dtype), jnp.zeros((), bool), jnp.zeros((), w.dtype)
 
     def inverse_or_zero(x):  # 1 / x, and 0 for x = 0 (a breakdown)
         return jnp.where(x > 0, 1 / jnp.where(x > 0, x, 1.0), 0.0)
@@ -289,10 +292,9 @@ def _lanczos_run(matvec, start, num_iters) -> _Run:
         estimate = jnp.where(index == i, rounding * inverse, estimate)
         exceeded = jnp.max(jnp.abs(estimate)) > threshold   # False for NaN
         reorth = (exceeded | forced) & (beta > 0)
-        w, correction, again, size = jax.lax.cond(
-            reorth, lambda w: _orthogonalise(basis, w, i), no_pass, w)
+        w, beta, correction, again, size = jax.lax.cond(
+            reorth, lambda w, _: _orthogonalise(basis, w, i), no_pass, w, beta)
         alpha = alpha + correction
-        beta = jnp.where(reorth, jnp.linalg.norm(w), beta)
         # after the pass, |q_{i+1} . q_i'| <= sqrt(eps) sum |c| / ||w|| against the
         # semi-orthogonal basis (:func:`_orthogonalise`), plus rounding
         reset = _ROUNDING * eps + threshold * size * inverse_or_zero(beta)

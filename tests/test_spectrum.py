@@ -401,6 +401,10 @@ def test_lanczos_basis_is_updated_in_place():
                     if big in line.split("=")[-1].split("(")[0]
                     and (" copy(" in line or " transpose(" in line)], (
             f"the basis {big} is copied")
+    # nor of the step's vectors: one copy of w inside the reorthogonalising pass only (the carry
+    # of q and q_{i-1} side by side made three per step, 3 x 2 D of memory traffic)
+    vector_copies = [line for line in text.splitlines() if f"= f32[{dim}]{{0}} copy(" in line]
+    assert len(vector_copies) <= 1, vector_copies
 
 
 # --- partial reorthogonalisation on larger spectra, against the full-reorthogonalisation

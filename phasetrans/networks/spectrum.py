@@ -267,8 +267,11 @@ def _lanczos_run(matvec, start, num_iters) -> _Run:
         return jnp.where(x > 0, 1 / jnp.where(x > 0, x, 1.0), 0.0)
 
     def step(carry, i):
-        basis, q, q_prev, beta_prev, alphas, betas, omega, omega_prev, norm_h, forced = carry
+        basis, q, beta_prev, alphas, betas, omega, omega_prev, norm_h, forced = carry
         basis = jax.lax.dynamic_update_index_in_dim(basis, q, i, 0)
+        # q_{i-1} is read from the basis (row 0 at i = 0, where beta_prev = 0): carrying it as
+        # well made XLA copy both vectors at every step (the carry's rotation q -> q_prev)
+        q_prev = jax.lax.dynamic_index_in_dim(basis, jnp.maximum(i - 1, 0), 0, keepdims=False)
         w = matvec(q) - beta_prev * q_prev
         alpha = w @ q
         w = w - alpha * q
@@ -305,7 +308,7 @@ def _lanczos_run(matvec, start, num_iters) -> _Run:
         estimate = jnp.where(ok, jnp.where(index == i + 1, 1.0, estimate), 0.0)
         alphas = alphas.at[i].set(alpha)
         betas = betas.at[i].set(beta)
-        carry = (basis, q_next, q, beta, alphas, betas, estimate, omega, norm_h,
+        carry = (basis, q_next, beta, alphas, betas, estimate, omega, norm_h,
                  reorth & ~forced & ok)
         loss = jnp.max(jnp.abs(jnp.where(index <= i, estimate, 0.0)))
         return carry, (reorth, again, loss)
@@ -313,10 +316,10 @@ def _lanczos_run(matvec, start, num_iters) -> _Run:
     zero = jnp.zeros((), dtype)
     row = jnp.zeros(num_iters, dtype)
     rows = jnp.zeros((_ESTIMATES, num_iters), dtype)
-    carry = (jnp.zeros((num_iters, dim), dtype), q0, jnp.zeros_like(q0), zero, row, row,
-             rows.at[:, 0].set(1.0), rows, zero, jnp.zeros((), bool))
+    carry = (jnp.zeros((num_iters, dim), dtype), q0, zero, row, row, rows.at[:, 0].set(1.0),
+             rows, zero, jnp.zeros((), bool))
     carry, (reorth, again, loss) = jax.lax.scan(step, carry, index)
-    return _Run(carry[4], carry[5], carry[0], reorth, again, loss)
+    return _Run(carry[3], carry[4], carry[0], reorth, again, loss)
 
 
 def _lanczos_from(matvec, start, num_iters, *, with_vectors=False):

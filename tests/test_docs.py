@@ -230,6 +230,40 @@ def test_scale_study_spot_check_findings_quote_it(gen_pages):
         assert counts[name]["exact_in_bracket"] and high - low > 0.6 * check["num_params"]
 
 
+def test_scale_family_findings_quote_its_rows():
+    text = _findings("scale_study")
+    rows = _results("scale_study", "family/results.json")
+    assert sorted({(r["width"], r["num_params"]) for r in rows}) == [(16, 1024), (32, 3072)]
+    assert sorted((r["width"], r["seed"]) for r in rows) == [(h, s) for h in (16, 32)
+                                                              for s in range(3)]
+    assert "at h = 16 and 32 (D = 1024 and 3072, 3 seeds each)" in text
+
+    def span(values, signed=False):
+        low, high = (f"{v:+.2f}" if signed else f"{v:.2f}" for v in (min(values), max(values)))
+        return f"{low} to {high}".replace("-", "−") if signed else f"{low}–{high}"
+
+    formula = [r["formula"]["mean"] for r in rows]
+    assert f"(formula {span(formula)})" in text
+    gaps = {c: [r["oneshot"][c] - r["formula"]["mean"] for r in rows]
+            for c in ("accuracy", "loss")}
+    assert f"{span(gaps['accuracy'], True)} under the accuracy criterion" in text
+    assert f"{span(gaps['loss'], True)} under the loss criterion, all inside" in text
+    assert all(abs(g) <= r["window"]["half_width"] for c in gaps
+               for g, r in zip(gaps[c], rows, strict=True))
+    best = [r["best_witness"]["ratio"] - r["formula"]["mean"] for r in rows]
+    assert f"lies within {span(best, True)} of the formula" in text
+    beaten = [(r["width"], r["seed"]) for r in rows
+              if r["best_witness"]["verdict"] != "not beaten by these searches"]
+    assert beaten == [(32, 2)] and "one row (h = 32, seed 2) is \"beaten within the window\"" \
+        in text
+    (row,) = [r for r in rows if (r["width"], r["seed"]) == (32, 2)]
+    assert f"lowered F by {row['best_witness']['reference_decrease_in_epsilon']:.1f} ε" in text
+    assert f"had found {row['stationarity']['decrease_in_epsilon']:.2f} ε" in text
+    assert not any(any(r["training"]["converged"]) for r in rows)
+    assert all(w["converged_fraction"] == 0 for r in rows for w in r["witness"].values())
+    assert "no training run and no witness run met its stop rule (0 % converged)" in text
+
+
 def _findings(name: str) -> str:
     return " ".join((DOCS / "findings" / f"{name}.md").read_text().split())
 

@@ -50,6 +50,7 @@ from jax.flatten_util import ravel_pytree
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_spectrum import xla_flops  # noqa: E402
 from experiments.scale_study import family, family_run  # noqa: E402
 from phasetrans.networks import prune, spectrum, train  # noqa: E402
 from phasetrans.networks.problem import Problem, default_prunable  # noqa: E402
@@ -59,16 +60,6 @@ FULL_WIDTH, QUICK_WIDTH = 224, 32
 SLQ_PROBES, SLQ_STEPS = 16, 60
 ROW_TRAIN_STEPS, PREMISE_STEPS = 50_000, 2000
 WITNESS_RUNS, WITNESS_STEPS = 25, 10_000
-
-
-def _flops(jitted, *args):
-    """XLA's FLOP count of ``jitted(*args)`` (None if the cost analysis is unavailable)."""
-    try:
-        cost = jitted.lower(*args).compile().cost_analysis()
-        cost = cost[0] if isinstance(cost, list | tuple) else cost
-        return float(cost["flops"])
-    except Exception:  # cost analysis is best-effort information only
-        return None
 
 
 def _best(fn, repeats):
@@ -138,7 +129,7 @@ def main() -> None:
     start = time.perf_counter()
     carry = jax.block_until_ready(run(carry))
     per_step = (time.perf_counter() - start) / args.train_steps
-    stages["train_step"] = _stage(per_step, _flops(one, carry, key0))
+    stages["train_step"] = _stage(per_step, xla_flops(one, carry, key0))
     params = carry[0]
     print(f"1. training: {args.train_steps} full-batch steps (not to convergence, extrapolated "
           f"per step): {per_step * 1e3:.2f} ms/step", flush=True)
@@ -152,7 +143,7 @@ def main() -> None:
     full_dim = int(ravel_pytree(params)[0].size)
     v = jax.random.normal(jax.random.key(1), (full_dim,), jnp.float32)
     hvp_seconds = _best(lambda: matvec(v), 5)
-    hvp_flops = _flops(matvec, v)
+    hvp_flops = xla_flops(matvec, v)
     stages["hvp"] = _stage(hvp_seconds, hvp_flops)
     print(f"2. one HVP (all {full_dim} parameters): {hvp_seconds * 1e3:.2f} ms", flush=True)
     start = time.perf_counter()
@@ -192,7 +183,7 @@ def main() -> None:
     start = time.perf_counter()
     jax.block_until_ready(mrun(mcarry))
     masked = (time.perf_counter() - start) / args.masked_steps
-    stages["masked_step"] = _stage(masked, _flops(mone, mcarry, mkey))
+    stages["masked_step"] = _stage(masked, xla_flops(mone, mcarry, mkey))
     print(f"4. masked retraining: {args.masked_steps} steps, {masked * 1e3:.2f} ms/step",
           flush=True)
 

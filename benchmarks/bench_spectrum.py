@@ -118,7 +118,8 @@ def _hvp_and_grad(loss_fn, flat, unravel, batch):
     return grad, hvp
 
 
-def _flops(jitted, *args):
+def xla_flops(jitted, *args):
+    """XLA's FLOP count of ``jitted(*args)`` (None if the cost analysis is unavailable)."""
     try:
         cost = jitted.lower(*args).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, list | tuple) else cost
@@ -260,7 +261,7 @@ def _fc5(args) -> dict:
     v = jax.random.normal(jax.random.key(6), (dim,))
 
     grad, hvp = _hvp_and_grad(loss_fn, flat, unravel, batch)
-    grad_flops, hvp_flops = _flops(grad, flat, batch), _flops(hvp, flat, v, batch)
+    grad_flops, hvp_flops = xla_flops(grad, flat, batch), xla_flops(hvp, flat, v, batch)
     matvec = spectrum.hessian_vector_product(loss_fn, params, batch)
     times = _interleaved({"grad": lambda: grad(flat, batch), "hvp": lambda: hvp(flat, v, batch),
                           "hvp_lib": lambda: matvec(v)}, max(repeats, 5))

@@ -233,10 +233,11 @@ def test_scale_study_spot_check_findings_quote_it(gen_pages):
 def test_scale_family_findings_quote_its_rows():
     text = _findings("scale_study")
     rows = _results("scale_study", "family/results.json")
-    assert sorted({(r["width"], r["num_params"]) for r in rows}) == [(16, 1024), (32, 3072)]
+    assert sorted({(r["width"], r["num_params"]) for r in rows}) == [(16, 1024), (32, 3072),
+                                                                      (64, 10240)]
     assert sorted((r["width"], r["seed"]) for r in rows) == [(h, s) for h in (16, 32)
-                                                              for s in range(3)]
-    assert "at h = 16 and 32 (D = 1024 and 3072, 3 seeds each)" in text
+                                                              for s in range(3)] + [(64, 0)]
+    assert "at h = 16, 32 and 64 (D = 1024, 3072 and 10 240; 3, 3 and 1 seeds)" in text
 
     def span(values, signed=False):
         low, high = (f"{v:+.2f}" if signed else f"{v:.2f}" for v in (min(values), max(values)))
@@ -247,18 +248,25 @@ def test_scale_family_findings_quote_its_rows():
     gaps = {c: [r["oneshot"][c] - r["formula"]["mean"] for r in rows]
             for c in ("accuracy", "loss")}
     assert f"{span(gaps['accuracy'], True)} under the accuracy criterion" in text
-    assert f"{span(gaps['loss'], True)} under the loss criterion, all inside" in text
-    assert all(abs(g) <= r["window"]["half_width"] for c in gaps
-               for g, r in zip(gaps[c], rows, strict=True))
+    assert f"{span(gaps['loss'], True)} under the loss criterion, inside the window except" \
+        in text
+    outside = [(c, r["width"], round(g, 3), round(r["window"]["half_width"], 3))
+               for c in gaps for g, r in zip(gaps[c], rows, strict=True)
+               if abs(g) > r["window"]["half_width"]]
+    assert outside == [("loss", 64, -0.062, 0.059)]
+    assert "the loss criterion at h = 64 (−0.062 against ±0.059)" in text
     best = [r["best_witness"]["ratio"] - r["formula"]["mean"] for r in rows]
     assert f"lies within {span(best, True)} of the formula" in text
     beaten = [(r["width"], r["seed"]) for r in rows
               if r["best_witness"]["verdict"] != "not beaten by these searches"]
-    assert beaten == [(32, 2)] and "one row (h = 32, seed 2) is \"beaten within the window\"" \
-        in text
-    (row,) = [r for r in rows if (r["width"], r["seed"]) == (32, 2)]
-    assert f"lowered F by {row['best_witness']['reference_decrease_in_epsilon']:.1f} ε" in text
-    assert f"had found {row['stationarity']['decrease_in_epsilon']:.2f} ε" in text
+    assert beaten == [(32, 2), (64, 0)]
+    assert 'two rows (h = 32 seed 2, h = 64 seed 0) are "beaten within the window"' in text
+    marked = [r for r in rows if (r["width"], r["seed"]) in beaten]
+    fair, premise = ([f"{r[k][m]:{d}} ε" for r in marked] for k, m, d in (
+        ("best_witness", "reference_decrease_in_epsilon", ".1f"),
+        ("stationarity", "decrease_in_epsilon", ".2f")))
+    assert f"lowered F by {' and '.join(fair)}" in text
+    assert f"had found {' and '.join(premise)}" in text
     assert not any(any(r["training"]["converged"]) for r in rows)
     assert all(w["converged_fraction"] == 0 for r in rows for w in r["witness"].values())
     assert "no training run and no witness run met its stop rule (0 % converged)" in text
@@ -979,7 +987,9 @@ NOT_RESULTS = {
     "docs/getting-started.md": {"3.10": "the minimum Python version",
                                 "7 %": "spread of the demo's wall time on this machine"},
     "docs/findings/three_models.md": {"1e-6": "tolerance of the reference solve (configuration)"},
-    "docs/findings/scale_study.md": {"1.1·10⁶": "D of h = 1024, the size not run"},
+    "docs/findings/scale_study.md": {"1.1·10⁶": "D of h = 1024, the size not run",
+                                     "0.062": "the family's one-shot loss gap at h = 64 "
+                                              "(test_scale_family_findings_quote_its_rows)"},
 }
 
 

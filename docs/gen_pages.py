@@ -334,15 +334,16 @@ def value_scale_spot_check(directory: pathlib.Path) -> str:
     """The exact spot check of the family's SLQ formula (results/scale_study/family/
     spot_check.json): '0.613 [0.611, 0.616] against the exact spectrum's 0.607 at D = 7072,
     0.007 apart (window ±0.070)'."""
+    from phasetrans.geometry.closed_forms import theory_window
+
     check = json.loads((directory / "family" / "spot_check.json").read_text())
-    a_eta = math.sqrt(8 * math.log(4 / 0.05))  # the window's a_eta at eta = 0.05 [ALMT Thm I]
     slq, exact = check["formula"]["slq"], check["formula"]["exact"]
     dim = check["num_params"]
     lo, hi = slq["interval"]
     apart = abs(slq["removal_ratio"] - exact["removal_ratio"])
     return (f"{slq['removal_ratio']:.3f} [{lo:.3f}, {hi:.3f}] against the exact spectrum's "
             f"{exact['removal_ratio']:.3f} at D = {dim}, {apart:.3f} apart "
-            f"(window ±{a_eta / math.sqrt(dim):.3f})")
+            f"(window ±{theory_window(dim).half_width:.3f})")
 
 
 def value_l1_offsets(directory: pathlib.Path) -> str:

@@ -230,7 +230,7 @@ def test_scale_study_spot_check_findings_quote_it(gen_pages):
         assert counts[name]["exact_in_bracket"] and high - low > 0.6 * check["num_params"]
 
 
-def test_scale_family_findings_quote_its_rows():
+def test_scale_family_findings_quote_its_rows(gen_pages):
     text = _findings("scale_study")
     rows = _results("scale_study", "family/results.json")
     assert sorted({(r["width"], r["num_params"]) for r in rows}) == [(16, 1024), (32, 3072),
@@ -239,16 +239,13 @@ def test_scale_family_findings_quote_its_rows():
     assert sorted((r["width"], r["seed"]) for r in rows) == seeds
     assert "at h = 16, 32 and 64 (D = 1024, 3072 and 10 240; 3, 3 and 2 seeds)" in text
 
-    def span(values, signed=False):
-        low, high = (f"{v:+.2f}" if signed else f"{v:.2f}" for v in (min(values), max(values)))
-        return f"{low} to {high}".replace("-", "−") if signed else f"{low}–{high}"
-
+    span = gen_pages._span   # 'lo–hi', or 'lo to hi' with signs
     formula = [r["formula"]["mean"] for r in rows]
     assert f"(formula {span(formula)})" in text
     gaps = {c: [r["oneshot"][c] - r["formula"]["mean"] for r in rows]
             for c in ("accuracy", "loss")}
-    assert f"{span(gaps['accuracy'], True)} under the accuracy criterion" in text
-    assert f"{span(gaps['loss'], True)} under the loss criterion, inside the window except" \
+    assert f"{span(gaps['accuracy'], sign=True)} under the accuracy criterion" in text
+    assert f"{span(gaps['loss'], sign=True)} under the loss criterion, inside the window except" \
         in text
     outside = [(c, r["width"], round(g, 3), round(r["window"]["half_width"], 3))
                for c in gaps for g, r in zip(gaps[c], rows, strict=True)
@@ -256,7 +253,7 @@ def test_scale_family_findings_quote_its_rows():
     assert outside == [("loss", 64, -0.062, 0.059)] * 2
     assert "the loss criterion at h = 64 (−0.062 on both seeds, against ±0.059)" in text
     best = [r["best_witness"]["ratio"] - r["formula"]["mean"] for r in rows]
-    assert f"lies within {span(best, True)} of the formula" in text
+    assert f"lies within {span(best, sign=True)} of the formula" in text
     beaten = [(r["width"], r["seed"]) for r in rows
               if r["best_witness"]["verdict"] != "not beaten by these searches"]
     assert beaten == [(32, 2), (64, 0), (64, 1)]

@@ -6,16 +6,15 @@ Trains ``family.recommended(width, seed=seed)`` exactly as :mod:`family_run` doe
 with family_run's key and options (:func:`family_run.options`: SLQ, 16 probes x 60 Lanczos
 steps, "abs" with floor 1e-4, the Monte Carlo ellipsoid on the SLQ spectral levels), and
 recomputes the same quantities from the exact spectrum of the same network: the dense Hessian
-of all parameters (:func:`phasetrans.networks.spectrum.hessian_matrix`, float32 HVP columns,
-symmetrised, as the library's exact source builds it) restricted to the prunable weights and
-diagonalised in float64 (``scipy.linalg.eigh``, as :func:`spectrum_source.exact_source`).
+of all parameters (:func:`spectrum_source.exact_source`: float32 HVP columns, symmetrised,
+restricted to the prunable weights and diagonalised in float64).
 
-Why not ``predict(spectrum="exact")`` itself: its exact source refuses a network of more than
+Why not ``predict(spectrum="exact")`` itself: it refuses a network of more than
 ``phasetrans.limits.MAX_DENSE_DIM`` = 5000 parameters (all of them: 7228 at h = 52, D = 7072),
-a module constant that no option of :class:`predict.PredictOptions` or
-:class:`predict.SpectrumOptions` reaches. So the exact side is assembled from the library's
-public pieces: ``hessian_matrix(..., max_dim=<all parameters>)`` (the max-dim option, passed
-explicitly), :class:`spectrum_source.ExactSource`, and on the SLQ prediction's own grid,
+a bound that no option of :class:`predict.PredictOptions` or :class:`predict.SpectrumOptions`
+reaches. So the exact side is assembled from the library's pieces:
+:func:`spectrum_source.exact_source` with ``max_dim`` = all parameters (the bound passed
+explicitly), and on the SLQ prediction's own grid,
 distances R(p) and eps (same key: eps does not depend on the spectrum)
 :func:`formula.formula_prediction`, :func:`predict.levels_prediction` on
 :meth:`ExactSource.levels` (the spectral-levels model on exact counts and energies) and
@@ -61,7 +60,6 @@ import time
 
 import jax
 import numpy as np
-import scipy.linalg
 from jax.flatten_util import ravel_pytree
 
 from experiments.scale_study import family, family_run
@@ -77,21 +75,6 @@ WIDTH = 52
 
 def command(width: int, seed: int) -> str:
     return f"python -m {MODULE} --width {width} --seed {seed}"
-
-
-def exact_source(problem, params, index) -> spectrum_source.ExactSource:
-    """:func:`spectrum_source.exact_source` without its MAX_DENSE_DIM refusal: the dense Hessian
-    of all parameters (max_dim passed explicitly), restricted to ``index``, float64 eigh."""
-    total = int(ravel_pytree(params)[0].size)
-    hessian = spectrum.hessian_matrix(problem.model.loss, params, problem.train, max_dim=total)
-    hessian = np.asarray(hessian, np.float64)[np.ix_(index, index)]
-    eigvals, eigvecs = scipy.linalg.eigh(hessian, driver="evd")
-    del hessian
-    center = np.asarray(ravel_pytree(params)[0])[index]
-    gradient = spectrum_source.prunable_gradient(problem.model.loss, params, problem.train,
-                                                 index)
-    return spectrum_source.ExactSource(spectrum_source.QuadraticModel(
-        eigvals, eigvecs, gradient, center, index))
 
 
 def _estimate(e) -> dict:
@@ -150,7 +133,8 @@ def compare(problem, *, seed: int, options: predict.PredictOptions | None = None
                                      hvp_batch_size=spec.hvp_batch_size)
     seconds["slq_again"] = time.perf_counter() - t
     t = time.perf_counter()
-    exact = exact_source(problem, params, index)
+    exact = spectrum_source.exact_source(loss, params, data, index,
+                                         max_dim=int(ravel_pytree(params)[0].size))
     seconds["exact_hessian_eigh"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -149,18 +149,21 @@ class SLQSource(NamedTuple):
                 f"the {rank} largest treated of {min(2 * rank, dim)} Ritz pairs")
 
 
-def exact_source(loss_fn, params, data, index, *, hvp_batch_size=None) -> ExactSource:
-    """The dense Hessian of ``loss_fn`` over ``data`` (all parameters, at most
-    ``limits.MAX_DENSE_DIM``: ``ValueError`` naming the 'slq' method otherwise), restricted to
+def exact_source(loss_fn, params, data, index, *, hvp_batch_size=None,
+                 max_dim: int = limits.MAX_DENSE_DIM) -> ExactSource:
+    """The dense Hessian of ``loss_fn`` over ``data`` (all parameters, at most ``max_dim``,
+    default ``limits.MAX_DENSE_DIM``: ``ValueError`` naming the 'slq' method otherwise; a
+    larger bound is the caller's memory decision, e.g. the scale study's exact spot check at
+    D ~ 7000), restricted to
     ``index`` and diagonalised in float64 (SciPy's ``eigh``, divide and conquer: the LAPACK that
     :mod:`phasetrans._threads` keeps at one thread; NumPy's keeps its threads, and beside other
     busy processes a D = 1380 ``np.linalg.eigh`` took 14 s instead of 0.5 s)."""
     total = ravel_pytree(params)[0].size
-    if total > limits.MAX_DENSE_DIM:
+    if total > max_dim:
         raise ValueError(f"an exact spectrum needs a dense Hessian of all {total} parameters "
-                         f"(at most {limits.MAX_DENSE_DIM}); use the 'slq' spectrum method")
+                         f"(at most {max_dim}); use the 'slq' spectrum method")
     hessian = spectrum.hessian_matrix(loss_fn, params, data, batch_size=hvp_batch_size,
-                                      max_dim=limits.MAX_DENSE_DIM)
+                                      max_dim=max_dim)
     eigvals, eigvecs = scipy.linalg.eigh(np.asarray(hessian, np.float64)[np.ix_(index, index)],
                                          driver="evd")
     center = np.asarray(ravel_pytree(params)[0])[index]

@@ -537,12 +537,28 @@ def value_ga_budget_retrain_oneshot(directory: pathlib.Path) -> str:
     return ", ".join(out)
 
 
+def value_ga_unmeasured_list(directory: pathlib.Path) -> str:
+    """The fixed-budget configurations without a converged row, grouped by network:
+    'mnist1d 40-32-32-10 at λ = 1e-5 and 1e-4, the digits CNN at λ = 1e-5, 1e-4 and 5e-4'."""
+    measured = {_config(r) for r in _ga(directory)}
+    missing: dict[str, list[str]] = {}
+    for r in _ga(directory, BUDGET):
+        if _config(r) not in measured:
+            missing.setdefault(_label(r), []).append(_lam(r["l1"]))
+    return _join([f"{label} at λ = {_join(l1s, ' and ')}" for label, l1s in missing.items()],
+                 " and ")
+
+
 GAP_VALUES = {
     # configurations with only fixed-budget rows: budget rows − converged rows
     "ga_unmeasured": lambda d: str(len(_ga(d, BUDGET)) - len(_ga(d))),
     # wall time per converged configuration, minutes: the 16-unit MLPs / digits 32-32
     "ga_minutes_16": lambda d: _minutes([r for r in _ga(d) if "-16-" in r["arch"]]),
     "ga_minutes_d32": lambda d: _minutes(_ga(d, arch=D32)),
+    "ga_minutes_m32": lambda d: _minutes(_ga(d, arch=M32)),
+    # the fixed-budget configurations without a converged row: 'mnist1d 40-32-32-10 at
+    # λ = 1e-5, 1e-4, the digits CNN at ...'
+    "ga_unmeasured_list": value_ga_unmeasured_list,
     # converged digits 64-16-10, all λ: largest |difference| of any stage (±, 2 d)
     "ga_d16_max_step": lambda d: "±" + _num(max(abs(v) for v in _diffs(_ga(d, arch=D16), *[
         (s["from"], s["to"]) for s in _ga(d)[0]["stages"]]))),
@@ -603,6 +619,29 @@ GAP_VALUES = {
         [r["thresholds"]["retrain_F"]["mean"] for r in _ga(d, arch=M16)]),
     "ga_m16_support_l1_threshold": lambda d: _span(
         [r["thresholds"]["support_l1_body"]["mean"] for r in _ga(d, arch=M16)]),
+    # converged mnist1d 40-32-32-10: the λ measured so far ('5e-4' or '1e-4 and 5e-4')
+    "ga_m32_l1s": lambda d: _join([_lam(r["l1"]) for r in _ga(d, arch=M32)], " and "),
+    # converged mnist1d 40-32-32-10, per measured λ: −(retrain_F → oneshot_F), random
+    # subspaces → support (ellipsoid), formula → MC ellipsoid, MC → random subspaces
+    # (ellipsoid), support ℓ1 → retrain_F; the fixed-budget network's retraining gain at the
+    # same λ
+    "ga_m32_retrain_gain": lambda d: _series(
+        [-v for v in _ga_stage(d, [RETRAIN_ONESHOT], arch=M32)], last=" and "),
+    "ga_m32_budget_retrain_gain": lambda d: _series(
+        [-v for r in _ga(d, arch=M32)
+         for v in _ga_stage(d, [RETRAIN_ONESHOT], BUDGET, arch=M32, l1=r["l1"])],
+        last=" and "),
+    **{f"ga_m32_{name}": (lambda d, stages=stages: _series(
+        _ga_stage(d, stages, arch=M32), sign=True, last=" and "))
+       for name, stages in (("support_ellipsoid", [SUPPORT_ELL]),
+                            ("formula_delta", [FORMULA_DELTA]),
+                            ("kinematic", KINEMATIC[:1]), ("l1_retrain", [L1_RETRAIN]))},
+    # converged mnist1d 40-32-32-10: the Monte Carlo δ/D of the ℓ1 body and the ellipsoid
+    **{f"ga_m32_{name}": (lambda d, name=name: _series(
+        [r["thresholds"][name]["mean"] for r in _ga(d, arch=M32)], last=" and "))
+       for name in ("mc_l1_body", "mc_ellipsoid")},
+    "ga_m32_converged": lambda d: _percent_span(
+        [r["retrain_converged_fraction"] for r in _ga(d, arch=M32)]),
     # fixed budget: number of configurations, and of those with the ℓ1-body stages
     "ga_budget_count": lambda d: str(len(_ga(d, BUDGET))),
     "ga_budget_l1_count": lambda d: str(len(_ga_stage(d, [KINEMATIC[1]], BUDGET))),

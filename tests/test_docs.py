@@ -403,6 +403,17 @@ def test_gap_attribution_claims_hold():
     assert [_stage(r, "retrain_F", "oneshot_F")["within_window"] for r in m16] == \
         [True, False, True] and f"{m16[0]['window']['half_width']:.2f}" == "0.21"
     assert "the second outside the ±0.21 window" in text
+    # mnist1d 40-32-32-10: retraining vs one-shot "just inside the ±0.12 window", the support
+    # below random subspaces, the ℓ1-body rungs "not judged" because their solves stopped
+    m32 = pick(rows, "mlp-40-32-32-10")
+    for r in m32:
+        gain = _stage(r, "retrain_F", "oneshot_F")
+        assert gain["within_window"] and r["window"]["half_width"] + gain["difference"] < 0.02
+        assert _stage(r, "random_subspace_ellipsoid", "support_ellipsoid")["difference"] < 0
+        assert not r["solver_info"]["mc_l1_body"]["converged"]
+        assert not r["solver_info"]["support_l1_body"]["converged"]
+        assert f"{r['window']['half_width']:.2f}" == "0.12"
+    assert not m32 or "just inside the ±0.12 window" in text
     # "at small λ the actual magnitude support also meets the quadratic body less often"
     assert all(_stage(r, "random_subspace_ellipsoid", "support_ellipsoid")["difference"] < 0
                for r in m16[:2])

@@ -34,12 +34,14 @@ Boyd 2020] was tried first and did not lower its iteration count. So the solve i
 
 1. ``warm_iters`` iterations of :func:`phasetrans.geometry.conic_admm.solve` (its start and
    data; an ADMM that already meets ``solver.tol`` is kept as it is);
-2. at most ``newton_iters`` damped Newton steps from w = x0 + z / t and the least-squares
-   multiplier a of (1) on the support of w, their CG iterations counted against what is left
-   of ``solver.max_iters``; if they miss the tolerance, Newton starts again from the same z at
-   t_in, 2 t_in, t_in / 2, 4 t_in, ... (:data:`RESTART_FACTOR`), t_in the minimiser of the
-   perspective t F(g / t) (:func:`interior_scale`, computed anyway): near the boundary of K the
-   warm start's t is far too small, t_in within a factor 0.4-5 of the solution's;
+2. at most ``newton_iters`` damped Newton steps from w = x0 + z / t (z the warm start's
+   point) and the multiplier a of :func:`initial_multiplier`, their CG iterations counted
+   against what is left of ``solver.max_iters``, first at t = t_in, the minimiser of the
+   perspective t F(g / t) (:func:`interior_scale`, computed anyway), then, while they miss the
+   tolerance, at the warm start's own t0, 2 t_in, t_in / 2, 4 t_in, ... (:data:`RESTART_FACTOR`):
+   near the boundary of K the warm start's t is far too small, t_in within a factor 0.4-5 of
+   the solution's (mnist1d 40-32-32-10 just past the exit, 16 samples: t_in first, 11 s and
+   ~440 iterations a sample; t0 first, 43 s and up to 6100, its Newton run spending 30 steps);
 3. if the Newton certificate (below) misses ``solver.tol``, the full reference ADMM
    (``solver``'s budget) from scratch: the answer and its residual are then the ADMM's (no
    fallback when ``warm_iters >= solver.max_iters``: the warm start was that ADMM).
@@ -247,14 +249,25 @@ def newton(prob: L1ConeProblem, g, w, t, a, *, max_steps: int, cg_tol, cg_max_it
 
 
 def initial_multiplier(prob: L1ConeProblem, g, w, t):
-    """The least-squares a of (w - x0 - g / t) + a (H p + b + lam sign w) = 0 on supp(w)
-    (entries above sqrt(machine eps) max |w|: an ADMM point is sparse only to rounding)."""
+    """The least-squares a of r + a h = 0 on supp(w), r = w - x0 - g / t,
+    h = H p + b + lam sign w (entries above sqrt(machine eps) max |w|: an ADMM point is sparse
+    only to rounding); where that a is not positive (r not opposed to h), the scale ||r|| / ||h||
+    instead. The multiplier is positive at every projection with an active constraint, and a
+    start at a ~ 0 is a trap: Newton's steps there shrink a further and the line search stalls
+    (measured in float32 on a trained mnist1d 40-32-32-10 network, D = 2624, lambda = 5e-4, just
+    past x_p's exit from the body: the least-squares a from the warm point at t = t_in was <= 0 on
+    the samples examined; on two of them Newton then stalled at a ~ 1e-8, residual 0.61, from
+    every start within 2^5 of t_in, and the 10 starts certified 11 of 16 samples; with this
+    fallback 16 of 16, at a ~ 1e-3. On the ill-conditioned synthetic bodies of
+    tests/test_l1_projection.py, 2 starts certified 5-13 of 16 samples before, 9-16 after.)"""
     p = w - prob.apex
     support = jnp.abs(w) > jnp.sqrt(jnp.finfo(g.dtype).eps) * jnp.max(jnp.abs(w))
     h = (prob.hessian @ p + prob.linear + prob.l1 * jnp.sign(w)) * support
-    num = -((p - g / t) * support) @ h
-    return jnp.maximum(num / jnp.maximum(h @ h, jnp.finfo(g.dtype).tiny),
-                       jnp.finfo(g.dtype).eps)
+    r = (p - g / t) * support
+    tiny, eps = jnp.finfo(g.dtype).tiny, jnp.finfo(g.dtype).eps
+    least_squares = -(r @ h) / jnp.maximum(h @ h, tiny)
+    scale = jnp.linalg.norm(r) / jnp.maximum(jnp.linalg.norm(h), tiny)
+    return jnp.maximum(jnp.where(least_squares > eps, least_squares, scale), eps)
 
 
 def interior_scale(prob: L1ConeProblem, g, *, num_iters: int = 120):
@@ -285,7 +298,8 @@ def interior_scale(prob: L1ConeProblem, g, *, num_iters: int = 120):
 
 
 RESTART_FACTOR = 2.0
-"""Newton's later starts are t_in 2^0, 2^1, 2^-1, 2^2, ... (t_in of :func:`interior_scale`):
+"""Newton's starts are t_in, the warm start's t0, then t_in 2^1, 2^-1, 2^2, ... (t_in of
+:func:`interior_scale`):
 near the boundary of K (apex value F(0) small) the ADMM's t approaches the solution's from far
 below, and Newton from there stalls. Measured (float32 unless said): digits 64-16-10 at removal
 ratio 0.82, t = 4.8 after 400 ADMM iterations, 38 after 19 000 (still unconverged), 223 at the
@@ -307,16 +321,20 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
     """Pi_C(g) by the warm start + Newton + fallback of the module docstring.
 
     ``data`` is the conic ADMM's form of the same K - x0 (:meth:`L1InducedBody.conic_data`),
-    ``prob`` this module's (:func:`problem`). Newton starts from the warm start's scale t0
-    and, while its certificate misses ``solver.tol``, again from t_in, 2 t_in, t_in / 2,
-    4 t_in, ... (:data:`RESTART_FACTOR`; at most ``newton_starts`` starts in all; the best
-    certificate is kept). Returns the point, its SolverInfo and t.
+    ``prob`` this module's (:func:`problem`). Newton starts at the perspective's minimiser
+    t_in and, while its certificate misses ``solver.tol``, again at the warm start's scale t0,
+    2 t_in, t_in / 2, 4 t_in, ... (:data:`RESTART_FACTOR`; at most ``newton_starts`` starts in
+    all; the best certificate is kept). Returns the point, its SolverInfo and t.
     """
     solver = SolverOptions.check(solver, SOLVER, dtype=g.dtype, float32=1e-3, float64=1e-4)
     dtype = g.dtype
     cg_tol = 1e-5 if dtype == jnp.float32 else 1e-10
-    # polish well below the tolerance (Newton's last steps are cheap), down to rounding
-    stop = max(1e-3 * solver.tol, 100.0 * float(jnp.finfo(dtype).eps))
+    # polish below the tolerance, down to what the dtype can certify: in float32 the
+    # certificate's floor was ~3.5e-5 on a trained mnist1d network (D = 2624), so a target of
+    # 100 eps = 1.2e-5 kept Newton stepping (20-30 steps, ~5000 CG iterations) where its answer
+    # had long met the tolerance; at 1000 eps the delta estimate moved by 2e-5 (relative) for a
+    # third of the iterations
+    stop = max(1e-3 * solver.tol, 1000.0 * float(jnp.finfo(dtype).eps))
     warm = conic_admm.solve(data, g, free_scale=True,
                             solver=solver._replace(max_iters=min(warm_iters, solver.max_iters)))
     t0 = jnp.maximum(warm.scale, jnp.finfo(dtype).tiny)
@@ -325,10 +343,10 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
     # of the restarts (near the body's boundary much closer to the solution's t than t0)
     t_in, g_value = interior_scale(prob, g)
 
-    def attempt(start, spent):  # Newton from the warm point at t0, then t_in 2^0, 2^1, 2^-1, ..
+    def attempt(start, spent):  # Newton from the warm point at t_in, t0, then t_in 2^1, 2^-1, ..
         m = start - 1
         exponent = jnp.where(m % 2 == 1, (m + 1) // 2, -((m + 1) // 2)).astype(dtype)
-        t = jnp.where(start == 0, t0, t_in * RESTART_FACTOR ** exponent)
+        t = jnp.where(start == 1, t0, t_in * RESTART_FACTOR ** jnp.where(start == 0, 0, exponent))
         w = prob.apex + warm.point / t
         run = newton(prob, g, w, t, initial_multiplier(prob, g, w, t), max_steps=newton_iters,
                      cg_tol=cg_tol, cg_max_iters=cg_max_iters, stop=stop, cg_budget=budget - spent)

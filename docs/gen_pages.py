@@ -346,6 +346,15 @@ def value_scale_spot_check(directory: pathlib.Path) -> str:
             f"(window ±{theory_window(dim).half_width:.3f})")
 
 
+def value_scale_spot_check_steps(directory: pathlib.Path) -> str:
+    """The spot check's SLQ formula per Lanczos step count on the same probes: '0.597, 0.602,
+    0.608, 0.612 and 0.613 with 15, 20, 30, 40 and 60 steps'."""
+    check = json.loads((directory / "family" / "spot_check.json").read_text())
+    steps = check["formula"]["slq_by_num_iters"]
+    return (_join([f"{s['removal_ratio']:.3f}" for s in steps], " and ") + " with "
+            + _join([str(s["num_iters"]) for s in steps], " and ") + " steps")
+
+
 def value_l1_offsets(directory: pathlib.Path) -> str:
     """The calibrated point estimate minus the exact one, per network: '+0.05 and +0.20'."""
     rows = json.loads((directory / "results.json").read_text())
@@ -1236,6 +1245,7 @@ DERIVED_VALUES = {
     "scale_loss_gaps": lambda d: value_scale_gaps(d, "loss"),
     "scale_kept_fractions": value_scale_kept,
     "scale_spot_check": value_scale_spot_check,
+    "scale_spot_check_steps": value_scale_spot_check_steps,
     "l1_calibrated_offsets": value_l1_offsets,
     "l1_window": value_l1_window,
     "l1_large_predict": value_l1_large_predict,

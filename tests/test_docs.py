@@ -218,6 +218,14 @@ def test_scale_study_spot_check_findings_quote_it(gen_pages):
     # "a bias the interval does not cover, about a tenth of the window"
     assert not slq["interval"][0] <= exact["removal_ratio"] <= slq["interval"][1]
     assert 0.08 < abs(slq["removal_ratio"] - exact["removal_ratio"]) / window < 0.12
+    # "rising with the step count and past the exact value from 30 steps on"
+    steps = check["formula"]["slq_by_num_iters"]
+    ratios = [s["removal_ratio"] for s in steps]
+    assert ratios == sorted(ratios) and len(set(ratios)) == len(ratios)
+    past = [s["num_iters"] for s in steps if s["removal_ratio"] > exact["removal_ratio"]]
+    assert past == [s["num_iters"] for s in steps if s["num_iters"] >= 30] and past
+    assert "rising with the step count and past the exact value from 30 steps on" in text
+    assert gen_pages.value_scale_spot_check_steps(RESULTS / "scale_study") in text
     mc = check["mc_ellipsoid"]
     assert (f"{mc['slq_levels']['removal_ratio']:.3f} against "
             f"{mc['exact_levels_on_slq_grid']['removal_ratio']:.3f} on the exact levels") in text

@@ -32,8 +32,10 @@ cap unconverged, as family_run's would; eps = 5.11e-5 +- 0.23e-5), on 2 busy cor
 (results/scale_study/family/spot_check.json; deterministic: two runs gave the same numbers):
 
 - formula: SLQ 0.6134 [0.6110, 0.6159], exact 0.6066 [0.6049, 0.6082]. SLQ is 0.0068 high
-  and its interval (2 SEM across the 16 probes, 2 SE of eps) misses the exact value: a
-  quadrature bias, not probe noise.
+  and its interval (2 SEM across the 16 probes, 2 SE of eps) misses the exact value: a bias,
+  not probe noise. Not a truncation in k either: on the same probes (the same runs stopped
+  earlier) 15, 20, 30, 40 and 60 steps give 0.5967, 0.6017, 0.6083, 0.6119 and
+  0.6134, rising past the exact value from 30 steps on.
 - Monte Carlo ellipsoid (9 ratios 0.05 apart, 48 samples): SLQ levels 0.6022 [0.6019,
   0.6025]; exact levels 0.6053 [0.6049, 0.6056] and eigenbasis 0.6048 [0.6043, 0.6052] on
   their own grid; on the SLQ's grid 0.6047 and 0.6041. So the SLQ levels are 0.002-0.003 low
@@ -48,7 +50,8 @@ cap unconverged, as family_run's would; eps = 5.11e-5 +- 0.23e-5), on 2 busy cor
   point estimates are off by far more than their SEM (the count above the floor by 24 SEM).
   Trace: exact 21.08, SLQ 20.85 +- 0.51.
 - seconds: train 31, SLQ predict 40, SLQ quadrature again 3, dense Hessian + float64 eigh 71,
-  exact formula 0.1, exact levels 9 (+8 on the SLQ grid), eigenbasis 7 (+5), total 175.
+  exact formula 0.1, exact levels 9 (+8 on the SLQ grid), eigenbasis 7 (+5), total 175 (the
+  rerun with the step sweep: 148 s, the sweep 7 s).
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ OUT = pathlib.Path("results/scale_study/family/spot_check.json")
 MODULE = "experiments.scale_study.spot_check"
 WIDTH = 52
 """D = 32 h + 2 h^2 = 7072."""
+STEPS = (15, 20, 30, 40)
+"""Lanczos step counts of the SLQ formula's convergence check (besides family_run's own)."""
 
 
 def command(width: int, seed: int) -> str:
@@ -145,6 +150,22 @@ def compare(problem, *, seed: int, options: predict.PredictOptions | None = None
         epsilon=noise.epsilon.mean, epsilon_standard_error=noise.epsilon.sem, **treatment)
     seconds["exact_formula"] = time.perf_counter() - t
 
+    # the SLQ formula with fewer Lanczos steps on the same probes (the same runs stopped
+    # earlier): does the quadrature converge in k, and toward the exact value?
+    t = time.perf_counter()
+    by_steps = []
+    for steps in sorted({*STEPS, slq.num_iters}):
+        source = slq if steps == slq.num_iters else spectrum_source.slq_source(
+            loss, params, data, index, key=k_spec, num_probes=spec.num_probes,
+            num_iters=steps, hvp_batch_size=spec.hvp_batch_size)
+        fs = formula.formula_prediction(
+            source.nodes, source.weights, removal_ratios=fp.removal_ratios,
+            distances=fp.distances, epsilon=noise.epsilon.mean,
+            epsilon_standard_error=noise.epsilon.sem, **treatment)
+        by_steps.append({"num_iters": source.num_iters, "removal_ratio": float(fs.removal_ratio),
+                         "interval": [float(x) for x in fs.interval]})
+    seconds["slq_formula_by_steps"] = time.perf_counter() - t
+
     ell = options.ellipsoid_options
     counts = _counts(slq.quadrature, exact.model.eigenvalues, options.floor)
     doc = {
@@ -156,7 +177,8 @@ def compare(problem, *, seed: int, options: predict.PredictOptions | None = None
                     "interval": [float(x) for x in fp.interval]},
             "exact": {"removal_ratio": float(exact_formula.removal_ratio),
                       "interval": [float(x) for x in exact_formula.interval]},
-            "difference": float(fp.removal_ratio - exact_formula.removal_ratio)},
+            "difference": float(fp.removal_ratio - exact_formula.removal_ratio),
+            "slq_by_num_iters": by_steps},
         "mc_ellipsoid": None, "counts": counts,
         "spectrum": {"exact_min": float(exact.model.eigenvalues[0]),
                      "exact_max": float(exact.model.eigenvalues[-1]),

@@ -258,8 +258,8 @@ def initial_multiplier(prob: L1ConeProblem, g, w, t):
     past x_p's exit from the body: the least-squares a from the warm point at t = t_in was <= 0 on
     the samples examined; on two of them Newton then stalled at a ~ 1e-8, residual 0.61, from
     every start within 2^5 of t_in, and the 10 starts certified 11 of 16 samples; with this
-    fallback 16 of 16, at a ~ 1e-3. On the ill-conditioned synthetic bodies of
-    tests/test_l1_projection.py, 2 starts certified 5-13 of 16 samples before, 9-16 after.)"""
+    fallback 16 of 16, at a ~ 1e-3. On ill-conditioned synthetic bodies, D = 200, x_k at and
+    just past the exit, 2 starts certified 5-13 of 16 samples before, 9-16 after.)"""
     p = w - prob.apex
     support = jnp.abs(w) > jnp.sqrt(jnp.finfo(g.dtype).eps) * jnp.max(jnp.abs(w))
     h = (prob.hessian @ p + prob.linear + prob.l1 * jnp.sign(w)) * support

@@ -649,6 +649,9 @@ GAP_VALUES = {
     **{f"ga_m32_{name}": (lambda d, name=name: _series(
         [r["thresholds"][name]["mean"] for r in _ga(d, arch=M32)], last=" and "))
        for name in ("mc_l1_body", "mc_ellipsoid")},
+    # converged mnist1d 40-32-32-10, per measured λ: oneshot_L → oneshot_accuracy
+    "ga_m32_criterion": lambda d: _series(_ga_stage(d, [CRITERION_ACC], arch=M32),
+                                          last=" and "),
     "ga_m32_converged": lambda d: _percent_span(
         [r["retrain_converged_fraction"] for r in _ga(d, arch=M32)]),
     # fixed budget: number of configurations, and of those with the ℓ1-body stages

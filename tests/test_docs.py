@@ -430,6 +430,15 @@ def test_gap_attribution_claims_hold():
         assert not r["solver_info"]["support_l1_body"]["converged"]
         assert f"{r['window']['half_width']:.2f}" == "0.12"
     assert not m32 or "just inside the ±0.12 window" in text
+    # "one-shot test accuracy lies ... above the train-loss threshold, outside the window at
+    # λ = 1e-4"; "largest residual 0.021 at λ = 1e-4 ..., 0.21 at λ = 5e-4"
+    criterion = {r["l1"]: _stage(r, "oneshot_L", "oneshot_accuracy") for r in m32}
+    assert all(c["difference"] > 0 for c in criterion.values())
+    assert [l1 for l1, c in criterion.items() if not c["within_window"]] == [1e-4]
+    assert "outside the window at λ = 1e-4" in text
+    residuals = {r["l1"]: f"{r['solver_info']['mc_l1_body']['residual']:.2g}" for r in m32}
+    assert residuals == {1e-4: "0.021", 5e-4: "0.21"}
+    assert "(largest residual 0.021 at λ = 1e-4" in text and "0.21 at λ = 5e-4" in text
     # "at small λ the actual magnitude support also meets the quadratic body less often"
     assert all(_stage(r, "random_subspace_ellipsoid", "support_ellipsoid")["difference"] < 0
                for r in m16[:2])

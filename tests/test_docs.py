@@ -219,7 +219,10 @@ def test_scale_study_spot_check_findings_quote_it(gen_pages):
     assert not slq["interval"][0] <= exact["removal_ratio"] <= slq["interval"][1]
     assert 0.08 < abs(slq["removal_ratio"] - exact["removal_ratio"]) / window < 0.12
     # "rising with the step count and past the exact value from 30 steps on"
-    steps = check["formula"]["slq_by_num_iters"]
+    *steps, limit = check["formula"]["slq_by_num_iters"]
+    assert limit["exact_eigenpairs"] and abs(limit["removal_ratio"] - exact["removal_ratio"]) < 5e-4
+    assert (f"the same probes' exact quadrature (k = D) gives {limit['removal_ratio']:.3f}, on "
+            "the exact value") in text
     ratios = [s["removal_ratio"] for s in steps]
     assert ratios == sorted(ratios) and len(set(ratios)) == len(ratios)
     past = [s["num_iters"] for s in steps if s["removal_ratio"] > exact["removal_ratio"]]

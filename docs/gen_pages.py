@@ -351,8 +351,8 @@ def value_scale_spot_check_steps(directory: pathlib.Path) -> str:
     0.608, 0.612 and 0.613 with 15, 20, 30, 40 and 60 steps'."""
     check = json.loads((directory / "family" / "spot_check.json").read_text())
     steps = [s for s in check["formula"]["slq_by_num_iters"] if not s.get("exact_eigenpairs")]
-    return (_join([f"{s['removal_ratio']:.3f}" for s in steps], " and ") + " with "
-            + _join([str(s["num_iters"]) for s in steps], " and ") + " steps")
+    return (_and([f"{s['removal_ratio']:.3f}" for s in steps]) + " with "
+            + _and([str(s["num_iters"]) for s in steps]) + " steps")
 
 
 def value_l1_offsets(directory: pathlib.Path) -> str:
@@ -549,13 +549,10 @@ def value_ga_budget_retrain_oneshot(directory: pathlib.Path) -> str:
 def value_ga_unmeasured_list(directory: pathlib.Path) -> str:
     """The fixed-budget configurations without a converged row, grouped by network:
     'mnist1d 40-32-32-10 at λ = 1e-5 and 1e-4, the digits CNN at λ = 1e-5, 1e-4 and 5e-4'."""
-    measured = {_config(r) for r in _ga(directory)}
     missing: dict[str, list[str]] = {}
-    for r in _ga(directory, BUDGET):
-        if _config(r) not in measured:
-            missing.setdefault(_label(r), []).append(_lam(r["l1"]))
-    return _join([f"{label} at λ = {_join(l1s, ' and ')}" for label, l1s in missing.items()],
-                 " and ")
+    for r in _without_stationary_row(directory):
+        missing.setdefault(_label(r), []).append(_lam(r["l1"]))
+    return _and([f"{label} at λ = {_and(l1s)}" for label, l1s in missing.items()])
 
 
 GAP_VALUES = {
@@ -629,7 +626,7 @@ GAP_VALUES = {
     "ga_m16_support_l1_threshold": lambda d: _span(
         [r["thresholds"]["support_l1_body"]["mean"] for r in _ga(d, arch=M16)]),
     # converged mnist1d 40-32-32-10: the λ measured so far ('5e-4' or '1e-4 and 5e-4')
-    "ga_m32_l1s": lambda d: _join([_lam(r["l1"]) for r in _ga(d, arch=M32)], " and "),
+    "ga_m32_l1s": lambda d: _and([_lam(r["l1"]) for r in _ga(d, arch=M32)]),
     # converged mnist1d 40-32-32-10, per measured λ: −(retrain_F → oneshot_F), random
     # subspaces → support (ellipsoid), formula → MC ellipsoid, MC → random subspaces
     # (ellipsoid), support ℓ1 → retrain_F; the fixed-budget network's retraining gain at the
@@ -743,13 +740,18 @@ def _config(row) -> tuple:
     return row["dataset"], row["arch"], row["l1"]
 
 
+def _without_stationary_row(directory: pathlib.Path) -> list[dict]:
+    """The fixed-budget rows (file order) whose configuration has no stationary row."""
+    measured = {_config(r) for r in _rows(directory)}
+    return [r for r in _rows(directory, BUDGET) if _config(r) not in measured]
+
+
 def value_pva_measured(directory: pathlib.Path) -> str:
     """'Measured for all n configurations.' or 'Measured for k of the n configurations: X at
     λ = L has only its fixed-budget row (below).', n the configurations of the fixed-budget
     run, the missing ones those without a stationary row."""
-    measured = {_config(r) for r in _rows(directory)}
     budget = _rows(directory, BUDGET)
-    missing = [r for r in budget if _config(r) not in measured]
+    missing = _without_stationary_row(directory)
     if not missing:
         return f"Measured for all {len(budget)} configurations."
     names = _and([f"{_label(r)} at λ = {_lam(r['l1'])}" for r in missing])

@@ -111,6 +111,23 @@ def test_slq_on_small_trained_mlp_matches_eigendecomposition(x64):
     assert abs(negative.mean - np.sum(lam < 0)) < 4 * negative.sem + 1.0
 
 
+def test_slq_probes_are_the_probes_slq_uses(x64):
+    """With k = D steps, slq's quadrature of each probe is exact: nodes the eigenvalues and
+    weights (u_i . z_p)^2 / D for z_p = slq_probes(...)[p] (Rademacher: ||z_p||^2 = D)."""
+    rng = np.random.default_rng(3)
+    rotation, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    lam = np.array([0.5, 1.0, 2.0, 3.5, 5.0, 8.0])
+    mat = jnp.asarray(rotation * lam @ rotation.T)
+    key = jax.random.key(4)
+    sq = spectrum.slq(lambda v: mat @ v, dim=6, key=key, num_probes=3, num_iters=6)
+    probes = np.asarray(spectrum.slq_probes(key=key, num_probes=3, dim=6))
+    assert set(np.unique(probes)) == {-1.0, 1.0}
+    np.testing.assert_allclose(sq.nodes, np.broadcast_to(lam, (3, 6)), rtol=1e-8)
+    np.testing.assert_allclose(sq.weights, (probes @ rotation) ** 2 / 6, atol=1e-8)
+    with pytest.raises(ValueError, match="num_probes"):
+        spectrum.slq_probes(key=key, num_probes=0, dim=6)
+
+
 def test_determinism_and_dtypes():
     """Probes take JAX's default float: float32, or float64 inside jax.enable_x64(True)."""
     matvec, lam = _prescribed(SPECTRA["step"])

@@ -63,7 +63,6 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
@@ -168,8 +167,8 @@ def compare(problem, *, seed: int, options: predict.PredictOptions | None = None
                          "interval": [float(x) for x in fs.interval]})
     # ... and its limit k = D: the same probes' exact quadrature (weights (u_j . z_p)^2 / D on
     # the exact eigenvalues), which separates probe noise from the Lanczos quadrature
-    probes = np.asarray(jax.random.rademacher(k_spec, (spec.num_probes, index.size),
-                                              dtype=jnp.result_type(float)))
+    probes = np.asarray(spectrum.slq_probes(key=k_spec, num_probes=spec.num_probes,
+                                            dim=index.size))
     weights = (probes @ np.asarray(exact.model.eigenvectors, np.float64)) ** 2
     weights = weights / weights.sum(axis=1, keepdims=True)
     limit = formula.formula_prediction(

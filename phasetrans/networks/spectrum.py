@@ -457,10 +457,19 @@ def slq(matvec: Callable, *, dim: int, key, num_probes: int = 32, num_iters: int
     dim, num_iters = _check_iterations(dim, num_iters)
     num_probes = _checks.integer("num_probes", num_probes, minimum=2)
     mesh = mesh_for(devices)
-    probes = jax.random.rademacher(key, (num_probes, dim), dtype=jnp.result_type(float))
+    probes = slq_probes(key=key, num_probes=num_probes, dim=dim)
     nodes, weights, finite = collect(_jit_slq(matvec, probes, num_iters, mesh), mesh=mesh)
     _check_finite_run(jnp.all(finite))
     return SpectralQuadrature(nodes, weights, dim)
+
+
+def slq_probes(*, key, num_probes: int, dim: int) -> jax.Array:
+    """The (num_probes, dim) Rademacher probes :func:`slq` draws from ``key`` (one block, the
+    default float dtype), e.g. to evaluate the same probes' exact quadrature."""
+    key = _checks.prng_key("key", key)
+    num_probes = _checks.integer("num_probes", num_probes, minimum=1)
+    dim = _checks.integer("dim", dim, minimum=1)
+    return jax.random.rademacher(key, (num_probes, dim), dtype=jnp.result_type(float))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2, 3))

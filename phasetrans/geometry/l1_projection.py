@@ -346,7 +346,7 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
     def attempt(start, spent):  # Newton from the warm point at t_in, t0, then t_in 2^1, 2^-1, ..
         m = start - 1
         exponent = jnp.where(m % 2 == 1, (m + 1) // 2, -((m + 1) // 2)).astype(dtype)
-        t = jnp.where(start == 1, t0, t_in * RESTART_FACTOR ** jnp.where(start == 0, 0, exponent))
+        t = jnp.where(start == 1, t0, t_in * RESTART_FACTOR ** exponent)  # start 0: 2^0
         w = prob.apex + warm.point / t
         run = newton(prob, g, w, t, initial_multiplier(prob, g, w, t), max_steps=newton_iters,
                      cg_tol=cg_tol, cg_max_iters=cg_max_iters, stop=stop, cg_budget=budget - spent)

@@ -1,7 +1,8 @@
 """The paper's weight-magnitude claim, tested: scale the trained weights by c = 1 ... 5 and
 follow the predicted and the measured thresholds.
 
-    python -m experiments.limit_test.scaling [--quick]   # -> results/limit_test/scaling.json
+    python -m experiments.limit_test.scaling [--quick] [--scales 5]
+    # -> results/limit_test/scaling.json (rows of the other scales already there are kept)
 
 [ZZSL sec. 4] names weight magnitude as a key factor of the threshold (through R(p): larger |w|
 means a larger pruned-away norm). Here every prunable leaf of the trained networks (digits
@@ -39,11 +40,17 @@ def scaled(problem, factor: float):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one seed, scales 1 and 3")
+    parser.add_argument("--scales", type=float, nargs="+", default=None,
+                        help=f"the scales c to compute (default {' '.join(map(str, SCALES))})")
     args = parser.parse_args()
     seeds, scales = (1, (1.0, 3.0)) if args.quick else (3, SCALES)
+    if args.scales is not None:
+        if min(args.scales) <= 0:
+            parser.error(f"--scales must be positive, got {args.scales}")
+        scales = tuple(args.scales)
     out = _output.directory("limit_test", quick=args.quick)
     problem = train.train_problem("digits", arch="16", l1=1e-4, num_seeds=seeds)
-    rows = []
+    rows = [r for r in _output.read_rows(out / "scaling.json") if r["scale"] not in scales]
     for factor in scales:
         start = time.perf_counter()
         comparison = compare.assess(scaled(problem, factor), key=jax.random.key(0),
@@ -53,7 +60,7 @@ def main() -> None:
         row["limit"] = limit.limit_json(limit.limit_test(comparison, key=jax.random.key(0),
                                                          progress=True))
         row["seconds"] = time.perf_counter() - start
-        rows.append(row)
+        rows = sorted([*rows, row], key=lambda r: r["scale"])
         print(f"scale {factor:g}: predicted {row['predicted_removal_ratio']:.3f}, one-shot "
               f"{row['empirical_removal_ratio']['accuracy']:.3f}, best witness "
               f"{row['limit']['best_witness_ratio']}, premise "

@@ -127,6 +127,8 @@ def test_limit_test_findings_quote_the_results():
 
     assert f"best witnesses {listed(best)} against {listed(formula)}" in text
     scaling = _results("limit_test", "scaling.json")
+    from experiments.limit_test.scaling import SCALES
+    assert [r["scale"] for r in scaling] == list(SCALES)  # every scale, once, in order
     predicted = [r["predicted_removal_ratio"] for r in scaling]
     oneshot = [r["empirical_removal_ratio"]["accuracy"] for r in scaling]
     assert f"({predicted[0]:.2f} → {predicted[-1]:.2f})" in text

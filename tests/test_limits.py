@@ -406,13 +406,31 @@ def test_model_search_ranks_by_the_l1_models_minimiser_and_finds_witnesses():
     assert "l1-induced model" in document["searches"]["model"]["ranking"]
 
 
-def test_the_committed_witnesses_hold():
-    """Every witness file the limit-test experiment keeps in git re-checks from the file alone."""
+def _committed_witnesses(search: str = "*") -> list:
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[1] / "results" / "limit_test" / "witnesses"
-    files = sorted(root.glob("*/*-seed0-objective.npz"))
+    files = sorted(root.glob(f"*/{search}-seed0-objective.npz"))
     assert files, f"no witness files under {root}"
+    return files
+
+
+def _check_all(files) -> None:
     for path in files:
         result = witness_file.check(path)
         assert result.holds, (path, [line for line in result.lines if line.startswith("FAILS")])
+
+
+def test_the_committed_retraining_witnesses_hold():
+    """The masked-retraining witness of every configuration the limit-test experiment keeps in
+    git re-checks from the file alone (one per configuration: each check costs ~2 s, and the
+    files grow with the table; all searches' files in the slow test below)."""
+    files = _committed_witnesses("retrain")
+    assert len(files) == len({path.parent for path in _committed_witnesses()})
+    _check_all(files)
+
+
+@pytest.mark.slow
+def test_the_committed_witnesses_hold():
+    """Every witness file the limit-test experiment keeps in git re-checks from the file alone."""
+    _check_all(_committed_witnesses())

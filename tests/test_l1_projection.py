@@ -257,27 +257,27 @@ def test_low_rank_model_is_refused():
 def test_eigenbasis_preconditioner_solves_the_newton_system_in_few_iterations(x64):
     """(I + a H)_AA x = b on an active set A, H = V diag(lambda) V^T with lambda from 1e-6 to
     10 and a = 1e4 (condition ~1e5, as for a small l1 strength): plain block CG needs hundreds
-    of iterations, preconditioned by ((I + a H)^-1)_AA a handful; both solve it to 1e-10."""
+    of iterations, preconditioned by ((I + a H)^-1)_AA (the Newton step's, from
+    ``_active_system``) a handful; both solve it to 1e-10."""
     rng = np.random.default_rng(0)
     dim, a = 300, 1e4
     vecs, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
-    lam = np.logspace(-6, 1, dim)
-    hessian = jnp.asarray((vecs * lam) @ vecs.T)
+    lam = jnp.asarray(np.logspace(-6, 1, dim))
+    zeros = jnp.zeros(dim)
+    prob = l1_projection.problem(lam, jnp.asarray(vecs), gradient=zeros, center=zeros, l1=0.1,
+                                 epsilon=0.1, apex=zeros)
     act = jnp.asarray(rng.random(dim) < 0.95, jnp.float64)  # 5 % of the coordinates inactive
-    inact = 1.0 - act
-    vecs, inverse = jnp.asarray(vecs), jnp.asarray(1.0 / (1.0 + a * lam))
-
-    def apply(v):
-        return act[:, None] * (v + a * (hessian @ (act[:, None] * v))) + inact[:, None] * v
-
-    def precondition(v):
-        return act[:, None] * (vecs @ (inverse[:, None] * (vecs.T @ (act[:, None] * v)))) \
-            + inact[:, None] * v
-
+    apply, precondition = l1_projection._active_system(prob, a, act)
     rhs = jnp.asarray(rng.standard_normal((dim, 3)))
     plain, plain_iters = l1_projection._block_cg(apply, rhs, tol=1e-10, max_iters=5000)
     pre, pre_iters = l1_projection._block_cg(apply, rhs, tol=1e-10, max_iters=5000,
                                              precondition=precondition)
+    # the operator is (I + a H)_AA on A and the identity off it (H formed from the pairs)
+    dense = np.eye(dim) + a * (vecs * np.asarray(lam)) @ vecs.T
+    on = np.asarray(act, bool)
+    np.testing.assert_allclose(np.asarray(apply(rhs))[on],
+                               dense[np.ix_(on, on)] @ np.asarray(rhs)[on], rtol=1e-10)
+    np.testing.assert_array_equal(np.asarray(apply(rhs))[~on], np.asarray(rhs)[~on])
     for x in (plain, pre):
         np.testing.assert_allclose(apply(x), rhs, atol=1e-8 * float(jnp.linalg.norm(rhs)))
     assert int(plain_iters) > 200 and int(pre_iters) < int(plain_iters) / 10

@@ -188,6 +188,24 @@ def certificate(prob: L1ConeProblem, g, w, t, a):
                               jnp.abs(z @ (g - z)) / norm_g2]))
 
 
+def _active_system(prob: L1ConeProblem, a, act):
+    """The Newton step's operator on (D, k) blocks, (I + a H)_AA on the active set A (``act``:
+    1.0 on A, 0.0 off it) and the identity off A, and its preconditioner, the same with
+    ((I + a H)^-1)_AA = (V diag(1 / (1 + a lambda)) V^T)_AA on A."""
+    inact = 1.0 - act
+    inverse = 1.0 / (1.0 + a * prob.eigenvalues)
+
+    def apply(v):
+        return act[:, None] * (v + a * (prob.hessian @ (act[:, None] * v))) + inact[:, None] * v
+
+    def precondition(v):
+        v_act = act[:, None] * v
+        full = prob.eigenvectors @ (inverse[:, None] * (v_act.T @ prob.eigenvectors).T)
+        return act[:, None] * full + inact[:, None] * v
+
+    return apply, precondition
+
+
 def newton(prob: L1ConeProblem, g, w, t, a, *, max_steps: int, cg_tol, cg_max_iters: int,
            stop, cg_budget=None):
     """Damped semismooth Newton on (1)-(3) from (w, t, a); stops when :func:`certificate` is
@@ -208,16 +226,7 @@ def newton(prob: L1ConeProblem, g, w, t, a, *, max_steps: int, cg_tol, cg_max_it
         rhs = jnp.stack([act * (-e1 - a * (hessian @ dw_off)), act * g / t**2, act * h_col],
                         axis=1)
 
-        def apply(v):  # (I + a H)_AA on A, identity off A
-            return act[:, None] * (v + a * (hessian @ (act[:, None] * v))) + inact[:, None] * v
-
-        inverse = 1.0 / (1.0 + a * prob.eigenvalues)
-
-        def precondition(v):  # ((I + a H)^-1)_AA on A, identity off A
-            v_act = act[:, None] * v
-            full = prob.eigenvectors @ (inverse[:, None] * (v_act.T @ prob.eigenvectors).T)
-            return act[:, None] * full + inact[:, None] * v
-
+        apply, precondition = _active_system(prob, a, act)
         sol, cg_iters = _block_cg(apply, rhs, tol=cg_tol, precondition=precondition,
                                   max_iters=jnp.minimum(cg_max_iters, budget - state.cg_iters))
         x_r, x_t, x_a = sol[:, 0], sol[:, 1], sol[:, 2]

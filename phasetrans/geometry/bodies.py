@@ -424,11 +424,13 @@ class L1InducedCone(NamedTuple):
     Projection (``method``): ``"newton"`` (the default when H is given by its full
     eigendecomposition): :func:`phasetrans.geometry.l1_projection.solve`, a short conic-ADMM
     warm start, semismooth Newton steps with a KKT certificate, and the full ADMM as a fallback
-    (digits 64-16-10, D = 1184: 10-17x faster than the ADMM alone and more accurate at the same
-    tolerance, benchmarks/bench_l1_body.py); ``"admm"`` (the reference, and the only method for
-    the low-rank model): :func:`phasetrans.geometry.conic_admm.solve` with a free scale t.
-    ``solver`` (:data:`L1_CONE_SOLVER` by default: ``tol`` bounds the Newton answer's relative
-    KKT residual or the ADMM's relative primal/dual residual, 1e-3 in float32, 1e-4 in
+    whose answer Newton then polishes (digits 64-16-10, D = 1184: 10-17x faster than the ADMM
+    alone and more accurate at the same tolerance, benchmarks/bench_l1_body.py); ``"admm"``
+    (the reference, and the only method for the low-rank model):
+    :func:`phasetrans.geometry.conic_admm.solve` with a free scale t.
+    ``solver`` (:data:`L1_CONE_SOLVER` by default: ``tol`` bounds the relative KKT residual of
+    every Newton-method answer, fallback included, or the ADMM's relative primal/dual
+    residual, which does not bound its answer; 1e-3 in float32, 1e-4 in
     float64; 20000 ADMM iterations; a check every 20).
     Build with :meth:`create`. Monte Carlo estimators draw ``samples_per_chunk`` samples per
     jitted call: a vmapped solve runs until its slowest sample stops, so chunks stay small.

@@ -38,7 +38,7 @@ tol 1e-3). Anderson acceleration of the ADMM itself [Walker & Ni 2011; Zhang, O'
 Boyd 2020] was tried first and did not lower its iteration count. So the solve is
 
 1. ``warm_iters`` iterations of :func:`phasetrans.geometry.conic_admm.solve` (its start and
-   data; an ADMM that already meets ``solver.tol`` is kept as it is);
+   data);
 2. at most ``newton_iters`` (default 100) damped Newton steps from w = x0 + z / t (z the warm
    start's point) and the multiplier a of :func:`initial_multiplier`, their CG iterations counted
    against what is left of ``solver.max_iters``, first at t = t_in, the minimiser of the
@@ -48,12 +48,18 @@ Boyd 2020] was tried first and did not lower its iteration count. So the solve i
    the solution's (mnist1d 40-32-32-10 just past the exit, 16 samples: t_in first, 11 s and
    ~440 iterations a sample; t0 first, 43 s and up to 6100, its Newton run spending 30 steps);
 3. if the Newton certificate (below) misses ``solver.tol``, the full reference ADMM
-   (``solver``'s budget) from scratch: the answer and its residual are then the ADMM's (no
-   fallback when ``warm_iters >= solver.max_iters``: the warm start was that ADMM).
-   Its certificate bounds its KKT residual, not its answer: on mnist1d 40-32-32-10 at
-   lam = 1e-5 (x0 at p = 0.45) the fallback's ||Pi_C(g)||^2 came out 1180-1270 on samples
-   whose certified Newton answers are 380-450 (364 in float64 to 1e-12). Newton's 100 steps
-   (30 before, when these samples fell back) are what keeps the fallback rare.
+   (``solver``'s budget) from scratch, then up to ``newton_iters`` Newton steps from its
+   answer (its t, the multiplier of :func:`initial_multiplier`); the better certified of the
+   two Newton runs is the answer (no fallback when ``warm_iters >= solver.max_iters``: the
+   warm start was that ADMM). The ADMM's answer is never returned on its own residual: that
+   residual bounds its KKT conditions in the conic form, not its answer (except near
+   Pi_C(g) = 0, :data:`POLAR`). Where neither Newton run is certified the answer is the
+   ADMM's, unconverged, its residual the certificate at it. On mnist1d
+   40-32-32-10 at lam = 1e-5 (x0 at p = 0.45, float32, 4 samples) the ADMM met its tolerance
+   (residual 0.94e-3 - 0.99e-3, 10 700 - 13 800 iterations) with ||Pi_C(g)||^2 = 1183 - 1235
+   where the certified answers are 382 - 438 (364 for one sample in float64 to 1e-12); this
+   module's certificate at the ADMM's points is 0.08 - 0.12, and Newton from them reaches the
+   certified answers (to 1e-3 in 37 - 62 steps; one stops at 1.02e-3, reported unconverged).
 
 A g inside C (multiplier 0: (2) does not hold, t is not unique) is recognised first by
 :func:`interior_scale` and projects onto itself (residual 0).
@@ -62,11 +68,12 @@ Benchmark (benchmarks/bench_l1_body.py, float32, 16 samples, D = 1184): 3.7 s vs
 the ADMM (16.8x; 10-11x when the cone is a compile-time constant), delta/D within 2.3e-6 of a
 float64 solve where the ADMM at the same tol is 2.8e-3 to 5.6e-3 off.
 
-Certificate (``SolverInfo.residual`` of a Newton answer): the relative KKT residual
-max(t ||E1|| / ||g||, |E2| / s_F, |E3| / s_F, |z^T (g - z)| / ||g||^2), 0 exactly at
-Pi_C(g); ``converged`` is ``residual <= solver.tol``. ``iterations`` counts ADMM iterations plus
-CG iterations of the Newton steps (each one product with H and two with V: comparable to
-one and a half ADMM iterations).
+Certificate (``SolverInfo.residual`` of every answer, 0 for a g inside C): the relative KKT
+residual max(t ||E1|| / ||g||, |E2| / s_F, |E3| / s_F, |z^T (g - z)| / ||g||^2), 0 exactly at
+Pi_C(g); ``converged`` is ``residual <= solver.tol``. An unconverged answer is the point of the
+best certificate (the warm start's point if no Newton run stayed finite, residual inf).
+``iterations`` counts ADMM iterations plus CG iterations of the Newton steps (each one product
+with H and two with V: comparable to one and a half ADMM iterations).
 """
 
 from __future__ import annotations
@@ -341,6 +348,16 @@ solution, t_in = 144 (float64: Newton from 10 or 400 stalled, from 20 to 200 it 
 iterations), restarts around t_in in 13.0 s (up to 2566). On a synthetic ill-conditioned body
 (eigenvalues 1e-6 to 10) the solution's t is 0.4-1.0 t_in, hence the steps below t_in too."""
 
+POLAR = 2.0
+"""A g in the polar cone has Pi_C(g) = 0: t -> 0 there, Newton's equations degenerate and the
+certificate has no solution to certify. So a fallback ADMM answer with ||z||^2 <= POLAR tol
+||g||^2 that met the ADMM's tolerance is taken as converged on the ADMM's residual; if g is
+polar, that moves delta / D by at most POLAR tol on average (E ||g||^2 = D), below the float32
+ADMM's own error of 2.8e-3 - 5.6e-3 in delta / D (module docstring). On a D = 8 body seen from
+x0 = -w* (tests/test_l1_body.py), 7 of 64 samples are polar (float64: ||Pi||^2 < 1e-13); the
+float32 ADMM put them at ||z||^2 / ||g||^2 = 2e-4 - 1.6e-3, Newton from its points stalled on 2,
+and the nearest non-polar sample (||Pi||^2 = 0.0016) was at 4.2e-3, certified by Newton."""
+
 SOLVER = SolverOptions(tol=None, max_iters=20000, check_every=20)
 """The fallback ADMM's budget and the tolerance of both certificates (tol None = 1e-3 in
 float32, 1e-4 in float64); :data:`phasetrans.geometry.bodies.L1_CONE_SOLVER` is this object."""
@@ -356,7 +373,8 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
     ``prob`` this module's (:func:`problem`). Newton starts at the perspective's minimiser
     t_in and, while its certificate misses ``solver.tol``, again at the warm start's scale t0,
     2 t_in, t_in / 2, 4 t_in, ... (:data:`RESTART_FACTOR`; at most ``newton_starts`` starts in
-    all; the best certificate is kept). Returns the point, its SolverInfo and t.
+    all; the best certificate is kept), then from the fallback ADMM's answer. Returns the
+    point, its SolverInfo (the certificate as residual) and t.
     """
     solver = SolverOptions.check(solver, SOLVER, dtype=g.dtype, float32=1e-3, float64=1e-4)
     dtype = g.dtype
@@ -399,30 +417,40 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
     first = attempt(jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))
     _, run, cg_iters = jax.lax.while_loop(restarting, restart,
                                           (jnp.asarray(1, jnp.int32), first, first.cg_iters))
-    residual = run.residual
-    newton_ok = residual <= solver.tol
-    admm_ok = warm.info.converged & ~newton_ok
-    point = jnp.where(newton_ok, run.t * (run.w - prob.apex), warm.point)
-    scale = jnp.where(newton_ok, run.t, warm.scale)
+    iterations = warm.info.iterations + cg_iters
     # g in C: Pi_C(g) = g exactly (the Newton system assumes an active constraint)
     inside = g_value <= 0
+    need = ~inside & (run.residual > solver.tol)
+    if fallback and warm_iters < solver.max_iters:  # (else the warm start had the whole budget)
+        # The reference ADMM for the samples that need it (inside a vmap a lax.cond or a
+        # while_loop around it ran it for every sample, measured; the projection of 0 instead
+        # stops after one residual check, so the others cost one block of iterations), then
+        # Newton from its answer: the ADMM's residual does not bound its answer (module
+        # docstring), the KKT certificate does. (Lanes that need no fallback stop at once.)
+        full = conic_admm.solve(data, jnp.where(need, g, 0.0), free_scale=True, solver=solver)
+        t = jnp.maximum(full.scale, jnp.finfo(dtype).tiny)
+        w = prob.apex + full.point / t
+        polish = newton(prob, g, w, t, initial_multiplier(prob, g, w, t),
+                        max_steps=newton_iters, cg_tol=cg_tol, cg_max_iters=cg_max_iters,
+                        stop=jnp.where(need, stop, jnp.inf), cg_budget=solver.max_iters)
+        polish = polish._replace(residual=jnp.where(jnp.isfinite(polish.residual),
+                                                    polish.residual, jnp.inf))
+        better = need & (polish.residual < run.residual)
+        run = jax.tree.map(lambda new, old: jnp.where(better, new, old), polish, run)
+        iterations = iterations + jnp.where(need, full.info.iterations + polish.cg_iters, 0)
+        # still uncertified: the ADMM's answer (a stalled Newton point can be further off) with
+        # the certificate at it, or, near Pi_C(g) = 0, the ADMM's own residual (:data:`POLAR`)
+        admm = need & (run.residual > solver.tol)
+        polar = full.info.converged & (jnp.sum(full.point**2) <= POLAR * solver.tol * (g @ g))
+        at_admm = jnp.where(polar, full.info.residual,
+                            certificate(prob, g, w, t, initial_multiplier(prob, g, w, t)))
+        run = run._replace(residual=jnp.where(admm, at_admm, run.residual))
+    else:
+        full, admm = warm, jnp.asarray(False)
+    finite = jnp.isfinite(run.residual)
+    point = jnp.where(admm | ~finite, full.point, run.t * (run.w - prob.apex))
+    scale = jnp.where(admm | ~finite, full.scale, run.t)
     point = jnp.where(inside, g, point)
     scale = jnp.where(inside, t_in, scale)
-    info = SolverInfo(warm.info.iterations + cg_iters,
-                      jnp.where(inside, 0.0, jnp.where(newton_ok, residual, warm.info.residual)),
-                      inside | newton_ok | warm.info.converged)
-    need = ~(inside | newton_ok | admm_ok)
-
-    if not fallback or warm_iters >= solver.max_iters:  # (the warm start had the whole budget)
-        return ConeProjection(point, info, scale)
-
-    # The reference ADMM for the samples that need it. (Inside a vmap a lax.cond or a
-    # while_loop around it ran it for every sample, measured; the projection of 0 instead
-    # stops after one residual check, so the others cost one block of iterations.)
-    full = conic_admm.solve(data, jnp.where(need, g, 0.0), free_scale=True, solver=solver)
-    point = jnp.where(need, full.point, point)
-    scale = jnp.where(need, full.scale, scale)
-    info = SolverInfo(jnp.where(need, info.iterations + full.info.iterations, info.iterations),
-                      jnp.where(need, full.info.residual, info.residual),
-                      jnp.where(need, full.info.converged, info.converged))
-    return ConeProjection(point, info, scale)
+    residual = jnp.where(inside, 0.0, run.residual)
+    return ConeProjection(point, SolverInfo(iterations, residual, residual <= solver.tol), scale)

@@ -201,5 +201,5 @@ def limit_test(documents: list, path) -> pathlib.Path:
     ax.set_ylabel("best witness − predicted removal ratio")
     ax.set_title("Is the predicted threshold a limit? (blue digits, orange mnist1d)",
                  fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper right")  # (the "best" place covered the D = 800 markers)
     return _save(fig, path)

@@ -70,8 +70,9 @@ float64 solve where the ADMM at the same tol is 2.8e-3 to 5.6e-3 off.
 
 Certificate (``SolverInfo.residual`` of every answer, 0 for a g inside C): the relative KKT
 residual max(t ||E1|| / ||g||, |E2| / s_F, |E3| / s_F, |z^T (g - z)| / ||g||^2), 0 exactly at
-Pi_C(g); ``converged`` is ``residual <= solver.tol``. An unconverged answer is the point of the
-best certificate (the warm start's point if no Newton run stayed finite, residual inf).
+Pi_C(g); ``converged`` is ``residual <= solver.tol``. An unconverged answer is the fallback
+ADMM's point; without a fallback, the Newton run of the best certificate (the warm start's point
+if none stayed finite, residual inf).
 ``iterations`` counts ADMM iterations plus CG iterations of the Newton steps (each one product
 with H and two with V: comparable to one and a half ADMM iterations).
 """

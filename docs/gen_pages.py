@@ -651,6 +651,21 @@ GAP_VALUES = {
                                           last=" and "),
     "ga_m32_converged": lambda d: _percent_span(
         [r["retrain_converged_fraction"] for r in _ga(d, arch=M32)]),
+    # converged digits CNN: the λ measured so far, minutes per configuration, the largest
+    # |difference| of a judged stage (within_window not None), retrain_F → oneshot_F and
+    # oneshot_L → oneshot_accuracy per λ, the formula and one-shot accuracy thresholds
+    "ga_dcnn_l1s": lambda d: _and([_lam(r["l1"]) for r in _ga(d, arch=DCNN)]),
+    "ga_minutes_dcnn": lambda d: _minutes(_ga(d, arch=DCNN)),
+    "ga_dcnn_max_step": lambda d: "±" + _num(max(
+        abs(s["difference"]) for r in _ga(d, arch=DCNN) for s in r["stages"]
+        if s["within_window"] is not None)),
+    **{f"ga_dcnn_{name}": (lambda d, stage=stage: _series(_ga_stage(d, [stage], arch=DCNN),
+                                                          sign=True, last=" and "))
+       for name, stage in (("retrain_oneshot", RETRAIN_ONESHOT),
+                           ("criterion", CRITERION_ACC))},
+    **{f"ga_dcnn_{name}": (lambda d, name=name: _series(
+        [r["thresholds"][name]["mean"] for r in _ga(d, arch=DCNN)], last=" and "))
+       for name in ("formula", "oneshot_accuracy")},
     # fixed budget: number of configurations, and of those with the ℓ1-body stages
     "ga_budget_count": lambda d: str(len(_ga(d, BUDGET))),
     "ga_budget_l1_count": lambda d: str(len(_ga_stage(d, [KINEMATIC[1]], BUDGET))),

@@ -454,6 +454,19 @@ def test_gap_attribution_claims_hold():
     residuals = {r["l1"]: f"{r['solver_info']['mc_l1_body']['residual']:.2g}" for r in m32}
     assert residuals == {1e-4: "0.021", 5e-4: "0.21"}
     assert "(largest residual 0.021 at λ = 1e-4" in text and "0.21 at λ = 5e-4" in text
+    # the digits CNN: "the ladder collapses", its "ℓ1-body Monte Carlo is certified on this
+    # network (it was not on the fixed-budget one)", the support and random-subspace solves not
+    dcnn = pick(rows, "cnn-8x8-c8-k3")
+    for r in dcnn:
+        assert all(abs(s["difference"]) <= r["window"]["half_width"] for s in r["stages"]
+                   if s["within_window"] is not None)
+        assert r["solver_info"]["mc_l1_body"]["converged"]
+        assert not pick(budget, "cnn-8x8-c8-k3", r["l1"])[0]["solver_info"]["mc_l1_body"][
+            "converged"]
+        assert not (r["solver_info"]["support_l1_body"]["converged"]
+                    or r["solver_info"]["random_subspace_l1_body"]["converged"])
+    assert not dcnn or ("Its ℓ1-body Monte Carlo is certified on this network (it was not on "
+                        "the fixed-budget one)") in text
     # "at small λ the actual magnitude support also meets the quadratic body less often"
     assert all(_stage(r, "random_subspace_ellipsoid", "support_ellipsoid")["difference"] < 0
                for r in m16[:2])

@@ -437,23 +437,37 @@ def test_gap_attribution_claims_hold():
     # mnist1d 40-32-32-10: retraining vs one-shot "just inside the ±0.12 window", the support
     # below random subspaces, the ℓ1-body rungs "not judged" because their solves stopped
     m32 = pick(rows, "mlp-40-32-32-10")
+    assert [r["l1"] for r in m32] == [1e-5, 1e-4, 5e-4]
     for r in m32:
         gain = _stage(r, "retrain_F", "oneshot_F")
-        assert gain["within_window"] and r["window"]["half_width"] + gain["difference"] < 0.02
+        just = r["window"]["half_width"] + gain["difference"] < 0.02
+        assert gain["within_window"] and just == (r["l1"] != 1e-5)
         assert _stage(r, "random_subspace_ellipsoid", "support_ellipsoid")["difference"] < 0
-        assert not r["solver_info"]["mc_l1_body"]["converged"]
+        assert r["solver_info"]["mc_l1_body"]["converged"] == (r["l1"] == 1e-5)
         assert not r["solver_info"]["support_l1_body"]["converged"]
         assert f"{r['window']['half_width']:.2f}" == "0.12"
-    assert not m32 or "just inside the ±0.12 window" in text
+    assert "inside the ±0.12 window (just inside at λ = 1e-4 and 5e-4" in text
+    assert "is certified only at λ = 1e-5" in text
     # "one-shot test accuracy lies ... above the train-loss threshold, outside the window at
-    # λ = 1e-4"; "largest residual 0.021 at λ = 1e-4 ..., 0.21 at λ = 5e-4"
+    # λ = 1e-5 and 1e-4"; "largest residual 0.021 at λ = 1e-4 ..., 0.21 at λ = 5e-4"
     criterion = {r["l1"]: _stage(r, "oneshot_L", "oneshot_accuracy") for r in m32}
     assert all(c["difference"] > 0 for c in criterion.values())
-    assert [l1 for l1, c in criterion.items() if not c["within_window"]] == [1e-4]
-    assert "outside the window at λ = 1e-4" in text
-    residuals = {r["l1"]: f"{r['solver_info']['mc_l1_body']['residual']:.2g}" for r in m32}
+    assert [l1 for l1, c in criterion.items() if not c["within_window"]] == [1e-5, 1e-4]
+    assert "outside the window at λ = 1e-5 and 1e-4" in text
+    residuals = {r["l1"]: f"{r['solver_info']['mc_l1_body']['residual']:.2g}" for r in m32[1:]}
     assert residuals == {1e-4: "0.021", 5e-4: "0.21"}
     assert "(largest residual 0.021 at λ = 1e-4" in text and "0.21 at λ = 5e-4" in text
+    # at λ = 1e-5 "the formula (0.24) lands on one-shot accuracy (0.23) only because these
+    # steps offset: the criterion's +0.16 against the support's and retraining's −0.09 each"
+    small = m32[0]
+    assert [f"{small['thresholds'][n]['mean']:.2f}" for n in ("formula", "oneshot_accuracy")] \
+        == ["0.24", "0.23"]
+    assert [f"{_stage(small, *pair)['difference']:+.2f}" for pair in (
+        ("oneshot_L", "oneshot_accuracy"), ("random_subspace_ellipsoid", "support_ellipsoid"),
+        ("retrain_F", "oneshot_F"))] == ["+0.16", "-0.09", "-0.09"]
+    assert ("the formula (0.24) lands on one-shot accuracy (0.23) only because these steps "
+            "offset: the criterion's +0.16 against the support's and retraining's −0.09 each"
+            ) in text
     # the digits CNN: "the ladder collapses", its "ℓ1-body Monte Carlo is certified on this
     # network (it was not on the fixed-budget one)", the support and random-subspace solves not
     dcnn = pick(rows, "cnn-8x8-c8-k3")

@@ -479,8 +479,8 @@ def test_gap_attribution_claims_hold():
             "converged"]
         assert not (r["solver_info"]["support_l1_body"]["converged"]
                     or r["solver_info"]["random_subspace_l1_body"]["converged"])
-    assert not dcnn or ("Its ℓ1-body Monte Carlo is certified on this network (it was not on "
-                        "the fixed-budget one)") in text
+    assert not dcnn or ("Its ℓ1-body Monte Carlo is certified on these networks (it was not "
+                        "on the fixed-budget ones)") in text
     # "at small λ the actual magnitude support also meets the quadratic body less often"
     assert all(_stage(r, "random_subspace_ellipsoid", "support_ellipsoid")["difference"] < 0
                for r in m16[:2])

@@ -431,7 +431,8 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
         full = conic_admm.solve(data, jnp.where(need, g, 0.0), free_scale=True, solver=solver)
         t = jnp.maximum(full.scale, jnp.finfo(dtype).tiny)
         w = prob.apex + full.point / t
-        polish = newton(prob, g, w, t, initial_multiplier(prob, g, w, t),
+        a = initial_multiplier(prob, g, w, t)
+        polish = newton(prob, g, w, t, a,
                         max_steps=newton_iters, cg_tol=cg_tol, cg_max_iters=cg_max_iters,
                         stop=jnp.where(need, stop, jnp.inf), cg_budget=solver.max_iters)
         polish = polish._replace(residual=jnp.where(jnp.isfinite(polish.residual),
@@ -444,7 +445,7 @@ def solve(data: conic_admm.ConicData, prob: L1ConeProblem, g, *,
         admm = need & (run.residual > solver.tol)
         polar = full.info.converged & (jnp.sum(full.point**2) <= POLAR * solver.tol * (g @ g))
         at_admm = jnp.where(polar, full.info.residual,
-                            certificate(prob, g, w, t, initial_multiplier(prob, g, w, t)))
+                            certificate(prob, g, w, t, a))
         run = run._replace(residual=jnp.where(admm, at_admm, run.residual))
     else:
         full, admm = warm, jnp.asarray(False)

@@ -7,6 +7,7 @@ import pytest
 
 from experiments.scale_study import family, family_run
 from phasetrans import _io
+from phasetrans.networks import stationarity
 
 
 def test_data_deterministic_per_seed_with_shapes_and_balanced_labels():
@@ -82,7 +83,7 @@ def _fake_row(width, seed, searches=("retrain",)):
     """A row with every column family_run.table and resolution read (no training)."""
     return {"width": width, "num_params": 32 * width + 2 * width ** 2, "n": 2 * (32 + 2 * width),
             "l1": 1e-4, "seed": seed, "arch": f"32-{width}-{width}-{width}",
-            "training": {"steps": [100], "converged": [True]},
+            "training": {"steps": [100], "converged": [True], "learning_rate": 1e-3},
             "stationarity": {"is_minimum": True, "decrease_in_epsilon": 0.1},
             "test_accuracy": 0.8, "epsilon": 1e-3,
             "formula": {"mean": 0.55, "interval": [0.54, 0.56]},
@@ -115,6 +116,7 @@ def test_runner_resumes_skips_stored_rows_and_assembles_sorted_results(tmp_path)
     table = (tmp_path / "table.md").read_text()
     assert len([line for line in table.splitlines() if line.startswith("| 16 ")]) == 2
     assert "witness retrain" in table and "| 0.700 (50 % conv.) |" in table
+    assert "| yes (0.10 at 0.001) |" in table  # the premise at the last stage's rate
     widths = {line.count("|") for line in table.splitlines() if line.startswith("|")}
     assert len(widths) == 1  # header, separator and rows have the same number of cells
     # a rerun with one more seed computes only the new rows, and keeps the old ones
@@ -173,3 +175,29 @@ def test_command_reproduces_the_row_and_run_rejects_bad_input(tmp_path):
                                     ([16.5], [0], ["retrain"]), ([16], [0], ["model"])):
         with pytest.raises(ValueError):
             family_run.run(widths, seeds, searches, directory=tmp_path, compute=never)
+
+
+def test_training_goes_to_the_next_rate_only_while_the_premise_fails():
+    # h = 6 (D = 264) with a short stop rule: the premise fails at 3e-3 (2000 fresh steps lower
+    # F by 4.7 eps; 1.7 with the suite's unoptimised compilation) and holds at a later rate
+    # (1e-3: 0.81; 3e-4 with the suite's compilation: 0.69), where training stops
+    stop = stationarity.StopRule(max_steps=5000, window=1000, check_every=500)
+    problem, training = family.recommended(6, seed=0, stop=stop)
+    stages = training["stages"]
+    assert 2 <= len(stages) < len(family.LEARNING_RATES)
+    assert [s["learning_rate"] for s in stages] == list(family.LEARNING_RATES[:len(stages)])
+    assert all(s["premise_decrease_in_epsilon"] > 1.0 for s in stages[:-1])
+    assert stages[-1]["premise_decrease_in_epsilon"] <= 1.0
+    assert training["learning_rate"] == problem.metadata["training"]["learning_rate"]
+    assert training["learning_rate"] == stages[-1]["learning_rate"]
+    assert training["steps"] == [sum(s["steps"] for s in stages)]
+    # a single stage is trained without a premise check
+    _, single = family.problem("multilabel", 6, ratio=family.RATIO, stop=stop,
+                               learning_rates=(3e-3,))
+    assert single["stages"] == [{"learning_rate": 3e-3, "steps": 5000, "converged": False}]
+
+
+@pytest.mark.parametrize("rates", [(), (3e-3, 0.0), (float("nan"),)])
+def test_bad_learning_rates(rates):
+    with pytest.raises(ValueError, match="learning_rates"):
+        family.problem("multilabel", 6, ratio=family.RATIO, learning_rates=rates)

@@ -68,7 +68,7 @@ def measure_row(fam: str, width: int, ratio: float, seed: int, max_steps: int,
                 label_noise: float = 0.0, force_slq: bool = False,
                 teacher_width: int = family.TEACHER_WIDTH,
                 l1_budget: float | None = None, rtol: float = 1e-5,
-                learning_rate: float = family.LEARNING_RATE) -> dict:
+                learning_rate: float = family.LEARNING_RATES[0]) -> dict:
     s = family.size(fam, width, ratio)
     # l1_budget = lam n r: the penalty against the summed (not mean) loss held fixed across sizes
     l1 = family.L1 if l1_budget is None else family.l1_for(fam, width, ratio, l1_budget)
@@ -76,10 +76,10 @@ def measure_row(fam: str, width: int, ratio: float, seed: int, max_steps: int,
     stop = stationarity.StopRule(rtol=rtol, max_steps=max_steps)
     problem, training = family.problem(fam, width, ratio=ratio, seed=seed, stop=stop,
                                        label_noise=label_noise, teacher_width=teacher_width,
-                                       l1=l1, learning_rate=learning_rate)
+                                       l1=l1, learning_rates=(learning_rate,))
     t_train = time.perf_counter() - t0
     exact = s["D"] <= EXACT_MAX_DIM and not force_slq
-    noise_batch = min(128, s["n"] // 4)
+    noise_batch = family.noise_batch_size(s["n"])
     options = predict.PredictOptions(
         noise_batch_size=noise_batch,
         spectrum_options=predict.SpectrumOptions("exact") if exact else SLQ,
@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--l1-budget", type=float, default=None,
                         help="lam n r held fixed (lam = budget / (n r)); default: lam = 1e-4")
     parser.add_argument("--rtol", type=float, default=1e-5, help="StopRule.rtol")
-    parser.add_argument("--learning-rate", type=float, default=family.LEARNING_RATE)
+    parser.add_argument("--learning-rate", type=float, default=family.LEARNING_RATES[0])
     parser.add_argument("--slq", action="store_true", help="SLQ spectrum even where D <= 5000 "
                         "(to check SLQ against the exact spectrum)")
     args = parser.parse_args()

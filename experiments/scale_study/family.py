@@ -43,13 +43,19 @@ The families (synthetic teacher-student data, x ~ N(0, I_d), fixed seeds, offlin
 The choice (:func:`recommended`): multilabel, k = h, clean labels, ratio = 2, lam n m = 0.2
 (lam = 1e-4 at h = 16). Measured p_hat (seeds 0 / 1): 0.54 / 0.58, 0.60 / 0.60, 0.61 / 0.63,
 0.58 / 0.58 at D = 1024, 3072, 10 240, 36 864, and 0.58 at D = 107 520; test accuracy
-0.74-0.83. The premise check fails from D = 3.7e4 on (2000 fresh-Adam steps lower F by 3.2-11
-eps: eps shrinks with lam), so larger members need a decaying learning rate or restarts.
+0.74-0.83. Trained at one rate (3e-3), the members fail the premise check from D = 3.7e4 on
+(2000 fresh-Adam steps lower F by 3.2-11 eps: eps shrinks with lam), so training runs in stages
+of decreasing rate (:data:`LEARNING_RATES`), going on only while the check fails at the current
+rate (:func:`problem`). Measured at h = 128, seed 0 (2 busy cores, 176 s): 3e-3 for 50 000
+steps, premise 44 eps; then 1e-3 for 50 000 steps, premise 0.26 eps (at 1e-3); the members
+h <= 64 pass at 3e-3 (h = 16, seed 0: 0.12 eps), so their rows are those of one stage.
 Measured at D = 1.0e6 (h = 700, n = 2864) on 2 busy cores: one gradient 0.27 s, one HVP 1.3 s
 (training 1e5 steps ~ 7 h, SLQ 16 x 60 ~ 0.35 h, 25 x 1e4-step witnesses ~ 18.5 h per seed).
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -57,12 +63,14 @@ import numpy as np
 
 from phasetrans.networks import nets, stationarity, train
 from phasetrans.networks.problem import Problem
+from phasetrans.theory import formula
 
 INPUT_DIM = 32
 TEACHER_WIDTH = 16
 NUM_CLASSES = 10
 L1 = 1e-4
-LEARNING_RATE = 3e-3
+LEARNING_RATES = (3e-3, 1e-3, 3e-4, 1e-4)
+"""Proximal Adam's rates, one stage each; the next stage runs only while the premise fails."""
 NUM_TEST = 2000
 REFERENCE_SIZE = 8192
 FAMILIES = ("multilabel", "softmax")
@@ -166,32 +174,63 @@ def loss_and_accuracy(family: str):
     return nets.cross_entropy(apply), lambda p, b: nets.accuracy(apply, p, *b)
 
 
+def noise_batch_size(n: int) -> int:
+    """eps's mini-batch size for a member with n training examples: min(128, n // 4) (at h = 16,
+    n = 128, and a batch of all n examples would have no spread)."""
+    return max(min(128, n // 4), 1)
+
+
 def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise: float = 0.0,
             teacher_width: int | None = None, l1: float = L1,
             stop: stationarity.StopRule | None = None,
-            learning_rate: float = LEARNING_RATE) -> tuple[Problem, dict]:
+            learning_rates: tuple = LEARNING_RATES) -> tuple[Problem, dict]:
     """One trained member as a phasetrans Problem, and a dict of how it was trained.
 
-    Data and init from ``seed``; proximal Adam on F = L + l1 ||weights||_1 until ``stop``
-    (default ``StopRule()``: F stationary, at most 50 000 full-batch steps) holds."""
+    Data and init from ``seed``; proximal Adam on F = L + l1 ||weights||_1 in stages: at each
+    rate of ``learning_rates`` until ``stop`` holds (default ``StopRule()``: F stationary, at
+    most 50 000 full-batch steps), then the premise check
+    (:func:`phasetrans.networks.train.check_stationarity`: 2000 fresh steps at the same rate,
+    eps the spread of mini-batch losses, batches of :func:`noise_batch_size`); training goes on
+    at the next rate only while that check fails. The dict records every stage's rate, steps,
+    convergence and premise (``decrease_in_epsilon``); its ``learning_rate`` is the last
+    stage's, the rate :func:`phasetrans.applications.compare.assess` checks the premise at."""
+    rates = tuple(float(r) for r in learning_rates)
+    if not rates or not all(math.isfinite(r) and r > 0 for r in rates):
+        raise ValueError(f"learning_rates must be a non-empty tuple of positive rates, got "
+                         f"{learning_rates!r}")
     s = size(family, width, ratio)
     train_set, test_set = make_data(family, width, ratio, seed, label_noise, teacher_width)
+    data = tuple(map(jnp.asarray, train_set))
     loss, accuracy = loss_and_accuracy(family)
     stop = stationarity.StopRule() if stop is None else stop
-    fitted = train.minimise(loss, init(family, width, key=jax.random.key(seed)),
-                            tuple(map(jnp.asarray, train_set)), l1=l1,
-                            training=train.TrainingOptions(stop=stop,
-                                                           learning_rate=learning_rate))
-    training = {"optimizer": "prox-adam", "learning_rate": learning_rate,
-                "rule": stop.describe(), "steps": [int(fitted.steps)],
-                "converged": [bool(fitted.converged)]}
+    params = init(family, width, key=jax.random.key(seed))
+    stages = []
+    for i, rate in enumerate(rates):
+        fitted = train.minimise(loss, params, data, l1=l1,
+                                training=train.TrainingOptions(stop=stop, learning_rate=rate))
+        params = fitted.params
+        stage = {"learning_rate": rate, "steps": int(fitted.steps),
+                 "converged": bool(fitted.converged)}
+        stages.append(stage)
+        if i == len(rates) - 1:
+            break
+        noise = formula.loss_noise(loss, params, data, key=jax.random.key(seed),
+                                   batch_size=noise_batch_size(s["n"]))
+        premise = train.check_stationarity(loss, params, data, l1=l1,
+                                           epsilon=noise.epsilon.mean, learning_rate=rate)
+        stage["premise_decrease_in_epsilon"] = premise.decrease_in_epsilon
+        if premise.is_minimum:
+            break
+    training = {"optimizer": "prox-adam", "learning_rate": stages[-1]["learning_rate"],
+                "rule": stop.describe(), "steps": [sum(st["steps"] for st in stages)],
+                "converged": [stages[-1]["converged"]], "stages": stages}
     metadata = {"dataset": f"teacher-{family}", "arch": f"{s['d']}-{s['h']}-{s['h']}-{s['m']}",
                 "training": training, "label_noise": label_noise,
                 "teacher_width": teacher_width,
                 **{k: s[k] for k in ("n", "m", "ratio")}}
     if family == "softmax":
         metadata["num_classes"] = NUM_CLASSES
-    built = Problem.from_loss(loss, fitted.params, accuracy=accuracy, train=train_set,
+    built = Problem.from_loss(loss, params, accuracy=accuracy, train=train_set,
                               test=test_set, l1=l1, metadata=metadata)
     return built, training
 

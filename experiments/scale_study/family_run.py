@@ -5,7 +5,8 @@
 
 Per (h, seed) whose row file ``results/scale_study/family/rows/h<h>_seed<s>.json`` does not
 exist yet: train ``family.recommended(h, seed=s)`` (teacher-student multilabel, n m / D = 2,
-lam n m = 0.2; proximal Adam to the default StopRule), then
+lam n m = 0.2; proximal Adam to the default StopRule, in stages of decreasing rate while the
+premise check fails: :func:`family.problem`), then
 
 1. predict (:func:`phasetrans.theory.predict.predict_problem`, key ``jax.random.key(s)``): the
    width formula on an SLQ spectrum (16 probes x 60 Lanczos steps, as run.py; eigenvalue
@@ -14,7 +15,8 @@ lam n m = 0.2; proximal Adam to the default StopRule), then
    ``EllipsoidOptions``: 9 ratios within +-0.2 of the formula, 48 samples, 32 levels); the l1
    body off;
 2. premise and one-shot (:func:`phasetrans.applications.compare.assess` with those
-   predictions): the stationarity check (2000 further steps) and global magnitude pruning on
+   predictions): the stationarity check (2000 further steps at the last stage's rate) and
+   global magnitude pruning on
    101 ratios, thresholds under the first-failure rule for accuracy (test accuracy >= unpruned
    - 0.01, as run.py) and loss (train loss <= unpruned + eps); each grid bracket [last pass,
    first failure] is then bisected (:func:`phasetrans.crossings.refine`, one one-ratio sweep
@@ -30,7 +32,8 @@ rows and a rerun skips them; after each row ``results.json`` (every row file, so
 and ``table.md`` are rebuilt.
 
 Columns of a row: ``width``, ``num_params`` D, ``n``, ``l1`` (lambda), ``seed``, ``arch``;
-``training`` {steps, converged, rule}; ``stationarity`` (the premise measures of
+``training`` {steps, converged, rule, learning_rate, stages (per stage: learning_rate,
+steps, converged, premise_decrease_in_epsilon)}; ``stationarity`` (the premise measures of
 :class:`phasetrans.networks.stationarity.Stationarity`: decrease_in_epsilon, is_minimum,
 relative_subgradient, ...); ``test_accuracy`` (unpruned); ``epsilon``; ``formula`` {mean,
 interval}; ``mc_ellipsoid`` {mean, interval, converged, hessian_model}; ``window`` {half_width,
@@ -94,9 +97,8 @@ def command(width: int, seed: int, searches) -> str:
 
 
 def options(n: int) -> predict.PredictOptions:
-    """:data:`OPTIONS` with eps's mini-batches of min(128, n // 4) examples (as design.py: at
-    h = 16, n = 128, and a batch of all n examples would have no spread)."""
-    return OPTIONS._replace(noise_batch_size=max(min(128, n // 4), 1))
+    """:data:`OPTIONS` with eps's mini-batches of :func:`family.noise_batch_size` examples."""
+    return OPTIONS._replace(noise_batch_size=family.noise_batch_size(n))
 
 
 def _oneshot(c: compare.Comparison, resolution: float) -> dict:
@@ -219,7 +221,7 @@ def table(rows) -> str:
     + eps with the fraction of its retraining runs that met the stop rule."""
     searches = sorted({s for r in rows for s in r["witness"]})
     fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
-    lines = ["| h | D | n | λ | seed | test acc. | premise (ΔF/ε) | formula [interval] | "
+    lines = ["| h | D | n | λ | seed | test acc. | premise (ΔF/ε at rate) | formula [interval] | "
              "MC ellipsoid | ±window | one-shot acc. | one-shot loss | "
              + "".join(f"witness {s} | " for s in searches)
              + "resolution | s (train / predict / premise+sweep / refine / witnesses) |",
@@ -230,7 +232,8 @@ def table(rows) -> str:
         lines.append(
             f"| {r['width']} | {r['num_params']} | {r['n']} | {r['l1']:.2g} | {r['seed']} | "
             f"{r['test_accuracy']:.3f} | {'yes' if st['is_minimum'] else '**no**'} "
-            f"({st['decrease_in_epsilon']:.2f}) | {f['mean']:.3f} [{f['interval'][0]:.3f}, "
+            f"({st['decrease_in_epsilon']:.2f} at {r['training']['learning_rate']:g}) | "
+            f"{f['mean']:.3f} [{f['interval'][0]:.3f}, "
             f"{f['interval'][1]:.3f}] | {fmt(None if mc is None else mc['mean'])} | "
             f"{r['window']['half_width']:.3f} | {fmt(o['accuracy'])} | {fmt(o['loss'])} | "
             + "".join(_witness_cell(r["witness"].get(x)) for x in searches)

@@ -117,6 +117,27 @@ def test_interval_reflects_probe_spread_and_epsilon_error():
     assert pred.statdim_ratio.num_samples == 8
 
 
+def test_coarse_quadrature_widens_the_interval_by_the_two_rules_difference():
+    rng = np.random.default_rng(0)
+    nodes = rng.uniform(0.1, 5.0, size=(8, 20))
+    weights = np.full((8, 20), 1 / 20)
+    grid = np.linspace(0, 1, 201)
+    kw = dict(removal_ratios=grid, distances=2 * grid, epsilon=0.1)
+    plain = formula.formula_prediction(nodes, weights, **kw)
+    assert plain.quadrature_term == 0.0
+    # a coarser rule with every node halved: larger semi-axes, a larger fixed point
+    coarse = formula.formula_prediction(nodes / 2, weights, **kw).removal_ratio
+    assert coarse > plain.removal_ratio + 0.01
+    pred = formula.formula_prediction(nodes, weights, coarse=(nodes / 2, weights), **kw)
+    assert pred.removal_ratio == plain.removal_ratio
+    assert pred.quadrature_term == pytest.approx(coarse - plain.removal_ratio)
+    np.testing.assert_allclose(pred.interval, (plain.interval[0] - pred.quadrature_term,
+                                               plain.interval[1] + pred.quadrature_term))
+    # the same rule as its own coarse rule adds nothing
+    same = formula.formula_prediction(nodes, weights, coarse=(nodes, weights), **kw)
+    assert same.quadrature_term == 0.0 and same.interval == plain.interval
+
+
 def test_sensitivity_rows_and_monotone_in_epsilon():
     nodes = np.array([[-0.5, 1e-8, 0.5, 1.0, 4.0]])
     weights = np.full((1, 5), 0.2)

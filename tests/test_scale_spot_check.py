@@ -57,6 +57,7 @@ def test_exact_counts_lie_in_slq_brackets_and_formula_agrees(member):
     assert limit["interval"][0] - 0.005 <= exact["removal_ratio"] <= limit["interval"][1] + 0.005
     (same,) = [s for s in steps if s["num_iters"] == doc["slq"]["num_iters"]]
     assert same["removal_ratio"] == slq["removal_ratio"] and same["interval"] == slq["interval"]
+    assert same["quadrature_term"] == slq["quadrature_term"] > 0  # predict widens by it too
     assert len({s["removal_ratio"] for s in steps}) > 1  # fewer steps: another quadrature
 
 

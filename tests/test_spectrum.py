@@ -128,6 +128,29 @@ def test_slq_probes_are_the_probes_slq_uses(x64):
         spectrum.slq_probes(key=key, num_probes=0, dim=6)
 
 
+def test_truncate_is_slq_with_fewer_steps_on_the_same_probes(x64):
+    matvec, lam = _prescribed(SPECTRA["clustered_with_negatives"])
+    matvec64 = lambda v: matvec(v.astype(jnp.float32)).astype(jnp.float64)  # noqa: E731
+    key = jax.random.key(2)
+    full = spectrum.slq(matvec64, dim=lam.size, key=key, num_probes=4, num_iters=40)
+    assert full.diag.shape == (4, 40) and full.offdiag.shape == (4, 39)
+    for steps in (1, 12, 25):
+        short = spectrum.slq(matvec64, dim=lam.size, key=key, num_probes=4, num_iters=steps)
+        cut = spectrum.truncate(full, steps)
+        np.testing.assert_allclose(cut.nodes, short.nodes, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(cut.weights, short.weights, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(cut.diag, short.diag, rtol=1e-12)
+    same = spectrum.truncate(full, 40)
+    np.testing.assert_allclose(same.nodes, full.nodes, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(same.weights, full.weights, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="num_iters"):
+        spectrum.truncate(full, 41)
+    with pytest.raises(ValueError, match="num_iters"):
+        spectrum.truncate(full, 0)
+    with pytest.raises(ValueError, match="tridiagonals"):
+        spectrum.truncate(spectrum.SpectralQuadrature(full.nodes, full.weights, lam.size), 5)
+
+
 def test_determinism_and_dtypes():
     """Probes take JAX's default float: float32, or float64 inside jax.enable_x64(True)."""
     matvec, lam = _prescribed(SPECTRA["step"])

@@ -31,12 +31,15 @@ Measured at h = 52, seed 0 (D = 7072, n = 272, lam = 1.41e-5; training hit the 5
 cap unconverged, as family_run's would; eps = 5.11e-5 +- 0.23e-5), on 2 busy cores
 (results/scale_study/family/spot_check.json; deterministic: two runs gave the same numbers):
 
-- formula: SLQ 0.6134 [0.6110, 0.6159], exact 0.6066 [0.6049, 0.6082]. SLQ is 0.0068 high
-  and its interval (2 SEM across the 16 probes, 2 SE of eps) misses the exact value: a bias,
-  not probe noise: the same 16 probes' exact quadrature (the limit k = D, from the exact
-  eigenpairs) gives 0.6067. It is the Lanczos quadrature's: on the same probes (the same runs
-  stopped earlier) 15, 20, 30, 40 and 60 steps give 0.5967, 0.6017, 0.6083, 0.6119 and 0.6134,
-  rising past the exact value from 30 steps on, so it converges to its limit non-monotonically.
+- formula: SLQ 0.6134 [0.6059, 0.6210], exact 0.6066 [0.6049, 0.6082]. SLQ is 0.0068 high,
+  a bias, not probe noise: the same 16 probes' exact quadrature (the limit k = D, from the
+  exact eigenpairs) gives 0.6067. It is the Lanczos quadrature's: on the same probes (the same
+  runs stopped earlier) 15, 20, 30, 40 and 60 steps give 0.5967, 0.6017, 0.6083, 0.6119 and
+  0.6134, rising past the exact value from 30 steps on, so it converges to its limit
+  non-monotonically. The interval's probe and eps part (2 SEM across the 16 probes, 2 SE of
+  eps) is [0.6110, 0.6159] and misses the exact value; its quadrature term (the formula at k
+  minus at the same probes' first k / 2 steps, :func:`phasetrans.theory.formula.
+  formula_prediction`'s ``coarse``: 0.0051) covers it, at every step count from 15 to 60.
 - Monte Carlo ellipsoid (9 ratios 0.05 apart, 48 samples): SLQ levels 0.6022 [0.6019,
   0.6025]; exact levels 0.6053 [0.6049, 0.6056] and eigenbasis 0.6048 [0.6043, 0.6052] on
   their own grid; on the SLQ's grid 0.6047 and 0.6041. So the SLQ levels are 0.002-0.003 low
@@ -162,9 +165,10 @@ def compare(problem, *, seed: int, options: predict.PredictOptions | None = None
         fs = formula.formula_prediction(
             source.nodes, source.weights, removal_ratios=fp.removal_ratios,
             distances=fp.distances, epsilon=noise.epsilon.mean,
-            epsilon_standard_error=noise.epsilon.sem, **treatment)
+            epsilon_standard_error=noise.epsilon.sem, coarse=source.coarse, **treatment)
         by_steps.append({"num_iters": source.num_iters, "removal_ratio": float(fs.removal_ratio),
-                         "interval": [float(x) for x in fs.interval]})
+                         "interval": [float(x) for x in fs.interval],
+                         "quadrature_term": float(fs.quadrature_term)})
     # ... and its limit k = D: the same probes' exact quadrature (weights (u_j . z_p)^2 / D on
     # the exact eigenvalues), which separates probe noise from the Lanczos quadrature
     probes = np.asarray(spectrum.slq_probes(key=k_spec, num_probes=spec.num_probes,
@@ -187,7 +191,8 @@ def compare(problem, *, seed: int, options: predict.PredictOptions | None = None
         "slq": {"num_probes": slq.num_probes, "num_iters": slq.num_iters},
         "formula": {
             "slq": {"removal_ratio": float(fp.removal_ratio),
-                    "interval": [float(x) for x in fp.interval]},
+                    "interval": [float(x) for x in fp.interval],
+                    "quadrature_term": float(fp.quadrature_term)},
             "exact": {"removal_ratio": float(exact_formula.removal_ratio),
                       "interval": [float(x) for x in exact_formula.interval]},
             "difference": float(fp.removal_ratio - exact_formula.removal_ratio),

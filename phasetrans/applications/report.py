@@ -124,6 +124,7 @@ def comparison_json(c: Comparison) -> dict:
         "predicted_removal_ratio": formula_summary["removal_ratio"],
         "predicted_interval": formula_summary["interval"],
         "predicted_per_seed": formula_summary["per_seed"],
+        "predicted_quadrature_term": [p.formula.quadrature_term for p in predictions],
         "window": window._asdict(),
         "empirical_removal_ratio": {
             "accuracy": empirical_mean,

@@ -327,12 +327,16 @@ def _lanczos_from(matvec, start, num_iters, *, with_vectors=False):
     vectors (D, k), the last beta times |last components|) for :func:`ritz_pairs`."""
     alphas, betas, basis, *_ = _lanczos_run(matvec, start, num_iters)
     offdiag = betas[:-1]
-    tri = jnp.diag(alphas) + jnp.diag(offdiag, 1) + jnp.diag(offdiag, -1)
-    ritz, vectors = jnp.linalg.eigh(tri)
+    ritz, vectors = _tridiagonal_eigh(alphas, offdiag)
     result = Lanczos(alphas, offdiag, ritz, vectors[0])
     if with_vectors:
         return result, _orthonormalised(basis.T @ vectors), betas[-1] * jnp.abs(vectors[-1])
     return result
+
+
+def _tridiagonal_eigh(diag, offdiag):
+    """Eigenvalues (ascending) and eigenvectors of the symmetric tridiagonal (diag, offdiag)."""
+    return jnp.linalg.eigh(jnp.diag(diag) + jnp.diag(offdiag, 1) + jnp.diag(offdiag, -1))
 
 
 def _orthonormalised(vectors):
@@ -435,11 +439,34 @@ class SpectralQuadrature(NamedTuple):
     """SLQ quadrature: per-probe ``nodes`` (P, k), ``weights`` (P, k; rows sum to 1), ``dim`` D.
 
     The spectral measure (1/D) sum_i delta(lambda_i) ~ sum_j weights[p, j] delta(nodes[p, j]).
+    ``diag`` (P, k) and ``offdiag`` (P, k - 1): the probes' Lanczos tridiagonals, from which
+    :func:`truncate` gives the quadrature of fewer steps (None when not built by Lanczos).
     """
 
     nodes: jax.Array
     weights: jax.Array
     dim: int
+    diag: jax.Array | None = None
+    offdiag: jax.Array | None = None
+
+
+def truncate(sq: SpectralQuadrature, num_iters: int) -> SpectralQuadrature:
+    """The quadrature of the first ``num_iters`` Lanczos steps of the same probes.
+
+    Each probe's rule comes from the leading num_iters x num_iters block of its tridiagonal:
+    the nodes are its eigenvalues, the weights the squared first components of its eigenvectors
+    (in exact arithmetic the num_iters-point Gauss rule of the probe's spectral measure
+    [Golub & Meurant 2010, ch. 6]); equal to :func:`slq` run with ``num_iters`` steps on the
+    same probes, without new Hessian-vector products. ``ValueError`` if ``sq`` carries no
+    tridiagonals or ``num_iters`` is not in [1, k].
+    """
+    if sq.diag is None or sq.offdiag is None:
+        raise ValueError("this quadrature carries no Lanczos tridiagonals (diag, offdiag); "
+                         "truncate needs one made by slq")
+    num_iters = _checks.integer("num_iters", num_iters, minimum=1, maximum=sq.diag.shape[1])
+    diag, offdiag = sq.diag[:, :num_iters], sq.offdiag[:, :num_iters - 1]
+    nodes, vectors = jax.vmap(_tridiagonal_eigh)(diag, offdiag)
+    return SpectralQuadrature(nodes, vectors[:, 0, :] ** 2, sq.dim, diag, offdiag)
 
 
 def slq(matvec: Callable, *, dim: int, key, num_probes: int = 32, num_iters: int = 64,
@@ -458,9 +485,9 @@ def slq(matvec: Callable, *, dim: int, key, num_probes: int = 32, num_iters: int
     num_probes = _checks.integer("num_probes", num_probes, minimum=2)
     mesh = mesh_for(devices)
     probes = slq_probes(key=key, num_probes=num_probes, dim=dim)
-    nodes, weights, finite = collect(_jit_slq(matvec, probes, num_iters, mesh), mesh=mesh)
-    _check_finite_run(jnp.all(finite))
-    return SpectralQuadrature(nodes, weights, dim)
+    nodes, weights, diag, offdiag = collect(_jit_slq(matvec, probes, num_iters, mesh), mesh=mesh)
+    _check_finite_run(jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(offdiag)))
+    return SpectralQuadrature(nodes, weights, dim, diag, offdiag)
 
 
 def slq_probes(*, key, num_probes: int, dim: int) -> jax.Array:
@@ -476,8 +503,7 @@ def slq_probes(*, key, num_probes: int, dim: int) -> jax.Array:
 def _jit_slq(matvec, probes, num_iters, mesh):
     def one(_, probe):
         res = _lanczos_from(matvec, probe, num_iters)
-        finite = jnp.all(jnp.isfinite(res.diag)) & jnp.all(jnp.isfinite(res.offdiag))
-        return res.ritz_values, res.first_components**2, finite
+        return res.ritz_values, res.first_components**2, res.diag, res.offdiag
 
     return sharded_map(one, None, probes, mesh=mesh, sequential=True)
 

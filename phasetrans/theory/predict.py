@@ -562,7 +562,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None, prunable=Non
               "floor": options.floor}
     prediction = formula.formula_prediction(
         source.nodes, source.weights, epsilon_standard_error=noise.epsilon.sem,
-        eigen_treatment=options.eigen_treatment, **shared)
+        eigen_treatment=options.eigen_treatment, coarse=source.coarse, **shared)
     rows = formula.sensitivity(source.nodes, source.weights, **shared)
     pruning = _Pruning(params, prunable, np.asarray(ravel_pytree(params)[0])[index])
     ellipsoid = _ellipsoid(source, pruning, prediction, options, key=k_mc, progress=progress,

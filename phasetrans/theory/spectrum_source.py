@@ -67,6 +67,9 @@ class ExactSource(NamedTuple):
     def weights(self) -> np.ndarray:
         return np.full((1, self.model.eigenvalues.size), 1.0 / self.model.eigenvalues.size)
 
+    coarse = None
+    """No coarser quadrature: the exact spectrum has no quadrature error."""
+
     @property
     def eigenpairs(self):
         """(eigenvalues (D,), eigenvectors (D, D)); None for a source without them."""
@@ -114,6 +117,13 @@ class SLQSource(NamedTuple):
     @property
     def weights(self) -> np.ndarray:
         return np.asarray(self.quadrature.weights)
+
+    @property
+    def coarse(self) -> tuple[np.ndarray, np.ndarray]:
+        """(nodes, weights) of the same probes' first max(k // 2, 1) Lanczos steps
+        (:func:`spectrum.truncate`): the formula's quadrature term."""
+        half = spectrum.truncate(self.quadrature, max(self.num_iters // 2, 1))
+        return np.asarray(half.nodes), np.asarray(half.weights)
 
     def summary(self, floor: float) -> dict:
         """method, probes, steps, the trace estimate, and estimated negative and near-zero

@@ -201,3 +201,17 @@ def test_training_goes_to_the_next_rate_only_while_the_premise_fails():
 def test_bad_learning_rates(rates):
     with pytest.raises(ValueError, match="learning_rates"):
         family.problem("multilabel", 6, ratio=family.RATIO, learning_rates=rates)
+
+
+def test_family_plot_gaps_by_hand():
+    from experiments.scale_study import family_plot
+    rows = [_fake_row(16, 0, ["retrain"]), _fake_row(16, 1, ["retrain"]),
+            _fake_row(32, 0, ["retrain"])]
+    rows[1]["oneshot"]["accuracy"] = None
+    dims, values, sizes, means = family_plot.series(rows, lambda r: r["oneshot"]["accuracy"])
+    np.testing.assert_array_equal(sizes, [1024, 3072])
+    assert np.isnan(values[1])
+    np.testing.assert_allclose(means, [0.6, 0.6])  # the missing seed left out of the mean
+    # formula 0.55, one-shot 0.6: kept 0.45 D predicted, 0.40 D measured -> 0.05 / 0.45
+    np.testing.assert_allclose(family_plot.kept_gap(rows[:1], lambda r: r["oneshot"]["accuracy"]),
+                               [0.05 / 0.45])

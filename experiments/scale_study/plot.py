@@ -1,5 +1,6 @@
 """figures/scale_study.png from results/scale_study/results.json (see run.py): thresholds vs D
-on a log axis, the theory's window around the width formula's prediction as a band."""
+on a log axis, the theory's window around the width formula's prediction as a band; then the
+family's figure (:mod:`experiments.scale_study.family_plot`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from experiments.scale_study import family_plot  # noqa: E402
 from phasetrans import _io  # noqa: E402
 
 RESULTS = pathlib.Path("results/scale_study/results.json")
@@ -80,6 +82,7 @@ def main() -> None:
     FIGURE.parent.mkdir(exist_ok=True)
     fig.savefig(FIGURE, dpi=130)
     print(f"wrote {FIGURE}")
+    family_plot.main()
 
 
 if __name__ == "__main__":

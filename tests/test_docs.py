@@ -264,11 +264,20 @@ def test_scale_study_spot_check_findings_quote_it(gen_pages):
 def test_scale_family_findings_quote_its_rows(gen_pages):
     text = _findings("scale_study")
     rows = _results("scale_study", "family/results.json")
-    assert sorted({(r["width"], r["num_params"]) for r in rows}) == [(16, 1024), (32, 3072),
-                                                                      (64, 10240)]
-    seeds = [(h, s) for h in (16, 32, 64) for s in range(3)]
+    assert sorted({(r["width"], r["num_params"]) for r in rows}) == [
+        (16, 1024), (32, 3072), (64, 10240), (128, 36864)]
+    seeds = [(h, s) for h in (16, 32, 64) for s in range(3)] + [(128, 0)]
     assert sorted((r["width"], r["seed"]) for r in rows) == seeds
-    assert "at h = 16, 32 and 64 (D = 1024, 3072 and 10 240; 3 seeds each)" in text
+    assert ("at h = 16, 32 and 64 (D = 1024, 3072 and 10 240; 3 seeds each) and at h = 128 "
+            "(D = 36 864, seed 0;") in text
+    (h128,) = [r for r in rows if r["width"] == 128]
+    stages = h128["training"]["stages"]
+    assert [s["learning_rate"] for s in stages] == [3e-3, 1e-3]
+    assert f"failed the premise check by {stages[0]['premise_decrease_in_epsilon']:.0f} ε" in text
+    assert h128["stationarity"]["learning_rate"] == 1e-3 and h128["stationarity"]["is_minimum"]
+    assert (f"at 1e-3 the check finds {h128['stationarity']['decrease_in_epsilon']:.2f} ε"
+            in text)
+    assert all(len(r["training"].get("stages", [None])) == 1 for r in rows if r is not h128)
 
     span = gen_pages._span   # 'lo–hi', or 'lo to hi' with signs
     formula = [r["formula"]["mean"] for r in rows]
@@ -281,22 +290,30 @@ def test_scale_family_findings_quote_its_rows(gen_pages):
     outside = [(c, r["width"], r["seed"], f"{g:+.3f}", round(r["window"]["half_width"], 3))
                for c in gaps for g, r in zip(gaps[c], rows, strict=True)
                if abs(g) > r["window"]["half_width"]]
-    assert outside == [("accuracy", 64, 2, "+0.069", 0.059)] + [
-        ("loss", 64, s, v, 0.059) for s, v in ((0, "-0.062"), (1, "-0.062"), (2, "-0.071"))]
+    assert outside == [("accuracy", 64, 2, "+0.069", 0.059), ("accuracy", 128, 0, "+0.078",
+                                                                 0.031)] + [
+        ("loss", 64, s, v, 0.059) for s, v in ((0, "-0.062"), (1, "-0.062"), (2, "-0.071"))] + [
+        ("loss", 128, 0, "-0.052", 0.031)]
     assert ("at h = 64: the loss criterion on all three seeds (−0.062, −0.062 and −0.071, "
-            "against ±0.059) and the accuracy criterion on seed 2 (+0.069)") in text
-    h64 = [r for r in rows if r["width"] == 64]
-    assert all(r["oneshot"]["loss"] + r["window"]["half_width"] < r["formula"]["mean"]
-               <= r["oneshot"]["accuracy"] for r in h64)  # "between the two one-shot ..."
-    assert ("the formula lies between the two one-shot thresholds and farther from each than "
-            "the window") in text
+            "against ±0.059) and the accuracy criterion on seed 2 (+0.069); and at h = 128, "
+            "where both are outside (+0.078 and −0.052, against ±0.031)") in text
+    window = h128["window"]["half_width"]
+    assert (h128["oneshot"]["loss"] + window < h128["formula"]["mean"]
+            < h128["oneshot"]["accuracy"] - window)
+    assert max(r["num_params"] for r in rows) == h128["num_params"]
+    assert ("So at the largest D the formula lies between the two one-shot thresholds and "
+            "farther from each than the window") in text
     best = [r["best_witness"]["ratio"] - r["formula"]["mean"] for r in rows]
     assert f"lies within {span(best, sign=True)} of the formula" in text
     beaten = [(r["width"], r["seed"]) for r in rows
               if r["best_witness"]["verdict"] != "not beaten by these searches"]
-    assert beaten == [(32, 2), (64, 0), (64, 1), (64, 2)]
-    assert 'four rows (h = 32 seed 2, h = 64 seeds 0, 1 and 2) are "beaten within the window"' \
-        in text
+    assert beaten == [(32, 2), (64, 0), (64, 1), (64, 2), (128, 0)]
+    assert ('five rows (h = 32 seed 2, h = 64 seeds 0, 1 and 2, h = 128 seed 0) are "beaten '
+            'within the window"') in text
+    gap = h128["best_witness"]["ratio"] - h128["formula"]["mean"]
+    assert 0 < gap < h128["window"]["half_width"] and h128["best_witness"]["search"] == "imp"
+    assert (f"At h = 128 IMP's {h128['best_witness']['ratio']:.3f} is {gap:.3f} above the "
+            f"formula, against a window of ±{h128['window']['half_width']:.3f}") in text
     marked = [r for r in rows if (r["width"], r["seed"]) in beaten]
     fair, premise = ([f"{r[k][m]:{d}} ε" for r in marked] for k, m, d in (
         ("best_witness", "reference_decrease_in_epsilon", ".1f"),
@@ -305,8 +322,12 @@ def test_scale_family_findings_quote_its_rows(gen_pages):
     assert all(r["best_witness"]["verdict"] == "beaten within the window" for r in marked)
     assert f"had found {', '.join(premise[:-1])} and {premise[-1]}" in text
     assert not any(any(r["training"]["converged"]) for r in rows)
-    assert all(w["converged_fraction"] == 0 for r in rows for w in r["witness"].values())
-    assert "no training run and no witness run met its stop rule (0 % converged)" in text
+    assert all(w["converged_fraction"] == 0 for r in rows if r is not h128
+               for w in r["witness"].values())
+    assert h128["witness"]["imp"]["converged_fraction"] == 0
+    assert (f"there {100 * h128['witness']['retrain']['converged_fraction']:.0f} % of "
+            "masked retraining's runs did, none of IMP's") in text
+    assert "no training run met its stop rule, and no witness run below h = 128" in text
 
 
 def _findings(name: str) -> str:
@@ -1074,7 +1095,8 @@ NOT_RESULTS = {
     "docs/findings/scale_study.md": {"1.1·10⁶": "D of h = 1024, the size not run",
                                      **{v: "the family's one-shot gaps at h = 64 (test_scale_"
                                            "family_findings_quote_its_rows)"
-                                        for v in ("0.062", "0.071", "0.069")}},
+                                        for v in ("0.062", "0.071", "0.069", "0.078", "0.052",
+                                                  "0.028")}},
 }
 
 

@@ -100,12 +100,17 @@ def test_fixed_point_edges_and_validation():
         formula.fixed_point(grid, np.ones(3))
 
 
-def test_interval_reflects_probe_spread_and_epsilon_error():
-    rng = np.random.default_rng(0)
-    nodes = rng.uniform(0.1, 5.0, size=(8, 20))
-    weights = np.full((8, 20), 1 / 20)
+def _random_rules():
+    """8 probes' 20-node rules with equal weights, and the formula's grid arguments."""
+    nodes = np.random.default_rng(0).uniform(0.1, 5.0, size=(8, 20))
     grid = np.linspace(0, 1, 201)
-    kw = dict(removal_ratios=grid, distances=2 * grid, epsilon=0.1)
+    return nodes, np.full((8, 20), 1 / 20), dict(removal_ratios=grid, distances=2 * grid,
+                                                 epsilon=0.1)
+
+
+def test_interval_reflects_probe_spread_and_epsilon_error():
+    nodes, weights, kw = _random_rules()
+    grid = kw["removal_ratios"]
     pred = formula.formula_prediction(nodes, weights, **kw)
     lo, hi = pred.interval
     assert lo < pred.removal_ratio < hi
@@ -118,11 +123,7 @@ def test_interval_reflects_probe_spread_and_epsilon_error():
 
 
 def test_coarse_quadrature_widens_the_interval_by_the_two_rules_difference():
-    rng = np.random.default_rng(0)
-    nodes = rng.uniform(0.1, 5.0, size=(8, 20))
-    weights = np.full((8, 20), 1 / 20)
-    grid = np.linspace(0, 1, 201)
-    kw = dict(removal_ratios=grid, distances=2 * grid, epsilon=0.1)
+    nodes, weights, kw = _random_rules()
     plain = formula.formula_prediction(nodes, weights, **kw)
     assert plain.quadrature_term == 0.0
     # a coarser rule with every node halved: larger semi-axes, a larger fixed point

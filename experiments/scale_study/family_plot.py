@@ -99,16 +99,26 @@ def main() -> None:
     gap_ax.set_title("The gap and the theory's window")
     kept_ax.set_ylabel("(k_formula − k_measured) / k_formula")
     kept_ax.set_title("The same gap in kept weights")
+    style_thresholds(ax, xlabel="D (prunable weights), teacher–student MLPs 32-h-h-h",
+                     title="The family without the ceiling (issue 26)", legend_loc="lower right")
+    save(fig, FIGURE)
+
+
+def style_thresholds(ax, *, xlabel: str, title: str, legend_loc: str) -> None:
+    """A thresholds-vs-D panel: log D axis, removal ratio in [0, 1], title and legend."""
     ax.set_xscale("log")
-    ax.set_xlabel("D (prunable weights), teacher–student MLPs 32-h-h-h")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("removal ratio")
     ax.set_ylim(0, 1)
-    ax.set_title("The family without the ceiling (issue 26)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc=legend_loc)
+
+
+def save(fig, path: pathlib.Path) -> None:
     fig.tight_layout()
-    FIGURE.parent.mkdir(exist_ok=True)
-    fig.savefig(FIGURE, dpi=130)
-    print(f"wrote {FIGURE}")
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=130)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -72,16 +72,10 @@ def main() -> None:
     gap_ax.set_ylabel("measured − formula (per seed)")
     gap_ax.set_title("The gap and the theory's window")
     gap_ax.legend(fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("D (prunable weights), mnist1d MLPs 40-h-h-10")
-    ax.set_ylabel("removal ratio")
-    ax.set_ylim(0, 1)
-    ax.set_title("Predicted vs measured pruning threshold as the network grows")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    FIGURE.parent.mkdir(exist_ok=True)
-    fig.savefig(FIGURE, dpi=130)
-    print(f"wrote {FIGURE}")
+    family_plot.style_thresholds(
+        ax, xlabel="D (prunable weights), mnist1d MLPs 40-h-h-10",
+        title="Predicted vs measured pruning threshold as the network grows", legend_loc="best")
+    family_plot.save(fig, FIGURE)
     family_plot.main()
 
 

@@ -1,0 +1,75 @@
+"""The premise check run longer: does F keep falling near a family member's w*?
+
+    python -m experiments.scale_study.longer_check --width 128 --seeds 0 1
+        [--rates 1e-3 3e-4] [--steps 20000]
+
+Trains ``family.recommended(width, seed=s)`` exactly as :mod:`family_run` does, then runs
+:func:`phasetrans.networks.train.check_stationarity` with ``--steps`` fresh proximal-Adam steps
+(instead of the premise's 2000) at each rate, eps from mini-batches of
+:func:`family.noise_batch_size` drawn with ``jax.random.key(seed)`` (the staged training's
+own eps). A decrease above 1 eps means w* is not a minimum of F at the scale of the tolerance
+set, so S = {F <= F(w*) + eps} is larger than the theory's, and a witness against it is not a
+refutation. Writes ``results/scale_study/family/longer_check.json`` (one entry per (width,
+seed), kept across runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+from experiments.scale_study import family
+from phasetrans import _interrupt, _io
+from phasetrans.networks import train
+from phasetrans.theory import formula
+
+OUT = pathlib.Path("results/scale_study/family/longer_check.json")
+
+
+def check(width: int, seed: int, rates, steps: int) -> dict:
+    """One member's longer premise checks as a plain dict."""
+    start = time.perf_counter()
+    problem, training = family.recommended(width, seed=seed)
+    params, data = problem.seed(0), tuple(map(jnp.asarray, problem.train))
+    noise = formula.loss_noise(problem.model.loss, params, data, key=jax.random.key(seed),
+                               batch_size=family.noise_batch_size(problem.metadata["n"]))
+    checks = []
+    for rate in rates:
+        st = train.check_stationarity(problem.model.loss, params, data, l1=problem.l1,
+                                      epsilon=noise.epsilon.mean, learning_rate=rate,
+                                      further_steps=steps)
+        checks.append({"learning_rate": rate, "further_steps": steps,
+                       "decrease_in_epsilon": st.decrease_in_epsilon})
+    return {"width": width, "seed": seed, "epsilon": noise.epsilon.mean,
+            "stages": training["stages"], "checks": checks,
+            "seconds": time.perf_counter() - start,
+            "command": f"python -m experiments.scale_study.longer_check --width {width} "
+                       f"--seeds {seed} --rates {' '.join(f'{r:g}' for r in rates)} "
+                       f"--steps {steps}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=[1e-3, 3e-4])
+    parser.add_argument("--steps", type=int, default=20000)
+    args = parser.parse_args()
+    _interrupt.exit_on_interrupt("experiments.scale_study.longer_check")
+    entries = {(e["width"], e["seed"]): e for e in (_io.read_json(OUT) if OUT.exists() else [])}
+    for seed in args.seeds:
+        entry = check(args.width, seed, args.rates, args.steps)
+        entries[(args.width, seed)] = entry
+        _io.write_json(OUT, [entries[k] for k in sorted(entries)])
+        print(f"h = {args.width}, seed {seed}: " + ", ".join(
+            f"{c['decrease_in_epsilon']:.2f} eps at {c['learning_rate']:g}"
+            for c in entry["checks"]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -344,6 +344,16 @@ def test_scale_family_findings_quote_its_rows(gen_pages):
     assert (f"there {fractions[0]} and {fractions[1]} of masked retraining's runs did, none of "
             "IMP's") in text
     assert "no training run met its stop rule, and no witness run below h = 128" in text
+    # the home page: "at D ≈ 3.7·10⁴ (2 seeds) one-shot pruning lies outside the window on both
+    # criteria, and iterative pruning finds a witness beyond it on one seed, against a reference
+    # that is not yet a minimum of F at the scale ε"
+    home = " ".join((DOCS / "index.md").read_text().split())
+    assert all(abs(r["oneshot"][c] - r["formula"]["mean"]) > r["window"]["half_width"]
+               for r in h128 for c in ("accuracy", "loss"))
+    assert all(0.5 < r["formula"]["mean"] < 0.7 for r in rows)  # "stays near 0.6"
+    assert ("at D ≈ 3.7·10⁴ (2 seeds) one-shot pruning lies outside the window on both "
+            "criteria, and iterative pruning finds a witness beyond it on one seed, against a "
+            "reference that is not yet a minimum of F at the scale ε") in home
 
 
 def _findings(name: str) -> str:

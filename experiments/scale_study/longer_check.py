@@ -5,12 +5,11 @@
 
 Trains ``family.recommended(width, seed=s)`` exactly as :mod:`family_run` does, then runs
 :func:`phasetrans.networks.train.check_stationarity` with ``--steps`` fresh proximal-Adam steps
-(instead of the premise's 2000) at each rate, eps from mini-batches of
-:func:`family.noise_batch_size` drawn with ``jax.random.key(seed)`` (the staged training's
-own eps). A decrease above 1 eps means w* is not a minimum of F at the scale of the tolerance
-set, so S = {F <= F(w*) + eps} is larger than the theory's, and a witness against it is not a
-refutation. Writes ``results/scale_study/family/longer_check.json`` (one entry per (width,
-seed), kept across runs).
+(instead of the premise's 2000) at each rate, eps the staged training's own
+(:func:`family.training_epsilon`). A decrease above 1 eps means w* is not a minimum of F at the
+scale of the tolerance set, so S = {F <= F(w*) + eps} is larger than the theory's, and a
+witness against it is not a refutation. Writes ``results/scale_study/family/longer_check.json``
+(one entry per (width, seed), kept across runs).
 """
 
 from __future__ import annotations
@@ -20,13 +19,11 @@ import pathlib
 import sys
 import time
 
-import jax
 import jax.numpy as jnp
 
 from experiments.scale_study import family
 from phasetrans import _interrupt, _io
 from phasetrans.networks import train
-from phasetrans.theory import formula
 
 OUT = pathlib.Path("results/scale_study/family/longer_check.json")
 
@@ -36,16 +33,14 @@ def check(width: int, seed: int, rates, steps: int) -> dict:
     start = time.perf_counter()
     problem, training = family.recommended(width, seed=seed)
     params, data = problem.seed(0), tuple(map(jnp.asarray, problem.train))
-    noise = formula.loss_noise(problem.model.loss, params, data, key=jax.random.key(seed),
-                               batch_size=family.noise_batch_size(problem.metadata["n"]))
+    epsilon = family.training_epsilon(problem.model.loss, params, data, seed=seed)
     checks = []
     for rate in rates:
         st = train.check_stationarity(problem.model.loss, params, data, l1=problem.l1,
-                                      epsilon=noise.epsilon.mean, learning_rate=rate,
-                                      further_steps=steps)
+                                      epsilon=epsilon, learning_rate=rate, further_steps=steps)
         checks.append({"learning_rate": rate, "further_steps": steps,
                        "decrease_in_epsilon": st.decrease_in_epsilon})
-    return {"width": width, "seed": seed, "epsilon": noise.epsilon.mean,
+    return {"width": width, "seed": seed, "epsilon": epsilon,
             "stages": training["stages"], "checks": checks,
             "seconds": time.perf_counter() - start,
             "command": f"python -m experiments.scale_study.longer_check --width {width} "

@@ -103,7 +103,8 @@ def _fake_row(width, seed, searches=("retrain",)):
 def test_runner_resumes_skips_stored_rows_and_assembles_sorted_results(tmp_path):
     calls = []
 
-    def fake(width, seed, searches):
+    def fake(width, seed, searches, witness_dir):
+        assert witness_dir == tmp_path / "witnesses" / f"h{width}_seed{seed}"
         calls.append((width, seed, searches))
         return _fake_row(width, seed, searches)
 
@@ -136,7 +137,7 @@ def calls_pairs(calls):
 
 
 def test_runner_interrupted_keeps_finished_rows(tmp_path):
-    def failing(width, seed, searches):
+    def failing(width, seed, searches, witness_dir):
         if seed == 1:
             raise KeyboardInterrupt
         return _fake_row(width, seed, searches)
@@ -149,7 +150,7 @@ def test_runner_interrupted_keeps_finished_rows(tmp_path):
     assert _io.read_json(tmp_path / "results.json")[0]["seed"] == 0
     calls = []
     family_run.run([16], [0, 1], directory=tmp_path,
-                   compute=lambda w, s, x: calls.append((w, s)) or _fake_row(w, s, x))
+                   compute=lambda w, s, x, d: calls.append((w, s)) or _fake_row(w, s, x))
     assert calls == [(16, 1)]
 
 
@@ -175,6 +176,15 @@ def test_command_reproduces_the_row_and_run_rejects_bad_input(tmp_path):
                                     ([16.5], [0], ["retrain"]), ([16], [0], ["model"])):
         with pytest.raises(ValueError):
             family_run.run(widths, seeds, searches, directory=tmp_path, compute=never)
+
+
+def test_witness_searches_run_at_the_trainings_last_rate():
+    options = family_run.search_options({"learning_rate": 3e-4}, 0.0078)
+    assert options.learning_rate == 3e-4 and options.resolution == 0.0078
+    assert options.stop == family_run.witnesses.SearchOptions().stop  # the default budget
+    options.validate()
+    with pytest.raises(ValueError, match="learning_rate"):
+        family_run.search_options({"learning_rate": 0.0}, 0.01).validate()
 
 
 def test_training_goes_to_the_next_rate_only_while_the_premise_fails():

@@ -24,8 +24,10 @@ premise check fails: :func:`family.problem`), then
 3. witnesses (:func:`phasetrans.applications.limit.limit_test`, default ``--searches retrain
    imp``: masked retraining to the searches' default stop rule, at most 10 000 steps per run,
    and iterative magnitude pruning with 4 rounds; each row records the fraction of runs that
-   met the stop rule) with ``SearchOptions(resolution=window / 4)``: the largest removal
-   ratio with a witness under each criterion, bracketed to <= window / 4 (or 1/D).
+   met the stop rule) with :func:`search_options` (resolution window / 4; proximal Adam at
+   the training's last rate for the fair reference and the searches): the largest removal
+   ratio with a witness under each criterion, bracketed to <= window / 4 (or 1/D); the best
+   witnesses go to :func:`witness_path` (``results/scale_study/family/witnesses/h<h>_seed<s>``).
 
 The row is written atomically (:mod:`phasetrans._io`), so an interrupted run keeps its finished
 rows and a rerun skips them; after each row ``results.json`` (every row file, sorted by h, seed)
@@ -40,7 +42,8 @@ interval}; ``mc_ellipsoid`` {mean, interval, converged, hessian_model}; ``window
 eta}; ``oneshot`` {accuracy, loss, brackets, grid (the 101-ratio thresholds), accuracy_tol};
 ``witness`` {search: {ratio (criterion F <= F*_fair + eps), by_criterion, brackets,
 converged_fraction, seconds}}; ``best_witness`` {ratio, search, verdict (the limit test's),
-reference_decrease_in_epsilon (the fair reference's)};
+reference_decrease_in_epsilon (the fair reference's)}; ``witness_files`` (the names written
+under :func:`witness_path`);
 ``resolution`` (the largest bracket width among the one-shot and witness thresholds; must be
 <= window / 4, else ``resolution_ok`` is False); ``seconds`` {train, predict, premise_oneshot
 (assess: stationarity + 101-ratio sweep), oneshot_refine, witnesses, total}; ``command`` (the
@@ -94,6 +97,24 @@ def command(width: int, seed: int, searches) -> str:
     """The command line that recomputes the row of (width, seed) with ``searches``."""
     return (f"python -m {MODULE} --widths {width} --seeds {seed} "
             f"--searches {' '.join(searches)}")
+
+
+def witness_path(directory, width: int, seed: int) -> pathlib.Path:
+    """``directory/witnesses/h<width>_seed<seed>``: the row's best witnesses, one ``.npz`` per
+    search and criterion (:mod:`phasetrans.networks.witness_file`; git keeps the
+    ``*-objective.npz`` ones, the criterion F <= F*_fair + eps)."""
+    return pathlib.Path(directory) / "witnesses" / f"h{width}_seed{seed}"
+
+
+def search_options(training: dict, resolution: float) -> witnesses.SearchOptions:
+    """The witness searches' options for a member trained as ``training`` records: brackets to
+    ``resolution``, and proximal Adam at the training's last rate, for the fair reference and
+    the searches alike. At the searches' default rate (3e-3) the fair reference of a member
+    trained down to 1e-3 is continued at a rate where F stays higher (h = 128 seed 1 in
+    session 39: it lowered F by 0.0 eps, while 20 000 steps at 1e-3 lower it by 9.1 eps), so
+    witnesses were held to an F*_fair that was not the smallest F the optimiser reaches."""
+    return witnesses.SearchOptions(resolution=resolution,
+                                   learning_rate=float(training["learning_rate"]))
 
 
 def options(n: int) -> predict.PredictOptions:
@@ -160,9 +181,10 @@ def resolution(row: dict) -> float | None:
     return max(widths) if widths else None
 
 
-def compute_row(width: int, seed: int, searches=SEARCHES) -> dict:
+def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None) -> dict:
     """Train, predict, prune and search witnesses for one member (see the module docstring);
-    the row as a plain dict."""
+    the row as a plain dict. ``witness_dir``: where the best witnesses are written (created
+    if missing), or None (not written)."""
     seconds = {}
     start = time.perf_counter()
     problem, training = family.recommended(width, seed=seed)
@@ -183,8 +205,10 @@ def compute_row(width: int, seed: int, searches=SEARCHES) -> dict:
     oneshot = _oneshot(c, target)
     seconds["oneshot_refine"] = time.perf_counter() - t
     t = time.perf_counter()
+    if witness_dir is not None:
+        pathlib.Path(witness_dir).mkdir(parents=True, exist_ok=True)
     lt = limit.limit_test(c, key=key, searches=tuple(searches),
-                          options=witnesses.SearchOptions(resolution=target))
+                          options=search_options(training, target), witness_dir=witness_dir)
     seconds["witnesses"] = time.perf_counter() - t
     per_search, best = _witness(lt)
     seconds["total"] = time.perf_counter() - start
@@ -201,6 +225,7 @@ def compute_row(width: int, seed: int, searches=SEARCHES) -> dict:
                "converged": ell["converged"], "hessian_model": ell.get("hessian_model")},
            "window": {"half_width": window["half_width"], "eta": window["eta"]},
            "oneshot": oneshot, "witness": per_search, "best_witness": best,
+           "witness_files": sorted(pathlib.Path(f).name for f in lt.witness_files),
            "seconds": seconds, "command": command(width, seed, searches),
            "warnings": doc["warnings"]}
     row["resolution"] = resolution(row)
@@ -258,7 +283,8 @@ def assemble(directory) -> list:
 
 def run(widths, seeds, searches=SEARCHES, *, directory=OUT, compute=None) -> list:
     """Compute and store every (width, seed) row not stored yet under ``directory``
-    (``compute(width, seed, searches)``, default :func:`compute_row`), reassembling the results
+    (``compute(width, seed, searches, witness_dir)`` with :func:`witness_path`, default
+    :func:`compute_row`), reassembling the results
     after each; returns the (width, seed) pairs computed. ``ValueError`` for a width < 1, a
     seed < 0 or a search outside :data:`SEARCH_CHOICES`."""
     compute = compute_row if compute is None else compute
@@ -279,7 +305,8 @@ def run(widths, seeds, searches=SEARCHES, *, directory=OUT, compute=None) -> lis
                 print(f"h = {width}, seed {seed}: stored ({path}), skipped", file=sys.stderr)
                 continue
             print(f"h = {width}, seed {seed}: computing", file=sys.stderr)
-            _io.write_json(path, compute(width, seed, searches))
+            _io.write_json(path, compute(width, seed, searches,
+                                         witness_path(directory, width, seed)))
             done.append((width, seed))
             assemble(directory)
     if not done and any((directory / "rows").glob("h*_seed*.json")):

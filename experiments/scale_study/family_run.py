@@ -41,7 +41,8 @@ relative_subgradient, ...); ``test_accuracy`` (unpruned); ``epsilon``; ``formula
 interval}; ``mc_ellipsoid`` {mean, interval, converged, hessian_model}; ``window`` {half_width,
 eta}; ``oneshot`` {accuracy, loss, brackets, grid (the 101-ratio thresholds), accuracy_tol};
 ``witness`` {search: {ratio (criterion F <= F*_fair + eps), by_criterion, brackets,
-converged_fraction, seconds}}; ``best_witness`` {ratio, search, verdict (the limit test's),
+converged_fraction, seconds, settings (optimizer, learning_rate, stop, ...; rows without it ran
+at the searches' default 3e-3)}}; ``best_witness`` {ratio, search, verdict (the limit test's),
 reference_decrease_in_epsilon (the fair reference's)}; ``witness_files`` (the names written
 under :func:`witness_path`);
 ``resolution`` (the largest bracket width among the one-shot and witness thresholds; must be
@@ -163,7 +164,7 @@ def _witness(lt: limit.LimitTest) -> tuple[dict, dict]:
             "by_criterion": {k: v["mean"] for k, v in entry["by_criterion"].items()},
             "brackets": {k: result.bracket[0, i].tolist()
                          for i, k in enumerate(witnesses.CRITERIA)},
-            "contiguous": bool(np.all(result.contiguous)),
+            "contiguous": bool(np.all(result.contiguous)), "settings": result.settings,
             "converged_fraction": entry["converged_fraction"], "seconds": entry["seconds"]}
     best = {"ratio": doc["best_witness_ratio"], "search": doc["best_search"],
             "verdict": doc["verdict"],

@@ -200,6 +200,41 @@ def test_search_options_are_validated():
         witnesses.SearchOptions(points_per_round=0).validate()
 
 
+def test_sequential_search_runs_one_ratio_at_a_time_with_the_batched_answers(monkeypatch):
+    problem = train.train_problem("digits", arch="", l1=1e-3, num_seeds=1, steps=300)
+    stop = stationarity.StopRule(window=200, check_every=100, max_steps=600)
+    ref = witnesses.reference(problem, epsilon=1e-3, options=witnesses.SearchOptions(stop=stop))
+    sizes = []
+    batch = witnesses._batch
+
+    def spy(*args):
+        sizes.append(len(args[-2]))  # the ratios of one compiled call
+        return batch(*args)
+
+    monkeypatch.setattr(witnesses, "_batch", spy)
+    out = {}
+    for sequential in (False, True):
+        sizes.clear()
+        options = witnesses.SearchOptions(stop=stop, resolution=0.05, sequential=sequential)
+        out[sequential] = witnesses.search(problem, "imp", ref=ref, options=options)
+        runs = len(out[sequential].evaluations[0]["ratio"])
+        if sequential:
+            assert sizes == [1] * runs  # no padded runs
+        else:
+            assert len(sizes) < runs <= sum(sizes)  # whole rounds, padded to a few sizes
+            assert set(sizes) <= set(witnesses._batch_sizes(3, len(witnesses.CRITERIA)))
+    batched, one_by_one = out[False], out[True]
+    np.testing.assert_array_equal(one_by_one.witness_ratio, batched.witness_ratio)
+    np.testing.assert_array_equal(one_by_one.bracket, batched.bracket)
+    for key in ("ratio", "passes"):
+        np.testing.assert_array_equal(one_by_one.evaluations[0][key],
+                                      batched.evaluations[0][key])
+    np.testing.assert_allclose(one_by_one.evaluations[0]["objective"],
+                               batched.evaluations[0]["objective"], rtol=1e-4)
+    with pytest.raises(TypeError, match="SearchOptions.sequential"):
+        witnesses.SearchOptions(sequential=1).validate()
+
+
 def test_cli_limit_defaults_are_the_library_ones():
     options = witnesses.SearchOptions()
     assert _network.LIMIT_DEFAULTS == {"searches": limit.DEFAULT_SEARCHES,

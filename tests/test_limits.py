@@ -235,6 +235,26 @@ def test_sequential_search_runs_one_ratio_at_a_time_with_the_batched_answers(mon
         witnesses.SearchOptions(sequential=1).validate()
 
 
+def test_search_budgets_by_hand_and_the_reference_runs_to_the_largest():
+    options = witnesses.SearchOptions(stop=stationarity.StopRule(max_steps=300), imp_rounds=3,
+                                      gradual_steps=200, gradual_every=100)
+    assert [witnesses.search_budget(n, options) for n in witnesses.SEARCHES] == [
+        300, 900, 500, 300]  # retrain, imp (3 rounds), gradual (200 + one retraining), model
+    with pytest.raises(ValueError, match="name must be one of"):
+        witnesses.search_budget("lottery", options)
+    problem = train.train_problem("digits", arch="", l1=1e-3, num_seeds=1, steps=100)
+    never = stationarity.StopRule(window=100, check_every=100, subgradient_rtol=1e-12,
+                                  max_steps=300)  # the subgradient test never passes here
+    options = witnesses.SearchOptions(stop=never, imp_rounds=2)
+    short = witnesses.reference(problem, epsilon=1e-3, options=options)
+    assert short.steps.tolist() == [300] and not short.converged[0]
+    longer = witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=600)
+    assert longer.steps.tolist() == [600]
+    assert longer.fair_objective[0] < short.fair_objective[0]  # F still falls after 100 steps
+    with pytest.raises(ValueError, match="max_steps"):
+        witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=0)
+
+
 def test_cli_limit_defaults_are_the_library_ones():
     options = witnesses.SearchOptions()
     assert _network.LIMIT_DEFAULTS == {"searches": limit.DEFAULT_SEARCHES,
@@ -309,6 +329,19 @@ def test_check_witness_accepts_the_true_claim(witness, capsys):
     assert cli.main(["check-witness", str(path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["holds"] and document["recomputed"]["objective"] > 0
+
+
+def test_load_returns_the_stored_trees_shaped_as_the_model(witness):
+    path = witness("load.npz", 1e-6)
+    like = nets.mlp([64, 10]).init(key=jax.random.key(0))
+    meta, trees = witness_file.load(path, like)
+    assert meta["criterion"] == "objective" and sorted(trees) == sorted(witness_file.GROUPS)
+    x, mask = np.asarray(trees["witness"][0]["w"]), np.asarray(trees["mask"][0]["w"])
+    assert np.all(x[~mask] == 0) and np.all(x[mask] != 0)
+    assert int(np.sum(~mask)) == meta["num_removed"] == 320  # p = 0.5 of the 640 weights
+    np.testing.assert_array_equal(trees["dense"][0]["w"], trees["trained"][0]["w"])
+    with pytest.raises(ValueError, match="do not match"):
+        witness_file.load(path, nets.mlp([64, 4, 10]).init(key=jax.random.key(0)))
 
 
 def test_check_witness_catches_f_above_the_tolerance_by_1e6_relative(witness, capsys):

@@ -138,7 +138,9 @@ def limit_test(comparison: Comparison, *, key, searches=DEFAULT_SEARCHES,
             raise ValueError(f"witness_dir {str(witness_dir)!r} is not an existing directory")
     problem = comparison.problem
     epsilons = [p.noise.epsilon.mean for p in comparison.predictions]
-    ref = witnesses.reference(problem, epsilon=epsilons, options=options)
+    budget = max([witnesses.search_budget(n, options) for n in searches],
+                 default=options.stop.max_steps)
+    ref = witnesses.reference(problem, epsilon=epsilons, options=options, max_steps=budget)
     if init is None and ("gradual" in searches or options.rewind == "init"):
         init = train.initial_params(problem)
     scores = model_scores(comparison) if "model" in searches else None
@@ -249,13 +251,14 @@ def limit_json(lt: LimitTest) -> dict:
         "verdict": verdict(best, values["formula"], window),
         "verdicts": {n: verdict(best, v, window) for n, v in values.items() if v is not None},
         "criterion": witness_file.CLAIMS["objective"] + " (F*_fair: w* continued with the "
-                     "searches' budget)",
+                     "largest budget of the searches)",
         "searches": {n: lt.results[n].settings for n in lt.results},
         "converged_fraction": float(np.mean(runs)) if runs else None,
         "reference": {"objective": ref.objective.tolist(),
                       "fair_objective": ref.fair_objective.tolist(),
                       "decrease_in_epsilon": ref.decrease_in_epsilon.tolist(),
-                      "converged": ref.converged.tolist(), "epsilon": ref.epsilon.tolist()},
+                      "converged": ref.converged.tolist(), "steps": ref.steps.tolist(),
+                      "epsilon": ref.epsilon.tolist()},
         "witness_files": list(lt.witness_files)}
 
 

@@ -149,6 +149,15 @@ def _trees(where, groups, like, flags):
     return trees
 
 
+def load(path, like) -> tuple[dict, dict]:
+    """A witness file's metadata and its trees ``{"witness", "mask", "trained", "dense"}``,
+    each shaped as the pytree ``like`` (e.g. the model's parameters). ``ValueError`` on a file
+    that cannot be read or whose arrays do not match ``like``. Nothing is checked: that is
+    :func:`check`'s job."""
+    where, meta, groups = _read(path)
+    return meta, _trees(where, groups, like, [bool(f) for f in meta["prunable"]])
+
+
 def _close(stored, value) -> bool:
     return abs(float(stored) - float(value)) <= RTOL * max(abs(float(value)), 1e-12) + 1e-7
 

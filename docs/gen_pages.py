@@ -666,6 +666,27 @@ GAP_VALUES = {
     **{f"ga_dcnn_{name}": (lambda d, name=name: _series(
         [r["thresholds"][name]["mean"] for r in _ga(d, arch=DCNN)], last=" and "))
        for name in ("formula", "oneshot_accuracy")},
+    # converged mnist1d CNN: the λ measured so far, minutes per configuration; per λ
+    # −(retrain_F → oneshot_F) (and the fixed-budget network's at the same λ), random
+    # subspaces → support (ellipsoid), formula → MC ellipsoid; the formula, retrain_F and
+    # one-shot accuracy thresholds; the retraining runs that converged
+    "ga_mcnn_l1s": lambda d: _and([_lam(r["l1"]) for r in _ga(d, arch=MCNN)]),
+    "ga_minutes_mcnn": lambda d: _minutes(_ga(d, arch=MCNN)),
+    "ga_mcnn_retrain_gain": lambda d: _series(
+        [-v for v in _ga_stage(d, [RETRAIN_ONESHOT], arch=MCNN)], last=" and "),
+    "ga_mcnn_budget_retrain_gain": lambda d: _series(
+        [-v for r in _ga(d, arch=MCNN)
+         for v in _ga_stage(d, [RETRAIN_ONESHOT], BUDGET, arch=MCNN, l1=r["l1"])],
+        last=" and "),
+    **{f"ga_mcnn_{name}": (lambda d, stage=stage: _series(_ga_stage(d, [stage], arch=MCNN),
+                                                          sign=True, last=" and "))
+       for name, stage in (("support_ellipsoid", SUPPORT_ELL),
+                           ("formula_delta", FORMULA_DELTA))},
+    **{f"ga_mcnn_{name}": (lambda d, name=name: _series(
+        [r["thresholds"][name]["mean"] for r in _ga(d, arch=MCNN)], last=" and "))
+       for name in ("formula", "retrain_F", "oneshot_accuracy")},
+    "ga_mcnn_converged": lambda d: _percent_span(
+        [r["retrain_converged_fraction"] for r in _ga(d, arch=MCNN)]),
     # fixed budget: number of configurations, and of those with the ℓ1-body stages
     "ga_budget_count": lambda d: str(len(_ga(d, BUDGET))),
     "ga_budget_l1_count": lambda d: str(len(_ga_stage(d, [KINEMATIC[1]], BUDGET))),

@@ -94,6 +94,7 @@ def _fake_row(width, seed, searches=("retrain",)):
             "witness": {s: {"ratio": 0.7, "converged_fraction": 0.5,
                             "brackets": {"objective": [0.7, 0.73], "accuracy": [0.8, 0.81]}}
                         for s in searches},
+            "best_witness": {"reference_decrease_in_epsilon": 2.25},
             "resolution": 0.03,
             "seconds": {"train": 1.0, "predict": 2.0, "premise_oneshot": 3.0,
                         "oneshot_refine": 0.5, "witnesses": 4.0, "total": 10.5},
@@ -118,6 +119,7 @@ def test_runner_resumes_skips_stored_rows_and_assembles_sorted_results(tmp_path)
     assert len([line for line in table.splitlines() if line.startswith("| 16 ")]) == 2
     assert "witness retrain" in table and "| 0.700 (50 % conv.) |" in table
     assert "| yes (0.10 at 0.001) |" in table  # the premise at the last stage's rate
+    assert "| 0.500 | 2.2 | 0.700 (50 % conv.) |" in table  # one-shot loss, reference, witness
     widths = {line.count("|") for line in table.splitlines() if line.startswith("|")}
     assert len(widths) == 1  # header, separator and rows have the same number of cells
     # a rerun with one more seed computes only the new rows, and keeps the old ones

@@ -43,8 +43,9 @@ eta}; ``oneshot`` {accuracy, loss, brackets, grid (the 101-ratio thresholds), ac
 ``witness`` {search: {ratio (criterion F <= F*_fair + eps), by_criterion, brackets,
 converged_fraction, seconds, settings (optimizer, learning_rate, stop, ...; rows without it ran
 at the searches' default 3e-3)}}; ``best_witness`` {ratio, search, verdict (the limit test's),
-reference_decrease_in_epsilon (the fair reference's)}; ``witness_files`` (the names written
-under :func:`witness_path`);
+reference_decrease_in_epsilon, reference_max_steps (the fair reference's decrease of F and
+step cap: the largest search budget; rows without the cap had 10 000 steps)};
+``witness_files`` (the names written under :func:`witness_path`);
 ``resolution`` (the largest bracket width among the one-shot and witness thresholds; must be
 <= window / 4, else ``resolution_ok`` is False); ``seconds`` {train, predict, premise_oneshot
 (assess: stationarity + 101-ratio sweep), oneshot_refine, witnesses, total}; ``command`` (the
@@ -168,7 +169,8 @@ def _witness(lt: limit.LimitTest) -> tuple[dict, dict]:
             "converged_fraction": entry["converged_fraction"], "seconds": entry["seconds"]}
     best = {"ratio": doc["best_witness_ratio"], "search": doc["best_search"],
             "verdict": doc["verdict"],
-            "reference_decrease_in_epsilon": doc["reference"]["decrease_in_epsilon"][0]}
+            "reference_decrease_in_epsilon": doc["reference"]["decrease_in_epsilon"][0],
+            "reference_max_steps": doc["reference"]["max_steps"]}
     return per_search, best
 
 
@@ -248,10 +250,10 @@ def table(rows) -> str:
     searches = sorted({s for r in rows for s in r["witness"]})
     fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
     lines = ["| h | D | n | λ | seed | test acc. | premise (ΔF/ε at rate) | formula [interval] | "
-             "MC ellipsoid | ±window | one-shot acc. | one-shot loss | "
+             "MC ellipsoid | ±window | one-shot acc. | one-shot loss | fair ref. ΔF/ε | "
              + "".join(f"witness {s} | " for s in searches)
              + "resolution | s (train / predict / premise+sweep / refine / witnesses) |",
-             "|---" * (14 + len(searches)) + "|"]
+             "|---" * (15 + len(searches)) + "|"]
     for r in rows:
         f, mc, o, s = r["formula"], r["mc_ellipsoid"], r["oneshot"], r["seconds"]
         st = r["stationarity"]
@@ -262,6 +264,7 @@ def table(rows) -> str:
             f"{f['mean']:.3f} [{f['interval'][0]:.3f}, "
             f"{f['interval'][1]:.3f}] | {fmt(None if mc is None else mc['mean'])} | "
             f"{r['window']['half_width']:.3f} | {fmt(o['accuracy'])} | {fmt(o['loss'])} | "
+            f"{r['best_witness']['reference_decrease_in_epsilon']:.1f} | "
             + "".join(_witness_cell(r["witness"].get(x)) for x in searches)
             + f"{fmt(r['resolution'])} | {s['train']:.0f} / {s['predict']:.0f} / "
             f"{s['premise_oneshot']:.0f} / {s['oneshot_refine']:.0f} / {s['witnesses']:.0f} |")

@@ -546,6 +546,14 @@ def value_ga_budget_retrain_oneshot(directory: pathlib.Path) -> str:
     return ", ".join(out)
 
 
+def _retrain_gains(directory: pathlib.Path, arch: str, budget: bool = False) -> str:
+    """−(retrain_F → oneshot_F) per λ measured on converged networks of ``arch``: 'a, b and c';
+    with ``budget``, the fixed-budget networks' at the same λ."""
+    return _series([-v for r in _ga(directory, arch=arch) for v in _ga_stage(
+        directory, [RETRAIN_ONESHOT], BUDGET if budget else "results.json", arch=arch,
+        l1=r["l1"])], last=" and ")
+
+
 def value_ga_unmeasured_list(directory: pathlib.Path) -> str:
     """The fixed-budget configurations without a converged row, grouped by network:
     'mnist1d 40-32-32-10 at λ = 1e-5 and 1e-4, the digits CNN at λ = 1e-5, 1e-4 and 5e-4'."""
@@ -631,12 +639,8 @@ GAP_VALUES = {
     # subspaces → support (ellipsoid), formula → MC ellipsoid, MC → random subspaces
     # (ellipsoid), support ℓ1 → retrain_F; the fixed-budget network's retraining gain at the
     # same λ
-    "ga_m32_retrain_gain": lambda d: _series(
-        [-v for v in _ga_stage(d, [RETRAIN_ONESHOT], arch=M32)], last=" and "),
-    "ga_m32_budget_retrain_gain": lambda d: _series(
-        [-v for r in _ga(d, arch=M32)
-         for v in _ga_stage(d, [RETRAIN_ONESHOT], BUDGET, arch=M32, l1=r["l1"])],
-        last=" and "),
+    "ga_m32_retrain_gain": lambda d: _retrain_gains(d, M32),
+    "ga_m32_budget_retrain_gain": lambda d: _retrain_gains(d, M32, budget=True),
     **{f"ga_m32_{name}": (lambda d, stages=stages: _series(
         _ga_stage(d, stages, arch=M32), sign=True, last=" and "))
        for name, stages in (("support_ellipsoid", [SUPPORT_ELL]),
@@ -672,12 +676,8 @@ GAP_VALUES = {
     # one-shot accuracy thresholds; the retraining runs that converged
     "ga_mcnn_l1s": lambda d: _and([_lam(r["l1"]) for r in _ga(d, arch=MCNN)]),
     "ga_minutes_mcnn": lambda d: _minutes(_ga(d, arch=MCNN)),
-    "ga_mcnn_retrain_gain": lambda d: _series(
-        [-v for v in _ga_stage(d, [RETRAIN_ONESHOT], arch=MCNN)], last=" and "),
-    "ga_mcnn_budget_retrain_gain": lambda d: _series(
-        [-v for r in _ga(d, arch=MCNN)
-         for v in _ga_stage(d, [RETRAIN_ONESHOT], BUDGET, arch=MCNN, l1=r["l1"])],
-        last=" and "),
+    "ga_mcnn_retrain_gain": lambda d: _retrain_gains(d, MCNN),
+    "ga_mcnn_budget_retrain_gain": lambda d: _retrain_gains(d, MCNN, budget=True),
     **{f"ga_mcnn_{name}": (lambda d, stage=stage: _series(_ga_stage(d, [stage], arch=MCNN),
                                                           sign=True, last=" and "))
        for name, stage in (("support_ellipsoid", SUPPORT_ELL),

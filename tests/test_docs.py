@@ -312,55 +312,59 @@ def test_scale_family_findings_quote_its_rows(gen_pages):
     assert max(r["num_params"] for r in rows) == h128[0]["num_params"]
     assert ("So at the largest D the formula lies between the two one-shot thresholds and "
             "farther from each than the window") in text
-    # h <= 64: rerun against the reference with the largest search budget (IMP's 40 000 steps)
-    small = [r for r in rows if r["width"] < 128]
+    # h <= 64 and h = 128 seed 1: rerun against the reference with the largest search budget
     from phasetrans.networks import witnesses
+    rerun = [r for r in rows if r["width"] < 128] + [h128[1]]
     assert all(r["witness"]["imp"]["settings"]["rounds"]
                * r["witness"]["imp"]["settings"]["max_steps_per_run"]
                == witnesses.search_budget("imp", witnesses.SearchOptions()) == 40000
-               for r in small)
+               for r in rerun)
+    small = rerun[:-1]
     drops = [r["best_witness"]["reference_decrease_in_epsilon"] for r in small]
     premises = [r["stationarity"]["decrease_in_epsilon"] for r in small]
-    assert (f"the reference lowers F by {span(drops, 1)} ε, by more than ε on "
+    assert (f"at h ≤ 64 the reference lowers F by {span(drops, 1)} ε, by more than ε on "
             f"{sum(d > 1 for d in drops)} of the 9 rows, where the premise check (2000 steps) "
-            f"had found {span(premises)} ε") in text
-    undecided = [(r["width"], r["seed"]) for r in small if r["best_witness"]["ratio"] is None]
+            f"had found {span(premises)} ε; at h = 128 seed 1 by "
+            f"{h128[1]['best_witness']['reference_decrease_in_epsilon']:.1f} ε (premise check "
+            f"{h128[1]['stationarity']['decrease_in_epsilon']:.2f} ε at 1e-3)") in text
+    undecided = [(r["width"], r["seed"]) for r in rerun if r["best_witness"]["ratio"] is None]
     assert undecided == [(32, 1), (64, 0), (64, 2)]
     assert "On three rows (h = 32 seed 1, h = 64 seeds 0 and 2) no search finds a witness" in text
-    assert all(w["by_criterion"]["objective"] is None for r in small
+    assert all(w["by_criterion"]["objective"] is None for r in rerun
                if r["best_witness"]["ratio"] is None for w in r["witness"].values())
     gaps = [r["best_witness"]["ratio"] - r["formula"]["mean"] for r in small
             if r["best_witness"]["ratio"] is not None]
-    assert max(gaps) < 0 and all(r["best_witness"]["verdict"] == "not beaten by these searches"
-                                 for r in small)
-    assert f"on the other six the best witness lies {span(gaps, sign=True)} from the formula" \
-        in text
-    # h = 128: seed 0 from before both changes, seed 1 rerun at 1e-3 with one run's budget
+    assert all(r["best_witness"]["verdict"] == "not beaten by these searches" for r in rerun)
+    assert f"on the other six at h ≤ 64 the best witness lies {span(gaps, sign=True)} from the" \
+        " formula" in text
+    latest = h128[1]
+    below = latest["formula"]["mean"] - latest["best_witness"]["ratio"]
+    assert latest["best_witness"]["search"] == "imp" and latest["witness"]["retrain"]["ratio"] \
+        is None
+    assert (f"IMP's {latest['best_witness']['ratio']:.3f} lies {below:.3f} below it (masked "
+            "retraining finds none)") in text
     old = h128[0]
     assert "settings" not in old["witness"]["imp"] and old["best_witness"]["search"] == "imp"
     assert (f"IMP {old['best_witness']['ratio']:.3f}, \"{old['best_witness']['verdict']}\""
             in text)
-    refuted = h128[1]["best_witness"]
-    gap = refuted["ratio"] - h128[1]["formula"]["mean"]
-    assert refuted["search"] == "imp" and refuted["verdict"] == "beaten beyond the window"
-    assert gap > h128[1]["window"]["half_width"]
-    settings = h128[1]["witness"]["imp"]["settings"]
-    assert settings["learning_rate"] == h128[1]["training"]["learning_rate"] == 1e-3
-    assert (f"the reference lowers F by {refuted['reference_decrease_in_epsilon']:.1f} ε, and IMP "
-            f"finds {refuted['ratio']:.3f}, {gap:.3f} above the formula's "
-            f"{h128[1]['formula']['mean']:.3f} against a window of "
-            f"±{h128[1]['window']['half_width']:.3f}") in text
-    # not a refutation: against w* continued for the witness's own steps it fails
-    budget = {(e["width"], e["seed"], e["search"]): e
-              for e in _results("scale_study", "family/budget_check.json")}[(128, 1, "imp")]
-    assert budget["claim_holds"] and not budget["holds_against_matched"]
-    assert budget["witness_steps"] == 4 * settings["max_steps_per_run"] == 40000
-    assert abs(budget["removal_ratio"] - refuted["ratio"]) < 1e-12  # the row's witness
-    assert abs(budget["fair_decrease_in_epsilon"] - refuted["reference_decrease_in_epsilon"]) \
-        < 1e-6
-    assert (f"Given the witness's own 40 000 steps at 1e-3, the dense network lowers F by "
-            f"{budget['matched_decrease_in_epsilon']:.1f} ε, and against that reference the "
-            f"witness fails its criterion by {-budget['margin_in_epsilon']:.1f} ε") in text
+    # the interim witness (one run's budget) and the rerun's, against w* given 40 000 steps
+    checks = {pathlib.Path(e["file"]).parent.name: e
+              for e in _results("scale_study", "family/budget_check.json")}
+    interim, current = checks["budget_check"], checks["h128_seed1"]
+    assert all(e["claim_holds"] and not e["holds_against_matched"] and e["witness_steps"] ==
+               40000 for e in (interim, current))
+    assert abs(current["removal_ratio"] - latest["best_witness"]["ratio"]) < 1e-12
+    gap = interim["removal_ratio"] - latest["formula"]["mean"]
+    assert gap > latest["window"]["half_width"]
+    assert (f"gave IMP {interim['removal_ratio']:.3f}, {gap:.3f} above the formula against a "
+            f"window of ±{latest['window']['half_width']:.3f}") in text
+    assert (f"the dense network lowers F by {interim['matched_decrease_in_epsilon']:.1f} ε, and "
+            f"against that reference the witness fails its criterion by "
+            f"{-interim['margin_in_epsilon']:.1f} ε") in text
+    assert (f"the rerun row's witness, {current['removal_ratio']:.3f}, passes against the limit "
+            f"test's reference, which its stop rule ended at "
+            f"{current['fair_decrease_in_epsilon']:.1f} ε, and fails by "
+            f"{-current['margin_in_epsilon']:.1f} ε against the full 40 000 steps") in text
     longer = {e["seed"]: e for e in _results("scale_study", "family/longer_check.json")
               if e["width"] == 128}
     cut = {s: [f"{c['decrease_in_epsilon']:.1f}" for c in longer[s]["checks"]] for s in (0, 1)}
@@ -376,16 +380,15 @@ def test_scale_family_findings_quote_its_rows(gen_pages):
     assert (f"no witness run did except {100 * fractions[128, 0, 'retrain']:.0f} % of masked "
             "retraining's on h = 128 seed 0") in text
     assert not any(any(r["training"]["converged"]) for r in rows)
-    # the home page: one-shot outside the window at D ≈ 3.7·10⁴, and the one witness beyond it
-    # fails against a reference with the witness's budget
+    # the home page: one-shot outside the window at D ≈ 3.7·10⁴; no witness beats the rerun rows
     home = " ".join((DOCS / "index.md").read_text().split())
     assert all(abs(r["oneshot"][c] - r["formula"]["mean"]) > r["window"]["half_width"]
                for r in h128 for c in ("accuracy", "loss"))
     assert all(0.5 < r["formula"]["mean"] < 0.7 for r in rows)  # "stays near 0.6"
-    assert (f"at D ≈ 3.7·10⁴ (2 seeds) one-shot pruning lies outside the window on both "
-            f"criteria, and iterative pruning's witness beyond it on one seed fails by "
-            f"{-budget['margin_in_epsilon']:.1f} ε once the dense reference gets the witness's "
-            f"own 40 000 steps") in home
+    assert ("at D ≈ 3.7·10⁴ (2 seeds) one-shot pruning lies outside the window on both "
+            "criteria; on the rows rerun with a dense reference given the searches' budget no "
+            "witness beats the prediction, and at that horizon the family's trained networks "
+            "are not yet minima of F") in home
 
 
 def _findings(name: str) -> str:
@@ -1179,10 +1182,10 @@ NOT_RESULTS = {
                                 "7 %": "spread of the demo's wall time on this machine"},
     "docs/findings/three_models.md": {"1e-6": "tolerance of the reference solve (configuration)"},
     "docs/findings/scale_study.md": {"1.1·10⁶": "D of h = 1024, the size not run",
-                                     **{v: "the family's one-shot gaps at h = 64 (test_scale_"
+                                     **{v: "the family's gaps to the formula (test_scale_"
                                            "family_findings_quote_its_rows)"
                                         for v in ("0.062", "0.071", "0.069", "0.078", "0.052",
-                                                  "0.054", "0.040")}},
+                                                  "0.054", "0.040", "0.045")}},
 }
 
 

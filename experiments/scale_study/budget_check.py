@@ -13,8 +13,9 @@ seed: no training), then continues the stored w* with proximal Adam at the searc
 exactly the witness's step count, all weights free, full batch (one run: IMP restarts Adam's
 moments every round, the continuation does not). F*_matched = min(F(w*), F(continued)). The
 witness holds against it when F(x) <= F*_matched + eps, eps the file's. Writes
-``results/scale_study/family/budget_check.json`` (one entry per (width, seed, search), kept
-across runs).
+``results/scale_study/family/budget_check.json`` (one entry per (width, seed, search, file),
+kept across runs). ``--file`` checks another witness file of the member, e.g. one a row held before
+it was rerun (``results/scale_study/family/budget_check/``).
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ def member(width: int, seed: int, params) -> Problem:
                              l1=family.l1_for(FAMILY, width))
 
 
-def check(width: int, seed: int, search: str) -> dict:
-    """One stored witness against the matched-budget reference, as a plain dict."""
+def check(width: int, seed: int, search: str, path=None) -> dict:
+    """One stored witness against the matched-budget reference, as a plain dict; ``path``:
+    the witness file (default: the row's, under ``family_run.witness_path``)."""
     start = time.perf_counter()
-    path = family_run.witness_path(family_run.OUT, width, seed) / f"{search}-seed0-objective.npz"
+    default = family_run.witness_path(family_run.OUT, width, seed) / f"{search}-seed0-objective.npz"
+    path = default if path is None else pathlib.Path(path)
     if not path.exists():
         raise ValueError(f"no stored witness {path}: run family_run for h = {width}, seed "
                          f"{seed} with --searches {search}")
@@ -78,7 +81,8 @@ def check(width: int, seed: int, search: str) -> dict:
             "holds_against_matched": values["objective"] <= matched + epsilon,
             "seconds": time.perf_counter() - start,
             "command": f"python -m experiments.scale_study.budget_check --width {width} "
-                       f"--seeds {seed} --search {search}"}
+                       f"--seeds {seed} --search {search}"
+                       + ("" if path == default else f" --file {path}")}
 
 
 def main() -> None:
@@ -86,14 +90,18 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--search", default="imp", choices=family_run.SEARCH_CHOICES)
+    parser.add_argument("--file", default=None,
+                        help="a witness file other than the row's (one seed only)")
     args = parser.parse_args()
+    if args.file is not None and len(args.seeds) != 1:
+        parser.error("--file checks one witness: give one seed")
     _interrupt.exit_on_interrupt("experiments.scale_study.budget_check")
     out = pathlib.Path(OUT)
-    entries = {(e["width"], e["seed"], e["search"]): e
+    entries = {(e["width"], e["seed"], e["search"], e["file"]): e
                for e in (_io.read_json(out) if out.exists() else [])}
     for seed in args.seeds:
-        entry = check(args.width, seed, args.search)
-        entries[(args.width, seed, args.search)] = entry
+        entry = check(args.width, seed, args.search, args.file)
+        entries[(args.width, seed, args.search, entry["file"])] = entry
         _io.write_json(out, [entries[k] for k in sorted(entries)])
         print(f"h = {args.width}, seed {seed}, {args.search}: witness at "
               f"{entry['removal_ratio']:.4f} after {entry['witness_steps']} steps; the dense "

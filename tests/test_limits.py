@@ -247,9 +247,9 @@ def test_search_budgets_by_hand_and_the_reference_runs_to_the_largest():
                                   max_steps=300)  # the subgradient test never passes here
     options = witnesses.SearchOptions(stop=never, imp_rounds=2)
     short = witnesses.reference(problem, epsilon=1e-3, options=options)
-    assert short.steps.tolist() == [300] and not short.converged[0]
+    assert short.steps.tolist() == [300] and not short.converged[0] and short.max_steps == 300
     longer = witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=600)
-    assert longer.steps.tolist() == [600]
+    assert longer.steps.tolist() == [600] and longer.max_steps == 600
     assert longer.fair_objective[0] < short.fair_objective[0]  # F still falls after 100 steps
     with pytest.raises(ValueError, match="max_steps"):
         witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=0)

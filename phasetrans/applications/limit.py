@@ -244,8 +244,6 @@ def limit_json(lt: LimitTest) -> dict:
     window = lt.window.half_width
     runs = [r.converged_fraction for r in lt.results.values()]
     ref = lt.reference
-    budget = max([witnesses.search_budget(n, lt.options) for n in lt.results],
-                 default=lt.options.stop.max_steps)
     return {
         "witness_ratio": per_search, "best_witness_ratio": best, "best_search": best_search,
         "prediction": {"name": "formula", "value": values["formula"], "values": values},
@@ -260,7 +258,7 @@ def limit_json(lt: LimitTest) -> dict:
                       "fair_objective": ref.fair_objective.tolist(),
                       "decrease_in_epsilon": ref.decrease_in_epsilon.tolist(),
                       "converged": ref.converged.tolist(), "steps": ref.steps.tolist(),
-                      "max_steps": budget,
+                      "max_steps": ref.max_steps,
                       "epsilon": ref.epsilon.tolist()},
         "witness_files": list(lt.witness_files)}
 

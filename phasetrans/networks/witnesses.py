@@ -285,6 +285,7 @@ class Reference(NamedTuple):
         epsilon: the tolerance eps of each network.
         dense: the continued networks (params with a leading seed axis).
         steps, converged: the continuation's steps and whether its stop rule held.
+        max_steps: the continuation's step cap.
     """
 
     objective: np.ndarray
@@ -295,6 +296,7 @@ class Reference(NamedTuple):
     dense: object
     steps: np.ndarray
     converged: np.ndarray
+    max_steps: int
 
     @property
     def decrease_in_epsilon(self) -> np.ndarray:
@@ -346,7 +348,8 @@ def reference(problem: Problem, *, epsilon, options: SearchOptions | None = None
     return Reference(objective, np.asarray(start[1], np.float64),
                      np.asarray(start[2], np.float64),
                      np.minimum(objective, np.asarray(end[0], np.float64)), epsilon,
-                     out.params, np.asarray(out.steps), np.asarray(out.converged))
+                     out.params, np.asarray(out.steps), np.asarray(out.converged),
+                     options.stop.max_steps)
 
 
 class Witness(NamedTuple):

@@ -35,16 +35,17 @@ from phasetrans.networks import train
 from phasetrans.networks.problem import Problem
 
 OUT = family_run.OUT / "budget_check.json"
-FAMILY = "multilabel"
 
 
 def member(width: int, seed: int, params) -> Problem:
     """The recommended member of (width, seed) with ``params`` in place of training: its data
-    (from the seed), loss, accuracy and lambda as :func:`family.recommended` builds them."""
-    train_set, test_set = family.make_data(FAMILY, width, family.RATIO, seed, 0.0, 0)
-    loss, accuracy = family.loss_and_accuracy(FAMILY)
+    (from the seed), loss, accuracy and lambda from :func:`family.recommended_arguments`."""
+    args = family.recommended_arguments(width)
+    train_set, test_set = family.make_data(args["family"], width, args["ratio"], seed,
+                                           args["label_noise"], args["teacher_width"])
+    loss, accuracy = family.loss_and_accuracy(args["family"])
     return Problem.from_loss(loss, params, accuracy=accuracy, train=train_set, test=test_set,
-                             l1=family.l1_for(FAMILY, width))
+                             l1=args["l1"])
 
 
 def check(width: int, seed: int, search: str, path=None) -> dict:
@@ -56,7 +57,8 @@ def check(width: int, seed: int, search: str, path=None) -> dict:
     if not path.exists():
         raise ValueError(f"no stored witness {path}: run family_run for h = {width}, seed "
                          f"{seed} with --searches {search}")
-    like = family.init(FAMILY, width, key=jax.random.key(seed))
+    like = family.init(family.recommended_arguments(width)["family"], width,
+                       key=jax.random.key(seed))
     problem = member(width, seed, like)
     claim = witness_file.check(path, problem)
     meta, trees = witness_file.load(path, like)

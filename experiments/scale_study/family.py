@@ -254,9 +254,15 @@ def l1_for(family: str, width: int, ratio: float = RATIO, budget: float = L1_BUD
     return budget / (s["n"] * s["rank_per_example"])
 
 
+def recommended_arguments(width: int) -> dict:
+    """The recommended member of width h as :func:`problem`'s arguments: multilabel, teacher
+    width k = h, clean labels, n m / D = RATIO, lam n m = L1_BUDGET (see the module
+    docstring)."""
+    return {"family": "multilabel", "ratio": RATIO, "label_noise": 0.0, "teacher_width": 0,
+            "l1": l1_for("multilabel", width)}
+
+
 def recommended(width: int, *, seed: int = 0,
                 stop: stationarity.StopRule | None = None) -> tuple[Problem, dict]:
-    """The recommended member of width h: multilabel, teacher width k = h, clean labels,
-    n m / D = RATIO, lam n m = L1_BUDGET (see the module docstring)."""
-    return problem("multilabel", width, ratio=RATIO, seed=seed, teacher_width=0,
-                   l1=l1_for("multilabel", width), stop=stop)
+    """The recommended member of width h, trained (:func:`recommended_arguments`)."""
+    return problem(width=width, seed=seed, stop=stop, **recommended_arguments(width))

@@ -255,6 +255,31 @@ def test_search_budgets_by_hand_and_the_reference_runs_to_the_largest():
         witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=0)
 
 
+def test_settle_adopts_the_references_continuation_until_it_no_longer_lowers_f_by_eps():
+    problem = train.train_problem("digits", arch="", l1=1e-3, num_seeds=2, steps=100)
+    options = witnesses.SearchOptions(stop=stationarity.StopRule(window=100, check_every=100,
+                                                                 max_steps=300))
+    epsilon = np.array([1e3, 1e-4])  # seed 0 settled from the start, seed 1 far from it
+    once = witnesses.settle(problem, epsilon=epsilon, options=options, max_rounds=1)
+    assert once.settled.tolist() == [True, False] and once.decrease_in_epsilon.shape == (1, 2)
+    ref = witnesses.reference(problem, epsilon=epsilon, options=options)
+    for old, new, dense in zip(*(jax.tree_util.tree_leaves(p) for p in
+                                 (problem.params, once.problem.params, ref.dense)), strict=True):
+        np.testing.assert_array_equal(new[0], old[0])  # kept
+        np.testing.assert_array_equal(new[1], dense[1])  # adopted
+    out = witnesses.settle(problem, epsilon=epsilon, options=options, max_rounds=30)
+    assert out.settled.all() and out.max_steps == 300
+    rounds = out.decrease_in_epsilon[:, 1]
+    assert len(rounds) > 1 and (rounds[:-1] > 1).all() and rounds[-1] <= 1
+    np.testing.assert_array_equal(out.decrease_in_epsilon[:, 0] <= 1, True)
+    again = witnesses.reference(out.problem, epsilon=epsilon, options=options)
+    np.testing.assert_allclose(again.decrease_in_epsilon, out.decrease_in_epsilon[-1])
+    with pytest.raises(ValueError, match="max_rounds"):
+        witnesses.settle(problem, epsilon=epsilon, options=options, max_rounds=0)
+    assert limit.reference_budget(("retrain", "imp"), options) == 4 * 300
+    assert limit.reference_budget((), options) == 300
+
+
 def test_cli_limit_defaults_are_the_library_ones():
     options = witnesses.SearchOptions()
     assert _network.LIMIT_DEFAULTS == {"searches": limit.DEFAULT_SEARCHES,

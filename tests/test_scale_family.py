@@ -7,7 +7,7 @@ import pytest
 
 from experiments.scale_study import family, family_run
 from phasetrans import _io
-from phasetrans.networks import stationarity
+from phasetrans.networks import stationarity, witnesses
 
 
 def test_data_deterministic_per_seed_with_shapes_and_balanced_labels():
@@ -98,7 +98,10 @@ def _fake_row(width, seed, searches=("retrain",)):
             "resolution": 0.03,
             "seconds": {"train": 1.0, "predict": 2.0, "premise_oneshot": 3.0,
                         "oneshot_refine": 0.5, "witnesses": 4.0, "total": 10.5},
-            "command": family_run.command(width, seed, searches)}
+            "command": family_run.command(width, seed, searches),
+            **({"training": {"steps": [100], "converged": [True], "learning_rate": 1e-3,
+                             "settling": {"settled": True, "rounds": [{}, {}]}}}
+               if seed == 1 else {})}
 
 
 def test_runner_resumes_skips_stored_rows_and_assembles_sorted_results(tmp_path):
@@ -118,7 +121,9 @@ def test_runner_resumes_skips_stored_rows_and_assembles_sorted_results(tmp_path)
     table = (tmp_path / "table.md").read_text()
     assert len([line for line in table.splitlines() if line.startswith("| 16 ")]) == 2
     assert "witness retrain" in table and "| 0.700 (50 % conv.) |" in table
-    assert "| yes (0.10 at 0.001) |" in table  # the premise at the last stage's rate
+    # the premise at the last stage's rate, and the rounds settling took (seed 1 only)
+    assert table.count("| yes (0.10 at 0.001; not settled) |") == 2
+    assert table.count("| yes (0.10 at 0.001; settled in 2) |") == 2
     assert "| 0.500 | 2.2 | 0.700 (50 % conv.) |" in table  # one-shot loss, reference, witness
     widths = {line.count("|") for line in table.splitlines() if line.startswith("|")}
     assert len(widths) == 1  # header, separator and rows have the same number of cells
@@ -207,6 +212,27 @@ def test_training_goes_to_the_next_rate_only_while_the_premise_fails():
     _, single = family.problem("multilabel", 6, ratio=family.RATIO, stop=stop,
                                learning_rates=(3e-3,))
     assert single["stages"] == [{"learning_rate": 3e-3, "steps": 5000, "converged": False}]
+
+
+def test_settling_continues_the_member_until_the_fair_reference_holds():
+    stop = stationarity.StopRule(max_steps=5000, window=1000, check_every=500)
+    plain, trained = family.problem("multilabel", 6, ratio=family.RATIO, stop=stop,
+                                    learning_rates=(3e-3,))
+    problem, training = family.problem("multilabel", 6, ratio=family.RATIO, stop=stop,
+                                       learning_rates=(3e-3,), horizon=3000)
+    settling = training["settling"]
+    decreases = [r["decrease_in_epsilon"] for r in settling["rounds"]]
+    assert settling["settled"] and settling["max_steps"] == 3000 and len(decreases) >= 2
+    assert all(d > 1 for d in decreases[:-1]) and decreases[-1] <= 1
+    adopted = sum(r["steps"] for r in settling["rounds"][:-1])
+    assert training["steps"] == [trained["steps"][0] + adopted]
+    assert problem.metadata["training"]["settling"] == settling
+    options = witnesses.SearchOptions(learning_rate=3e-3)
+    for member, expected in ((plain, decreases[0]), (problem, decreases[-1])):
+        ref = witnesses.reference(member, epsilon=settling["epsilon"], options=options,
+                                  max_steps=3000)
+        np.testing.assert_allclose(ref.decrease_in_epsilon[0], expected, rtol=1e-5)
+    assert family_run.horizon(["retrain", "imp"]) == 40_000  # IMP: 4 rounds x 10 000 steps
 
 
 @pytest.mark.parametrize("rates", [(), (3e-3, 0.0), (float("nan"),)])

@@ -66,7 +66,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from phasetrans import _checks
-from phasetrans.networks import nets, stationarity, train
+from phasetrans.networks import nets, stationarity, train, witnesses
 from phasetrans.networks.problem import Problem
 from phasetrans.theory import formula
 
@@ -76,6 +76,8 @@ NUM_CLASSES = 10
 L1 = 1e-4
 LEARNING_RATES = (3e-3, 1e-3, 3e-4, 1e-4)
 """Proximal Adam's rates, one stage each; the next stage runs only while the premise fails."""
+SETTLE_ROUNDS = 10
+"""Rounds of :func:`phasetrans.networks.witnesses.settle` at most (measured: 2-3 at h <= 64)."""
 NUM_TEST = 2000
 REFERENCE_SIZE = 8192
 FAMILIES = ("multilabel", "softmax")
@@ -197,7 +199,8 @@ def training_epsilon(loss, params, data, *, seed: int) -> float:
 def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise: float = 0.0,
             teacher_width: int | None = None, l1: float = L1,
             stop: stationarity.StopRule | None = None,
-            learning_rates: tuple = LEARNING_RATES) -> tuple[Problem, dict]:
+            learning_rates: tuple = LEARNING_RATES, horizon: int | None = None,
+            max_rounds: int = SETTLE_ROUNDS) -> tuple[Problem, dict]:
     """One trained member as a phasetrans Problem, and a dict of how it was trained.
 
     Data and init from ``seed``; proximal Adam on F = L + l1 ||weights||_1 in stages: at each
@@ -207,7 +210,15 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
     eps the spread of mini-batch losses, batches of :func:`noise_batch_size`); training goes on
     at the next rate only while that check fails. The dict records every stage's rate, steps,
     convergence and premise (``decrease_in_epsilon``); its ``learning_rate`` is the last
-    stage's, the rate :func:`phasetrans.applications.compare.assess` checks the premise at."""
+    stage's, the rate :func:`phasetrans.applications.compare.assess` checks the premise at.
+
+    ``horizon`` (default None: off): the limit test's fair-reference step cap
+    (:func:`phasetrans.applications.limit.reference_budget`). The member is then settled
+    (:func:`phasetrans.networks.witnesses.settle`, at most ``max_rounds`` rounds): continued
+    at the last stage's rate with the searches' stop rule and that cap until the continuation
+    lowers F by <= eps, so that the limit test's fair reference starts from a minimum at the
+    searches' horizon; recorded under ``settling`` (eps, max_steps, per round the decrease
+    in eps and steps, settled)."""
     rates = tuple(_checks.real("learning_rates", r, positive=True) for r in learning_rates)
     if not rates:
         raise ValueError("learning_rates must hold at least one rate, got ()")
@@ -244,6 +255,18 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
         metadata["num_classes"] = NUM_CLASSES
     built = Problem.from_loss(loss, params, accuracy=accuracy, train=train_set,
                               test=test_set, l1=l1, metadata=metadata)
+    if horizon is not None:
+        eps = training_epsilon(loss, params, data, seed=seed)
+        settled = witnesses.settle(
+            built, epsilon=eps, max_steps=horizon, max_rounds=max_rounds,
+            options=witnesses.SearchOptions(learning_rate=training["learning_rate"]))
+        decreases, steps = settled.decrease_in_epsilon[:, 0], settled.steps[:, 0]
+        training["settling"] = {
+            "epsilon": eps, "max_steps": settled.max_steps, "settled": bool(settled.settled[0]),
+            "rounds": [{"decrease_in_epsilon": float(d), "steps": int(n)}
+                       for d, n in zip(decreases, steps, strict=True)]}
+        training["steps"] = [training["steps"][0] + int(steps[decreases > 1].sum())]
+        built = settled.problem
     return built, training
 
 
@@ -262,7 +285,9 @@ def recommended_arguments(width: int) -> dict:
             "l1": l1_for("multilabel", width)}
 
 
-def recommended(width: int, *, seed: int = 0,
-                stop: stationarity.StopRule | None = None) -> tuple[Problem, dict]:
-    """The recommended member of width h, trained (:func:`recommended_arguments`)."""
-    return problem(width=width, seed=seed, stop=stop, **recommended_arguments(width))
+def recommended(width: int, *, seed: int = 0, stop: stationarity.StopRule | None = None,
+                horizon: int | None = None) -> tuple[Problem, dict]:
+    """The recommended member of width h, trained (:func:`recommended_arguments`), settled at
+    ``horizon`` when given (:func:`problem`)."""
+    return problem(width=width, seed=seed, stop=stop, horizon=horizon,
+                   **recommended_arguments(width))

@@ -6,7 +6,9 @@
 Per (h, seed) whose row file ``results/scale_study/family/rows/h<h>_seed<s>.json`` does not
 exist yet: train ``family.recommended(h, seed=s)`` (teacher-student multilabel, n m / D = 2,
 lam n m = 0.2; proximal Adam to the default StopRule, in stages of decreasing rate while the
-premise check fails: :func:`family.problem`), then
+premise check fails, then settled at the witness searches' horizon: continued until the limit
+test's fair reference, :func:`horizon` steps at most, lowers F by <= eps: :func:`family.problem`),
+then
 
 1. predict (:func:`phasetrans.theory.predict.predict_problem`, key ``jax.random.key(s)``): the
    width formula on an SLQ spectrum (16 probes x 60 Lanczos steps, as run.py; eigenvalue
@@ -35,7 +37,9 @@ and ``table.md`` are rebuilt.
 
 Columns of a row: ``width``, ``num_params`` D, ``n``, ``l1`` (lambda), ``seed``, ``arch``;
 ``training`` {steps, converged, rule, learning_rate, stages (per stage: learning_rate,
-steps, converged, premise_decrease_in_epsilon)}; ``stationarity`` (the premise measures of
+steps, converged, premise_decrease_in_epsilon), settling (eps, max_steps, settled, rounds:
+decrease_in_epsilon and steps per round; rows without it were not settled)};
+``stationarity`` (the premise measures of
 :class:`phasetrans.networks.stationarity.Stationarity`: decrease_in_epsilon, is_minimum,
 relative_subgradient, ...); ``test_accuracy`` (unpruned); ``epsilon``; ``formula`` {mean,
 interval}; ``mc_ellipsoid`` {mean, interval, converged, hessian_model}; ``window`` {half_width,
@@ -119,6 +123,13 @@ def search_options(training: dict, resolution: float) -> witnesses.SearchOptions
                                    learning_rate=float(training["learning_rate"]))
 
 
+def horizon(searches) -> int:
+    """The step cap of the limit test's fair reference for ``searches`` (with
+    :func:`search_options`, whose stop rule and IMP rounds are the defaults): the members are
+    settled at it (:func:`family.problem`)."""
+    return limit.reference_budget(tuple(searches), witnesses.SearchOptions())
+
+
 def options(n: int) -> predict.PredictOptions:
     """:data:`OPTIONS` with eps's mini-batches of :func:`family.noise_batch_size` examples."""
     return OPTIONS._replace(noise_batch_size=family.noise_batch_size(n))
@@ -190,7 +201,7 @@ def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None) -> d
     if missing), or None (not written)."""
     seconds = {}
     start = time.perf_counter()
-    problem, training = family.recommended(width, seed=seed)
+    problem, training = family.recommended(width, seed=seed, horizon=horizon(searches))
     seconds["train"] = time.perf_counter() - start
     key = jax.random.key(seed)
     t = time.perf_counter()
@@ -244,13 +255,22 @@ def _witness_cell(entry) -> str:
                                        f" ({100 * converged:.0f} % conv.)") + " | ")
 
 
+def _settling_note(settling) -> str:
+    if settling is None:
+        return "; not settled"
+    rounds = len(settling["rounds"])
+    return (f"; settled in {rounds}" if settling["settled"]
+            else f"; **not settled** after {rounds}")
+
+
 def table(rows) -> str:
     """Markdown: one line per (h, seed); a witness cell is the search's ratio under F <= F*_fair
     + eps with the fraction of its retraining runs that met the stop rule."""
     searches = sorted({s for r in rows for s in r["witness"]})
     fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
-    lines = ["| h | D | n | λ | seed | test acc. | premise (ΔF/ε at rate) | formula [interval] | "
-             "MC ellipsoid | ±window | one-shot acc. | one-shot loss | fair ref. ΔF/ε | "
+    lines = ["| h | D | n | λ | seed | test acc. | premise (ΔF/ε at rate; settling rounds) | "
+             "formula [interval] | MC ellipsoid | ±window | one-shot acc. | one-shot loss | "
+             "fair ref. ΔF/ε | "
              + "".join(f"witness {s} | " for s in searches)
              + "resolution | s (train / predict / premise+sweep / refine / witnesses) |",
              "|---" * (15 + len(searches)) + "|"]
@@ -260,7 +280,8 @@ def table(rows) -> str:
         lines.append(
             f"| {r['width']} | {r['num_params']} | {r['n']} | {r['l1']:.2g} | {r['seed']} | "
             f"{r['test_accuracy']:.3f} | {'yes' if st['is_minimum'] else '**no**'} "
-            f"({st['decrease_in_epsilon']:.2f} at {r['training']['learning_rate']:g}) | "
+            f"({st['decrease_in_epsilon']:.2f} at {r['training']['learning_rate']:g}"
+            f"{_settling_note(r['training'].get('settling'))}) | "
             f"{f['mean']:.3f} [{f['interval'][0]:.3f}, "
             f"{f['interval'][1]:.3f}] | {fmt(None if mc is None else mc['mean'])} | "
             f"{r['window']['half_width']:.3f} | {fmt(o['accuracy'])} | {fmt(o['loss'])} | "

@@ -138,9 +138,8 @@ def limit_test(comparison: Comparison, *, key, searches=DEFAULT_SEARCHES,
             raise ValueError(f"witness_dir {str(witness_dir)!r} is not an existing directory")
     problem = comparison.problem
     epsilons = [p.noise.epsilon.mean for p in comparison.predictions]
-    budget = max([witnesses.search_budget(n, options) for n in searches],
-                 default=options.stop.max_steps)
-    ref = witnesses.reference(problem, epsilon=epsilons, options=options, max_steps=budget)
+    ref = witnesses.reference(problem, epsilon=epsilons, options=options,
+                              max_steps=reference_budget(searches, options))
     if init is None and ("gradual" in searches or options.rewind == "init"):
         init = train.initial_params(problem)
     scores = model_scores(comparison) if "model" in searches else None
@@ -151,6 +150,14 @@ def limit_test(comparison: Comparison, *, key, searches=DEFAULT_SEARCHES,
     return LimitTest(ref, results, _predictions(comparison),
                      closed_forms.theory_window(comparison.predictions[0].num_params), options,
                      files)
+
+
+def reference_budget(searches, options: witnesses.SearchOptions) -> int:
+    """The fair reference's step cap in :func:`limit_test`: the largest
+    :func:`phasetrans.networks.witnesses.search_budget` among ``searches`` (one retraining's
+    cap when there are none), so the dense network gets as much optimisation as any search."""
+    return max([witnesses.search_budget(n, options) for n in searches],
+               default=options.stop.max_steps)
 
 
 def model_scores(c: Comparison):

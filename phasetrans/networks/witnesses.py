@@ -352,6 +352,62 @@ def reference(problem: Problem, *, epsilon, options: SearchOptions | None = None
                      options.stop.max_steps)
 
 
+class Settling(NamedTuple):
+    """Networks continued until their fair reference no longer lowers F by more than eps.
+
+    Attributes:
+        problem: the networks after settling (the input problem with new params).
+        decrease_in_epsilon: (rounds, S) each round's reference decrease (F(w) - F*_fair) / eps.
+        steps: (rounds, S) the steps each round's continuation took (adopted or not).
+        settled: (S,) whether the last round's decrease was <= 1 (else ``max_rounds`` ran out).
+        max_steps: the continuation's step cap.
+    """
+
+    problem: Problem
+    decrease_in_epsilon: np.ndarray
+    steps: np.ndarray
+    settled: np.ndarray
+    max_steps: int
+
+
+def _adopt(moved: np.ndarray, params, continued):
+    """Per seed: ``continued`` where ``moved``, else ``params`` (leading seed axis)."""
+    return jax.tree_util.tree_map(
+        lambda old, new: jnp.where(moved.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
+        params, continued)
+
+
+def settle(problem: Problem, *, epsilon, options: SearchOptions | None = None,
+           max_steps: int | None = None, max_rounds: int = 8) -> Settling:
+    """Train the networks of ``problem`` on until :func:`reference` lowers F by <= eps.
+
+    The limit test holds witnesses to F*_fair, the dense network continued with the searches'
+    optimiser and budget; when that continuation lowers F(w*) by more than eps, w* is not a
+    minimum at the searches' horizon and a search that finds no witness cannot tell a limit from
+    unfinished training (:func:`phasetrans.applications.limit.limit_lines`). Each round runs
+    :func:`reference` with the same arguments; every network whose decrease exceeds eps adopts
+    its continued parameters, the others keep theirs; rounds stop when none exceeds eps or
+    after ``max_rounds``. The last round is then the check the limit test repeats (same
+    options, cap and eps: the same deterministic continuation).
+
+    Args:
+        problem: the trained networks (S seeds). epsilon: eps > 0, a scalar or (S,).
+        options, max_steps: as :func:`reference` (pass the limit test's: its largest
+            :func:`search_budget`). max_rounds: >= 1 (default 8).
+    """
+    max_rounds = _checks.positive_int("max_rounds", max_rounds)
+    decreases, steps = [], []
+    for _ in range(max_rounds):
+        ref = reference(problem, epsilon=epsilon, options=options, max_steps=max_steps)
+        decreases.append(ref.decrease_in_epsilon)
+        steps.append(ref.steps)
+        moved = ref.decrease_in_epsilon > 1.0
+        if not moved.any():
+            break
+        problem = problem.replace(params=_adopt(moved, problem.params, ref.dense))
+    return Settling(problem, np.stack(decreases), np.stack(steps), ~moved, ref.max_steps)
+
+
 class Witness(NamedTuple):
     """One sparse network that meets a criterion (one seed, no seed axis).
 

@@ -478,7 +478,8 @@ def test_limit_lines_say_the_verdict_first_in_words():
     assert limit.limit_lines(unreachable)[0].endswith(
         "Not even unpruned: w* continued for up to 40000 steps lowers F by up to 9.0 eps, "
         "further than the searches' runs reach, so w* is not a minimum of F at the searches' "
-        "horizon and this test cannot decide.")
+        "horizon and this test cannot decide (phasetrans.networks.witnesses.settle trains w* "
+        "on until it is).")
     reachable = _document(None)
     reachable["reference"] = {"decrease_in_epsilon": [0.5, 0.8]}
     assert "Not even" not in limit.limit_lines(reachable)[0]  # w* within eps: no such claim

@@ -3,7 +3,8 @@
     python -m experiments.scale_study.longer_check --width 128 --seeds 0 1
         [--rates 1e-3 3e-4] [--steps 20000]
 
-Trains ``family.recommended(width, seed=s)`` exactly as :mod:`family_run` does, then runs
+Trains ``family.recommended(width, seed=s)`` in :mod:`family_run`'s stages, before settling
+(the check that led :func:`family.problem` to settle members at the searches' horizon), then runs
 :func:`phasetrans.networks.train.check_stationarity` with ``--steps`` fresh proximal-Adam steps
 (instead of the premise's 2000) at each rate, eps the staged training's own
 (:func:`family.training_epsilon`). A decrease above 1 eps means w* is not a minimum of F at the

@@ -2,7 +2,8 @@
 
     python -m experiments.scale_study.spot_check [--width 52] [--seed 0]
 
-Trains ``family.recommended(width, seed=seed)`` exactly as :mod:`family_run` does, predicts
+Trains ``family.recommended(width, seed=seed)`` in :mod:`family_run`'s stages (without the
+settling at the witness searches' horizon, which the spectra compared here do not need), predicts
 with family_run's key and options (:func:`family_run.options`: SLQ, 16 probes x 60 Lanczos
 steps, "abs" with floor 1e-4, the Monte Carlo ellipsoid on the SLQ spectral levels), and
 recomputes the same quantities from the exact spectrum of the same network: the dense Hessian

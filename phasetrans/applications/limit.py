@@ -291,7 +291,8 @@ def limit_lines(document: dict) -> list[str]:
             first += (f" Not even unpruned: w* continued for up to "
                       f"{d['reference'].get('max_steps', 'the searches')} steps lowers F by up "
                       f"to {most:.1f} eps, further than the searches' runs reach, so w* is not "
-                      "a minimum of F at the searches' horizon and this test cannot decide.")
+                      "a minimum of F at the searches' horizon and this test cannot decide "
+                      "(phasetrans.networks.witnesses.settle trains w* on until it is).")
     else:
         first = (f"Is the prediction a limit? {d['verdict'].capitalize()}: "
                  f"{SEARCH_NAMES[name]} found a network within eps of the trained objective "

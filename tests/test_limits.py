@@ -243,11 +243,14 @@ def test_search_budgets_by_hand_and_the_reference_runs_to_the_largest():
     with pytest.raises(ValueError, match="name must be one of"):
         witnesses.search_budget("lottery", options)
     problem = train.train_problem("digits", arch="", l1=1e-3, num_seeds=1, steps=100)
-    never = stationarity.StopRule(window=100, check_every=100, subgradient_rtol=1e-12,
-                                  max_steps=300)  # the subgradient test never passes here
-    options = witnesses.SearchOptions(stop=never, imp_rounds=2)
+    at_once = stationarity.StopRule(window=100, check_every=100, rtol=10.0,
+                                    subgradient_rtol=10.0, max_steps=300)  # holds at once
+    options = witnesses.SearchOptions(stop=at_once, imp_rounds=2)
     short = witnesses.reference(problem, epsilon=1e-3, options=options)
-    assert short.steps.tolist() == [300] and not short.converged[0] and short.max_steps == 300
+    assert short.steps.tolist() == [300] and short.max_steps == 300  # every step, no stop rule
+    stopped = train.minimise(problem.model.loss, problem.seed(0), problem.train, l1=problem.l1,
+                             training=train.TrainingOptions(stop=at_once))
+    assert int(stopped.steps) == 200  # a stop-rule run ends at its first full window
     longer = witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=600)
     assert longer.steps.tolist() == [600] and longer.max_steps == 600
     assert longer.fair_objective[0] < short.fair_objective[0]  # F still falls after 100 steps
@@ -476,7 +479,7 @@ def test_limit_lines_say_the_verdict_first_in_words():
     unreachable = _document(None)
     unreachable["reference"] = {"decrease_in_epsilon": [0.5, 9.04], "max_steps": 40000}
     assert limit.limit_lines(unreachable)[0].endswith(
-        "Not even unpruned: w* continued for up to 40000 steps lowers F by up to 9.0 eps, "
+        "Not even unpruned: w* continued for 40000 steps lowers F by up to 9.0 eps, "
         "further than the searches' runs reach, so w* is not a minimum of F at the searches' "
         "horizon and this test cannot decide (phasetrans.networks.witnesses.settle trains w* "
         "on until it is).")

@@ -48,7 +48,8 @@ eta}; ``oneshot`` {accuracy, loss, brackets, grid (the 101-ratio thresholds), ac
 converged_fraction, seconds, settings (optimizer, learning_rate, stop, ...; rows without it ran
 at the searches' default 3e-3)}}; ``best_witness`` {ratio, search, verdict (the limit test's),
 reference_decrease_in_epsilon, reference_max_steps (the fair reference's decrease of F and
-step cap: the largest search budget; rows without the cap had 10 000 steps)};
+length: the largest search budget, every step; rows without it had a stop rule and a
+10 000-step cap)};
 ``witness_files`` (the names written under :func:`witness_path`);
 ``resolution`` (the largest bracket width among the one-shot and witness thresholds; must be
 <= window / 4, else ``resolution_ok`` is False); ``seconds`` {train, predict, premise_oneshot

@@ -153,7 +153,7 @@ def limit_test(comparison: Comparison, *, key, searches=DEFAULT_SEARCHES,
 
 
 def reference_budget(searches, options: witnesses.SearchOptions) -> int:
-    """The fair reference's step cap in :func:`limit_test`: the largest
+    """The fair reference's length in steps in :func:`limit_test`: the largest
     :func:`phasetrans.networks.witnesses.search_budget` among ``searches`` (one retraining's
     cap when there are none), so the dense network gets as much optimisation as any search."""
     return max([witnesses.search_budget(n, options) for n in searches],
@@ -288,7 +288,7 @@ def limit_lines(document: dict) -> list[str]:
                  f"pruned network within eps of the trained objective; {limit}.")
         most = max(d["reference"]["decrease_in_epsilon"])
         if most > 1:  # every search failed at p = 0 too: the reference is out of reach
-            first += (f" Not even unpruned: w* continued for up to "
+            first += (f" Not even unpruned: w* continued for "
                       f"{d['reference'].get('max_steps', 'the searches')} steps lowers F by up "
                       f"to {most:.1f} eps, further than the searches' runs reach, so w* is not "
                       "a minimum of F at the searches' horizon and this test cannot decide "

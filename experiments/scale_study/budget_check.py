@@ -38,14 +38,9 @@ OUT = family_run.OUT / "budget_check.json"
 
 
 def member(width: int, seed: int, params) -> Problem:
-    """The recommended member of (width, seed) with ``params`` in place of training: its data
-    (from the seed), loss, accuracy and lambda from :func:`family.recommended_arguments`."""
-    args = family.recommended_arguments(width)
-    train_set, test_set = family.make_data(args["family"], width, args["ratio"], seed,
-                                           args["label_noise"], args["teacher_width"])
-    loss, accuracy = family.loss_and_accuracy(args["family"])
-    return Problem.from_loss(loss, params, accuracy=accuracy, train=train_set, test=test_set,
-                             l1=args["l1"])
+    """The recommended member of (width, seed) with ``params`` in place of training
+    (:func:`family.member` with :func:`family.recommended_arguments`)."""
+    return family.member(params, width=width, seed=seed, **family.recommended_arguments(width))
 
 
 def check(width: int, seed: int, search: str, path=None) -> dict:

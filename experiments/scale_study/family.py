@@ -196,6 +196,16 @@ def training_epsilon(loss, params, data, *, seed: int) -> float:
                               batch_size=noise_batch_size(n)).epsilon.mean
 
 
+def member(params, *, family: str, width: int, ratio: float, seed: int, label_noise: float,
+           teacher_width: int | None, l1: float, metadata: dict | None = None) -> Problem:
+    """One member with the given ``params`` (one network, no seed axis) as a phasetrans Problem:
+    its data (:func:`make_data` from ``seed``), loss and accuracy, lambda ``l1``."""
+    train_set, test_set = make_data(family, width, ratio, seed, label_noise, teacher_width)
+    loss, accuracy = loss_and_accuracy(family)
+    return Problem.from_loss(loss, params, accuracy=accuracy, train=train_set, test=test_set,
+                             l1=l1, metadata=metadata)
+
+
 def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise: float = 0.0,
             teacher_width: int | None = None, l1: float = L1,
             stop: stationarity.StopRule | None = None,
@@ -223,9 +233,9 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
     if not rates:
         raise ValueError("learning_rates must hold at least one rate, got ()")
     s = size(family, width, ratio)
-    train_set, test_set = make_data(family, width, ratio, seed, label_noise, teacher_width)
+    train_set, _ = make_data(family, width, ratio, seed, label_noise, teacher_width)
     data = tuple(map(jnp.asarray, train_set))
-    loss, accuracy = loss_and_accuracy(family)
+    loss, _ = loss_and_accuracy(family)
     stop = stationarity.StopRule() if stop is None else stop
     params = init(family, width, key=jax.random.key(seed))
     stages = []
@@ -253,8 +263,9 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
                 **{k: s[k] for k in ("n", "m", "ratio")}}
     if family == "softmax":
         metadata["num_classes"] = NUM_CLASSES
-    built = Problem.from_loss(loss, params, accuracy=accuracy, train=train_set,
-                              test=test_set, l1=l1, metadata=metadata)
+    built = member(params, family=family, width=width, ratio=ratio, seed=seed,
+                   label_noise=label_noise, teacher_width=teacher_width, l1=l1,
+                   metadata=metadata)
     if horizon is not None:
         eps = training_epsilon(loss, params, data, seed=seed)
         settled = witnesses.settle(

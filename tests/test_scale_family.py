@@ -253,3 +253,21 @@ def test_family_plot_gaps_by_hand():
     # formula 0.55, one-shot 0.6: kept 0.45 D predicted, 0.40 D measured -> 0.05 / 0.45
     np.testing.assert_allclose(family_plot.kept_gap(rows[:1], lambda r: r["oneshot"]["accuracy"]),
                                [0.05 / 0.45])
+
+
+def test_the_committed_family_witnesses_hold():
+    """Every committed witness of the h <= 32 rows (F <= F*_fair + eps, one per search) re-checks
+    from its file on the member rebuilt from its seed (no training); the larger rows' files are
+    checked the same way by ``budget_check``."""
+    from experiments.scale_study import budget_check
+    from phasetrans.applications import witness_file
+    files = sorted(path for width in (16, 32) for path in
+                   (family_run.OUT / "witnesses").glob(f"h{width}_seed*/*-objective.npz"))
+    rows = {(r["width"], r["seed"]): r for r in _io.read_json(family_run.OUT / "results.json")}
+    assert len(files) == sum(name.endswith("-objective.npz") for (h, s), r in rows.items()
+                             if h <= 32 for name in r["witness_files"]) >= 6
+    for path in files:
+        width, seed = (int(part[1:]) for part in path.parent.name.replace("_seed", " s").split())
+        like = family.init("multilabel", width, key=jax.random.key(seed))
+        result = witness_file.check(path, budget_check.member(width, seed, like))
+        assert result.holds, (path, [line for line in result.lines if line.startswith("FAILS")])

@@ -247,12 +247,20 @@ def test_search_budgets_by_hand_and_the_reference_runs_to_the_largest():
                                     subgradient_rtol=10.0, max_steps=300)  # holds at once
     options = witnesses.SearchOptions(stop=at_once, imp_rounds=2)
     short = witnesses.reference(problem, epsilon=1e-3, options=options)
-    assert short.steps.tolist() == [300] and short.max_steps == 300  # every step, no stop rule
     stopped = train.minimise(problem.model.loss, problem.seed(0), problem.train, l1=problem.l1,
                              training=train.TrainingOptions(stop=at_once))
     assert int(stopped.steps) == 200  # a stop-rule run ends at its first full window
+    # the reference runs all 300 steps and keeps the lowest F it visits
+    fixed = train.minimise(problem.model.loss, problem.seed(0), problem.train, l1=problem.l1,
+                           training=train.TrainingOptions(steps=300))
+    f = train.objective(problem.model.loss, problem.l1, problem.prunable)
+    visited = np.append(np.asarray(fixed.loss_history), f(fixed.params, problem.train))
+    assert short.max_steps == 300 and short.best_step[0] == np.argmin(visited) > 200
+    np.testing.assert_allclose(short.fair_objective[0], visited.min(), rtol=1e-6)
+    dense = jax.tree_util.tree_map(lambda w: w[0], short.dense)
+    np.testing.assert_allclose(f(dense, problem.train), short.fair_objective[0], rtol=1e-6)
     longer = witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=600)
-    assert longer.steps.tolist() == [600] and longer.max_steps == 600
+    assert longer.max_steps == 600 and longer.best_step[0] > 300
     assert longer.fair_objective[0] < short.fair_objective[0]  # F still falls after 100 steps
     with pytest.raises(ValueError, match="max_steps"):
         witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=0)

@@ -264,8 +264,7 @@ def limit_json(lt: LimitTest) -> dict:
         "reference": {"objective": ref.objective.tolist(),
                       "fair_objective": ref.fair_objective.tolist(),
                       "decrease_in_epsilon": ref.decrease_in_epsilon.tolist(),
-                      "converged": ref.converged.tolist(), "steps": ref.steps.tolist(),
-                      "max_steps": ref.max_steps,
+                      "best_step": ref.best_step.tolist(), "max_steps": ref.max_steps,
                       "epsilon": ref.epsilon.tolist()},
         "witness_files": list(lt.witness_files)}
 

@@ -42,10 +42,11 @@ the budget of the most optimised search, every step of it (:func:`search_budget`
 rounds of retraining may take R times one run's cap, and a witness that had more steps than
 the dense network can sit below F(w*) + eps by plain further optimisation: on the scale
 family's h = 128 seed 1 an IMP witness of 40 000 steps passed against a reference of 10 000
-steps and failed by 8.7 eps against one of 40 000); F*_fair = min(F(w*), F(continued)) is the
-reference of the verdict's criterion, F(w*) of the other. Three criteria (:data:`CRITERIA`),
-each with its own threshold: ``"objective"`` F(x) <= F*_fair + eps; ``"objective_trained"``
-F(x) <= F(w*) + eps; and ``"accuracy"`` test accuracy >= that of w* - ``accuracy_tol``.
+steps and failed by 8.7 eps against one of 40 000); F*_fair, the lowest F the continuation
+visits (w* included; :class:`Reference`), is the reference of the verdict's criterion, F(w*)
+of the other. Three criteria (:data:`CRITERIA`), each with its own threshold:
+``"objective"`` F(x) <= F*_fair + eps; ``"objective_trained"`` F(x) <= F(w*) + eps; and
+``"accuracy"`` test accuracy >= that of w* - ``accuracy_tol``.
 
 **Refinement.** Per network, search and criterion, the largest passing removal ratio is
 bracketed by a k-section (bisection for ``points_per_round=1``): round 0 tries 0 and

@@ -371,6 +371,12 @@ def test_scale_family_findings_quote_its_rows(gen_pages):
                 f"network given the witness's 40 000 steps lowers F by "
                 f"{e['matched_decrease_in_epsilon']:.2f} ε, so the witness fails by "
                 f"{-e['margin_in_epsilon']:.2f} ε") in text
+    current = [e for e in _results("scale_study", "family/budget_check.json")
+               if e["width"] == 64 and pathlib.Path(e["file"]).parent.name.startswith("h64")]
+    assert [e["seed"] for e in current] == [0, 1, 2] and all(
+        e["holds_against_matched"] and e["witness_steps"] <= 40000 for e in current)
+    margins = [e["margin_in_epsilon"] for e in current]
+    assert f"(margins {span(margins, sign=True)} ε)" in text
     latest = h128[1]
     below = latest["formula"]["mean"] - latest["best_witness"]["ratio"]
     assert latest["best_witness"]["search"] == "imp" and latest["witness"]["retrain"]["ratio"] \

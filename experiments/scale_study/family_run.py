@@ -7,7 +7,7 @@ Per (h, seed) whose row file ``results/scale_study/family/rows/h<h>_seed<s>.json
 exist yet: train ``family.recommended(h, seed=s)`` (teacher-student multilabel, n m / D = 2,
 lam n m = 0.2; proximal Adam to the default StopRule, in stages of decreasing rate while the
 premise check fails, then settled at the witness searches' horizon: continued until the limit
-test's fair reference, :func:`horizon` steps at most, lowers F by <= eps: :func:`family.problem`),
+test's fair reference, :func:`horizon` steps, lowers F by <= eps: :func:`family.problem`),
 then
 
 1. predict (:func:`phasetrans.theory.predict.predict_problem`, key ``jax.random.key(s)``): the
@@ -125,7 +125,7 @@ def search_options(training: dict, resolution: float) -> witnesses.SearchOptions
 
 
 def horizon(searches) -> int:
-    """The step cap of the limit test's fair reference for ``searches`` (with
+    """The length in steps of the limit test's fair reference for ``searches`` (with
     :func:`search_options`, whose stop rule and IMP rounds are the defaults): the members are
     settled at it (:func:`family.problem`)."""
     return limit.reference_budget(tuple(searches), witnesses.SearchOptions())

@@ -401,13 +401,6 @@ class Settling(NamedTuple):
     max_steps: int
 
 
-def _adopt(moved: np.ndarray, params, continued):
-    """Per seed: ``continued`` where ``moved``, else ``params`` (leading seed axis)."""
-    return jax.tree_util.tree_map(
-        lambda old, new: jnp.where(moved.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
-        params, continued)
-
-
 def settle(problem: Problem, *, epsilon, options: SearchOptions | None = None,
            max_steps: int | None = None, max_rounds: int = 8) -> Settling:
     """Train the networks of ``problem`` on until :func:`reference` lowers F by <= eps.
@@ -436,7 +429,8 @@ def settle(problem: Problem, *, epsilon, options: SearchOptions | None = None,
         moved = ref.decrease_in_epsilon > 1.0
         if not moved.any():
             break
-        problem = problem.replace(params=_adopt(moved, problem.params, ref.dense))
+        problem = problem.replace(params=jax.vmap(_tree_where)(moved, ref.dense,
+                                                               problem.params))
     return Settling(problem, np.stack(decreases), np.stack(steps), ~moved, ref.max_steps)
 
 

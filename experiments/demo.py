@@ -27,7 +27,7 @@ import time
 
 import jax
 
-from phasetrans import _interrupt, _io
+from phasetrans import _compile_cache, _interrupt, _io
 from phasetrans.applications import attribution, compare, limit, plots, report
 from phasetrans.theory import predict
 
@@ -79,4 +79,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     _interrupt.exit_on_interrupt("experiments.demo")
+    _compile_cache.enable()
     main()

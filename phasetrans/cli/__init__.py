@@ -26,7 +26,7 @@ import argparse
 import sys
 import time
 
-from phasetrans import _interrupt, _io
+from phasetrans import _compile_cache, _interrupt, _io
 from phasetrans.cli import _flags, check_witness, cs, explain, predict, sweep, width
 from phasetrans.cli._flags import UsageError
 
@@ -83,8 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``phasetrans`` console script; returns the process exit status."""
+def main(argv: list[str] | None = None, *, compile_cache: bool = False) -> int:
+    """Run one ``phasetrans`` command (``argv``, default ``sys.argv[1:]``); returns the process
+    exit status. ``compile_cache``: keep compiled programs on disk for the next run
+    (:func:`phasetrans._compile_cache.enable`; the console script's choice, default False)."""
     parser = build_parser()
     try:
         args, unknown = parser.parse_known_args(argv)
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     start = time.perf_counter()
     try:
+        if compile_cache:
+            _compile_cache.enable()
         _flags.resolve_devices(args)
         result = args.run(args)
     except UsageError as err:
@@ -124,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
 def console() -> None:
     """The ``phasetrans`` console script: :func:`main` with Ctrl-C ending the process at once,
     even inside a compiled computation (one line, exit status 130;
-    :func:`phasetrans._interrupt.exit_on_interrupt`)."""
+    :func:`phasetrans._interrupt.exit_on_interrupt`), and compiled programs kept on disk for
+    the next run (:mod:`phasetrans._compile_cache`)."""
     _interrupt.exit_on_interrupt("phasetrans")
-    sys.exit(main())
+    sys.exit(main(compile_cache=True))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ The pipeline is ``phasetrans explain`` on digits 64-16-10 (D = 1184), one seed, 
 2000-step Adam budget and a reduced attribution (``--subspaces 8 --retrain-ratios 9
 --retrain-steps 500 --l1-body-samples 4``, no witness search): the decompositions of every kind
 phasetrans runs (the exact spectrum's eigh, Lanczos tridiagonals, QR of random subspaces, the
-l1 body's projections), each run a fresh process, so import and compilation count as a user
-meets them. Conditions alternate within each round: alone, beside one and beside two
+l1 body's projections), each run a fresh process with the compilation cache off
+(:mod:`phasetrans._compile_cache`), so import and compilation count as a user meets them on a
+first run. Conditions alternate within each round: alone, beside one and beside two
 CPU-bound processes this script starts (plain Python busy loops at the same priority, ended
 after the run). Goal (issue: steady under load): one competitor <= 1.6x the idle time (a fair
 share of 2 cores is 1.33x), two <= 2.5x. ``--lapack-threads default`` measures the library
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--lapack-threads", choices=("one", "default"), default="one")
     args = parser.parse_args()
     command, repeats = (QUICK, 1) if args.quick else (EXPLAIN, args.repeats)
-    env = dict(os.environ)
+    env = {**os.environ, "PHASETRANS_COMPILE_CACHE": "0"}  # compiled afresh in every run
     if args.lapack_threads == "default":
         env["PHASETRANS_LAPACK_THREADS"] = "0"
     load_before = os.getloadavg()[0]

@@ -21,6 +21,10 @@ threadpoolctl.threadpool_limits(1, user_api="blas")
 os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
 jax.config.update("jax_disable_most_optimizations", True)
 
+# The console script's subprocesses keep no compiled programs in the user's cache directory
+# (phasetrans._compile_cache; tests/test_compile_cache.py turns it on in a temporary one).
+os.environ["PHASETRANS_COMPILE_CACHE"] = "0"
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():

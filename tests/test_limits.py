@@ -161,6 +161,33 @@ def test_refine_resolves_the_threshold_to_a_quarter_window():
     assert bisected[0, 1] - bisected[0, 0] <= resolution
 
 
+def test_bisection_needs_the_fewest_runs_the_search_options_quote():
+    """SearchOptions.points_per_round's numbers: runs per seed on monotone rows, 3 criteria."""
+    def mean_runs(points, spread):  # the same 300 rows for every points_per_round
+        rng, counts = np.random.default_rng(0), []
+        for _ in range(300):
+            if spread:
+                thresholds = np.sort(rng.uniform(0.3, 0.95, 3))
+            else:
+                t, d = rng.uniform(0.3, 0.95), rng.uniform(0, 0.03, 2)
+                thresholds = np.array([t, t + d[0], t - d[1]])
+            calls = []
+
+            def evaluate(ratios, thresholds=thresholds, calls=calls):
+                calls.append(len(ratios))
+                return ratios[:, None] <= thresholds[None, :]
+
+            witnesses.refine(evaluate, resolution=0.025, points_per_round=points,
+                             num_criteria=3, min_width=1 / 1184)
+            counts.append(sum(calls))
+        return round(float(np.mean(counts)), 1)
+
+    assert witnesses.SearchOptions().points_per_round == 1
+    assert witnesses.SearchOptions().settings("retrain")["points_per_round"] == 1
+    assert [mean_runs(k, spread=False) for k in (1, 3)] == [8.9, 11.9]
+    assert [mean_runs(k, spread=True) for k in (1, 3)] == [14.0, 18.8]
+
+
 def test_contiguity_of_the_ratios_with_a_witness():
     evaluation = {"ratio": np.array([0.0, 0.25, 0.5, 0.75]),
                   "passes": np.array([[1, 1], [0, 1], [1, 1], [0, 0]], bool)}
@@ -215,7 +242,8 @@ def test_sequential_search_runs_one_ratio_at_a_time_with_the_batched_answers(mon
     out = {}
     for sequential in (False, True):
         sizes.clear()
-        options = witnesses.SearchOptions(stop=stop, resolution=0.05, sequential=sequential)
+        options = witnesses.SearchOptions(stop=stop, resolution=0.05, sequential=sequential,
+                                          points_per_round=3)
         out[sequential] = witnesses.search(problem, "imp", ref=ref, options=options)
         runs = len(out[sequential].evaluations[0]["ratio"])
         if sequential:

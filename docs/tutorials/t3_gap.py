@@ -62,7 +62,7 @@ for name, value in ladder["thresholds"].items():
 # ## Is the prediction a limit?
 # Masked retraining from the magnitude support (the `retrain` search; also `imp`, `gradual`
 # and `model`) looks for the sparsest network with F ≤ F\*_fair + ε, bracketing its threshold
-# by a k-section on p. The verdict is one of "beaten beyond the window", "beaten within the
+# by bisection on p. The verdict is one of "beaten beyond the window", "beaten within the
 # window" and "not beaten by these searches". Here each retraining is capped at 1500 steps.
 
 # %%

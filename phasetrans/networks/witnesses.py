@@ -49,11 +49,11 @@ of the other. Three criteria (:data:`CRITERIA`), each with its own threshold:
 ``"accuracy"`` test accuracy >= that of w* - ``accuracy_tol``.
 
 **Refinement.** Per network, search and criterion, the largest passing removal ratio is
-bracketed by a k-section (bisection for ``points_per_round=1``): round 0 tries 0 and
-``points_per_round`` equally spaced interior ratios of (0, 1); every later round tries as many
-interior points of each criterion's bracket (largest passing ratio, smallest failing ratio
-above it) wider than ``resolution`` (default a quarter of the window), one run after the other
-(or all in one vmapped call: ``SearchOptions.sequential``).
+bracketed by bisection (``points_per_round=1``, the default; a k-section for k > 1): round 0
+tries 0 and ``points_per_round`` equally spaced interior ratios of (0, 1); every later round
+tries as many interior points of each criterion's bracket (largest passing ratio, smallest
+failing ratio above it) wider than ``resolution`` (default a quarter of the window), one run
+after the other (or all in one vmapped call: ``SearchOptions.sequential``).
 A failure above a pass does not hide a later pass: the witness ratio is the largest ratio at
 which a witness was found, whatever failed below it.
 
@@ -106,7 +106,13 @@ class SearchOptions(NamedTuple):
         accuracy_tol: the accuracy criterion's tolerance (default 0).
         resolution: bracket width at which refinement stops, in removal ratio (default None: a
             quarter of the window a_eta sqrt(D) / D, eta = 0.05).
-        points_per_round: ratios tried inside each open bracket per round (default 3).
+        points_per_round: ratios tried inside each open bracket per round (default 1:
+            bisection). With the runs one after the other (``sequential``) each point costs
+            one run, and bisection needs the fewest runs for a given resolution: on monotone
+            pass/fail rows with three criteria (:func:`refine`, resolution 0.025, 300 random
+            thresholds in [0.3, 0.95]) 8.9 runs per seed where the criteria's thresholds lie
+            within 0.03 of each other and 14.0 where they are spread, against 11.9 and 18.8
+            with 3 points per round (the default until 2026-12-07).
         imp_rounds: rounds R of ``"imp"`` (default 4). rewind: where ``"imp"`` restarts the
             kept weights every round: None (default: continue from the last round), ``"trained"``
             (w*) or ``"init"`` (the search's ``init``).
@@ -129,7 +135,7 @@ class SearchOptions(NamedTuple):
     learning_rate: float = 3e-3
     accuracy_tol: float = 0.0
     resolution: float | None = None
-    points_per_round: int = 3
+    points_per_round: int = 1
     imp_rounds: int = 4
     rewind: str | None = None
     gradual_steps: int = 3000
@@ -159,7 +165,8 @@ class SearchOptions(NamedTuple):
     def settings(self, search: str) -> dict:
         """What ``search`` ran with, for reports and witness files."""
         out = {"optimizer": "prox-adam", "learning_rate": self.learning_rate,
-               "stop": self.stop.describe(), "max_steps_per_run": self.stop.max_steps}
+               "stop": self.stop.describe(), "max_steps_per_run": self.stop.max_steps,
+               "points_per_round": self.points_per_round}
         if search == "imp":
             out.update(rounds=self.imp_rounds, rewind=self.rewind or "none",
                        schedule="keep (1 - p)^(r / R) in round r")

@@ -4,10 +4,12 @@ the same command skips XLA's compilation.
 Every phasetrans command compiles hundreds of programs (training steps, Lanczos loops, cone
 projections, retraining scans), and on CPU their compilation is a fixed cost of each run that
 does not shrink with the network. JAX can keep compiled programs on disk
-(``jax_compilation_cache_dir``; JAX documentation, "Persistent compilation cache"). Measured on
-2 cores beside two niced experiments (2026-12-07), ``phasetrans explain --dataset digits --arch
-16`` took 205 s with an empty cache and 173 s with the cache its first run filled (359 entries,
-5 MB). The results are the same programs, so the same numbers.
+(``jax_compilation_cache_dir``; JAX documentation, "Persistent compilation cache"). Measured
+(``benchmarks/bench_compile_cache.py``, 2 cores beside one niced experiment, 2026-12-07, two
+rounds): ``phasetrans explain --dataset digits --arch 16`` 214 / 213 s with the cache off,
+206 / 206 s with an empty one, 188 / 187 s with the filled one (1.14x); a short ``predict``
+12.8 s off, 5.7 s filled (2.2x). The cached programs are the same programs, so the numbers are
+the same.
 
 :func:`enable` is called by the process entry points only (the ``phasetrans`` console script,
 ``python -m experiments.demo``), never on import, so a program that imports phasetrans keeps its

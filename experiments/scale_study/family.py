@@ -78,8 +78,8 @@ LEARNING_RATES = (3e-3, 1e-3, 3e-4, 1e-4)
 """Proximal Adam's rates, one stage each; the next stage runs only while the premise fails."""
 SETTLE_ROUNDS = 10
 """Rounds of :func:`phasetrans.networks.witnesses.settle` at most (measured at h <= 64: 1-8
-rounds where the member settled; h = 64 seed 1 did not within 10, nor did h = 128 seeds 0 and 1,
-whose F still fell by 3.7-21.8 eps per round at 1e-3)."""
+rounds where the member settled; h = 64 seed 1 did not within 10, nor did the three h = 128
+members, whose F still fell by 3.7-21.8 eps per round at 1e-3)."""
 NUM_TEST = 2000
 REFERENCE_SIZE = 8192
 FAMILIES = ("multilabel", "softmax")

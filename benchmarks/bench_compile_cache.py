@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -25,10 +26,11 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_load import QUICK  # noqa: E402  (the same short predict)
+
 EXPLAIN = ["explain", "--dataset", "digits", "--arch", "16", "--json"]
-QUICK = ["predict", "--dataset", "digits", "--arch", "16", "--seeds", "1", "--steps", "500",
-         "--optimizer", "adam", "--no-monte-carlo", "--further-steps", "50", "--searches", "none",
-         "--json"]
 
 
 def _run(command, env) -> float:

@@ -411,15 +411,9 @@ def test_scale_family_findings_quote_its_rows(gen_pages):
     assert [e["seed"] for e in held] == [0, 1, 2] and all(
         e["holds_against_matched"] and e["witness_steps"] == 40000 for e in held)
     assert [e["removal_ratio"] for e in held] == [r["best_witness"]["ratio"] for r in h128]
-    assert (f"by {gen_pages._series([e['margin_in_epsilon'] for e in held[:2]], 2, True, ' and ')}"
-            " ε (`budget_check`)") in text
-    spiked = held[2]  # seed 2: the continuation's last point lies above F(w*)
-    fair_margin = (spiked["fair_objective"] + spiked["epsilon"] - spiked["objective"]) / \
-        spiked["epsilon"]
-    assert (f"a decrease of {spiked['matched_decrease_in_epsilon']:.2f} ε), while the "
-            f"continuation's lowest point, the fair reference itself, lies "
-            f"{spiked['fair_decrease_in_epsilon']:.2f} ε below; against that point the witness "
-            f"holds by {fair_margin:.2f} ε") in text
+    margins128 = gen_pages._series([e["margin_in_epsilon"] for e in held], 2, True, " and ")
+    assert f"given exactly their own 40 000 steps, by {margins128} ε (`budget_check`" in text
+    assert all(e["matched_objective"] <= e["fair_objective"] + e["epsilon"] for e in held)
     by_width = {h: [r["best_witness"]["ratio"] - r["formula"]["mean"] for r in rows
                     if r["width"] == h] for h in (16, 32, 64, 128)}
     assert ("the best witness minus the formula rises with D: "
@@ -1257,7 +1251,7 @@ NOT_RESULTS = {
                                      **{v: "the family's gaps to the formula (test_scale_"
                                            "family_findings_quote_its_rows)"
                                         for v in ("0.052", "0.040", "0.063", "0.053",
-                                                  "0.027", "0.058", "1.08")}},
+                                                  "0.027", "0.058")}},
 }
 
 

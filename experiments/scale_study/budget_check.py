@@ -11,7 +11,9 @@ F <= F*_fair + eps (``family_run.witness_path``), recomputes its claim from the 
 (:func:`phasetrans.applications.witness_file.check`, on the member's data rebuilt from its
 seed: no training), then continues the stored w* with proximal Adam at the search's rate for
 exactly the witness's step count, all weights free, full batch (one run: IMP restarts Adam's
-moments every round, the continuation does not). F*_matched = min(F(w*), F(continued)). The
+moments every round, the continuation does not). F*_matched = min(F(w*), the lowest F on the
+continuation's path), the lowest point as in the fair reference (its last point can lie above
+F(w*) where Adam's F spikes; ``matched_step``: the steps taken at that point). The
 witness holds against it when F(x) <= F*_matched + eps, eps the file's. Writes
 ``results/scale_study/family/budget_check.json`` (one entry per (width, seed, search, file),
 kept across runs). ``--file`` checks another witness file of the member, e.g. one a row held before
@@ -64,7 +66,8 @@ def check(width: int, seed: int, search: str, path=None) -> dict:
                                prunable=problem.prunable,
                                training=train.TrainingOptions(steps=steps, learning_rate=rate))
     values = claim.recomputed
-    matched = min(values["trained_objective"], float(objective(continued.params, data)))
+    path_values = jnp.append(continued.loss_history, objective(continued.params, data))
+    matched = min(values["trained_objective"], float(jnp.min(path_values)))
     epsilon = float(meta["epsilon"])
     return {"width": width, "seed": seed, "search": search, "file": str(path),
             "claim_holds": claim.holds, "removal_ratio": meta["removal_ratio"],
@@ -74,6 +77,7 @@ def check(width: int, seed: int, search: str, path=None) -> dict:
             "fair_decrease_in_epsilon": (values["trained_objective"]
                                          - values["fair_objective"]) / epsilon,
             "matched_decrease_in_epsilon": (values["trained_objective"] - matched) / epsilon,
+            "matched_step": int(jnp.argmin(path_values)),
             "margin_in_epsilon": (matched + epsilon - values["objective"]) / epsilon,
             "holds_against_matched": values["objective"] <= matched + epsilon,
             "seconds": time.perf_counter() - start,

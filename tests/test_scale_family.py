@@ -255,6 +255,25 @@ def test_family_plot_gaps_by_hand():
                                [0.05 / 0.45])
 
 
+def test_limit_test_figure_takes_the_family_as_seed_means_by_hand(tmp_path):
+    from experiments.limit_test import plot
+    rows = [_fake_row(16, 0, ["retrain", "imp"]), _fake_row(16, 1, ["retrain", "imp"]),
+            _fake_row(32, 0, ["retrain", "imp"])]
+    rows[0]["witness"]["imp"]["ratio"] = 0.6  # seed means: imp (0.6 + 0.7) / 2
+    rows[1]["witness"]["retrain"]["ratio"] = None  # left out of the mean, as limit_json
+    rows[1]["formula"]["mean"] = 0.65
+    rows[2]["witness"]["imp"]["ratio"] = None  # no seed of h = 32 has one
+    documents = plot.family_documents(rows)
+    assert [d["num_params"] for d in documents] == [1024, 3072]
+    first, second = (d["limit"] for d in documents)
+    assert first["witness_ratio"]["imp"]["mean"] == pytest.approx(0.65)
+    assert first["witness_ratio"]["retrain"]["mean"] == pytest.approx(0.7)
+    assert first["prediction"]["values"]["formula"] == pytest.approx(0.6)
+    assert second["witness_ratio"]["imp"]["mean"] is None and first["window"] == 0.2
+    path = plot.plots.limit_test(documents, tmp_path / "family.png")
+    assert path.stat().st_size > 0
+
+
 def test_the_committed_family_witnesses_hold():
     """Every committed witness of the h <= 32 rows (F <= F*_fair + eps, one per search) re-checks
     from its file on the member rebuilt from its seed (no training); the larger rows' files are

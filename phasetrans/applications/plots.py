@@ -175,7 +175,8 @@ def limit_test(documents: list, path) -> pathlib.Path:
     """Best witness ratio minus the width formula's prediction against D, one marker per
     search and configuration (``limit`` entries of the predict JSON, with ``num_params``), the
     theory window ±a_eta sqrt(D) / D shaded: points above the band beat the predicted limit
-    beyond the window. Written atomically to ``path``."""
+    beyond the window. One colour per dataset (digits, mnist1d, then the others by name, e.g. the
+    scale study's family). Written atomically to ``path``."""
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -186,20 +187,24 @@ def limit_test(documents: list, path) -> pathlib.Path:
                     label="theory window")
     ax.axhline(0.0, color="k", lw=1)
     labelled = set()
+    present = {d["dataset"] for d in documents}
+    order = [n for n in ("digits", "mnist1d") if n in present] + sorted(
+        present - {"digits", "mnist1d"})  # colours C0, C1, ... in this order
     for d, dim in zip(documents, dims, strict=True):
         limit = d["limit"]
         for name, entry in limit["witness_ratio"].items():
             if entry["mean"] is None:
                 continue
             ax.plot(dim, entry["mean"] - limit["prediction"]["values"]["formula"],
-                    _SEARCH_MARKERS.get(name, "x"), mfc="none", color="C0" if
-                    d["dataset"] == "digits" else "C1",
+                    _SEARCH_MARKERS.get(name, "x"), mfc="none",
+                    color=f"C{order.index(d['dataset'])}",
                     label=None if name in labelled else f"witness: {name}")
             labelled.add(name)
     ax.set_xscale("log")
     ax.set_xlabel("D (prunable weights)")
     ax.set_ylabel("best witness − predicted removal ratio")
-    ax.set_title("Is the predicted threshold a limit? (blue digits, orange mnist1d)",
-                 fontsize=9)
+    names = ", ".join(f"{colour} {name}" for colour, name in zip(
+        ("blue", "orange", "green", "red"), order, strict=False))
+    ax.set_title(f"Is the predicted threshold a limit?\n({names})", fontsize=9)
     ax.legend(fontsize=7, loc="upper right")  # (the "best" place covered the D = 800 markers)
     return _save(fig, path)

@@ -11,13 +11,15 @@ predicted_vs_actual, which computes it on the same networks), prunes one-shot at
 then runs the witness searches (:mod:`phasetrans.applications.limit`: masked retraining to
 convergence, iterative and gradual magnitude pruning, default ``SearchOptions``) against the fair
 reference, and records the verdict. Best witnesses go to ``results/limit_test/witnesses/<config>/``
-(kept in git for D <= 10^4). Rows of other configurations already in results.json are kept.
+(kept in git for D <= 10^4; files an earlier run of the configuration left there are removed).
+Rows of other configurations already in results.json are kept.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import pathlib
 import time
 
 import jax
@@ -89,6 +91,11 @@ def main() -> None:
             comparison, key=jax.random.key(0), searches=searches,
             witness_dir=directory if small else None, progress=True))
         row["limit"]["seconds"] = time.perf_counter() - start
+        if small:  # a search that found no witness this time leaves no file from an earlier run
+            written = {pathlib.Path(f).name for f in row["limit"]["witness_files"]}
+            for stale in directory.glob("*.npz"):
+                if stale.name not in written:
+                    stale.unlink()
         return row
 
     _output.run_configs(out, configs, compute, table=table, datasets=DATASETS, archs=ARCHS,

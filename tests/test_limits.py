@@ -294,6 +294,47 @@ def test_search_budgets_by_hand_and_the_reference_runs_to_the_largest():
         witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=0)
 
 
+def test_mini_batch_reference_keeps_the_lowest_full_f_check_and_the_searches_use_batches():
+    problem = train.train_problem("digits", arch="", l1=1e-3, num_seeds=1, steps=100)
+    rule = stationarity.StopRule(window=100, check_every=100, max_steps=300)
+    options = witnesses.SearchOptions(stop=rule, batch_size=64, resolution=0.25)
+    ref = witnesses.reference(problem, epsilon=1e-2, options=options)
+    # by hand: 3 chunks of 100 steps on batches of 64 (keys fold_in(key(0), chunk)), full F
+    # after each; the reference keeps the lowest of w* and those
+    opt, step = train.stepper(problem.model.loss, problem.train, prunable=problem.prunable,
+                              l1=problem.l1, optimizer="prox-adam",
+                              learning_rate=options.learning_rate, batch_size=64)
+    f = jax.jit(train.objective(problem.model.loss, problem.l1, problem.prunable))
+    state = (problem.seed(0), opt.init(problem.seed(0)))
+    values = [float(f(problem.seed(0), problem.train))]
+    for chunk in range(3):
+        keys = jax.random.split(jax.random.fold_in(jax.random.key(0), chunk), 100)
+        state, _ = jax.lax.scan(step, state, keys)
+        values.append(float(f(state[0], problem.train)))
+    assert ref.best_step[0] == 100 * np.argmin(values) > 0
+    np.testing.assert_allclose(ref.fair_objective[0], min(values), rtol=1e-5)
+    dense = jax.tree_util.tree_map(lambda w: w[0], ref.dense)
+    np.testing.assert_allclose(f(dense, problem.train), ref.fair_objective[0], rtol=1e-5)
+    full = witnesses.reference(problem, epsilon=1e-3, options=options._replace(batch_size=None))
+    assert abs(full.fair_objective[0] - ref.fair_objective[0]) > 1e-6  # not full-batch steps
+    result = witnesses.search(problem, "retrain", ref=ref, options=options)
+    assert result.settings["batch_size"] == 64
+    best = result.witnesses[0][0]  # the verdict's criterion, judged on the full training set
+    assert best is not None and best.removal_ratio > 0.25
+    assert best.objective <= ref.fair_objective[0] + 1e-2
+    np.testing.assert_allclose(f(best.params, problem.train), best.objective, rtol=1e-5)
+    # what is refused
+    with pytest.raises(ValueError, match="batch_size"):
+        witnesses.SearchOptions(batch_size=0).validate()
+    too_many = options._replace(batch_size=10_000)
+    with pytest.raises(ValueError, match="batch_size .* must be <= the 1437 training examples"):
+        witnesses.reference(problem, epsilon=1e-3, options=too_many)
+    with pytest.raises(ValueError, match="batch_size .* must be <= the 1437"):
+        witnesses.search(problem, "retrain", ref=ref, options=too_many)
+    with pytest.raises(ValueError, match="multiple of stop.check_every"):
+        witnesses.reference(problem, epsilon=1e-3, options=options, max_steps=250)
+
+
 def test_settle_adopts_the_references_continuation_until_it_no_longer_lowers_f_by_eps():
     problem = train.train_problem("digits", arch="", l1=1e-3, num_seeds=2, steps=100)
     options = witnesses.SearchOptions(stop=stationarity.StopRule(window=100, check_every=100,

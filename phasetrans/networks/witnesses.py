@@ -32,8 +32,9 @@ removal ratio at which it produces a witness:
   quadratic model of F [ZZSL sec. 4], so the search is not tied to magnitude order.
 
 Optimiser: proximal Adam (:func:`phasetrans.networks.train.prox_adam`, the trainer's: its fixed
-points are the stationary points of F on the support), full batch, until
-``SearchOptions.stop`` holds or its step cap is hit (then the run counts as not converged).
+points are the stationary points of F on the support), full batch (or mini-batches of
+``SearchOptions.batch_size``, searches and reference alike), until ``SearchOptions.stop`` holds
+or its step cap is hit (then the run counts as not converged).
 Proximal steps may zero more kept weights; a witness's removal ratio is its exact zeros counted.
 
 **Fair reference.** The theory assumes w* minimises F. The dense network gets the same
@@ -128,6 +129,13 @@ class SearchOptions(NamedTuple):
             vs 22.1 s (compilation included, same process, 2 busy cores). Same answers up to
             float rounding (batched and single products round differently; there imp's witness
             ratio moved from 0.8285 to 0.8294, the same target ratio).
+        batch_size: None (default) for full-batch steps, else examples per random mini-batch
+            (drawn without replacement from ``jax.random.key(0)``, the same sequence in every
+            run), for networks whose full-batch steps are too slow. Every criterion stays the
+            full training set's F; the stop rule's checks and the fair reference's candidate
+            points are then the full-F evaluations every ``stop.check_every`` steps (a
+            mini-batch step's F is not the set's), so :func:`reference`'s length must be a
+            multiple of ``check_every``.
     """
 
     stop: stationarity.StopRule = stationarity.StopRule(window=1000, check_every=250,
@@ -141,6 +149,7 @@ class SearchOptions(NamedTuple):
     gradual_steps: int = 3000
     gradual_every: int = 100
     sequential: bool = True
+    batch_size: int | None = None
 
     def validate(self) -> SearchOptions:
         """These options with their values checked (ValueError/TypeError naming the field)."""
@@ -157,6 +166,8 @@ class SearchOptions(NamedTuple):
         if self.rewind is not None:
             _checks.one_of("SearchOptions.rewind", self.rewind, REWINDS)
         _checks.boolean("SearchOptions.sequential", self.sequential)
+        if self.batch_size is not None:
+            _checks.positive_int("SearchOptions.batch_size", self.batch_size)
         if self.gradual_steps % self.gradual_every:
             raise ValueError(f"SearchOptions.gradual_steps ({self.gradual_steps}) must be a "
                              f"multiple of gradual_every ({self.gradual_every})")
@@ -167,6 +178,8 @@ class SearchOptions(NamedTuple):
         out = {"optimizer": "prox-adam", "learning_rate": self.learning_rate,
                "stop": self.stop.describe(), "max_steps_per_run": self.stop.max_steps,
                "points_per_round": self.points_per_round}
+        if self.batch_size is not None:
+            out["batch_size"] = self.batch_size
         if search == "imp":
             out.update(rounds=self.imp_rounds, rewind=self.rewind or "none",
                        schedule="keep (1 - p)^(r / R) in round r")
@@ -220,12 +233,12 @@ def _gradual_search(ctx, params, aux, ratio):
     every, total = ctx.options.gradual_every, ctx.options.gradual_steps
     num_events = total // every
     opt, _ = ctx.stepper(None)
-    step_keys = jax.random.split(jax.random.key(0), every)  # full batch: the keys are unused
 
     def event(carry, k):
         x, opt_state, mask = carry
         _, step = ctx.stepper(mask)
-        (x, opt_state), _ = jax.lax.scan(step, (x, opt_state), step_keys)
+        step_keys = jax.random.split(jax.random.fold_in(jax.random.key(0), k), every)
+        (x, opt_state), _ = jax.lax.scan(step, (x, opt_state), step_keys)  # (full batch: unused)
         mask = prune.nested_magnitude(x, mask, cubic_schedule(ratio, k, num_events),
                                       ctx.prunable)
         return (prune.apply_mask(x, mask), opt_state, mask), None
@@ -249,8 +262,10 @@ class _Context(NamedTuple):
 
 
 def _training(options) -> train.TrainingOptions:
-    """The search's training: proximal Adam, full batch, until ``options.stop`` holds."""
-    return train.TrainingOptions(stop=options.stop, learning_rate=options.learning_rate)
+    """The search's training: proximal Adam until ``options.stop`` holds, full batch unless
+    ``options.batch_size``."""
+    return train.TrainingOptions(stop=options.stop, learning_rate=options.learning_rate,
+                                 batch_size=options.batch_size)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
@@ -266,7 +281,7 @@ def _batch(model, frozen, search, options, params, aux, batches, ratios, l1):
     def stepper(mask):
         return train.stepper(model.loss, train_set, prunable=prunable, l1=l1,
                              optimizer="prox-adam", learning_rate=options.learning_rate,
-                             mask=mask)
+                             batch_size=options.batch_size, mask=mask)
 
     ctx = _Context(run, stepper, prunable, options)
 
@@ -289,9 +304,9 @@ class Reference(NamedTuple):
     Attributes:
         objective: F(w*). train_loss: L(w*). test_accuracy: test accuracy of w*.
         fair_objective: F*_fair, the lowest F that w* continued with the searches'
-            optimiser (all weights free, full batch) visits in the largest search's budget,
-            w* included. Every step of the budget runs (no stop rule): a search's runs may take
-            that many steps, and a stop rule that ends the dense run sooner sets F*_fair
+            optimiser (all weights free, the searches' batches) visits in the largest search's
+            budget, w* included. Every step of the budget runs (no stop rule): a search's runs
+            may take that many steps, and a stop rule that ends the dense run sooner sets F*_fair
             higher than the steps a witness had reach (on the scale family's h = 64 seed 0:
             0.39 eps below F(w*) with the stop rule, 2.33 eps in 40 000 steps, and IMP's
             witness of 40 000 steps failed against the latter by 1.5 eps). The lowest point,
@@ -334,27 +349,58 @@ def _tree_where(condition, a, b):
     return jax.tree_util.tree_map(lambda x, y: jnp.where(condition, x, y), a, b)
 
 
+def _check_batch_size(options: SearchOptions, problem: Problem, steps: int | None = None):
+    """``options.batch_size`` at most the training set's size; ``steps`` (the reference's
+    length) a multiple of ``check_every`` when it is set."""
+    if options.batch_size is None:
+        return
+    examples = jax.tree_util.tree_leaves(problem.train)[0].shape[0]
+    if options.batch_size > examples:
+        raise ValueError(f"SearchOptions.batch_size ({options.batch_size}) must be <= the "
+                         f"{examples} training examples")
+    if steps is not None and steps % options.stop.check_every:
+        raise ValueError(f"with SearchOptions.batch_size the reference's max_steps ({steps}) "
+                         f"must be a multiple of stop.check_every ({options.stop.check_every})")
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def _continue(model, frozen, options, params, batches, l1):
-    """w* continued for ``options.stop.max_steps`` full-batch proximal-Adam steps; the
-    metrics of w* and of the lowest-F point visited (w* itself, any step's, or the end), and
-    the step of that point (0: w*)."""
+    """w* continued for ``options.stop.max_steps`` proximal-Adam steps; the metrics of w* and of
+    the lowest-F point visited (w* itself, any step's, or the end; with ``options.batch_size``
+    w* or the point after every ``check_every`` steps, F on the whole training set), and the
+    step of that point (0: w*)."""
     prunable = jax.tree_util.tree_unflatten(*frozen)
     train_set = batches[0]
     opt, step = train.stepper(model.loss, train_set, prunable=prunable, l1=l1,
-                              optimizer="prox-adam", learning_rate=options.learning_rate)
+                              optimizer="prox-adam", learning_rate=options.learning_rate,
+                              batch_size=options.batch_size)
     start = _metrics(model, prunable, l1, params, batches)
+    steps = options.stop.max_steps
+    init = ((params, opt.init(params)), params, start[0], 0)
+
+    def keep(best, lowest, at, candidate, value, step_count):  # the lower of best, candidate
+        lower = value < lowest
+        return (_tree_where(lower, candidate, best), jnp.minimum(value, lowest),
+                jnp.where(lower, step_count, at))
+
+    if options.batch_size is not None:  # a step's F is its mini-batch's: check every chunk
+        every = options.stop.check_every
+        objective = train.objective(model.loss, l1, prunable)
+
+        def chunk(carry, index):
+            keys = jax.random.split(jax.random.fold_in(jax.random.key(0), index), every)
+            state, _ = jax.lax.scan(step, carry[0], keys)
+            value = objective(state[0], train_set)
+            return (state, *keep(*carry[1:], state[0], value, (index + 1) * every)), None
+
+        (_, best, _, at), _ = jax.lax.scan(chunk, init, jnp.arange(steps // every))
+        return start, _metrics(model, prunable, l1, best, batches), best, at
 
     def body(carry, index):  # step returns F before it: F of the params after `index` steps
-        state, best, lowest, at = carry
-        new_state, value = step(state, None)
-        lower = value < lowest
-        return (new_state, _tree_where(lower, state[0], best), jnp.minimum(value, lowest),
-                jnp.where(lower, index, at)), None
+        state, value = step(carry[0], None)
+        return (state, *keep(*carry[1:], carry[0][0], value, index)), None
 
-    steps = options.stop.max_steps
-    (state, best, lowest, at), _ = jax.lax.scan(
-        body, ((params, opt.init(params)), params, start[0], 0), jnp.arange(steps))
+    (state, best, lowest, at), _ = jax.lax.scan(body, init, jnp.arange(steps))
     end = _metrics(model, prunable, l1, state[0], batches)
     last = end[0] < lowest
     best = _tree_where(last, state[0], best)
@@ -378,6 +424,7 @@ def reference(problem: Problem, *, epsilon, options: SearchOptions | None = None
     if max_steps is not None:
         options = options._replace(stop=options.stop._replace(
             max_steps=_checks.positive_int("max_steps", max_steps)))
+    _check_batch_size(options, problem, options.stop.max_steps)
     frozen = prune._frozen(problem.prunable)
     run = jax.vmap(_continue, in_axes=(None, None, None, 0, None, None))
     start, best, dense, at = run(problem.model, frozen, options, problem.params,
@@ -560,6 +607,7 @@ def search(problem: Problem, name: str, *, ref: Reference, options: SearchOption
     if not isinstance(ref, Reference) or ref.objective.shape != (problem.num_seeds,):
         raise TypeError(f"ref must be the Reference of this problem ({problem.num_seeds} seeds), "
                         f"got {type(ref).__name__}")
+    _check_batch_size(options, problem)
     if init is None:
         init = problem.params
     if name == "model" and scores is None:

@@ -260,7 +260,11 @@ class GeneratedCone(NamedTuple):
     @classmethod
     def create(cls, body, *, tol: float | None = None) -> GeneratedCone:
         origin = jnp.zeros(body.dim)
-        if float(jnp.linalg.norm(body.project(origin))) <= 0.0:
+        # a body's closed-form membership test where it has one: projecting 0 runs an
+        # iterative solver outside jit, compiled anew for every body (9 ratios, 9 programs)
+        inside = (body.contains(origin) if hasattr(body, "contains")
+                  else float(jnp.linalg.norm(body.project(origin))) <= 0.0)
+        if inside:
             raise ValueError("the body contains 0, so it generates the whole space")
         if tol is not None:
             tol = _checks.real("tol", tol, positive=True)

@@ -158,25 +158,50 @@ def pruned_points(params, removal_ratios, prunable=None) -> tuple[np.ndarray, np
     grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
     if bool(jnp.any((grid < 0) | (grid > 1))):
         raise ValueError("removal_ratios must lie in [0, 1]")
+    _checks.finite("params", params)
     index = np.flatnonzero(prunable_flat_mask(params, prunable))
+    points, keeps = _pruned_points(params, grid.astype(ravel_pytree(params)[0].dtype), index,
+                                   _frozen(_prunable(params, prunable)))
+    return np.asarray(points), np.asarray(keeps)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _pruned_points(params, grid, index, frozen):
+    """One compiled program per shape (run outside jit, the vmap would dispatch and compile
+    every operation on its own)."""
+    prunable = jax.tree_util.tree_unflatten(*frozen)
     flat = ravel_pytree(params)[0]
 
     def one(p):
         keep = ravel_pytree(global_magnitude(params, p, prunable))[0][index].astype(bool)
         return jnp.where(keep, flat[index], 0.0), keep
 
-    points, keeps = jax.vmap(one)(grid.astype(flat.dtype))
-    return np.asarray(points), np.asarray(keeps)
+    return jax.vmap(one)(grid)
 
 
 def pruned_distance(params, removal_ratio, prunable=None) -> jax.Array:
     """R(p) = ||w* - M_p ⊙ w*||: the norm of the globally pruned-away part [ZZSL sec. 4].
 
-    Vmappable over ``removal_ratio``.
+    Vmappable over ``removal_ratio``; :func:`pruned_distances` evaluates a grid.
     """
     mask = global_magnitude(params, removal_ratio, prunable)
     removed = jax.tree_util.tree_map(lambda w, m: jnp.where(m, 0, w), params, mask)
     return jnp.linalg.norm(ravel_pytree(removed)[0])
+
+
+def pruned_distances(params, removal_ratios, prunable=None) -> np.ndarray:
+    """(G,) R(p) of :func:`pruned_distance` on a grid of removal ratios, one compiled program."""
+    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
+    if bool(jnp.any((grid < 0) | (grid > 1))):
+        raise ValueError("removal_ratios must lie in [0, 1]")
+    _checks.finite("params", params)
+    return np.asarray(_pruned_distances(params, grid, _frozen(_prunable(params, prunable))))
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _pruned_distances(params, grid, frozen):
+    prunable = jax.tree_util.tree_unflatten(*frozen)
+    return jax.vmap(lambda p: pruned_distance(params, p, prunable))(grid)
 
 
 class SweepResult(NamedTuple):

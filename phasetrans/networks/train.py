@@ -476,11 +476,10 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
     further = minimise(loss_fn, params, data, l1=l1, prunable=prunable,
                        training=TrainingOptions(steps=further_steps, learning_rate=learning_rate,
                                                 optimizer=optimizer))
-    f = objective(loss_fn, l1, jax.tree_util.tree_map(bool, prunable))
-    data = tuple(data)
-    objective_value = float(f(params, data))
-    lowest = min(float(jnp.min(further.loss_history)), float(f(further.params, data)))
-    sub = stationarity.subgradient(loss_fn, params, data, l1=l1, prunable=prunable)
+    at_start, at_end, sub = _measures(loss_fn, params, further.params, tuple(data),
+                                      prune._frozen(jax.tree_util.tree_map(bool, prunable)), l1)
+    objective_value = float(at_start)
+    lowest = min(float(jnp.min(further.loss_history)), float(at_end))
     decrease = objective_value - lowest
     return stationarity.Stationarity(
         objective=objective_value, subgradient_norm=float(sub.norm),
@@ -489,6 +488,15 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
         decrease_in_epsilon=decrease / epsilon, is_minimum=decrease <= epsilon,
         further_steps=further_steps, optimizer=optimizer, learning_rate=learning_rate,
         zero_fraction=prune.zero_fraction(params, jax.tree_util.tree_map(bool, prunable)))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _measures(loss_fn, params, further, data, frozen, l1):
+    """F(params), F(further) and the subgradient measure at ``params``, in one program."""
+    prunable = jax.tree_util.tree_unflatten(*frozen)
+    f = objective(loss_fn, l1, prunable)
+    return (f(params, data), f(further, data),
+            stationarity.subgradient(loss_fn, params, data, l1=l1, prunable=prunable))
 
 
 METADATA_KEY = "__metadata__"  # the params file's array holding the metadata as a JSON string

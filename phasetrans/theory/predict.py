@@ -458,7 +458,7 @@ class _Pruning(NamedTuple):
         return self.center - prune.pruned_points(self.params, grid, self.prunable)[0]
 
     def distance(self, p) -> float:
-        return float(prune.pruned_distance(self.params, p, self.prunable))
+        return float(prune.pruned_distances(self.params, np.array([p]), self.prunable)[0])
 
 
 def _ellipsoid(source, pruning: _Pruning, prediction, options: PredictOptions, *, key,
@@ -557,7 +557,7 @@ def predict(params, loss_fn, data, *, key, l1: float | None = None, prunable=Non
                        devices=devices)
     noise = _noise(loss_fn, params, data, options, key=k_noise)
     grid = np.linspace(0.0, 1.0, options.num_ratios)
-    distances = np.asarray(jax.vmap(lambda p: prune.pruned_distance(params, p, prunable))(grid))
+    distances = prune.pruned_distances(params, grid, prunable)
     shared = {"removal_ratios": grid, "distances": distances, "epsilon": noise.epsilon.mean,
               "floor": options.floor}
     prediction = formula.formula_prediction(

@@ -17,6 +17,7 @@ Both answer the same questions (``nodes``/``weights``, :meth:`summary`, :meth:`l
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -50,7 +51,12 @@ class QuadraticModel(NamedTuple):
 
 def prunable_gradient(loss_fn, params, data, index) -> np.ndarray:
     """(D,) g* = grad L(w*) on the prunable coordinates ``index``."""
-    return np.asarray(ravel_pytree(jax.grad(loss_fn)(params, data))[0])[index]
+    return np.asarray(ravel_pytree(_gradient(loss_fn, params, data))[0])[index]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _gradient(loss_fn, params, data):
+    return jax.grad(loss_fn)(params, data)
 
 
 class ExactSource(NamedTuple):

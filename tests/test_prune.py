@@ -59,6 +59,9 @@ def test_pruned_distance_by_hand_and_vmap():
     grid = jnp.array([0.0, 0.5, 1.0])
     r = jax.vmap(lambda p: prune.pruned_distance(PARAMS, p))(grid)
     np.testing.assert_allclose(r, [0.0, np.sqrt(0.3), np.sqrt(0.3 + 9 + 4 + 1)], rtol=1e-6)
+    np.testing.assert_allclose(prune.pruned_distances(PARAMS, grid), r, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"removal_ratios must be a non-empty 1-D array"):
+        prune.pruned_distances(PARAMS, [0.5, 1.5])
 
 
 def test_sweep_equals_per_ratio_reference():

@@ -155,9 +155,7 @@ def pruned_points(params, removal_ratios, prunable=None) -> tuple[np.ndarray, np
         ``np.flatnonzero(prunable_flat_mask(params, prunable))`` (D prunable coordinates),
         vmapped over the ratios.
     """
-    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
-    if bool(jnp.any((grid < 0) | (grid > 1))):
-        raise ValueError("removal_ratios must lie in [0, 1]")
+    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     _checks.finite("params", params)
     index = np.flatnonzero(prunable_flat_mask(params, prunable))
     points, keeps = _pruned_points(params, grid.astype(ravel_pytree(params)[0].dtype), index,
@@ -191,9 +189,7 @@ def pruned_distance(params, removal_ratio, prunable=None) -> jax.Array:
 
 def pruned_distances(params, removal_ratios, prunable=None) -> np.ndarray:
     """(G,) R(p) of :func:`pruned_distance` on a grid of removal ratios, one compiled program."""
-    grid = _checks.array("removal_ratios", removal_ratios, ndim=1)
-    if bool(jnp.any((grid < 0) | (grid > 1))):
-        raise ValueError("removal_ratios must lie in [0, 1]")
+    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
     _checks.finite("params", params)
     return np.asarray(_pruned_distances(params, grid, _frozen(_prunable(params, prunable))))
 

@@ -106,8 +106,8 @@ def test_home_verdicts_are_the_results():
         ("digits", "mlp-64-16-10", 5e-4), ("mnist1d", "mlp-40-16-10", 1e-5),
         ("mnist1d", "mlp-40-16-10", 1e-4), ("mnist1d", "mlp-40-16-10", 5e-4)]
     assert "(digits 64-16-10 and mnist1d 40-16-10, each at three λ)" in text
-    # "not beaten beyond its window": two beaten within it, by IMP, "0.03 and 0.02 beyond it,
-    # inside ±0.21"
+    # "not beaten beyond its window": two beaten within it, by IMP, "0.02 beyond it, inside
+    # ±0.21"
     beaten = [r for r in limits if r["limit"]["verdict"] != "not beaten by these searches"]
     assert [(r["dataset"], r["l1"], r["limit"]["verdict"], r["limit"]["best_search"])
             for r in beaten] == [("mnist1d", l1, "beaten within the window", "imp")
@@ -116,8 +116,8 @@ def test_home_verdicts_are_the_results():
               for r in beaten]
     assert {f"{r['window']['half_width']:.2f}" for r in beaten} == {"0.21"}
     assert "on four of the six no witness search" in text
-    assert (f"iterative pruning did, {' and '.join(excess)} beyond it, inside the ±0.21 window"
-            ) in text
+    said = excess[0] if len(set(excess)) == 1 else " and ".join(excess)
+    assert f"iterative pruning did, {said} beyond it, inside the ±0.21 window" in text
     scale = _results("scale_study")
     inside = [r["num_params"] for r in scale
               if abs(r["oneshot"]["accuracy"]["mean"] - r["formula"]["mean"])
@@ -138,12 +138,13 @@ def test_limit_test_findings_quote_the_results():
         return ", ".join(values[:-1]) + " and " + values[-1]
 
     assert f"best witnesses {listed(best)} against {listed(formula)}" in text
-    # digits and mnist1d at 5e-4: rerun with the full-length reference (its lowest point); the
-    # other mnist1d rows: the earlier reference (stop rule, 10 000-step cap), which hit its cap,
-    # F falling by <= 0.18 eps
+    # digits and mnist1d at 1e-4 and 5e-4: rerun with the full-length reference (its lowest
+    # point); mnist1d at 1e-5: the earlier reference (stop rule, 10 000-step cap), which hit its
+    # cap
     rerun = [r for r in rows if "converged" not in r["limit"]["reference"]]
     assert [(r["dataset"], r["l1"]) for r in rerun] == [("digits", 1e-5), ("digits", 1e-4),
-                                                        ("digits", 5e-4), ("mnist1d", 5e-4)]
+                                                        ("digits", 5e-4), ("mnist1d", 1e-4),
+                                                        ("mnist1d", 5e-4)]
     assert all(r["limit"]["reference"]["max_steps"] == 40000 for r in rerun)
     digits = [r for r in rows if r["dataset"] == "digits"]
     most = max(max(r["limit"]["reference"]["decrease_in_epsilon"]) for r in digits)
@@ -155,12 +156,12 @@ def test_limit_test_findings_quote_the_results():
     assert [r["limit"]["best_search"] for r in digits] == ["model"] * 3
     mnist1d = [r["limit"]["reference"] for r in rows if r not in rerun]
     assert not any(any(ref["converged"]) for ref in mnist1d)
-    late = rerun[-1]["limit"]
-    assert late["verdict"] == "beaten within the window" and late["best_search"] == "imp"
-    assert (f"lowered F by at most {max(late['reference']['decrease_in_epsilon']):.3f} ε"
-            ) in text
+    for late in (r["limit"] for r in rerun[3:]):
+        assert late["verdict"] == "beaten within the window" and late["best_search"] == "imp"
+        assert (f"lowered F by at most {max(late['reference']['decrease_in_epsilon']):.3f}"
+                " ε") in " ".join(text.split())
     most = max(max(ref["decrease_in_epsilon"]) for ref in mnist1d)
-    assert f"hit the cap on every seed, having lowered F by at most {most:.2f} ε" in text
+    assert f"hit the cap on every seed, having lowered F by at most {most:.2g} ε" in text
     scaling = _results("limit_test", "scaling.json")
     from experiments.limit_test.scaling import SCALES
     assert [r["scale"] for r in scaling] == list(SCALES)  # every scale, once, in order
@@ -1264,8 +1265,10 @@ NOT_RESULTS = {
     "docs/getting-started.md": {"3.10": "the minimum Python version",
                                 "7 %": "spread of the demo's wall time on this machine"},
     "docs/findings/three_models.md": {"1e-6": "tolerance of the reference solve (configuration)"},
-    "docs/findings/limit_test.md": {"0.570": "the λ = 5e-4 mnist1d row before its rerun (git "
-                                             "history of results/limit_test/results.json)"},
+    "docs/findings/limit_test.md": {
+        **{v: "the mnist1d rows before their rerun (git history of "
+              "results/limit_test/results.json)" for v in ("0.570", "0.485")},
+        "0.026": "IMP minus masked retraining at λ = 5e-4 (a difference of two table values)"},
     "docs/findings/scale_study.md": {"1.1·10⁶": "D of h = 1024, the size not run",
                                      **{v: "the family's gaps to the formula (test_scale_"
                                            "family_findings_quote_its_rows)"

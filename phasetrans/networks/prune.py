@@ -155,12 +155,19 @@ def pruned_points(params, removal_ratios, prunable=None) -> tuple[np.ndarray, np
         ``np.flatnonzero(prunable_flat_mask(params, prunable))`` (D prunable coordinates),
         vmapped over the ratios.
     """
-    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
-    _checks.finite("params", params)
+    grid, frozen = _grid_and_flags(params, removal_ratios, prunable)
     index = np.flatnonzero(prunable_flat_mask(params, prunable))
     points, keeps = _pruned_points(params, grid.astype(ravel_pytree(params)[0].dtype), index,
-                                   _frozen(_prunable(params, prunable)))
+                                   frozen)
     return np.asarray(points), np.asarray(keeps)
+
+
+def _grid_and_flags(params, removal_ratios, prunable):
+    """The checked grid and the hashable prunable flags of :func:`pruned_points` and
+    :func:`pruned_distances` (``params`` checked finite)."""
+    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
+    _checks.finite("params", params)
+    return grid, _frozen(_prunable(params, prunable))
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -189,9 +196,8 @@ def pruned_distance(params, removal_ratio, prunable=None) -> jax.Array:
 
 def pruned_distances(params, removal_ratios, prunable=None) -> np.ndarray:
     """(G,) R(p) of :func:`pruned_distance` on a grid of removal ratios, one compiled program."""
-    grid = _checks.removal_ratios("removal_ratios", removal_ratios)
-    _checks.finite("params", params)
-    return np.asarray(_pruned_distances(params, grid, _frozen(_prunable(params, prunable))))
+    return np.asarray(_pruned_distances(params, *_grid_and_flags(params, removal_ratios,
+                                                                 prunable)))
 
 
 @functools.partial(jax.jit, static_argnums=2)

@@ -473,11 +473,12 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
     epsilon = _checks.real("epsilon", epsilon, positive=True)
     further_steps = _checks.positive_int("further_steps", further_steps)
     prunable = default_prunable(params) if prunable is None else prunable
+    flags = jax.tree_util.tree_map(bool, prunable)
     further = minimise(loss_fn, params, data, l1=l1, prunable=prunable,
                        training=TrainingOptions(steps=further_steps, learning_rate=learning_rate,
                                                 optimizer=optimizer))
     at_start, at_end, sub = _measures(loss_fn, params, further.params, tuple(data),
-                                      prune._frozen(jax.tree_util.tree_map(bool, prunable)), l1)
+                                      prune._frozen(flags), l1)
     objective_value = float(at_start)
     lowest = min(float(jnp.min(further.loss_history)), float(at_end))
     decrease = objective_value - lowest
@@ -487,7 +488,7 @@ def check_stationarity(loss_fn: Callable, params, data, *, l1: float, epsilon: f
         further_objective=lowest, decrease=decrease, epsilon=epsilon,
         decrease_in_epsilon=decrease / epsilon, is_minimum=decrease <= epsilon,
         further_steps=further_steps, optimizer=optimizer, learning_rate=learning_rate,
-        zero_fraction=prune.zero_fraction(params, jax.tree_util.tree_map(bool, prunable)))
+        zero_fraction=prune.zero_fraction(params, flags))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))

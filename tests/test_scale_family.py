@@ -178,6 +178,10 @@ def test_command_reproduces_the_row_and_run_rejects_bad_input(tmp_path):
     assert family_run.command(16, 2, ("retrain", "imp")) == (
         "python -m experiments.scale_study.family_run --widths 16 --seeds 2 "
         "--searches retrain imp")
+    assert family_run.command(64, 0, ("imp",), batch_size=32).endswith(
+        "--searches imp --batch-size 32")
+    assert family_run.out_directory() == family_run.OUT
+    assert family_run.out_directory(32) == family_run.OUT / "batch32"
     never = lambda *a: pytest.fail("computed")  # noqa: E731
     for widths, seeds, searches in (([0], [0], ["retrain"]), ([16], [-1], ["retrain"]),
                                     ([16.5], [0], ["retrain"]), ([16], [0], ["model"])):
@@ -190,6 +194,8 @@ def test_witness_searches_run_at_the_trainings_last_rate():
     assert options.learning_rate == 3e-4 and options.resolution == 0.0078
     assert options.stop == family_run.witnesses.SearchOptions().stop  # the default budget
     options.validate()
+    assert options.batch_size is None  # full batch unless asked
+    assert family_run.search_options({"learning_rate": 3e-4}, 0.01, 64).batch_size == 64
     with pytest.raises(ValueError, match="learning_rate"):
         family_run.search_options({"learning_rate": 0.0}, 0.01).validate()
 

@@ -1,7 +1,7 @@
 """Scale study on the family without the ceiling (issue 26): one row per (width h, seed).
 
     python -m experiments.scale_study.family_run [--widths 16 32 ...] [--seeds 0 1 2]
-        [--searches retrain imp]
+        [--searches retrain imp] [--batch-size B]
 
 Per (h, seed) whose row file ``results/scale_study/family/rows/h<h>_seed<s>.json`` does not
 exist yet: train ``family.recommended(h, seed=s)`` (teacher-student multilabel, n m / D = 2,
@@ -31,6 +31,11 @@ then
    ratio with a witness under each criterion, bracketed to <= window / 4 (or 1/D); the best
    witnesses go to :func:`witness_path` (``results/scale_study/family/witnesses/h<h>_seed<s>``).
 
+With ``--batch-size B`` the witness searches and their fair reference take mini-batch steps of B
+examples (``SearchOptions.batch_size``; training, prediction and one-shot pruning unchanged,
+every criterion still the full training set's F), and the rows go to :func:`out_directory`
+(``results/scale_study/family/batch<B>/``), beside the full-batch ones they are compared with.
+
 The row is written atomically (:mod:`phasetrans._io`), so an interrupted run keeps its finished
 rows and a rerun skips them; after each row ``results.json`` (every row file, sorted by h, seed)
 and ``table.md`` are rebuilt.
@@ -51,9 +56,10 @@ reference_decrease_in_epsilon, reference_max_steps (the fair reference's decreas
 length: the largest search budget, every step; rows without it had a stop rule and a
 10 000-step cap)};
 ``witness_files`` (the names written under :func:`witness_path`);
-``resolution`` (the largest bracket width among the one-shot and witness thresholds; must be
-<= window / 4, else ``resolution_ok`` is False); ``seconds`` {train, predict, premise_oneshot
-(assess: stationarity + 101-ratio sweep), oneshot_refine, witnesses, total}; ``command`` (the
+``resolution`` (the largest bracket width among the one-shot and witness thresholds; must be <=
+window / 4, else ``resolution_ok`` is False); ``seconds`` {train, predict, premise_oneshot
+(assess: stationarity + 101-ratio sweep), oneshot_refine, witnesses, total};
+``witness_batch_size`` (the searches' mini-batch, None or absent: full batch); ``command`` (the
 command line that recomputes this row); ``warnings``.
 
 Cost (2 busy cores): at h = 16 (D = 1024) 74 s per row, measured (train 4, predict 15,
@@ -66,6 +72,7 @@ with retrain and imp); at D = 1e6 (h = 700) family.py's measurements give ~7 h o
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import pathlib
 import sys
@@ -100,10 +107,18 @@ def row_path(directory, width: int, seed: int) -> pathlib.Path:
     return pathlib.Path(directory) / "rows" / f"h{width}_seed{seed}.json"
 
 
-def command(width: int, seed: int, searches) -> str:
-    """The command line that recomputes the row of (width, seed) with ``searches``."""
+def out_directory(batch_size: int | None = None) -> pathlib.Path:
+    """Where the rows of witness searches with mini-batches of ``batch_size`` go: :data:`OUT`
+    for full-batch searches (None), else ``OUT/batch<batch_size>``."""
+    return OUT if batch_size is None else OUT / f"batch{batch_size}"
+
+
+def command(width: int, seed: int, searches, batch_size: int | None = None) -> str:
+    """The command line that recomputes the row of (width, seed) with ``searches`` (and
+    mini-batches of ``batch_size`` examples, None: full batch)."""
     return (f"python -m {MODULE} --widths {width} --seeds {seed} "
-            f"--searches {' '.join(searches)}")
+            f"--searches {' '.join(searches)}"
+            + ("" if batch_size is None else f" --batch-size {batch_size}"))
 
 
 def witness_path(directory, width: int, seed: int) -> pathlib.Path:
@@ -113,15 +128,18 @@ def witness_path(directory, width: int, seed: int) -> pathlib.Path:
     return pathlib.Path(directory) / "witnesses" / f"h{width}_seed{seed}"
 
 
-def search_options(training: dict, resolution: float) -> witnesses.SearchOptions:
+def search_options(training: dict, resolution: float,
+                   batch_size: int | None = None) -> witnesses.SearchOptions:
     """The witness searches' options for a member trained as ``training`` records: brackets to
-    ``resolution``, and proximal Adam at the training's last rate, for the fair reference and
-    the searches alike. At the searches' default rate (3e-3) the fair reference of a member
-    trained down to 1e-3 is continued at a rate where F stays higher (h = 128 seed 1 in
-    session 39: it lowered F by 0.0 eps, while 20 000 steps at 1e-3 lower it by 9.1 eps), so
-    witnesses were held to an F*_fair that was not the smallest F the optimiser reaches."""
+    ``resolution``, and proximal Adam at the training's last rate (on mini-batches of
+    ``batch_size`` examples, None: full batch), for the fair reference and the searches alike.
+    At the searches' default rate (3e-3) the fair reference of a member trained down to 1e-3 is
+    continued at a rate where F stays higher (h = 128 seed 1 in session 39: it lowered F by 0.0
+    eps, while 20 000 steps at 1e-3 lower it by 9.1 eps), so witnesses were held to an F*_fair
+    that was not the smallest F the optimiser reaches."""
     return witnesses.SearchOptions(resolution=resolution,
-                                   learning_rate=float(training["learning_rate"]))
+                                   learning_rate=float(training["learning_rate"]),
+                                   batch_size=batch_size)
 
 
 def horizon(searches) -> int:
@@ -196,10 +214,12 @@ def resolution(row: dict) -> float | None:
     return max(widths) if widths else None
 
 
-def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None) -> dict:
+def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None, *,
+                batch_size: int | None = None) -> dict:
     """Train, predict, prune and search witnesses for one member (see the module docstring);
     the row as a plain dict. ``witness_dir``: where the best witnesses are written (created
-    if missing), or None (not written)."""
+    if missing), or None (not written); ``batch_size``: the witness searches' mini-batch
+    (None: full batch)."""
     seconds = {}
     start = time.perf_counter()
     problem, training = family.recommended(width, seed=seed, horizon=horizon(searches))
@@ -223,7 +243,8 @@ def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None) -> d
     if witness_dir is not None:
         pathlib.Path(witness_dir).mkdir(parents=True, exist_ok=True)
     lt = limit.limit_test(c, key=key, searches=tuple(searches),
-                          options=search_options(training, target), witness_dir=witness_dir)
+                          options=search_options(training, target, batch_size),
+                          witness_dir=witness_dir)
     seconds["witnesses"] = time.perf_counter() - t
     per_search, best = _witness(lt)
     seconds["total"] = time.perf_counter() - start
@@ -241,7 +262,8 @@ def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None) -> d
            "window": {"half_width": window["half_width"], "eta": window["eta"]},
            "oneshot": oneshot, "witness": per_search, "best_witness": best,
            "witness_files": sorted(pathlib.Path(f).name for f in lt.witness_files),
-           "seconds": seconds, "command": command(width, seed, searches),
+           "witness_batch_size": batch_size, "seconds": seconds,
+           "command": command(width, seed, searches, batch_size),
            "warnings": doc["warnings"]}
     row["resolution"] = resolution(row)
     row["resolution_ok"] = row["resolution"] is not None and row["resolution"] <= target
@@ -346,9 +368,16 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--searches", nargs="+", default=list(SEARCHES), choices=SEARCH_CHOICES)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="examples per mini-batch step of the witness searches and their "
+                             "fair reference (default: full batch)")
     args = parser.parse_args()
-    run(args.widths, args.seeds, args.searches)
-    print((OUT / "table.md").read_text())
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error(f"--batch-size must be a positive integer, got {args.batch_size}")
+    out = out_directory(args.batch_size)
+    run(args.widths, args.seeds, args.searches, directory=out,
+        compute=functools.partial(compute_row, batch_size=args.batch_size))
+    print((out / "table.md").read_text())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import scipy_oracles
 
@@ -299,20 +300,36 @@ def test_mini_batch_reference_keeps_the_lowest_full_f_check_and_the_searches_use
     rule = stationarity.StopRule(window=100, check_every=100, max_steps=300)
     options = witnesses.SearchOptions(stop=rule, batch_size=64, resolution=0.25)
     ref = witnesses.reference(problem, epsilon=1e-2, options=options)
-    # by hand: 3 chunks of 100 steps on batches of 64 (keys fold_in(key(0), chunk)), full F
-    # after each; the reference keeps the lowest of w* and those
-    opt, step = train.stepper(problem.model.loss, problem.train, prunable=problem.prunable,
-                              l1=problem.l1, optimizer="prox-adam",
-                              learning_rate=options.learning_rate, batch_size=64)
     f = jax.jit(train.objective(problem.model.loss, problem.l1, problem.prunable))
-    state = (problem.seed(0), opt.init(problem.seed(0)))
-    values = [float(f(problem.seed(0), problem.train))]
-    for chunk in range(3):
-        keys = jax.random.split(jax.random.fold_in(jax.random.key(0), chunk), 100)
-        state, _ = jax.lax.scan(step, state, keys)
-        values.append(float(f(state[0], problem.train)))
+
+    def by_hand(learning_rate):
+        # 3 chunks of 100 steps on batches of 64 (keys fold_in(key(0), chunk)), full F after
+        # each; the reference keeps the lowest of w* and those
+        opt, step = train.stepper(problem.model.loss, problem.train, prunable=problem.prunable,
+                                  l1=problem.l1, optimizer="prox-adam",
+                                  learning_rate=learning_rate, batch_size=64)
+        state = (problem.seed(0), opt.init(problem.seed(0)))
+        values = [float(f(problem.seed(0), problem.train))]
+        for chunk in range(3):
+            keys = jax.random.split(jax.random.fold_in(jax.random.key(0), chunk), 100)
+            state, _ = jax.lax.scan(step, state, keys)
+            values.append(float(f(state[0], problem.train)))
+        return values
+
+    values = by_hand(options.learning_rate)
     assert ref.best_step[0] == 100 * np.argmin(values) > 0
     np.testing.assert_allclose(ref.fair_objective[0], min(values), rtol=1e-5)
+    # with rate_decay the rate falls linearly to 0 over the reference's 300 steps
+    decaying = options._replace(rate_decay=True)
+    decayed = by_hand(optax.linear_schedule(options.learning_rate, 0.0, 300))
+    assert abs(min(decayed) - min(values)) > 1e-6  # the schedule changes the path
+    np.testing.assert_allclose(witnesses.reference(problem, epsilon=1e-2,
+                                                   options=decaying).fair_objective[0],
+                               min(decayed), rtol=1e-5)
+    assert witnesses.search(problem, "retrain", ref=ref, options=decaying).settings[
+        "rate_decay"].startswith("linear to 0")
+    with pytest.raises(TypeError, match="rate_decay"):
+        witnesses.SearchOptions(rate_decay=1).validate()
     dense = jax.tree_util.tree_map(lambda w: w[0], ref.dense)
     np.testing.assert_allclose(f(dense, problem.train), ref.fair_objective[0], rtol=1e-5)
     full = witnesses.reference(problem, epsilon=1e-3, options=options._replace(batch_size=None))

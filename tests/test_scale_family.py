@@ -182,6 +182,10 @@ def test_command_reproduces_the_row_and_run_rejects_bad_input(tmp_path):
         "--searches imp --batch-size 32")
     assert family_run.out_directory() == family_run.OUT
     assert family_run.out_directory(32) == family_run.OUT / "batch32"
+    assert family_run.out_directory(32, True) == family_run.OUT / "batch32-decay"
+    assert family_run.out_directory(rate_decay=True) == family_run.OUT / "decay"
+    assert family_run.command(16, 1, ("retrain",), 64, True).endswith(
+        "--searches retrain --batch-size 64 --rate-decay")
     never = lambda *a: pytest.fail("computed")  # noqa: E731
     for widths, seeds, searches in (([0], [0], ["retrain"]), ([16], [-1], ["retrain"]),
                                     ([16.5], [0], ["retrain"]), ([16], [0], ["model"])):
@@ -195,7 +199,8 @@ def test_witness_searches_run_at_the_trainings_last_rate():
     assert options.stop == family_run.witnesses.SearchOptions().stop  # the default budget
     options.validate()
     assert options.batch_size is None  # full batch unless asked
-    assert family_run.search_options({"learning_rate": 3e-4}, 0.01, 64).batch_size == 64
+    batched = family_run.search_options({"learning_rate": 3e-4}, 0.01, 64, True)
+    assert batched.batch_size == 64 and batched.rate_decay and not options.rate_decay
     with pytest.raises(ValueError, match="learning_rate"):
         family_run.search_options({"learning_rate": 0.0}, 0.01).validate()
 

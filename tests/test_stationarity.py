@@ -114,6 +114,24 @@ def test_prox_adam_sets_exact_zeros_on_penalised_leaves_only():
                                ref.update(grads, ref.init(params), params)[0]["w"], rtol=1e-6)
 
 
+def test_prox_adam_takes_a_schedule_of_the_step_count():
+    import optax
+
+    params = {"w": jnp.array([[0.3, -0.2], [0.01, 1.0]]), "b": jnp.array([0.5, -0.5])}
+    grads = {"w": jnp.array([[0.1, -0.3], [0.2, 0.05]]), "b": jnp.full((2,), 0.1)}
+    prunable = {"w": True, "b": False}
+    constant = train.prox_adam(1e-2, l1=0.5, prunable=prunable)
+    decayed = train.prox_adam(optax.linear_schedule(1e-2, 0.0, 1), l1=0.5, prunable=prunable)
+    first, state = decayed.update(grads, decayed.init(params), params)
+    expected, _ = constant.update(grads, constant.init(params), params)
+    for leaf in ("w", "b"):  # the first step at the schedule's rate at count 0: 1e-2
+        np.testing.assert_allclose(first[leaf], expected[leaf], rtol=1e-6)
+        assert np.any(np.asarray(first[leaf]) != 0.0)
+    moved = optax.apply_updates(params, first)
+    second, _ = decayed.update(grads, state, moved)  # rate 0 at count 1: no step, no shrinkage
+    assert all(np.all(np.asarray(u) == 0.0) for u in jax.tree_util.tree_leaves(second))
+
+
 def test_trained_to_stationarity_on_l1_logistic_regression_matches_scipy():
     ds = data.load("digits", seed=0)
     l1 = 1e-3

@@ -60,6 +60,11 @@ def check(width: int, seed: int, search: str, path=None) -> dict:
     claim = witness_file.check(path, problem)
     meta, trees = witness_file.load(path, like)
     steps, rate = int(meta["steps"]), float(meta["settings"]["learning_rate"])
+    for setting in ("batch_size", "rate_decay"):  # the continuation is full batch, one rate
+        if setting in meta["settings"]:
+            raise ValueError(f"{path} was found with {setting} "
+                             f"{meta['settings'][setting]!r}; this check continues w* with "
+                             "full-batch steps at a constant rate only")
     data = tuple(map(jnp.asarray, problem.train))
     objective = jax.jit(train.objective(problem.model.loss, problem.l1, problem.prunable))
     continued = train.minimise(problem.model.loss, trees["trained"], data, l1=problem.l1,

@@ -1,7 +1,7 @@
 """Scale study on the family without the ceiling (issue 26): one row per (width h, seed).
 
     python -m experiments.scale_study.family_run [--widths 16 32 ...] [--seeds 0 1 2]
-        [--searches retrain imp] [--batch-size B]
+        [--searches retrain imp] [--batch-size B] [--rate-decay]
 
 Per (h, seed) whose row file ``results/scale_study/family/rows/h<h>_seed<s>.json`` does not
 exist yet: train ``family.recommended(h, seed=s)`` (teacher-student multilabel, n m / D = 2,
@@ -34,7 +34,9 @@ then
 With ``--batch-size B`` the witness searches and their fair reference take mini-batch steps of B
 examples (``SearchOptions.batch_size``; training, prediction and one-shot pruning unchanged,
 every criterion still the full training set's F), and the rows go to :func:`out_directory`
-(``results/scale_study/family/batch<B>/``), beside the full-batch ones they are compared with.
+(``results/scale_study/family/batch<B>/``), beside the full-batch ones they are compared with;
+``--rate-decay`` decays every search run's rate linearly to 0 at its step cap
+(``SearchOptions.rate_decay``; rows under ``.../batch<B>-decay/``, or ``.../decay/``).
 
 The row is written atomically (:mod:`phasetrans._io`), so an interrupted run keeps its finished
 rows and a rerun skips them; after each row ``results.json`` (every row file, sorted by h, seed)
@@ -59,8 +61,9 @@ length: the largest search budget, every step; rows without it had a stop rule a
 ``resolution`` (the largest bracket width among the one-shot and witness thresholds; must be <=
 window / 4, else ``resolution_ok`` is False); ``seconds`` {train, predict, premise_oneshot
 (assess: stationarity + 101-ratio sweep), oneshot_refine, witnesses, total};
-``witness_batch_size`` (the searches' mini-batch, None or absent: full batch); ``command`` (the
-command line that recomputes this row); ``warnings``.
+``witness_batch_size`` (the searches' mini-batch, None or absent: full batch);
+``witness_rate_decay`` (True: their rates decayed to 0); ``command`` (the command line that
+recomputes this row); ``warnings``.
 
 Cost (2 busy cores): at h = 16 (D = 1024) 74 s per row, measured (train 4, predict 15,
 premise + sweep 7, refine 0: the 0.01 grid is already below window / 4 = 0.046, witnesses 47
@@ -107,18 +110,24 @@ def row_path(directory, width: int, seed: int) -> pathlib.Path:
     return pathlib.Path(directory) / "rows" / f"h{width}_seed{seed}.json"
 
 
-def out_directory(batch_size: int | None = None) -> pathlib.Path:
-    """Where the rows of witness searches with mini-batches of ``batch_size`` go: :data:`OUT`
-    for full-batch searches (None), else ``OUT/batch<batch_size>``."""
-    return OUT if batch_size is None else OUT / f"batch{batch_size}"
+def out_directory(batch_size: int | None = None, rate_decay: bool = False) -> pathlib.Path:
+    """Where the rows of witness searches with mini-batches of ``batch_size`` (None: full
+    batch) and a decaying rate (``rate_decay``) go: :data:`OUT` for full-batch searches at a
+    constant rate, else ``OUT/batch<batch_size>``, ``OUT/batch<batch_size>-decay`` or
+    ``OUT/decay``."""
+    parts = ([] if batch_size is None else [f"batch{batch_size}"]) + (["decay"] if rate_decay
+                                                                      else [])
+    return OUT / "-".join(parts) if parts else OUT
 
 
-def command(width: int, seed: int, searches, batch_size: int | None = None) -> str:
+def command(width: int, seed: int, searches, batch_size: int | None = None,
+            rate_decay: bool = False) -> str:
     """The command line that recomputes the row of (width, seed) with ``searches`` (and
-    mini-batches of ``batch_size`` examples, None: full batch)."""
+    mini-batches of ``batch_size`` examples, None: full batch; ``rate_decay``)."""
     return (f"python -m {MODULE} --widths {width} --seeds {seed} "
             f"--searches {' '.join(searches)}"
-            + ("" if batch_size is None else f" --batch-size {batch_size}"))
+            + ("" if batch_size is None else f" --batch-size {batch_size}")
+            + (" --rate-decay" if rate_decay else ""))
 
 
 def witness_path(directory, width: int, seed: int) -> pathlib.Path:
@@ -128,18 +137,19 @@ def witness_path(directory, width: int, seed: int) -> pathlib.Path:
     return pathlib.Path(directory) / "witnesses" / f"h{width}_seed{seed}"
 
 
-def search_options(training: dict, resolution: float,
-                   batch_size: int | None = None) -> witnesses.SearchOptions:
+def search_options(training: dict, resolution: float, batch_size: int | None = None,
+                   rate_decay: bool = False) -> witnesses.SearchOptions:
     """The witness searches' options for a member trained as ``training`` records: brackets to
     ``resolution``, and proximal Adam at the training's last rate (on mini-batches of
-    ``batch_size`` examples, None: full batch), for the fair reference and the searches alike.
+    ``batch_size`` examples, None: full batch; decaying to 0 with ``rate_decay``), for the
+    fair reference and the searches alike.
     At the searches' default rate (3e-3) the fair reference of a member trained down to 1e-3 is
     continued at a rate where F stays higher (h = 128 seed 1 in session 39: it lowered F by 0.0
     eps, while 20 000 steps at 1e-3 lower it by 9.1 eps), so witnesses were held to an F*_fair
     that was not the smallest F the optimiser reaches."""
     return witnesses.SearchOptions(resolution=resolution,
                                    learning_rate=float(training["learning_rate"]),
-                                   batch_size=batch_size)
+                                   batch_size=batch_size, rate_decay=rate_decay)
 
 
 def horizon(searches) -> int:
@@ -215,11 +225,11 @@ def resolution(row: dict) -> float | None:
 
 
 def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None, *,
-                batch_size: int | None = None) -> dict:
+                batch_size: int | None = None, rate_decay: bool = False) -> dict:
     """Train, predict, prune and search witnesses for one member (see the module docstring);
     the row as a plain dict. ``witness_dir``: where the best witnesses are written (created
     if missing), or None (not written); ``batch_size``: the witness searches' mini-batch
-    (None: full batch)."""
+    (None: full batch); ``rate_decay``: their rate decays to 0 (:func:`search_options`)."""
     seconds = {}
     start = time.perf_counter()
     problem, training = family.recommended(width, seed=seed, horizon=horizon(searches))
@@ -243,7 +253,7 @@ def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None, *,
     if witness_dir is not None:
         pathlib.Path(witness_dir).mkdir(parents=True, exist_ok=True)
     lt = limit.limit_test(c, key=key, searches=tuple(searches),
-                          options=search_options(training, target, batch_size),
+                          options=search_options(training, target, batch_size, rate_decay),
                           witness_dir=witness_dir)
     seconds["witnesses"] = time.perf_counter() - t
     per_search, best = _witness(lt)
@@ -262,8 +272,8 @@ def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None, *,
            "window": {"half_width": window["half_width"], "eta": window["eta"]},
            "oneshot": oneshot, "witness": per_search, "best_witness": best,
            "witness_files": sorted(pathlib.Path(f).name for f in lt.witness_files),
-           "witness_batch_size": batch_size, "seconds": seconds,
-           "command": command(width, seed, searches, batch_size),
+           "witness_batch_size": batch_size, "witness_rate_decay": rate_decay,
+           "seconds": seconds, "command": command(width, seed, searches, batch_size, rate_decay),
            "warnings": doc["warnings"]}
     row["resolution"] = resolution(row)
     row["resolution_ok"] = row["resolution"] is not None and row["resolution"] <= target
@@ -371,12 +381,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="examples per mini-batch step of the witness searches and their "
                              "fair reference (default: full batch)")
+    parser.add_argument("--rate-decay", action="store_true",
+                        help="decay every search run's rate linearly to 0 at its step cap")
     args = parser.parse_args()
     if args.batch_size is not None and args.batch_size < 1:
         parser.error(f"--batch-size must be a positive integer, got {args.batch_size}")
-    out = out_directory(args.batch_size)
+    out = out_directory(args.batch_size, args.rate_decay)
     run(args.widths, args.seeds, args.searches, directory=out,
-        compute=functools.partial(compute_row, batch_size=args.batch_size))
+        compute=functools.partial(compute_row, batch_size=args.batch_size,
+                                  rate_decay=args.rate_decay))
     print((out / "table.md").read_text())
 
 

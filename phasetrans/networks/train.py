@@ -114,25 +114,28 @@ def soft_threshold(x, threshold):
     return jnp.sign(x) * jnp.maximum(jnp.abs(x) - threshold, 0.0)
 
 
-def prox_adam(learning_rate: float, *, l1: float, prunable) -> optax.GradientTransformation:
+def prox_adam(learning_rate, *, l1: float, prunable) -> optax.GradientTransformation:
     """Proximal Adam for L + l1 ||prunable||_1: feed it grad L, not the subgradient of F.
 
     The update moves ``params`` to soft(w + u, a l1 / (sqrt(v^) + e)) on the prunable leaves,
     u = -a m^ / (sqrt(v^) + e) Adam's step, v^ its bias-corrected second moment (ProxGen,
     Yun et al. NeurIPS 2021, sec. 3); other leaves take the plain Adam step. A coordinate the
     prox zeroes is exactly 0 after ``optax.apply_updates`` (w + (0 - w) == 0 in floating point).
+    ``learning_rate`` a: a float, or an ``optax.Schedule`` of the step count (0 at the first
+    update).
     """
     base = optax.scale_by_adam(b2=ADAM_B2, eps=ADAM_EPS)
 
     def update(grads, state, params):
         directions, state = base.update(grads, state, params)
         correction = 1.0 - ADAM_B2 ** state.count.astype(jnp.float32)
+        rate = learning_rate(state.count - 1) if callable(learning_rate) else learning_rate
 
         def leaf(w, direction, nu, penalised):
-            step = -learning_rate * direction
+            step = -rate * direction
             if not penalised:
                 return step
-            threshold = learning_rate * l1 / (jnp.sqrt(nu / correction) + ADAM_EPS)
+            threshold = rate * l1 / (jnp.sqrt(nu / correction) + ADAM_EPS)
             return soft_threshold(w + step, threshold) - w
 
         return jax.tree_util.tree_map(leaf, params, directions, state.nu, prunable), state

@@ -634,3 +634,19 @@ def test_the_committed_retraining_witnesses_hold():
 def test_the_committed_witnesses_hold():
     """Every witness file the limit-test experiment keeps in git re-checks from the file alone."""
     _check_all(_committed_witnesses())
+
+
+def test_sensitivity_moves_one_weight_by_one_ulp_and_measures_the_distance():
+    from experiments.limit_test import sensitivity
+
+    params = {"b": jnp.zeros(3), "w": jnp.array([[0.5, -1.0], [2.0, 0.25]])}
+    moved = sensitivity.one_ulp_apart(params)
+    assert np.array_equal(moved["b"], params["b"])  # the bias (rank 1) is left alone
+    up = np.nextafter(np.asarray(params["w"]), np.float32(np.inf))
+    assert np.array_equal(moved["w"], up) and np.all(up > params["w"])  # each one ulp up
+    other = {"b": jnp.array([0.0, 3.0, 0.0]), "w": params["w"]}
+    # ||(0, 3, 0)|| / ||(0.5, -1, 2, 0.25)|| = 3 / sqrt(5.3125)
+    assert sensitivity.relative_distance(params, other) == pytest.approx(3 / np.sqrt(5.3125))
+    assert sensitivity.parse_config("mnist1d:16:1e-5") == ("mnist1d", "16", 1e-5)
+    with pytest.raises(Exception, match="dataset:widths:lambda"):
+        sensitivity.parse_config("mnist1d:16")

@@ -101,11 +101,11 @@ def test_home_verdicts_are_the_results():
     assert f"on all {len(mnist1d)} networks measured the gap to one-shot pruning lies outside" \
         in text
     limits = _results("limit_test")
-    assert sorted((r["dataset"], r["arch"], r["l1"]) for r in limits) == [
-        ("digits", "mlp-64-16-10", 1e-5), ("digits", "mlp-64-16-10", 1e-4),
-        ("digits", "mlp-64-16-10", 5e-4), ("mnist1d", "mlp-40-16-10", 1e-5),
-        ("mnist1d", "mlp-40-16-10", 1e-4), ("mnist1d", "mlp-40-16-10", 5e-4)]
-    assert "(digits 64-16-10 and mnist1d 40-16-10, each at three λ)" in text
+    assert [(r["dataset"], r["arch"]) for r in limits[::3]] == [
+        ("digits", "mlp-64-16-10"), ("digits", "mlp-64-32-32-10"), ("mnist1d", "mlp-40-16-10")]
+    assert all(r["l1"] == l1 for i in range(0, 9, 3)
+               for r, l1 in zip(limits[i:i + 3], (1e-5, 1e-4, 5e-4), strict=True))
+    assert "(digits 64-16-10 and 64-32-32-10, and mnist1d 40-16-10, each at three λ)" in text
     # "not beaten beyond its window": two beaten within it, by IMP, "0.02 beyond it, inside
     # ±0.21"
     beaten = [r for r in limits if r["limit"]["verdict"] != "not beaten by these searches"]
@@ -115,7 +115,7 @@ def test_home_verdicts_are_the_results():
     excess = [f"{r['limit']['best_witness_ratio'] - r['predicted_removal_ratio']:.2f}"
               for r in beaten]
     assert {f"{r['window']['half_width']:.2f}" for r in beaten} == {"0.21"}
-    assert "on four of the six no witness search" in text
+    assert "on seven of the nine no witness search" in text
     said = excess[0] if len(set(excess)) == 1 else " and ".join(excess)
     assert f"iterative pruning did, {said} beyond it, inside the ±0.21 window" in text
     scale = _results("scale_study")
@@ -141,14 +141,22 @@ def test_limit_test_findings_quote_the_results():
     # every row rerun with the full-length reference (its lowest point), no stop rule
     assert all("converged" not in r["limit"]["reference"] for r in rows)
     assert all(r["limit"]["reference"]["max_steps"] == 40000 for r in rows)
-    digits = [r for r in rows if r["dataset"] == "digits"]
+    digits = [r for r in rows if r["dataset"] == "digits" and r["arch"] == "mlp-64-16-10"]
     most = max(max(r["limit"]["reference"]["decrease_in_epsilon"]) for r in digits)
     assert f"reference lowered F by at most {most:.2g} ε" in text
-    gaps = [r["limit"]["best_witness_ratio"] - r["predicted_removal_ratio"] for r in digits]
-    assert all(-r["limit"]["window"] < g < 0 for g, r in zip(gaps, digits, strict=True))
-    assert (f"the best witnesses lie {listed([f'{g:.3f}'.replace('-', '−') for g in gaps])}"
-            " from the formula") in text
-    assert [r["limit"]["best_search"] for r in digits] == ["model"] * 3
+    wide = [r for r in rows if r["arch"] == "mlp-64-32-32-10"]
+    assert [r["l1"] for r in wide] == [1e-5, 1e-4, 5e-4]
+    most = [f"{max(r['limit']['reference']['decrease_in_epsilon']):.2g} ε" for r in wide]
+    assert f"reference lowered F by at most {listed(most)}" in text
+    oneshot = [f"{r['empirical_removal_ratio']['accuracy']:.3f}" for r in wide]
+    assert f"one-shot pruning's accuracy threshold ({listed(oneshot)})" in text
+    for group, where in ((digits, "the best witnesses lie"),
+                         (wide, "the best witnesses (the model's support) lie")):
+        gaps = [r["limit"]["best_witness_ratio"] - r["predicted_removal_ratio"] for r in group]
+        assert all(-r["limit"]["window"] < g < 0 for g, r in zip(gaps, group, strict=True))
+        assert (f"{where} {listed([f'{g:.3f}'.replace('-', '−') for g in gaps])}"
+                " from the formula") in text
+        assert [r["limit"]["best_search"] for r in group] == ["model"] * 3
     mnist1d = [r["limit"] for r in rows if r["dataset"] == "mnist1d"]
     assert [m["verdict"] for m in mnist1d] == ["not beaten by these searches"] + [
         "beaten within the window"] * 2

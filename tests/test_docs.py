@@ -291,6 +291,36 @@ def test_scale_study_spot_check_findings_quote_it(gen_pages):
         assert counts[name]["exact_in_bracket"] and high - low > 0.6 * check["num_params"]
 
 
+def test_scale_family_mini_batch_findings_quote_their_rows(gen_pages):
+    """The mini-batch witness searches against the full-batch ones on the same members."""
+    text = _findings("scale_study")
+    full = {(r["width"], r["seed"]): r for r in _results("scale_study", "family/results.json")}
+    constant = _results("scale_study", "family/batch64/results.json")
+    decayed = [r for r in _results("scale_study", "family/batch64-decay/results.json")
+               if r["width"] <= 64]
+    assert [(r["width"], r["seed"]) for r in constant] == [(16, 0), (32, 0), (64, 0)]
+    assert sorted((r["width"], r["seed"]) for r in decayed) == [
+        (h, s) for h in (16, 32, 64) for s in range(3)]
+    for r in constant + decayed:  # the same members, searched on mini-batches of 64
+        same = full[(r["width"], r["seed"])]
+        assert r["formula"]["mean"] == pytest.approx(same["formula"]["mean"], rel=1e-6)
+        assert all(w["settings"]["batch_size"] == 64 for w in r["witness"].values())
+        assert all(("rate_decay" in w["settings"]) == (r in decayed)
+                   for w in r["witness"].values())
+    best = [r["best_witness"]["ratio"] for r in constant]
+    assert best[1:] == [None, None]
+    assert (f"the best is {best[0]:.3f} at h = 16 ({full[(16, 0)]['best_witness']['ratio']:.3f}"
+            " full-batch), and at h = 32 and 64 there is none") in text
+    gaps = [r["best_witness"]["ratio"] - full[(r["width"], r["seed"])]["best_witness"]["ratio"]
+            for r in decayed]
+    assert all(abs(g) < r["window"]["half_width"] / 4 for g, r in zip(gaps, decayed, strict=True))
+    assert f"lie {gen_pages._span(gaps, 3, sign=True)} from the full-batch ones" in text
+    seconds = [r["seconds"]["witnesses"] for r in decayed]
+    before = [full[(r["width"], r["seed"])]["seconds"]["witnesses"] for r in decayed]
+    assert (f"the searches took {min(seconds):.0f}–{max(seconds):.0f} s against "
+            f"{min(before):.0f}–{max(before):.0f} s") in text
+
+
 def test_scale_family_findings_quote_its_rows(gen_pages):
     text = _findings("scale_study")
     rows = _results("scale_study", "family/results.json")

@@ -554,25 +554,13 @@ def _retrain_gains(directory: pathlib.Path, arch: str, budget: bool = False) -> 
         l1=r["l1"])], last=" and ")
 
 
-def value_ga_unmeasured_list(directory: pathlib.Path) -> str:
-    """The fixed-budget configurations without a converged row, grouped by network:
-    'mnist1d 40-32-32-10 at λ = 1e-5 and 1e-4, the digits CNN at λ = 1e-5, 1e-4 and 5e-4'."""
-    missing: dict[str, list[str]] = {}
-    for r in _without_stationary_row(directory):
-        missing.setdefault(_label(r), []).append(_lam(r["l1"]))
-    return _and([f"{label} at λ = {_and(l1s)}" for label, l1s in missing.items()])
-
-
 GAP_VALUES = {
-    # configurations with only fixed-budget rows: budget rows − converged rows
-    "ga_unmeasured": lambda d: str(len(_ga(d, BUDGET)) - len(_ga(d))),
     # wall time per converged configuration, minutes: the 16-unit MLPs / digits 32-32
     "ga_minutes_16": lambda d: _minutes([r for r in _ga(d) if "-16-" in r["arch"]]),
     "ga_minutes_d32": lambda d: _minutes(_ga(d, arch=D32)),
     "ga_minutes_m32": lambda d: _minutes(_ga(d, arch=M32)),
     # the fixed-budget configurations without a converged row: 'mnist1d 40-32-32-10 at
     # λ = 1e-5, 1e-4, the digits CNN at ...'
-    "ga_unmeasured_list": value_ga_unmeasured_list,
     # converged digits 64-16-10, all λ: largest |difference| of any stage (±, 2 d)
     "ga_d16_max_step": lambda d: "±" + _num(max(abs(v) for v in _diffs(_ga(d, arch=D16), *[
         (s["from"], s["to"]) for s in _ga(d)[0]["stages"]]))),

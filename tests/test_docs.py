@@ -691,19 +691,22 @@ def test_gap_attribution_claims_hold():
     assert [d > 1 for d in decreases] == [False, False, True]
     assert (f"2000 further steps lower F by {decreases[0]:.2f}, {decreases[1]:.2f} and "
             f"{decreases[2]:.1f} ε") in text
-    # the mnist1d CNN at 1e-5 and 1e-4: retraining vs one-shot "just inside the window at 1e-5,
-    # beyond it at 1e-4", the support step "beyond the window at 1e-5, at its edge at 1e-4",
+    # the mnist1d CNN: retraining vs one-shot "just inside the window at 1e-5, beyond it at
+    # 1e-4 and 5e-4", the support step "beyond the window at 1e-5, at its edge at 1e-4, inside
+    # it at 5e-4",
     # "the premise holds (... cap on every seed, ... less than 0.01 ε)", the ℓ1 rungs "not
     # certified" and its random subspaces "not computed (D > 1500)"
     mcnn = pick(rows, "cnn-40-c8-k3")
-    assert [r["l1"] for r in mcnn] == [1e-5, 1e-4]
-    for r, inside in zip(mcnn, (True, False), strict=True):
+    assert [r["l1"] for r in mcnn] == [1e-5, 1e-4, 5e-4]
+    for r, inside, support_at in zip(mcnn, (True, False, False), ("beyond", "edge", "inside"),
+                                     strict=True):
         gain = _stage(r, "retrain_F", "oneshot_F")
         assert gain["within_window"] == inside and \
             -gain["difference"] > 0.95 * r["window"]["half_width"]
         support = _stage(r, "random_subspace_ellipsoid", "support_ellipsoid")
-        assert support["within_window"] != inside and \
-            -support["difference"] > 0.95 * r["window"]["half_width"]
+        assert support["within_window"] == (support_at != "beyond")
+        assert (-support["difference"] > 0.95 * r["window"]["half_width"]) == (
+            support_at != "inside")
     for r in mcnn:
         premise = r["stationarity"]
         assert premise["is_minimum"] and premise["max_decrease_in_epsilon"] < 0.01
@@ -714,9 +717,9 @@ def test_gap_attribution_claims_hold():
         assert r["thresholds"]["random_subspace_l1_body"] is None and r["num_params"] > 1500
         assert f"{r['window']['half_width']:.2f}" == "0.15" and r["num_params"] == 1624
     assert ("retraining beats one-shot pruning by {{value:ga_mcnn_retrain_gain}} (just inside "
-            "the window at λ = 1e-5, beyond it at 1e-4;") in text
+            "the window at λ = 1e-5, beyond it at 1e-4 and 5e-4;") in text
     assert "({{value:ga_mcnn_support_ellipsoid}}: beyond the window at 1e-5, at its edge at " \
-        "1e-4)" in text and "less than 0.01 ε" in text
+        "1e-4, inside it at 5e-4)" in text and "less than 0.01 ε" in text
     # "at small λ the actual magnitude support also meets the quadratic body less often"
     assert all(_stage(r, "random_subspace_ellipsoid", "support_ellipsoid")["difference"] < 0
                for r in m16[:2])

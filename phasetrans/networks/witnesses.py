@@ -143,7 +143,9 @@ class SearchOptions(NamedTuple):
             its final retraining; the fair reference at its own length). With mini-batches a
             constant rate leaves the iterates a noise ball away from a minimum: on the scale
             family (seed 0, batches of 64, the training's last rate) masked retraining at p = 0
-            did not come back within eps of F(w*) at D = 3072 and 10 240.
+            did not come back within eps of F(w*) at D = 3072 and 10 240. With the decay, the
+            best witnesses on its nine members with D <= 10 240 lay within 0.016 of the
+            full-batch ones, but 0.037 below them on one member at D = 36 864 (window 0.031).
     """
 
     stop: stationarity.StopRule = stationarity.StopRule(window=1000, check_every=250,

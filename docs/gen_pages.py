@@ -559,8 +559,6 @@ GAP_VALUES = {
     "ga_minutes_16": lambda d: _minutes([r for r in _ga(d) if "-16-" in r["arch"]]),
     "ga_minutes_d32": lambda d: _minutes(_ga(d, arch=D32)),
     "ga_minutes_m32": lambda d: _minutes(_ga(d, arch=M32)),
-    # the fixed-budget configurations without a converged row: 'mnist1d 40-32-32-10 at
-    # λ = 1e-5, 1e-4, the digits CNN at ...'
     # converged digits 64-16-10, all λ: largest |difference| of any stage (±, 2 d)
     "ga_d16_max_step": lambda d: "±" + _num(max(abs(v) for v in _diffs(_ga(d, arch=D16), *[
         (s["from"], s["to"]) for s in _ga(d)[0]["stages"]]))),

@@ -27,10 +27,9 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from phasetrans import _interrupt, _io
-from phasetrans.networks import data, nets, train
+from phasetrans.networks import data, nets, stationarity, train
 
 CONFIGS = ("mnist1d:16:1e-5", "mnist1d:16:5e-4", "digits:16:1e-4")
 OUT = pathlib.Path("results/limit_test/sensitivity.json")
@@ -48,11 +47,8 @@ def one_ulp_apart(params):
 
 def relative_distance(a, b) -> float:
     """||a - b|| / ||a|| over every leaf."""
-    diff = sum(float(jnp.sum((x - y) ** 2)) for x, y in zip(jax.tree_util.tree_leaves(a),
-                                                           jax.tree_util.tree_leaves(b),
-                                                           strict=True))
-    norm = sum(float(jnp.sum(x ** 2)) for x in jax.tree_util.tree_leaves(a))
-    return float(np.sqrt(diff / norm))
+    return float(stationarity.norm(jax.tree_util.tree_map(jnp.subtract, a, b))
+                 / stationarity.norm(a))
 
 
 def compute(dataset: str, arch: str, l1: float, seed: int = 0) -> dict:
@@ -66,7 +62,7 @@ def compute(dataset: str, arch: str, l1: float, seed: int = 0) -> dict:
     for params in (start, one_ulp_apart(start)):
         t = time.perf_counter()
         result = train.minimise(loss, params, (ds.x_train, ds.y_train), l1=l1)
-        accuracy = jnp.mean(jnp.argmax(net.apply(result.params, ds.x_test), -1) == ds.y_test)
+        accuracy = nets.accuracy(net.apply, result.params, ds.x_test, ds.y_test)
         runs.append({"objective": float(objective(result.params, (ds.x_train, ds.y_train))),
                      "test_accuracy": float(accuracy), "steps": int(result.steps),
                      "converged": bool(result.converged),

@@ -275,19 +275,20 @@ class _Context(NamedTuple):
     options: SearchOptions
 
 
-def _rate(options: SearchOptions, steps: int):
-    """The learning rate of a run of ``steps`` steps: ``options.learning_rate``, decayed
-    linearly to 0 at ``steps`` with ``options.rate_decay``."""
+def _rate(options: SearchOptions):
+    """The learning rate of a run: ``options.learning_rate``, decayed linearly to 0 at
+    ``options.stop.max_steps`` with ``options.rate_decay`` (the fair reference's options carry
+    its own length)."""
     if not options.rate_decay:
         return options.learning_rate
-    return optax.linear_schedule(options.learning_rate, 0.0, steps)
+    return optax.linear_schedule(options.learning_rate, 0.0, options.stop.max_steps)
 
 
 def _training(options) -> train.TrainingOptions:
     """The search's training: proximal Adam until ``options.stop`` holds, full batch unless
     ``options.batch_size``."""
     return train.TrainingOptions(stop=options.stop,
-                                 learning_rate=_rate(options, options.stop.max_steps),
+                                 learning_rate=_rate(options),
                                  batch_size=options.batch_size)
 
 
@@ -304,7 +305,7 @@ def _batch(model, frozen, search, options, params, aux, batches, ratios, l1):
     def stepper(mask):
         return train.stepper(model.loss, train_set, prunable=prunable, l1=l1,
                              optimizer="prox-adam",
-                             learning_rate=_rate(options, options.stop.max_steps),
+                             learning_rate=_rate(options),
                              batch_size=options.batch_size, mask=mask)
 
     ctx = _Context(run, stepper, prunable, options)
@@ -397,7 +398,7 @@ def _continue(model, frozen, options, params, batches, l1):
     train_set = batches[0]
     opt, step = train.stepper(model.loss, train_set, prunable=prunable, l1=l1,
                               optimizer="prox-adam",
-                              learning_rate=_rate(options, options.stop.max_steps),
+                              learning_rate=_rate(options),
                               batch_size=options.batch_size)
     start = _metrics(model, prunable, l1, params, batches)
     steps = options.stop.max_steps

@@ -1,6 +1,10 @@
 """The scale-study family of issue 26 (experiments/scale_study/family.py): data, loss, sizes;
 and its runner (experiments/scale_study/family_run.py): resumable rows, assembly, resolution."""
 
+import pathlib
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -301,3 +305,15 @@ def test_the_committed_family_witnesses_hold():
         like = family.init("multilabel", width, key=jax.random.key(seed))
         result = witness_file.check(path, budget_check.member(width, seed, like))
         assert result.holds, (path, [line for line in result.lines if line.startswith("FAILS")])
+
+
+@pytest.mark.parametrize("size", ["0", "129"])
+def test_batch_size_out_of_range_exits_2_before_training(size):
+    # h = 16 has n = 128 training examples: a batch of 129 cannot be drawn
+    done = subprocess.run([sys.executable, "-m", family_run.MODULE, "--widths", "16", "32",
+                           "--batch-size", size], capture_output=True, text=True, timeout=120,
+                          cwd=pathlib.Path(__file__).resolve().parents[1])
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        f"--batch-size must be an integer from 1 to 128 (the smallest member's training "
+        f"examples), got {size}")

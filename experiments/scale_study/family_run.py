@@ -384,8 +384,13 @@ def main() -> None:
     parser.add_argument("--rate-decay", action="store_true",
                         help="decay every search run's rate linearly to 0 at its step cap")
     args = parser.parse_args()
-    if args.batch_size is not None and args.batch_size < 1:
-        parser.error(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.batch_size is not None:  # checked here, not after the first member's training
+        recommended = [(w, family.recommended_arguments(w)) for w in args.widths if w >= 1]
+        examples = min((family.size(a["family"], w, a["ratio"])["n"] for w, a in recommended),
+                       default=args.batch_size)
+        if not 1 <= args.batch_size <= examples:
+            parser.error(f"--batch-size must be an integer from 1 to {examples} (the smallest "
+                         f"member's training examples), got {args.batch_size}")
     out = out_directory(args.batch_size, args.rate_decay)
     run(args.widths, args.seeds, args.searches, directory=out,
         compute=functools.partial(compute_row, batch_size=args.batch_size,

@@ -88,7 +88,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", type=parse_config,
-                        default=[parse_config(c) for c in CONFIGS])
+                        default=[parse_config(c) for c in CONFIGS],
+                        help=f"dataset:widths:lambda each (default: {' '.join(CONFIGS)})")
     args = parser.parse_args()
     rows = _io.read_json(OUT) if OUT.exists() else []
     for config in args.configs:

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasetrans.networks import data, nets, train
+from phasetrans.networks import data, nets, stationarity, train
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,32 @@ def test_training_reduces_loss_and_vmapped_seeds_equal_separate_runs(digits):
 def test_l1_penalty_counts_only_weights():
     params = [{"w": -2 * jnp.ones((2, 3)), "b": 5 * jnp.ones(3)}]
     assert float(train.l1_norm(params, train.default_prunable(params))) == 12.0
+
+
+def test_rate_decay_follows_the_linear_schedule_by_closed_form():
+    # SGD on L(w) = c w (constant gradient c, l1 = 0): a constant rate a moves w by -a c per
+    # step; decayed linearly to 0 over S steps, step t moves it by -a (1 - t / S) c, so after
+    # the S steps w0 - a c (S + 1) / 2 (against w0 - a c S at a constant rate)
+    def loss(params, batch):
+        return jnp.sum(params["w"] * jnp.array([1.0, -2.0])) + 0.0 * jnp.sum(batch[0])
+
+    data_ = (jnp.zeros((4, 1)), jnp.zeros(4))
+    start = {"w": jnp.zeros((1, 2))}
+    moved = jnp.array([[-1.0, 2.0]]) * 0.1
+    for options, factor in ((train.TrainingOptions(steps=8, learning_rate=0.1, optimizer="sgd"),
+                             8.0),
+                            (train.TrainingOptions(steps=8, learning_rate=0.1, optimizer="sgd",
+                                                   rate_decay=True), 4.5)):
+        w = train.minimise(loss, start, data_, l1=0.0, training=options).params["w"]
+        np.testing.assert_allclose(w, factor * moved, rtol=1e-6)
+    # with a stop rule the decay ends at its max_steps; the rule stops the run at a check
+    rule = stationarity.StopRule(window=4, check_every=4, max_steps=16)
+    result = train.minimise(loss, start, data_, l1=0.0, training=train.TrainingOptions(
+        stop=rule, learning_rate=0.1, optimizer="sgd", rate_decay=True))
+    k = int(result.steps)
+    np.testing.assert_allclose(result.params["w"], moved * (k - k * (k - 1) / 32), rtol=1e-6)
+    with pytest.raises(TypeError, match="rate_decay"):
+        train.TrainingOptions(rate_decay="yes").validate()
 
 
 def test_train_bad_input(digits):

@@ -55,6 +55,14 @@ class TrainingOptions(NamedTuple):
         batch_size: None (default) for full-batch steps, else examples per random mini-batch.
         optimizer: one of :data:`OPTIMIZERS` (default ``"prox-adam"``, the one that reaches
             stationarity, see the module docstring).
+        rate_decay: False (default) for a constant rate; True: step t (from 0) takes the rate
+            ``learning_rate`` (1 - t / T), T the steps the run may take (``steps``, or the stop
+            rule's ``max_steps``), so it falls linearly towards 0. With mini-batches a constant rate
+            leaves F hovering at the scale of the gradient noise; the decay takes it down.
+            Measured on the scale family's h = 128 member (D = 36 864, seed 0): mini-batches
+            of 64 for 2e6 steps (622 s) reach F = 0.01301, below the 0.01352 that 5e5
+            full-batch steps at constant rates in stages reached (1637 s); full batch with
+            the decay, 2e5 steps: 0.01484 (294 s).
     """
 
     steps: int | None = None
@@ -62,6 +70,7 @@ class TrainingOptions(NamedTuple):
     learning_rate: float = 3e-3
     batch_size: int | None = None
     optimizer: str = "prox-adam"
+    rate_decay: bool = False
 
     def validate(self) -> TrainingOptions:
         """These options checked (``TypeError``/``ValueError`` naming the field and what is
@@ -69,6 +78,7 @@ class TrainingOptions(NamedTuple):
         nor ``stop`` is given, None with ``steps``. ``batch_size`` is checked against the
         data by the trainer."""
         stop = _check_options(self.steps, self.stop, self.learning_rate, self.optimizer)
+        _checks.boolean("rate_decay", self.rate_decay)
         if self.batch_size is not None:
             _checks.integer("batch_size", self.batch_size, minimum=1)
         return self._replace(stop=stop)
@@ -258,7 +268,10 @@ def stepper(loss_fn, data, *, prunable, l1, optimizer, learning_rate, batch_size
 def _run(loss_fn, params, data, key, prunable, l1, training: TrainingOptions, *, mask=None):
     """The traceable training loop behind :func:`minimise` and :func:`train` (``training``
     validated, its learning rate possibly traced; ``mask``: see :func:`minimise`)."""
-    steps, stop, learning_rate, batch_size, optimizer = training
+    steps, stop, learning_rate, batch_size, optimizer, rate_decay = training
+    if rate_decay:
+        learning_rate = optax.linear_schedule(learning_rate, 0.0,
+                                              steps if stop is None else stop.max_steps)
     x, y = data
     f = objective(loss_fn, l1, prunable)
     opt, step = stepper(loss_fn, data, prunable=prunable, l1=l1, optimizer=optimizer,

@@ -286,10 +286,10 @@ def _rate(options: SearchOptions):
 
 def _training(options) -> train.TrainingOptions:
     """The search's training: proximal Adam until ``options.stop`` holds, full batch unless
-    ``options.batch_size``."""
-    return train.TrainingOptions(stop=options.stop,
-                                 learning_rate=_rate(options),
-                                 batch_size=options.batch_size)
+    ``options.batch_size``, its rate decayed with ``options.rate_decay``."""
+    return train.TrainingOptions(stop=options.stop, learning_rate=options.learning_rate,
+                                 batch_size=options.batch_size,
+                                 rate_decay=options.rate_decay)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))

@@ -2,6 +2,7 @@
 goes for one network of the family at D ~ 1e5, against the machine's float32 matmul speed.
 
     python benchmarks/bench_scale_pipeline.py [--quick] [--width H] [--train-steps N]
+        [--batch-size B]
 
 The network: ``experiments/scale_study/family.py``'s recommended member of width h (default
 h = 224, D = 32 h + 2 h^2 = 107 520; ``--quick``: h = 32, D = 3072), seed 0. It is NOT trained
@@ -12,7 +13,9 @@ extrapolated; the later stages run at that point.
 Stages (each warm, i.e. compiled once first, unless said otherwise; seconds of one call):
 
 1. ``train_step``: one full-batch proximal-Adam step (``train.stepper``), from a jitted
-   ``lax.scan`` of N steps divided by N.
+   ``lax.scan`` of N steps divided by N; ``train_step_batch``: the same on mini-batches of
+   ``--batch-size`` examples (default 64; ``experiments/scale_study/minibatch_training.py``
+   trains the members that way).
 2. ``hvp``: one Hessian-vector product of the training loss
    (``spectrum.hessian_vector_product``, all parameters, full batch); ``slq``: the family's
    SLQ (16 probes x 60 Lanczos steps, ``spectrum.slq``), timed whole (all 16 probes).
@@ -102,6 +105,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=None)
     parser.add_argument("--train-steps", type=int, default=300)
     parser.add_argument("--masked-steps", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     width = args.width or (QUICK_WIDTH if args.quick else FULL_WIDTH)
     print(f"jax {jax.__version__}, devices {jax.devices()}", flush=True)
@@ -122,7 +126,7 @@ def main() -> None:
 
     # 1. training steps (full batch, proximal Adam), not to convergence
     opt, step = train.stepper(family.bce_loss, train_set, prunable=prunable, l1=l1,
-                              optimizer="prox-adam", learning_rate=family.LEARNING_RATE)
+                              optimizer="prox-adam", learning_rate=family.LEARNING_RATES[0])
     carry = (params, opt.init(params))
     run, one, key0 = _steps(step, carry, args.train_steps)
     jax.block_until_ready(run(carry))  # compile
@@ -133,6 +137,18 @@ def main() -> None:
     params = carry[0]
     print(f"1. training: {args.train_steps} full-batch steps (not to convergence, extrapolated "
           f"per step): {per_step * 1e3:.2f} ms/step", flush=True)
+    _, batch_step = train.stepper(family.bce_loss, train_set, prunable=prunable, l1=l1,
+                                  optimizer="prox-adam", learning_rate=family.LEARNING_RATES[0],
+                                  batch_size=min(args.batch_size, s["n"]))
+    batch_carry = (params, opt.init(params))
+    brun, bone, bkey = _steps(batch_step, batch_carry, args.train_steps)
+    jax.block_until_ready(brun(batch_carry))
+    start = time.perf_counter()
+    jax.block_until_ready(brun(batch_carry))
+    per_batch_step = (time.perf_counter() - start) / args.train_steps
+    stages["train_step_batch"] = _stage(per_batch_step, xla_flops(bone, batch_carry, bkey))
+    print(f"   the same steps on mini-batches of {args.batch_size}: {per_batch_step * 1e3:.2f} "
+          f"ms/step ({per_step / per_batch_step:.1f}x fewer seconds per step)", flush=True)
 
     problem = Problem.from_loss(family.bce_loss, params, accuracy=family.label_accuracy,
                                 train=tuple(map(np.asarray, train_set)), test=test_set, l1=l1,
@@ -174,7 +190,7 @@ def main() -> None:
     # 4. masked retraining step (global magnitude mask at ratio 0.5)
     mask = prune.global_magnitude(params, 0.5, prunable)
     _, mstep = train.stepper(family.bce_loss, train_set, prunable=prunable, l1=l1,
-                             optimizer="prox-adam", learning_rate=family.LEARNING_RATE,
+                             optimizer="prox-adam", learning_rate=family.LEARNING_RATES[0],
                              mask=mask)
     mparams = prune.apply_mask(params, mask)
     mcarry = (mparams, opt.init(mparams))

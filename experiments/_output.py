@@ -87,6 +87,14 @@ def read_rows(path: pathlib.Path) -> list:
         sys.exit(f"error: {err}; restore it (git checkout {path}) or delete it to start over")
 
 
+def keep_entry(path: pathlib.Path, entry: dict, key: Callable) -> None:
+    """Write ``entry`` into the JSON list at ``path`` atomically, replacing an earlier entry
+    with the same ``key(entry)``, the list sorted by key (a check's entries kept across runs)."""
+    entries = {key(e): e for e in read_rows(path)}
+    entries[key(entry)] = entry
+    _io.write_json(path, [entries[k] for k in sorted(entries)])
+
+
 def write_rows(directory_path: pathlib.Path, rows: list, table: str, *,
                suffix: str = "") -> None:
     """Write ``results<suffix>.json`` (the rows) and ``table<suffix>.md`` atomically."""

@@ -75,3 +75,12 @@ def test_training_variants_and_the_premise_cell(tmp_path, monkeypatch):
     row["stationarity"].update(is_minimum=True, max_decrease_in_epsilon=0.0023,
                                training={"steps": None})
     assert _output.premise_cell(row) == "yes (0.0023 ε)"
+
+
+def test_keep_entry_replaces_by_key_and_sorts(tmp_path):
+    path = tmp_path / "check.json"
+    key = lambda e: (e["width"], e["seed"])  # noqa: E731
+    for width, seed, value in ((128, 1, "a"), (16, 0, "b"), (128, 1, "c"), (128, 0, "d")):
+        _output.keep_entry(path, {"width": width, "seed": seed, "value": value}, key=key)
+    assert [(e["width"], e["seed"], e["value"]) for e in _output.read_rows(path)] == [
+        (16, 0, "b"), (128, 0, "d"), (128, 1, "c")]

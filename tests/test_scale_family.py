@@ -1,6 +1,7 @@
 """The scale-study family of issue 26 (experiments/scale_study/family.py): data, loss, sizes;
 and its runner (experiments/scale_study/family_run.py): resumable rows, assembly, resolution."""
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -317,3 +318,19 @@ def test_batch_size_out_of_range_exits_2_before_training(size):
     assert done.stderr.strip().splitlines()[-1].endswith(
         f"--batch-size must be an integer from 1 to 128 (the smallest member's training "
         f"examples), got {size}")
+
+
+@pytest.mark.slow
+def test_scale_pipeline_benchmark_runs_quick():
+    # the benchmark is not otherwise run by the suite (a renamed constant broke it unnoticed)
+    out = subprocess.run([sys.executable, "benchmarks/bench_scale_pipeline.py", "--quick",
+                          "--train-steps", "3", "--masked-steps", "3"],
+                         cwd=pathlib.Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["num_params"] == 3072 and result["slowest_stage"] in result[
+        "row_seconds_extrapolated"]
+    assert set(result["stages"]) == {"train_step", "train_step_batch", "hvp", "slq", "predict",
+                                     "ellipsoid_levels", "masked_step", "sweep"}
+    # a step on 64 of the n = 192 examples costs fewer FLOPs than a full-batch step
+    assert result["stage_flops"]["train_step_batch"] < result["stage_flops"]["train_step"]

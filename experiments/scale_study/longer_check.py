@@ -22,8 +22,9 @@ import time
 
 import jax.numpy as jnp
 
+from experiments import _output
 from experiments.scale_study import family
-from phasetrans import _interrupt, _io
+from phasetrans import _interrupt
 from phasetrans.networks import train
 
 OUT = pathlib.Path("results/scale_study/family/longer_check.json")
@@ -57,11 +58,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20000)
     args = parser.parse_args()
     _interrupt.exit_on_interrupt("experiments.scale_study.longer_check")
-    entries = {(e["width"], e["seed"]): e for e in (_io.read_json(OUT) if OUT.exists() else [])}
     for seed in args.seeds:
         entry = check(args.width, seed, args.rates, args.steps)
-        entries[(args.width, seed)] = entry
-        _io.write_json(OUT, [entries[k] for k in sorted(entries)])
+        _output.keep_entry(OUT, entry, key=lambda e: (e["width"], e["seed"]))
         print(f"h = {args.width}, seed {seed}: " + ", ".join(
             f"{c['decrease_in_epsilon']:.2f} eps at {c['learning_rate']:g}"
             for c in entry["checks"]), file=sys.stderr)

@@ -102,10 +102,13 @@ def test_home_verdicts_are_the_results():
         in text
     limits = _results("limit_test")
     assert [(r["dataset"], r["arch"]) for r in limits[::3]] == [
-        ("digits", "mlp-64-16-10"), ("digits", "mlp-64-32-32-10"), ("mnist1d", "mlp-40-16-10")]
+        ("digits", "mlp-64-16-10"), ("digits", "mlp-64-32-32-10"), ("mnist1d", "mlp-40-16-10"),
+        ("mnist1d", "mlp-40-32-32-10")]
     assert all(r["l1"] == l1 for i in range(0, 9, 3)
                for r, l1 in zip(limits[i:i + 3], (1e-5, 1e-4, 5e-4), strict=True))
-    assert "(digits 64-16-10 and 64-32-32-10, and mnist1d 40-16-10, each at three λ)" in text
+    assert len(limits) == 10 and limits[9]["l1"] == 1e-4
+    assert ("(digits 64-16-10 and 64-32-32-10, and mnist1d 40-16-10, each at three λ, and "
+            "mnist1d 40-32-32-10 at λ = 1e-4)") in text
     # "not beaten beyond its window": two beaten within it, by IMP, "0.02 beyond it, inside
     # ±0.21"
     beaten = [r for r in limits if r["limit"]["verdict"] != "not beaten by these searches"]
@@ -115,7 +118,7 @@ def test_home_verdicts_are_the_results():
     excess = [f"{r['limit']['best_witness_ratio'] - r['predicted_removal_ratio']:.2f}"
               for r in beaten]
     assert {f"{r['window']['half_width']:.2f}" for r in beaten} == {"0.21"}
-    assert "on seven of the nine no witness search" in text
+    assert "on eight of the ten no witness search" in text
     said = excess[0] if len(set(excess)) == 1 else " and ".join(excess)
     assert f"iterative pruning did, {said} beyond it, inside the ±0.21 window" in text
     scale = _results("scale_study")
@@ -157,7 +160,7 @@ def test_limit_test_findings_quote_the_results():
         assert (f"{where} {listed([f'{g:.3f}'.replace('-', '−') for g in gaps])}"
                 " from the formula") in text
         assert [r["limit"]["best_search"] for r in group] == ["model"] * 3
-    mnist1d = [r["limit"] for r in rows if r["dataset"] == "mnist1d"]
+    mnist1d = [r["limit"] for r in rows if r["arch"] == "mlp-40-16-10"]
     assert [m["verdict"] for m in mnist1d] == ["not beaten by these searches"] + [
         "beaten within the window"] * 2
     assert all(m["best_search"] == "imp" for m in mnist1d)
@@ -166,6 +169,20 @@ def test_limit_test_findings_quote_the_results():
     for late in mnist1d[1:]:
         assert (f"lowered F by at most {max(late['reference']['decrease_in_epsilon']):.3f}"
                 " ε") in text
+    deep = [r for r in rows if r["arch"] == "mlp-40-32-32-10"]
+    assert [r["l1"] for r in deep] == [1e-4]
+    limit = deep[0]["limit"]
+    assert limit["verdict"] == "not beaten by these searches" and limit["best_search"] == "imp"
+    imp = [f"{v:.3f}" for v in limit["witness_ratio"]["imp"]["per_seed"]]
+    assert f"IMP {limit['best_witness_ratio']:.3f} (the best; per seed {listed(imp)})" in text
+    decrease = [f"{d:.2g}" for d in limit["reference"]["decrease_in_epsilon"]]
+    assert f"lowered F by {listed(decrease)} ε" in text
+    for search in ("retrain", "model"):  # a witness on seed 0 only
+        per_seed = limit["witness_ratio"][search]["per_seed"]
+        assert per_seed[1:] == [None, None] and f"seed 0 only ({per_seed[0]:.3f} both)" in text
+    assert limit["witness_ratio"]["gradual"]["mean"] is None
+    trained = limit["witness_ratio"]["imp"]["by_criterion"]["objective_trained"]["mean"]
+    assert f"reach {trained:.3f} (IMP)" in text
     scaling = _results("limit_test", "scaling.json")
     from experiments.limit_test.scaling import SCALES
     assert [r["scale"] for r in scaling] == list(SCALES)  # every scale, once, in order

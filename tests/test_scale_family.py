@@ -12,7 +12,7 @@ import pytest
 
 from experiments.scale_study import family, family_run
 from phasetrans import _io
-from phasetrans.networks import stationarity, witnesses
+from phasetrans.networks import stationarity, train, witnesses
 
 
 def test_data_deterministic_per_seed_with_shapes_and_balanced_labels():
@@ -189,6 +189,12 @@ def test_command_reproduces_the_row_and_run_rejects_bad_input(tmp_path):
     assert family_run.out_directory(32) == family_run.OUT / "batch32"
     assert family_run.out_directory(32, True) == family_run.OUT / "batch32-decay"
     assert family_run.out_directory(rate_decay=True) == family_run.OUT / "decay"
+    assert family_run.out_directory(64, True, True) == (family_run.OUT
+                                                        / "minibatch-trained-batch64-decay")
+    assert family_run.out_directory(minibatch_training=True) == (family_run.OUT
+                                                                 / "minibatch-trained")
+    assert family_run.command(16, 1, ("retrain",), minibatch_training=True).endswith(
+        "--searches retrain --minibatch-training")
     assert family_run.command(16, 1, ("retrain",), 64, True).endswith(
         "--searches retrain --batch-size 64 --rate-decay")
     never = lambda *a: pytest.fail("computed")  # noqa: E731
@@ -228,6 +234,32 @@ def test_training_goes_to_the_next_rate_only_while_the_premise_fails():
     _, single = family.problem("multilabel", 6, ratio=family.RATIO, stop=stop,
                                learning_rates=(3e-3,))
     assert single["stages"] == [{"learning_rate": 3e-3, "steps": 5000, "converged": False}]
+
+
+def test_training_options_replace_the_stages_with_one_recorded_run():
+    options = train.TrainingOptions(steps=3000, batch_size=16, rate_decay=True)
+    problem, training = family.recommended(6, seed=0, training=options)
+    assert training["steps"] == [3000] and training["rule"].startswith("a fixed budget")
+    [stage] = training["stages"]
+    assert stage["batch_size"] == 16 and stage["rate_decay"] and stage["steps"] == 3000
+    # the premise check, settling and searches then run at AFTER_MINIBATCH_RATE
+    assert training["learning_rate"] == stage["after_rate"] == family.AFTER_MINIBATCH_RATE
+    # the same run as train.minimise from the member's init with key(seed): its params
+    arguments = family.recommended_arguments(6)
+    (x, y), _ = family.make_data("multilabel", 6, family.RATIO, 0, 0.0, 0)
+    by_hand = train.minimise(family.bce_loss, family.init("multilabel", 6,
+                                                          key=jax.random.key(0)),
+                             (x, y), l1=arguments["l1"], key=jax.random.key(0),
+                             training=options).params
+    for a, b in zip(jax.tree_util.tree_leaves(problem.seed(0)),
+                    jax.tree_util.tree_leaves(by_hand), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+    stopped = train.check_stationarity(family.bce_loss, by_hand, (x, y), l1=arguments["l1"],
+                                       learning_rate=family.AFTER_MINIBATCH_RATE,
+                                       epsilon=family.training_epsilon(
+                                           family.bce_loss, by_hand, (x, y), seed=0))
+    np.testing.assert_allclose(stage["premise_decrease_in_epsilon"],
+                               stopped.decrease_in_epsilon, rtol=1e-4, atol=1e-6)
 
 
 def test_settling_continues_the_member_until_the_fair_reference_holds():

@@ -80,6 +80,15 @@ SETTLE_ROUNDS = 10
 """Rounds of :func:`phasetrans.networks.witnesses.settle` at most (measured at h <= 64: 1-8
 rounds where the member settled; h = 64 seed 1 did not within 10, nor did the three h = 128
 members, whose F still fell by 3.7-21.8 eps per round at 1e-3)."""
+MINIBATCH_TRAINING = train.TrainingOptions(steps=2_000_000, learning_rate=3e-3, batch_size=64,
+                                           rate_decay=True)
+"""The mini-batch alternative to the stages (:func:`problem`'s ``training``): 2e6 proximal-Adam
+steps on 64 examples, the rate decaying linearly from 3e-3 to 0. Measured on the h = 128
+members (``minibatch_training.py``, results/scale_study/family/minibatch_training.json): lower
+F than the full-batch stages on all three seeds in less time; 5e5 such steps were not enough."""
+AFTER_MINIBATCH_RATE = 1e-3
+"""The rate of the premise check, the settling and the witness searches after a ``training``
+run (the last stage's rate of the full-batch h = 128 members)."""
 NUM_TEST = 2000
 REFERENCE_SIZE = 8192
 FAMILIES = ("multilabel", "softmax")
@@ -212,7 +221,8 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
             teacher_width: int | None = None, l1: float = L1,
             stop: stationarity.StopRule | None = None,
             learning_rates: tuple = LEARNING_RATES, horizon: int | None = None,
-            max_rounds: int = SETTLE_ROUNDS) -> tuple[Problem, dict]:
+            max_rounds: int = SETTLE_ROUNDS,
+            training: train.TrainingOptions | None = None) -> tuple[Problem, dict]:
     """One trained member as a phasetrans Problem, and a dict of how it was trained.
 
     Data and init from ``seed``; proximal Adam on F = L + l1 ||weights||_1 in stages: at each
@@ -230,7 +240,13 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
     at the last stage's rate for ``horizon`` steps, adopting the lowest-F point, until such a
     continuation lowers F by <= eps, so that the limit test's fair reference starts from a
     minimum at the searches' horizon; recorded under ``settling`` (eps, max_steps, per round
-    the decrease in eps and the step of its lowest point, settled)."""
+    the decrease in eps and the step of its lowest point, settled).
+
+    ``training`` (default None: the stages above): one run of
+    :func:`phasetrans.networks.train.minimise` with these options instead (mini-batches drawn
+    with ``jax.random.key(seed)``), e.g. :data:`MINIBATCH_TRAINING`; its one stage records
+    the options, and the premise check, the settling and the dict's ``learning_rate`` (the
+    rate the witness searches run at) use :data:`AFTER_MINIBATCH_RATE`."""
     rates = tuple(_checks.real("learning_rates", r, positive=True) for r in learning_rates)
     if not rates:
         raise ValueError("learning_rates must hold at least one rate, got ()")
@@ -241,6 +257,9 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
     stop = stationarity.StopRule() if stop is None else stop
     params = init(family, width, key=jax.random.key(seed))
     stages = []
+    if training is not None:
+        params, stages = _train_once(loss, params, data, l1, training, seed)
+        rates = ()
     for i, rate in enumerate(rates):
         fitted = train.minimise(loss, params, data, l1=l1,
                                 training=train.TrainingOptions(stop=stop, learning_rate=rate))
@@ -256,8 +275,11 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
         stage["premise_decrease_in_epsilon"] = premise.decrease_in_epsilon
         if premise.is_minimum:
             break
-    training = {"optimizer": "prox-adam", "learning_rate": stages[-1]["learning_rate"],
-                "rule": stop.describe(), "steps": [sum(st["steps"] for st in stages)],
+    rule = stop.describe() if training is None else "a fixed budget (training options)"
+    training = {"optimizer": "prox-adam",
+                "learning_rate": stages[-1].get("after_rate", stages[-1]["learning_rate"]),
+                "rule": rule,
+                "steps": [sum(st["steps"] for st in stages)],
                 "converged": [stages[-1]["converged"]], "stages": stages}
     metadata = {"dataset": f"teacher-{family}", "arch": f"{s['d']}-{s['h']}-{s['h']}-{s['m']}",
                 "training": training, "label_noise": label_noise,
@@ -283,6 +305,22 @@ def problem(family: str, width: int, *, ratio: float, seed: int = 0, label_noise
     return built, training
 
 
+def _train_once(loss, params, data, l1, training, seed):
+    """(params, [stage]): one run of ``train.minimise`` with ``training``, then the premise
+    check at :data:`AFTER_MINIBATCH_RATE`."""
+    fitted = train.minimise(loss, params, data, l1=l1, key=jax.random.key(seed),
+                            training=training)
+    premise = train.check_stationarity(
+        loss, fitted.params, data, l1=l1, learning_rate=AFTER_MINIBATCH_RATE,
+        epsilon=training_epsilon(loss, fitted.params, data, seed=seed))
+    return fitted.params, [{"learning_rate": training.learning_rate,
+                            "steps": int(fitted.steps), "converged": bool(fitted.converged),
+                            "batch_size": training.batch_size,
+                            "rate_decay": training.rate_decay,
+                            "after_rate": AFTER_MINIBATCH_RATE,
+                            "premise_decrease_in_epsilon": premise.decrease_in_epsilon}]
+
+
 def l1_for(family: str, width: int, ratio: float = RATIO, budget: float = L1_BUDGET) -> float:
     """lam = budget / (n r): the l1 strength that holds lam n r (the penalty against the summed
     loss) at ``budget`` across sizes."""
@@ -299,8 +337,9 @@ def recommended_arguments(width: int) -> dict:
 
 
 def recommended(width: int, *, seed: int = 0, stop: stationarity.StopRule | None = None,
-                horizon: int | None = None) -> tuple[Problem, dict]:
-    """The recommended member of width h, trained (:func:`recommended_arguments`), settled at
-    ``horizon`` when given (:func:`problem`)."""
-    return problem(width=width, seed=seed, stop=stop, horizon=horizon,
+                horizon: int | None = None,
+                training: train.TrainingOptions | None = None) -> tuple[Problem, dict]:
+    """The recommended member of width h, trained (:func:`recommended_arguments`; in stages,
+    or with ``training``), settled at ``horizon`` when given (:func:`problem`)."""
+    return problem(width=width, seed=seed, stop=stop, horizon=horizon, training=training,
                    **recommended_arguments(width))

@@ -1,7 +1,7 @@
 """Scale study on the family without the ceiling (issue 26): one row per (width h, seed).
 
     python -m experiments.scale_study.family_run [--widths 16 32 ...] [--seeds 0 1 2]
-        [--searches retrain imp] [--batch-size B] [--rate-decay]
+        [--searches retrain imp] [--batch-size B] [--rate-decay] [--minibatch-training]
 
 Per (h, seed) whose row file ``results/scale_study/family/rows/h<h>_seed<s>.json`` does not
 exist yet: train ``family.recommended(h, seed=s)`` (teacher-student multilabel, n m / D = 2,
@@ -37,6 +37,9 @@ every criterion still the full training set's F), and the rows go to :func:`out_
 (``results/scale_study/family/batch<B>/``), beside the full-batch ones they are compared with;
 ``--rate-decay`` decays every search run's rate linearly to 0 at its step cap
 (``SearchOptions.rate_decay``; rows under ``.../batch<B>-decay/``, or ``.../decay/``).
+``--minibatch-training`` trains the members with ``family.MINIBATCH_TRAINING`` (2e6 steps on 64
+examples, the rate decaying to 0, then the premise check, settling and searches at 1e-3)
+instead of the full-batch stages (rows under ``.../minibatch-trained.../``).
 
 The row is written atomically (:mod:`phasetrans._io`), so an interrupted run keeps its finished
 rows and a rerun skips them; after each row ``results.json`` (every row file, sorted by h, seed)
@@ -110,24 +113,29 @@ def row_path(directory, width: int, seed: int) -> pathlib.Path:
     return pathlib.Path(directory) / "rows" / f"h{width}_seed{seed}.json"
 
 
-def out_directory(batch_size: int | None = None, rate_decay: bool = False) -> pathlib.Path:
+def out_directory(batch_size: int | None = None, rate_decay: bool = False,
+                  minibatch_training: bool = False) -> pathlib.Path:
     """Where the rows of witness searches with mini-batches of ``batch_size`` (None: full
     batch) and a decaying rate (``rate_decay``) go: :data:`OUT` for full-batch searches at a
     constant rate, else ``OUT/batch<batch_size>``, ``OUT/batch<batch_size>-decay`` or
-    ``OUT/decay``."""
-    parts = ([] if batch_size is None else [f"batch{batch_size}"]) + (["decay"] if rate_decay
-                                                                      else [])
+    ``OUT/decay``; members trained with :data:`family.MINIBATCH_TRAINING`
+    (``minibatch_training``) put ``minibatch-trained`` first (``OUT/minibatch-trained``,
+    ``OUT/minibatch-trained-batch64-decay``, ...)."""
+    parts = (["minibatch-trained"] if minibatch_training else []) + (
+        [] if batch_size is None else [f"batch{batch_size}"]) + (["decay"] if rate_decay else [])
     return OUT / "-".join(parts) if parts else OUT
 
 
 def command(width: int, seed: int, searches, batch_size: int | None = None,
-            rate_decay: bool = False) -> str:
+            rate_decay: bool = False, minibatch_training: bool = False) -> str:
     """The command line that recomputes the row of (width, seed) with ``searches`` (and
-    mini-batches of ``batch_size`` examples, None: full batch; ``rate_decay``)."""
+    mini-batches of ``batch_size`` examples, None: full batch; ``rate_decay``;
+    ``minibatch_training``)."""
     return (f"python -m {MODULE} --widths {width} --seeds {seed} "
             f"--searches {' '.join(searches)}"
             + ("" if batch_size is None else f" --batch-size {batch_size}")
-            + (" --rate-decay" if rate_decay else ""))
+            + (" --rate-decay" if rate_decay else "")
+            + (" --minibatch-training" if minibatch_training else ""))
 
 
 def witness_path(directory, width: int, seed: int) -> pathlib.Path:
@@ -225,14 +233,19 @@ def resolution(row: dict) -> float | None:
 
 
 def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None, *,
-                batch_size: int | None = None, rate_decay: bool = False) -> dict:
+                batch_size: int | None = None, rate_decay: bool = False,
+                minibatch_training: bool = False) -> dict:
     """Train, predict, prune and search witnesses for one member (see the module docstring);
     the row as a plain dict. ``witness_dir``: where the best witnesses are written (created
     if missing), or None (not written); ``batch_size``: the witness searches' mini-batch
-    (None: full batch); ``rate_decay``: their rate decays to 0 (:func:`search_options`)."""
+    (None: full batch); ``rate_decay``: their rate decays to 0 (:func:`search_options`);
+    ``minibatch_training``: the member is trained with :data:`family.MINIBATCH_TRAINING`
+    instead of the full-batch stages."""
     seconds = {}
     start = time.perf_counter()
-    problem, training = family.recommended(width, seed=seed, horizon=horizon(searches))
+    problem, training = family.recommended(
+        width, seed=seed, horizon=horizon(searches),
+        training=family.MINIBATCH_TRAINING if minibatch_training else None)
     seconds["train"] = time.perf_counter() - start
     key = jax.random.key(seed)
     t = time.perf_counter()
@@ -273,7 +286,8 @@ def compute_row(width: int, seed: int, searches=SEARCHES, witness_dir=None, *,
            "oneshot": oneshot, "witness": per_search, "best_witness": best,
            "witness_files": sorted(pathlib.Path(f).name for f in lt.witness_files),
            "witness_batch_size": batch_size, "witness_rate_decay": rate_decay,
-           "seconds": seconds, "command": command(width, seed, searches, batch_size, rate_decay),
+           "seconds": seconds, "command": command(width, seed, searches, batch_size, rate_decay,
+                                                minibatch_training),
            "warnings": doc["warnings"]}
     row["resolution"] = resolution(row)
     row["resolution_ok"] = row["resolution"] is not None and row["resolution"] <= target
@@ -383,6 +397,9 @@ def main() -> None:
                              "fair reference (default: full batch)")
     parser.add_argument("--rate-decay", action="store_true",
                         help="decay every search run's rate linearly to 0 at its step cap")
+    parser.add_argument("--minibatch-training", action="store_true",
+                        help="train the members with family.MINIBATCH_TRAINING (mini-batches, "
+                             "decaying rate) instead of the full-batch stages")
     args = parser.parse_args()
     if args.batch_size is not None:  # checked here, not after the first member's training
         recommended = [(w, family.recommended_arguments(w)) for w in args.widths if w >= 1]
@@ -391,10 +408,11 @@ def main() -> None:
         if not 1 <= args.batch_size <= examples:
             parser.error(f"--batch-size must be an integer from 1 to {examples} (the smallest "
                          f"member's training examples), got {args.batch_size}")
-    out = out_directory(args.batch_size, args.rate_decay)
+    out = out_directory(args.batch_size, args.rate_decay, args.minibatch_training)
     run(args.widths, args.seeds, args.searches, directory=out,
         compute=functools.partial(compute_row, batch_size=args.batch_size,
-                                  rate_decay=args.rate_decay))
+                                  rate_decay=args.rate_decay,
+                                  minibatch_training=args.minibatch_training))
     print((out / "table.md").read_text())
 
 

@@ -348,6 +348,49 @@ def test_scale_family_mini_batch_findings_quote_their_rows(gen_pages):
             f"against {theirs['seconds']['witnesses']:.0f} s") in text
 
 
+def test_scale_family_minibatch_training_findings_quote_the_check():
+    """Mini-batch training of the h = 128 members against the full-batch stages."""
+    text = _findings("scale_study")
+    entries = _results("scale_study", "family/minibatch_training.json")
+    wide = {(e["steps"], e["seed"]): e for e in entries if e["width"] == 128}
+    assert sorted(wide) == [(steps, s) for steps in (500_000, 2_000_000) for s in range(3)]
+
+    def listed(values, digits):
+        values = [f"{v:.{digits}f}" for v in values]
+        return ", ".join(values[:-1]) + " and " + values[-1]
+
+    long = [wide[(2_000_000, s)] for s in range(3)]
+    assert all(e["batch_size"] == 64 and e["learning_rate"] == 3e-3 for e in long)
+    ours = [e["objective"] for e in long]
+    theirs = [e["full_batch"]["objective"] for e in long]
+    below = [(t - o) / e["epsilon"] for o, t, e in zip(ours, theirs, long, strict=True)]
+    assert all(b > 1 for b in below)
+    assert (f"end at F = {listed(ours, 5)}, that is {listed(below, 0)} ε below the full-batch "
+            f"members ({listed(theirs, 5)}") in text
+    seconds = [e["train_seconds"] for e in long]
+    before = [e["full_batch"]["train_seconds"] for e in long]
+    assert f"in {listed(seconds, 0)} s against {listed(before, 0)} s" in text
+    premise = [e["premise_decrease_in_epsilon"] for e in long]
+    assert f"the premise check finds {listed(premise, 2)} ε" in text
+    rounds = [e["settling_round"]["decrease_in_epsilon"] for e in long]
+    assert f"still lowers F by {listed(rounds, 1)} ε" in text
+    short = [wide[(500_000, s)] for s in range(3)]
+    above = [(e["objective"] - e["full_batch"]["objective"]) / e["epsilon"] for e in short]
+    assert all(a > 1 for a in above)
+    assert f"F ends {listed(above, 0)} ε above the full-batch" in text
+    row = _results("scale_study", "family/minibatch-trained/results.json")[0]
+    full = _results("scale_study", "family/results.json")[0]
+    assert (row["width"], row["seed"], full["width"], full["seed"]) == (16, 0, 16, 0)
+    assert row["training"]["stages"][0]["batch_size"] == 64
+    assert (f"F {row['stationarity']['objective']:.5f} against the full-batch member's "
+            f"{full['stationarity']['objective']:.5f}, formula {row['formula']['mean']:.3f} "
+            f"against {full['formula']['mean']:.3f} and best witness "
+            f"{row['best_witness']['ratio']:.3f} against {full['best_witness']['ratio']:.3f} "
+            f"(window ±{row['window']['half_width']:.3f}), and took "
+            f"{row['seconds']['train']:.0f} s of training against "
+            f"{full['seconds']['train']:.0f} s") in text
+
+
 def test_scale_family_findings_quote_its_rows(gen_pages):
     text = _findings("scale_study")
     rows = _results("scale_study", "family/results.json")

@@ -89,13 +89,16 @@ def _stage(seconds, flops):
             "gflops": None if flops is None else flops / seconds / 1e9}
 
 
-def _steps(step, carry, num):
-    """A jitted lax.scan of ``num`` steps of ``step`` from ``carry``; returns (fn, one-step
-    jitted function for the FLOP count)."""
+def _time_steps(step, carry, num):
+    """``num`` steps of ``step`` from ``carry`` in one jitted lax.scan, timed warm (compiled
+    first): (seconds per step, the stage dict with one step's FLOPs, the carry after them)."""
     keys = jax.random.split(jax.random.key(0), num)
     run = jax.jit(lambda c: jax.lax.scan(step, c, keys)[0])
-    one = jax.jit(step)
-    return run, one, keys[0]
+    jax.block_until_ready(run(carry))  # compile
+    start = time.perf_counter()
+    after = jax.block_until_ready(run(carry))
+    per_step = (time.perf_counter() - start) / num
+    return per_step, _stage(per_step, xla_flops(jax.jit(step), carry, keys[0])), after
 
 
 def main() -> None:
@@ -127,26 +130,15 @@ def main() -> None:
     # 1. training steps (full batch, proximal Adam), not to convergence
     opt, step = train.stepper(family.bce_loss, train_set, prunable=prunable, l1=l1,
                               optimizer="prox-adam", learning_rate=family.LEARNING_RATES[0])
-    carry = (params, opt.init(params))
-    run, one, key0 = _steps(step, carry, args.train_steps)
-    jax.block_until_ready(run(carry))  # compile
-    start = time.perf_counter()
-    carry = jax.block_until_ready(run(carry))
-    per_step = (time.perf_counter() - start) / args.train_steps
-    stages["train_step"] = _stage(per_step, xla_flops(one, carry, key0))
-    params = carry[0]
+    per_step, stages["train_step"], (params, _) = _time_steps(
+        step, (params, opt.init(params)), args.train_steps)
     print(f"1. training: {args.train_steps} full-batch steps (not to convergence, extrapolated "
           f"per step): {per_step * 1e3:.2f} ms/step", flush=True)
     _, batch_step = train.stepper(family.bce_loss, train_set, prunable=prunable, l1=l1,
                                   optimizer="prox-adam", learning_rate=family.LEARNING_RATES[0],
                                   batch_size=min(args.batch_size, s["n"]))
-    batch_carry = (params, opt.init(params))
-    brun, bone, bkey = _steps(batch_step, batch_carry, args.train_steps)
-    jax.block_until_ready(brun(batch_carry))
-    start = time.perf_counter()
-    jax.block_until_ready(brun(batch_carry))
-    per_batch_step = (time.perf_counter() - start) / args.train_steps
-    stages["train_step_batch"] = _stage(per_batch_step, xla_flops(bone, batch_carry, bkey))
+    per_batch_step, stages["train_step_batch"], _ = _time_steps(
+        batch_step, (params, opt.init(params)), args.train_steps)
     print(f"   the same steps on mini-batches of {args.batch_size}: {per_batch_step * 1e3:.2f} "
           f"ms/step ({per_step / per_batch_step:.1f}x fewer seconds per step)", flush=True)
 
@@ -193,13 +185,8 @@ def main() -> None:
                              optimizer="prox-adam", learning_rate=family.LEARNING_RATES[0],
                              mask=mask)
     mparams = prune.apply_mask(params, mask)
-    mcarry = (mparams, opt.init(mparams))
-    mrun, mone, mkey = _steps(mstep, mcarry, args.masked_steps)
-    jax.block_until_ready(mrun(mcarry))
-    start = time.perf_counter()
-    jax.block_until_ready(mrun(mcarry))
-    masked = (time.perf_counter() - start) / args.masked_steps
-    stages["masked_step"] = _stage(masked, xla_flops(mone, mcarry, mkey))
+    masked, stages["masked_step"], _ = _time_steps(mstep, (mparams, opt.init(mparams)),
+                                                   args.masked_steps)
     print(f"4. masked retraining: {args.masked_steps} steps, {masked * 1e3:.2f} ms/step",
           flush=True)
 

@@ -378,6 +378,11 @@ def test_scale_family_minibatch_training_findings_quote_the_check():
     above = [(e["objective"] - e["full_batch"]["objective"]) / e["epsilon"] for e in short]
     assert all(a > 1 for a in above)
     assert f"F ends {listed(above, 0)} ε above the full-batch" in text
+    [large] = [e for e in entries if e["width"] == 224]
+    assert (f"the same training took {large['train_seconds']:.0f} s beside other jobs and ended "
+            f"at F = {large['objective']:.5f}; the premise check finds "
+            f"{large['premise_decrease_in_epsilon']:.2f} ε and one settling round lowers F by "
+            f"{large['settling_round']['decrease_in_epsilon']:.1f} ε") in text
     row = _results("scale_study", "family/minibatch-trained/results.json")[0]
     full = _results("scale_study", "family/results.json")[0]
     assert (row["width"], row["seed"], full["width"], full["seed"]) == (16, 0, 16, 0)

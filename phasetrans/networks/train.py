@@ -265,13 +265,21 @@ def stepper(loss_fn, data, *, prunable, l1, optimizer, learning_rate, batch_size
     return opt, step
 
 
+def scheduled_rate(learning_rate, rate_decay: bool, total_steps: int):
+    """``learning_rate`` itself, or with ``rate_decay`` the ``optax.Schedule`` that gives step
+    t (from 0) the rate ``learning_rate`` (1 - t / total_steps) (see
+    :attr:`TrainingOptions.rate_decay`)."""
+    if not rate_decay:
+        return learning_rate
+    return optax.linear_schedule(learning_rate, 0.0, total_steps)
+
+
 def _run(loss_fn, params, data, key, prunable, l1, training: TrainingOptions, *, mask=None):
     """The traceable training loop behind :func:`minimise` and :func:`train` (``training``
     validated, its learning rate possibly traced; ``mask``: see :func:`minimise`)."""
     steps, stop, learning_rate, batch_size, optimizer, rate_decay = training
-    if rate_decay:
-        learning_rate = optax.linear_schedule(learning_rate, 0.0,
-                                              steps if stop is None else stop.max_steps)
+    learning_rate = scheduled_rate(learning_rate, rate_decay,
+                                   steps if stop is None else stop.max_steps)
     x, y = data
     f = objective(loss_fn, l1, prunable)
     opt, step = stepper(loss_fn, data, prunable=prunable, l1=l1, optimizer=optimizer,

@@ -79,7 +79,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from phasetrans import _checks
 from phasetrans._progress import track
@@ -279,9 +278,8 @@ def _rate(options: SearchOptions):
     """The learning rate of a run: ``options.learning_rate``, decayed linearly to 0 at
     ``options.stop.max_steps`` with ``options.rate_decay`` (the fair reference's options carry
     its own length)."""
-    if not options.rate_decay:
-        return options.learning_rate
-    return optax.linear_schedule(options.learning_rate, 0.0, options.stop.max_steps)
+    return train.scheduled_rate(options.learning_rate, options.rate_decay,
+                                options.stop.max_steps)
 
 
 def _training(options) -> train.TrainingOptions:

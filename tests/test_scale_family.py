@@ -254,10 +254,11 @@ def test_training_options_replace_the_stages_with_one_recorded_run():
     for a, b in zip(jax.tree_util.tree_leaves(problem.seed(0)),
                     jax.tree_util.tree_leaves(by_hand), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+    epsilon = family.training_epsilon(family.bce_loss, by_hand, (x, y), seed=0)
+    assert stage["epsilon"] == pytest.approx(epsilon, rel=1e-6) and stage["seconds"] > 0
     stopped = train.check_stationarity(family.bce_loss, by_hand, (x, y), l1=arguments["l1"],
                                        learning_rate=family.AFTER_MINIBATCH_RATE,
-                                       epsilon=family.training_epsilon(
-                                           family.bce_loss, by_hand, (x, y), seed=0))
+                                       epsilon=epsilon)
     np.testing.assert_allclose(stage["premise_decrease_in_epsilon"],
                                stopped.decrease_in_epsilon, rtol=1e-4, atol=1e-6)
 

@@ -26,7 +26,6 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 
 from experiments import _output
 from experiments.scale_study import family, family_run
@@ -40,24 +39,12 @@ DEFAULT = family.MINIBATCH_TRAINING
 
 
 def check(width: int, seed: int, batch_size: int, steps: int, learning_rate: float) -> dict:
-    """One member trained on mini-batches, measured as a plain dict."""
-    arguments = family.recommended_arguments(width)
-    train_set, _ = family.make_data("multilabel", width, arguments["ratio"], seed, 0.0, 0)
-    data = tuple(map(jnp.asarray, train_set))
-    start = time.perf_counter()
-    fitted = train.minimise(
-        family.bce_loss, family.init("multilabel", width, key=jax.random.key(seed)), data,
-        l1=arguments["l1"], key=jax.random.key(seed),
-        training=train.TrainingOptions(steps=steps, learning_rate=learning_rate,
-                                       batch_size=batch_size, rate_decay=True))
-    params = jax.block_until_ready(fitted.params)
-    seconds = time.perf_counter() - start
-    loss, l1 = family.bce_loss, arguments["l1"]
-    epsilon = family.training_epsilon(loss, params, data, seed=seed)
-    premise = train.check_stationarity(loss, params, data, l1=l1, epsilon=epsilon,
-                                       learning_rate=CHECK_RATE)
-    problem = family.member(params, family="multilabel", width=width, ratio=arguments["ratio"],
-                            seed=seed, label_noise=0.0, teacher_width=0, l1=l1)
+    """One member trained on mini-batches (``family.recommended`` with these training
+    options, which runs the premise check), and its settling round, as a plain dict."""
+    problem, training = family.recommended(width, seed=seed, training=train.TrainingOptions(
+        steps=steps, learning_rate=learning_rate, batch_size=batch_size, rate_decay=True))
+    [stage] = training["stages"]
+    epsilon = stage["epsilon"]
     horizon = family_run.horizon(family_run.SEARCHES)
     start = time.perf_counter()
     settling = witnesses.reference(problem, epsilon=epsilon, max_steps=horizon,
@@ -66,11 +53,11 @@ def check(width: int, seed: int, batch_size: int, steps: int, learning_rate: flo
     stored = family_run.row_path(family_run.OUT, width, seed)
     row = _io.read_json(stored) if stored.exists() else None
     return {"width": width, "seed": seed,
-            "num_params": sum(w.size for w in jax.tree_util.tree_leaves(params)),
+            "num_params": sum(w.size for w in jax.tree_util.tree_leaves(problem.seed(0))),
             "batch_size": batch_size, "steps": steps, "learning_rate": learning_rate,
             "objective": float(settling.objective[0]), "epsilon": epsilon,
-            "train_seconds": seconds,
-            "premise_decrease_in_epsilon": premise.decrease_in_epsilon,
+            "train_seconds": stage["seconds"],
+            "premise_decrease_in_epsilon": stage["premise_decrease_in_epsilon"],
             "settling_round": {"max_steps": horizon, "learning_rate": CHECK_RATE,
                                "decrease_in_epsilon": float(settling.decrease_in_epsilon[0]),
                                "best_step": int(settling.best_step[0]),

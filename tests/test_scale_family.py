@@ -367,3 +367,12 @@ def test_scale_pipeline_benchmark_runs_quick():
                                      "ellipsoid_levels", "masked_step", "sweep"}
     # a step on 64 of the n = 192 examples costs fewer FLOPs than a full-batch step
     assert result["stage_flops"]["train_step_batch"] < result["stage_flops"]["train_step"]
+
+
+@pytest.mark.parametrize("flag", [["--batch-size", "0"], ["--batch-size", "5000"],
+                                  ["--steps", "0"], ["--learning-rate", "nan"]])
+def test_minibatch_training_refuses_bad_flags_before_training(flag):
+    done = subprocess.run([sys.executable, "-m", "experiments.scale_study.minibatch_training",
+                           *flag], cwd=pathlib.Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and f"error: {flag[0]} must be" in done.stderr

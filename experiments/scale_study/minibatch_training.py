@@ -73,12 +73,26 @@ def check(width: int, seed: int, batch_size: int, steps: int, learning_rate: flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--width", type=int, default=128)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--batch-size", type=int, default=DEFAULT.batch_size)
-    parser.add_argument("--steps", type=int, default=DEFAULT.steps)
-    parser.add_argument("--learning-rate", type=float, default=DEFAULT.learning_rate)
+    parser.add_argument("--width", type=int, default=128, help="h (default 128)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="default 0")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT.batch_size,
+                        help=f"examples per step (default {DEFAULT.batch_size})")
+    parser.add_argument("--steps", type=int, default=DEFAULT.steps,
+                        help=f"training steps (default {DEFAULT.steps})")
+    parser.add_argument("--learning-rate", type=float, default=DEFAULT.learning_rate,
+                        help=f"the first step's rate (default {DEFAULT.learning_rate:g})")
     args = parser.parse_args()
+    if args.width < 1 or any(seed < 0 for seed in args.seeds):  # checked before any training
+        parser.error(f"--width must be >= 1 and --seeds >= 0, got {args.width}, {args.seeds}")
+    examples = family.size("multilabel", args.width, family.RATIO)["n"]
+    if not 1 <= args.batch_size <= examples:
+        parser.error(f"--batch-size must be an integer from 1 to {examples} (the member's "
+                     f"training examples), got {args.batch_size}")
+    if args.steps < 1:
+        parser.error(f"--steps must be >= 1, got {args.steps}")
+    if not 0 < args.learning_rate < float("inf"):
+        parser.error(f"--learning-rate must be a positive finite number, got "
+                     f"{args.learning_rate}")
     _interrupt.exit_on_interrupt("experiments.scale_study.minibatch_training")
     for seed in args.seeds:
         entry = check(args.width, seed, args.batch_size, args.steps, args.learning_rate)
